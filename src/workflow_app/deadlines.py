@@ -1,0 +1,61 @@
+"""The deadline vocabulary and the stages: one home for what a timer's key means.
+
+Every timer in a diagram carries one of these keys (the brief's "Deadline keys"), so
+that the engine, the Code check, the inbox and the reports agree on what a timer is.
+
+A key is either a *duty* of the landlord (acknowledge, respond, hold the panel...):
+when its timer fires the landlord has missed it. Or it is a *window* given to the
+resident or to the case (time to clarify, to reply, to escalate): when its timer fires
+the window has simply elapsed and nobody missed anything.
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Stage(str, Enum):
+    """Where a task or deadline sits in the Code's two-stage process."""
+
+    PRE = "pre"    # before a complaint is accepted
+    ONE = "1"
+    TWO = "2"
+    POST = "post"  # after the final response
+
+    @property
+    def order(self) -> int:
+        return _STAGE_ORDER[self]
+
+
+_STAGE_ORDER = {Stage.PRE: 0, Stage.ONE: 1, Stage.TWO: 2, Stage.POST: 3}
+STAGES: tuple[str, ...] = tuple(s.value for s in Stage)
+
+DUTY_KEYS: frozenset[str] = frozenset({
+    "stage1_acknowledge",
+    "stage1_response",
+    "stage2_acknowledge",
+    "stage2_response",
+    "colleague_response",
+    "panel_hearing",
+    "panel_outcome",
+    "closure_followup",
+    "update_interval",
+    "restriction_review",
+    "ombudsman_evidence",
+})
+
+WINDOW_KEYS: frozenset[str] = frozenset({
+    "clarification",
+    "no_contact_closure",
+    "escalation_window",
+})
+
+DEADLINE_KEYS: frozenset[str] = DUTY_KEYS | WINDOW_KEYS
+
+
+def is_duty(key: str) -> bool:
+    """True when a timer with this key firing means the landlord missed a deadline."""
+    return key in DUTY_KEYS
+
+
+def stage_order(stage: str) -> int:
+    return Stage(stage).order
