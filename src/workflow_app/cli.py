@@ -1,0 +1,195 @@
+"""The `workflow-app` command: one subcommand per operational job."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from .accounts import ROLES, create_token, create_user
+from .db import database_url
+from .definitions import DiagramError, check_diagram
+from .deployments import deploy, diagram_files, read_forms
+from .errors import WorkflowAppError
+from .landlords import SettingsError
+from .models import User
+from .runtime import Runtime, build_runtime, default_forms_dir, default_processes_dir
+
+INSTANCE_DIR = Path(os.environ.get("WORKFLOW_APP_INSTANCE", "instance"))
+
+
+def _runtime(ctx: click.Context) -> Runtime:
+    if ctx.obj is None:
+        try:
+            ctx.obj = build_runtime(database_url(INSTANCE_DIR.resolve()))
+        except SettingsError as error:
+            raise click.ClickException(str(error)) from None
+        ctx.call_on_close(ctx.obj.close)
+    return ctx.obj
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
+def main(verbose: bool) -> None:
+    """Complaint handling on BPMN: deploy landlords' processes, run the app and its scheduler."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command("init-db")
+@click.pass_context
+def init_db(ctx: click.Context) -> None:
+    """Create the database tables (safe to run again)."""
+    _runtime(ctx)
+    click.echo("database ready")
+
+
+@main.command("deploy")
+@click.argument("path", type=click.Path(exists=True, path_type=Path), required=False)
+@click.option("--by", "actor", default=lambda: os.environ.get("USER", "cli"), show_default="$USER")
+@click.option("--note", help="Why this version is deployed.")
+@click.pass_context
+def deploy_command(ctx: click.Context, path: Path | None, actor: str, note: str | None) -> None:
+    """Deploy the processes folder, one landlord's folder, or one diagram file."""
+    runtime = _runtime(ctx)
+    path = path or runtime.processes_dir
+    try:
+        forms = read_forms(runtime.forms_dir)
+        with runtime.sessions.begin() as session:
+            for landlord, file in diagram_files(path):
+                if landlord not in runtime.landlords:
+                    raise click.ClickException(f"{file}: no landlord settings for folder {landlord!r}")
+                result = deploy(session, landlord, file.read_bytes(), forms, actor, note)
+                state = "deployed" if result.created else "unchanged"
+                click.echo(f"{landlord}: {result.version.process_id} version {result.version.version} {state}")
+    except DiagramError as error:
+        for problem in error.problems:
+            click.echo(f"error: {problem}", err=True)
+        raise click.ClickException("nothing was deployed") from None
+    except WorkflowAppError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@main.command("check")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--forms", "forms_dir", type=click.Path(path_type=Path), help="Forms folder (default: forms/).")
+@click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")
+def check(path: Path, forms_dir: Path | None, as_json: bool) -> None:
+    """Check diagrams for safety and engine problems; exit 1 when there is an error."""
+    findings = []
+    try:
+        forms = read_forms(forms_dir or default_forms_dir())
+    except DiagramError as error:
+        forms = None
+        findings += [{"file": str(forms_dir or default_forms_dir()), "severity": "error",
+                      "element_id": p.element_id, "message": p.reason} for p in error.problems]
+    files = [path] if path.is_file() else sorted(path.rglob("*.bpmn"))
+    for file in files:
+        problems = check_diagram(file.read_bytes(), forms)
+        findings += [{"file": str(file), "severity": "error", "element_id": p.element_id, "message": p.reason}
+                     for p in problems]
+    if as_json:
+        click.echo(json.dumps(findings, indent=2))
+    else:
+        for finding in findings:
+            click.echo(f"{finding['file']}: {finding['severity']}: {finding['element_id'] or 'diagram'}: "
+                       f"{finding['message']}")
+        click.echo(f"{len(files)} diagram(s) checked, {len(findings)} error(s)")
+    sys.exit(1 if findings else 0)
+
+
+@main.group("users")
+def users() -> None:
+    """Manage users."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--name", "display_name", help="Display name (default: the username).")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES))
+@click.option("--landlord", "landlords", multiple=True, required=True,
+              help="Landlord slug this user works for ('*' for all); repeat for several.")
+@click.option("--password", help="Password for signing in to the browser (prompted if omitted).")
+@click.option("--no-password", is_flag=True, help="An API-only user.")
+@click.pass_context
+def users_create(ctx, username, display_name, roles, landlords, password, no_password) -> None:
+    runtime = _runtime(ctx)
+    unknown = [slug for slug in landlords if slug != "*" and slug not in runtime.landlords]
+    if unknown:
+        raise click.ClickException(f"unknown landlord(s): {', '.join(unknown)}")
+    if not password and not no_password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with runtime.sessions.begin() as session:
+            create_user(session, username, display_name or username, list(roles), list(landlords), password)
+    except WorkflowAppError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"user {username} created")
+
+
+@main.group("tokens")
+def tokens() -> None:
+    """Manage API tokens."""
+
+
+@tokens.command("create")
+@click.argument("username")
+@click.option("--name", default="api", show_default=True, help="What the token is for.")
+@click.pass_context
+def tokens_create(ctx, username: str, name: str) -> None:
+    """Make an API token for a user and print it (it is shown only once)."""
+    runtime = _runtime(ctx)
+    with runtime.sessions.begin() as session:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise click.ClickException(f"no user {username}")
+        click.echo(create_token(session, user, name))
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-scheduler", is_flag=True, help="Do not sweep timers in this process.")
+def serve(host: str, port: int, no_scheduler: bool) -> None:
+    """Serve the app (development server; see docs for production)."""
+    from . import create_app
+    app = create_app({"RUN_SCHEDULER": not no_scheduler})
+    app.run(host=host, port=port, use_reloader=False)
+
+
+@main.command("scheduler")
+@click.option("--interval", default=30, show_default=True, type=int, help="Seconds between sweeps.")
+@click.pass_context
+def scheduler_command(ctx: click.Context, interval: int) -> None:
+    """Run the timer sweeps as a standalone process."""
+    from .scheduler import run_forever
+    run_forever(_runtime(ctx).complaints, interval)
+
+
+@main.command("simulate")
+@click.argument("scenario", type=click.File("r"))
+def simulate_command(scenario) -> None:
+    """Run SCENARIO.json on a virtual clock and print the timeline as JSON."""
+    from .simulator import ScenarioError, simulate
+    try:
+        data = json.load(scenario)
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"{scenario.name} is not valid JSON: {error}") from None
+    try:
+        result = simulate(data, default_processes_dir(), default_forms_dir())
+    except (ScenarioError, SettingsError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(json.dumps(result, indent=2))
+
+
+@main.command("demo")
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Deploy every landlord's process and add demo users and complaints (once)."""
+    from .demo import load_demo
+    for line in load_demo(_runtime(ctx)):
+        click.echo(line)

@@ -1,0 +1,254 @@
+"""Running a complaint's process and recording what it did.
+
+Every action on a complaint (logging it, completing a task, an event from outside, a
+timer coming due) goes through `Casework.act`: load the instance, let the action move
+it, deliver any events that were waiting for it, then copy what the diagram now waits
+for into the indexed rows (tasks, deadlines, stage, status, `next_due_at`) and write an
+audit event for each change, all in the action's transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import FileSystemLoader, TemplateNotFound
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import audit, clock
+from .deadlines import is_duty, stage_order
+from .definitions import Definition, compile_definition, cache as definition_cache
+from .forms import load_form
+from .instances import ArmedTimer, Instance, Step
+from .landlords import Landlord
+from .models import Complaint, Deadline, DefinitionVersion, Letter, PendingEvent, Task, WorkflowInstance
+
+
+def load_definition(version: DefinitionVersion) -> Definition:
+    """The parsed definition of a deployed version, parsed once per process."""
+    def build() -> Definition:
+        forms = {form_id: load_form(source) for form_id, source in (version.forms or {}).items()}
+        return compile_definition(version.xml, forms)
+    return definition_cache.get(version.id, build)
+
+
+@dataclass
+class Action:
+    """What happened during one action, gathered for the record."""
+
+    actor: str
+    steps: list[Step] = field(default_factory=list)
+    completed_elements: set[str] = field(default_factory=set)
+
+
+class Casework:
+    """Moves complaints' instances and keeps their indexed record in step."""
+
+    def __init__(self, landlords: Mapping[str, Landlord]) -> None:
+        self.landlords = landlords
+        self._letters: dict[str, SandboxedEnvironment] = {}
+
+    def landlord(self, slug: str) -> Landlord:
+        return self.landlords[slug]
+
+    def instance_of(self, complaint: Complaint) -> Instance:
+        record = complaint.instance
+        definition = load_definition(record.definition_version)
+        return Instance.restore(definition, self.landlord(complaint.landlord).nation, record.state)
+
+    def act(self, session: Session, complaint: Complaint, instance: Instance, actor: str,
+            move: Callable[[Instance, Action], None]) -> Action:
+        """Apply one move to a complaint's instance and record everything it caused."""
+        action = Action(actor)
+        move(instance, action)
+        self._deliver_pending_events(session, complaint, instance, action)
+        self._record(session, complaint, instance, action)
+        return action
+
+    # --- events that arrived early ---------------------------------------------------
+
+    def _deliver_pending_events(self, session: Session, complaint: Complaint, instance: Instance,
+                                action: Action) -> None:
+        waiting = list(session.scalars(
+            select(PendingEvent)
+            .where(PendingEvent.complaint_id == complaint.id, PendingEvent.delivered_at.is_(None))
+            .order_by(PendingEvent.id)
+        ))
+        delivered = True
+        while waiting and delivered:
+            delivered = False
+            for pending in list(waiting):
+                if instance.finished or not instance.waits_for_message(pending.name):
+                    continue
+                deliver_event(instance, pending.name, pending.data, pending.received_at, action)
+                pending.delivered_at = clock.now()
+                audit.record(session, complaint, "event_delivered", action.actor,
+                             name=pending.name, received_at=pending.received_at.isoformat())
+                waiting.remove(pending)
+                delivered = True
+
+    # --- recording -------------------------------------------------------------------
+
+    def _record(self, session: Session, complaint: Complaint, instance: Instance, action: Action) -> None:
+        now = clock.now()
+        deadlines = list(session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id)
+                                         .order_by(Deadline.id)))
+        outcome = None
+        for step in action.steps:
+            if step.kind == "timer_fired":
+                self._timer_fired(session, complaint, instance, deadlines, step, action.actor)
+            elif step.kind == "letter":
+                self._issue_letter(session, complaint, instance, step, action.actor)
+            elif step.kind == "end":
+                outcome = step.detail or outcome
+        armed = instance.armed_timers()
+        self._record_deadlines(session, complaint, instance, deadlines, armed, action.actor, now)
+        self._record_tasks(session, complaint, instance, armed, action.actor)
+        self._record_stage(session, complaint, instance, armed, action.actor)
+        if instance.finished and complaint.status != "closed":
+            self._close(session, complaint, deadlines, outcome or instance.data().get("outcome") or "completed",
+                        action.actor, now)
+        record = complaint.instance
+        record.state = instance.dump()
+        record.next_due_at = armed[0].due_at if armed else None
+        record.updated_at = now
+
+    def _timer_fired(self, session, complaint, instance, deadlines, step: Step, actor: str) -> None:
+        element = instance.definition.element(step.element_id)
+        audit.record(session, complaint, "timer_fired", actor, element_id=element.id, key=element.deadline_key)
+        deadline = _latest(deadlines, element.deadline_key, {"open"})
+        if deadline is None:
+            if step.due_at is None:
+                return
+            # Armed and already past due within this one action (an event that waited too long).
+            deadline = Deadline(complaint_id=complaint.id, key=element.deadline_key, stage=element.stage,
+                                element_id=element.id, guards=element.attached_to, due_at=step.due_at,
+                                original_due_at=step.due_at, missed=False, extended=False, status="open")
+            session.add(deadline)
+            deadlines.append(deadline)
+            audit.record(session, complaint, "deadline_set", actor, key=deadline.key, stage=deadline.stage,
+                         due_at=deadline.due_at.isoformat(), extended=False)
+        if is_duty(deadline.key):
+            deadline.missed = True
+            deadline.status = "missed"
+            if element.attached_to and element.interrupting:
+                deadline.guards = None  # the late work was cancelled by the timer: it can never be met
+            audit.record(session, complaint, "deadline_missed", actor, key=deadline.key, stage=deadline.stage,
+                         due_at=deadline.due_at.isoformat())
+        else:
+            deadline.status = "elapsed"
+
+    def _record_deadlines(self, session, complaint, instance, deadlines, armed: list[ArmedTimer],
+                          actor: str, now: datetime) -> None:
+        armed_keys = set()
+        for timer in armed:
+            armed_keys.add(timer.key)
+            deadline = _latest(deadlines, timer.key, {"open", "missed"})
+            if deadline is not None and deadline.status == "missed" and deadline.element_id == timer.element_id \
+                    and deadline.due_at == timer.due_at:
+                continue
+            if deadline is None:
+                deadline = Deadline(complaint_id=complaint.id, key=timer.key, stage=timer.stage,
+                                    element_id=timer.element_id, guards=timer.guards, due_at=timer.due_at,
+                                    original_due_at=timer.due_at, missed=False, extended=False, status="open")
+                session.add(deadline)
+                deadlines.append(deadline)
+            elif deadline.due_at != timer.due_at:
+                deadline.extended = deadline.extended or timer.due_at > deadline.due_at
+                deadline.due_at = timer.due_at
+                deadline.element_id, deadline.guards, deadline.stage = timer.element_id, timer.guards, timer.stage
+                if deadline.status == "missed" and timer.due_at > now:
+                    deadline.status = "open"
+            else:
+                continue
+            audit.record(session, complaint, "deadline_set", actor, key=deadline.key, stage=deadline.stage,
+                         due_at=deadline.due_at.isoformat(), extended=deadline.extended)
+        active = instance.active_elements()
+        for deadline in deadlines:
+            if deadline.status == "open" and deadline.key not in armed_keys:
+                deadline.status, deadline.met_at = "met", now
+                audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage)
+            elif deadline.status == "missed" and deadline.met_at is None and deadline.key not in armed_keys \
+                    and deadline.guards is not None and deadline.guards not in active:
+                deadline.met_at = now
+                audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage,
+                             late=True)
+
+    def _record_tasks(self, session, complaint, instance, armed: list[ArmedTimer], actor: str) -> None:
+        rows = {t.id: t for t in session.scalars(
+            select(Task).where(Task.complaint_id == complaint.id, Task.status == "open"))}
+        open_now = instance.open_tasks()
+        for task in open_now:
+            element = instance.definition.element(task.element_id)
+            guarded_by = {element.id, *element.enclosing}
+            due = min((t.due_at for t in armed if is_duty(t.key) and t.guards in guarded_by), default=None)
+            row = rows.pop(task.task_id, None)
+            if row is None:
+                session.add(Task(id=task.task_id, complaint_id=complaint.id, landlord=complaint.landlord,
+                                 element_id=task.element_id, name=task.name, stage=task.stage, role=task.role,
+                                 form_id=task.form_id, due_at=due, status="open", created_at=clock.now()))
+                audit.record(session, complaint, "task_ready", actor, task_id=task.task_id,
+                             element_id=task.element_id, name=task.name, stage=task.stage, role=task.role,
+                             due_at=due.isoformat() if due else None)
+            elif row.due_at != due:
+                row.due_at = due
+        for row in rows.values():
+            row.status = "cancelled"
+            audit.record(session, complaint, "task_cancelled", actor, task_id=row.id, element_id=row.element_id)
+
+    def _record_stage(self, session, complaint, instance, armed: list[ArmedTimer], actor: str) -> None:
+        stages = [t.stage for t in instance.open_tasks()] + [t.stage for t in armed if is_duty(t.key)]
+        if not stages:
+            return
+        stage = max(stages, key=stage_order)
+        if stage != complaint.stage:
+            complaint.stage = stage
+            audit.record(session, complaint, "stage_changed", actor, stage=stage)
+
+    def _close(self, session, complaint, deadlines, outcome: str, actor: str, now: datetime) -> None:
+        for deadline in deadlines:
+            if deadline.status == "open":
+                deadline.status = "cancelled"
+        complaint.status, complaint.outcome, complaint.closed_at = "closed", outcome, now
+        audit.record(session, complaint, "closed", actor, outcome=outcome)
+
+    # --- letters ---------------------------------------------------------------------
+
+    def _issue_letter(self, session, complaint, instance, step: Step, actor: str) -> None:
+        element = instance.definition.element(step.element_id)
+        letter = Letter(complaint_id=complaint.id, template=step.detail, element_id=element.id,
+                        stage=element.stage or complaint.stage, status="draft",
+                        body_html=self._render_letter(complaint, instance, step.detail), created_at=clock.now())
+        session.add(letter)
+        audit.record(session, complaint, "letter_issued", actor, template=step.detail, element_id=element.id)
+
+    def _render_letter(self, complaint: Complaint, instance: Instance, template: str) -> str | None:
+        landlord = self.landlord(complaint.landlord)
+        environment = self._letters.get(landlord.slug)
+        if environment is None:
+            environment = SandboxedEnvironment(loader=FileSystemLoader(str(Path(landlord.folder) / "letters")),
+                                               autoescape=True)
+            self._letters[landlord.slug] = environment
+        try:
+            return environment.get_template(f"{template}.html").render(
+                complaint=complaint, landlord=landlord, case=instance.data())
+        except TemplateNotFound:
+            return None
+
+
+def deliver_event(instance: Instance, name: str, data: Mapping[str, Any], received_at: datetime,
+                  action: Action) -> None:
+    instance.set_data(**{f"{name}_at": received_at})
+    instance.deliver(name, data)
+    action.steps.extend(instance.advance())
+
+
+def _latest(deadlines: list[Deadline], key: str | None, statuses: set[str]) -> Deadline | None:
+    for deadline in reversed(deadlines):
+        if deadline.key == key and deadline.status in statuses:
+            return deadline
+    return None
+

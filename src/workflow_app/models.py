@@ -1,0 +1,248 @@
+"""What is stored: definitions, complaints, their running instances, and everything the
+inbox, case page and reports query (tasks, deadlines, letters, audit events).
+
+The instance's SpiffWorkflow state is an opaque serialized blob; every fact a query
+needs is copied into indexed columns when the instance is saved, so no query ever
+has to open a blob.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC instants on every backend (SQLite stores them naive, in UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(DateTime(timezone=True))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: give a timezone-aware instant")
+        value = value.astimezone(timezone.utc)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(120), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    roles: Mapped[list[Any]] = mapped_column(default=list)
+    landlords: Mapped[list[Any]] = mapped_column(default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+    def may_see(self, landlord: str) -> bool:
+        return self.active and (landlord in self.landlords or "*" in self.landlords)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class DefinitionVersion(Base):
+    """One deployed version of a landlord's diagram, with the forms it was deployed with."""
+
+    __tablename__ = "definition_versions"
+    __table_args__ = (UniqueConstraint("landlord", "process_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    landlord: Mapped[str] = mapped_column(String(60), index=True)
+    process_id: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    xml: Mapped[str] = mapped_column(Text)
+    forms: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    deployed_by: Mapped[str] = mapped_column(String(120))
+    deployed_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class ReferenceCounter(Base):
+    __tablename__ = "reference_counters"
+
+    landlord: Mapped[str] = mapped_column(String(60), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Complaint(Base):
+    __tablename__ = "complaints"
+    __table_args__ = (
+        Index("ix_complaints_landlord_status", "landlord", "status"),
+        Index("ix_complaints_landlord_received", "landlord", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    landlord: Mapped[str] = mapped_column(String(60))
+    received_at: Mapped[datetime]
+    channel: Mapped[str] = mapped_column(String(40))
+    category: Mapped[str] = mapped_column(String(60))
+    summary: Mapped[str] = mapped_column(Text)
+    resident: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    representative: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    outcomes_sought: Mapped[str | None] = mapped_column(Text)
+    reasonable_adjustments: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    stage: Mapped[str] = mapped_column(String(10), default="pre")
+    outcome: Mapped[str | None] = mapped_column(String(60))
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(120))
+
+    instance: Mapped[WorkflowInstance] = relationship(back_populates="complaint", uselist=False)
+
+
+class WorkflowInstance(Base):
+    """A complaint's running process: its definition version and its serialized state."""
+
+    __tablename__ = "workflow_instances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), unique=True)
+    definition_version_id: Mapped[int] = mapped_column(ForeignKey("definition_versions.id"), index=True)
+    state: Mapped[str] = mapped_column(Text)
+    next_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+    complaint: Mapped[Complaint] = relationship(back_populates="instance")
+    definition_version: Mapped[DefinitionVersion] = relationship()
+
+    __mapper_args__ = {"version_id_col": revision}
+
+
+class Task(Base):
+    """A user task, open or done: the inbox reads the open ones, the case record all."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_open_landlord_due", "status", "landlord", "due_at"),
+        Index("ix_tasks_assignee_status", "assignee", "status"),
+        Index("ix_tasks_role_status", "role", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    landlord: Mapped[str] = mapped_column(String(60))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    stage: Mapped[str] = mapped_column(String(10))
+    role: Mapped[str | None] = mapped_column(String(60))
+    form_id: Mapped[str | None] = mapped_column(String(200))
+    assignee: Mapped[str | None] = mapped_column(String(120))
+    due_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(String(120))
+
+
+class Deadline(Base):
+    """One deadline of a complaint, by key; an extension moves it and marks it extended."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        Index("ix_deadlines_complaint_key", "complaint_id", "key"),
+        Index("ix_deadlines_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"))
+    key: Mapped[str] = mapped_column(String(40))
+    stage: Mapped[str] = mapped_column(String(10))
+    element_id: Mapped[str] = mapped_column(String(200))
+    guards: Mapped[str | None] = mapped_column(String(200))
+    due_at: Mapped[datetime]
+    original_due_at: Mapped[datetime]
+    met_at: Mapped[datetime | None]
+    missed: Mapped[bool] = mapped_column(Boolean, default=False)
+    extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+
+
+class PendingEvent(Base):
+    """An event from outside that the process could not take yet; delivered when it can."""
+
+    __tablename__ = "pending_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime]
+    received_by: Mapped[str] = mapped_column(String(120))
+    delivered_at: Mapped[datetime | None]
+
+
+class Letter(Base):
+    __tablename__ = "letters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    template: Mapped[str] = mapped_column(String(120))
+    element_id: Mapped[str] = mapped_column(String(200))
+    stage: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    body_html: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """Append-only history of every change to a complaint (Code 5.12: a full record)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_complaint", "complaint_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    landlord: Mapped[str | None] = mapped_column(String(60), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+    type: Mapped[str] = mapped_column(String(40))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _audit_is_append_only(mapper, connection, target) -> None:
+    raise PermissionError("audit events are append-only")
