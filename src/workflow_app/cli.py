@@ -19,13 +19,15 @@ from .landlords import SettingsError
 from .models import User
 from .runtime import Runtime, build_runtime, default_forms_dir, default_processes_dir
 
-INSTANCE_DIR = Path(os.environ.get("WORKFLOW_APP_INSTANCE", "instance"))
+def instance_dir() -> Path:
+    """Where the default SQLite database lives (WORKFLOW_APP_INSTANCE, else ./instance)."""
+    return Path(os.environ.get("WORKFLOW_APP_INSTANCE", "instance")).resolve()
 
 
 def _runtime(ctx: click.Context) -> Runtime:
     if ctx.obj is None:
         try:
-            ctx.obj = build_runtime(database_url(INSTANCE_DIR.resolve()))
+            ctx.obj = build_runtime(database_url(instance_dir()))
         except SettingsError as error:
             raise click.ClickException(str(error)) from None
         ctx.call_on_close(ctx.obj.close)
