@@ -1,0 +1,27 @@
+# The two set-up commands in the README: `make run` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test bench check
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip "setuptools>=68"
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+## Install, create the SQLite database with demo data, and serve on http://127.0.0.1:5000
+run: $(INSTALLED)
+	$(VENV)/bin/workflow-app demo
+	$(VENV)/bin/workflow-app serve
+
+## Install and run every test (PostgreSQL tests run when WORKFLOW_APP_TEST_POSTGRES_URL is set)
+test: $(INSTALLED)
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+bench: $(INSTALLED)
+	$(VENV)/bin/python bench/engine_overhead.py
+
+check: $(INSTALLED)
+	$(VENV)/bin/workflow-app check processes
