@@ -66,3 +66,44 @@ def test_simulate_prints_json_and_names_a_bad_step(cli, tmp_path):
     scenario.write_text(json.dumps(SCENARIO_BAD))
     failed = cli("simulate", str(scenario))
     assert failed.exit_code != 0 and "step 1" in failed.output
+
+
+def test_a_fresh_scheduler_process_fires_what_fell_due_while_nothing_ran(cli, tmp_path, virtual_clock):
+    """Log a complaint, stop, and let a new OS process pick up the timer that fell due meanwhile."""
+    import os
+    import subprocess
+    import sys
+    from datetime import timedelta
+
+    from workflow_app import clock
+    from workflow_app.runtime import build_runtime
+    from workflow_app.accounts import create_user
+    from workflow_app.deployments import deploy, diagram_files, read_forms
+
+    url = f"sqlite:///{tmp_path / 'instance' / 'workflow_app.sqlite3'}"
+    (tmp_path / "instance").mkdir()
+    runtime = build_runtime(url, PROCESSES, FORMS)
+    with runtime.sessions.begin() as session:
+        for landlord, path in diagram_files(PROCESSES):
+            deploy(session, landlord, path.read_bytes(), read_forms(FORMS), "tester")
+        user = create_user(session, "olive", "Olive", ["complaints_officer"], ["testshire"])
+        session.expunge(user)
+    received = clock.now() - timedelta(hours=1)
+    reference = runtime.complaints.log_complaint({
+        "landlord": "testshire", "received_at": received.isoformat(), "channel": "email", "category": "other",
+        "summary": "Old complaint", "resident": {"name": "A Resident"}}, user)
+    runtime.close()
+
+    script = "from workflow_app.cli import main; main()"
+    later = {**os.environ, "WORKFLOW_APP_NOW": "2027-01-05T00:00:00+00:00"}
+    run = subprocess.run([sys.executable, "-c", script, "scheduler", "--once"], capture_output=True, text=True,
+                         env=later, check=True)
+    assert run.stdout.strip() == "1 complaint(s) moved", run.stderr
+    again = subprocess.run([sys.executable, "-c", script, "scheduler", "--once"], capture_output=True, text=True,
+                           env=later, check=True)
+    assert again.stdout.strip() == "0 complaint(s) moved"
+
+    runtime = build_runtime(url, PROCESSES, FORMS)
+    body = runtime.complaints.describe(reference, user)
+    runtime.close()
+    assert [d["missed"] for d in body["deadlines"] if d["key"] == "stage1_acknowledge"] == [True]

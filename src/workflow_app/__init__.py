@@ -18,7 +18,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         DATABASE_URL=None,
         PROCESSES_DIR=None,
         FORMS_DIR=None,
-        RUN_SCHEDULER=False,
+        # The timer sweep runs inside the web process unless a scheduler process does it.
+        RUN_SCHEDULER=os.environ.get("WORKFLOW_APP_RUN_SCHEDULER", "1") != "0",
         JSON_SORT_KEYS=False,
     )
     if test_config:
@@ -33,7 +34,7 @@ def register_extensions(app: Flask) -> None:
     url = app.config["DATABASE_URL"] or database_url(Path(app.instance_path))
     runtime = build_runtime(url, _path(app.config["PROCESSES_DIR"]), _path(app.config["FORMS_DIR"]))
     app.extensions["workflow_app"] = runtime
-    if app.config["RUN_SCHEDULER"]:
+    if app.config["RUN_SCHEDULER"] and not app.config.get("TESTING"):
         from .scheduler import start_background
         app.extensions["workflow_app_scheduler"] = start_background(runtime.complaints)
 

@@ -5,9 +5,12 @@ import json
 import logging
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
+
+from . import clock
 from sqlalchemy import select
 
 from .accounts import ROLES, create_token, create_user
@@ -40,6 +43,12 @@ def main(verbose: bool) -> None:
     """Complaint handling on BPMN: deploy landlords' processes, run the app and its scheduler."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fixed_now = os.environ.get("WORKFLOW_APP_NOW")
+    if fixed_now:  # a frozen clock, for rehearsals and tests; never set in production
+        try:
+            clock.install(clock.VirtualClock(datetime.fromisoformat(fixed_now)))
+        except ValueError as error:
+            raise click.ClickException(f"WORKFLOW_APP_NOW: {error}") from None
 
 
 @main.command("init-db")
@@ -165,10 +174,14 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
 
 @main.command("scheduler")
 @click.option("--interval", default=30, show_default=True, type=int, help="Seconds between sweeps.")
+@click.option("--once", is_flag=True, help="Sweep once, print how many complaints moved, and exit.")
 @click.pass_context
-def scheduler_command(ctx: click.Context, interval: int) -> None:
+def scheduler_command(ctx: click.Context, interval: int, once: bool) -> None:
     """Run the timer sweeps as a standalone process."""
-    from .scheduler import run_forever
+    from .scheduler import run_forever, sweep
+    if once:
+        click.echo(f"{sweep(_runtime(ctx).complaints)} complaint(s) moved")
+        return
     run_forever(_runtime(ctx).complaints, interval)
 
 
