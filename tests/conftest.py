@@ -10,13 +10,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from workflow_app import clock
 from workflow_app.accounts import create_user
 from workflow_app.definitions import cache as definition_cache
 from workflow_app.deployments import deploy, diagram_files, read_forms
-from workflow_app.models import Base
 from workflow_app.runtime import build_runtime
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -40,7 +39,9 @@ def database_url(request, tmp_path) -> str:
         return f"sqlite:///{tmp_path / 'test.sqlite3'}"
     url = postgres_url_or_skip()
     engine = create_engine(url)
-    Base.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     return url
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from .models import Base
 
 DATABASE_URL_VARIABLE = "WORKFLOW_APP_DATABASE_URL"
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def database_url(instance_path: Path) -> str:
@@ -45,5 +45,17 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def alembic_config(connection=None):
+    from alembic.config import Config
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
 def create_schema(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
+    """Bring the database up to the newest schema with the Alembic migrations."""
+    from alembic import command
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
