@@ -3,19 +3,12 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-try:
-    import workflow_app  # noqa: F401
-except ImportError:  # the package is not installed in the venv; run from the source tree
-    sys.path.insert(0, str(ROOT / "src"))
-
-from workflow_app.forms import (  # noqa: E402
+from workflow_app.forms import (
     FORM_ERRORS_KEY,
     MAX_LIST_LENGTH,
     MAX_TEXT_LENGTH,

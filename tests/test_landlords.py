@@ -1,19 +1,13 @@
 """Landlord settings: the three real files load, and bad files fail naming file and field."""
 from __future__ import annotations
 
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-try:
-    import workflow_app  # noqa: F401
-except ImportError:  # the package is not installed in the venv; run from the source tree
-    sys.path.insert(0, str(ROOT / "src"))
-
-from workflow_app.landlords import (  # noqa: E402
+from workflow_app.landlords import (
     Landlord,
     ReferralBody,
     SettingsError,

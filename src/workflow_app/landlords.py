@@ -23,9 +23,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+from .calendar import NATIONS
 
 SETTINGS_FILE = "landlord.toml"
-NATIONS: tuple[str, ...] = ("ENG", "WLS", "SCT", "NIR")
 TIMEZONE = "Europe/London"
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
