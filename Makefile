@@ -5,10 +5,12 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: run test bench check
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip "setuptools>=68"
 	$(VENV)/bin/pip install --quiet -e '.[test]'
+	npm ci --no-audit --no-fund --loglevel=error
+	npm run --silent build
 	touch $@
 
 ## Install, create the SQLite database with demo data, and serve on http://127.0.0.1:5000
