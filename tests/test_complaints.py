@@ -306,3 +306,31 @@ def test_audit_events_cannot_be_changed(officer, deployed):
     with pytest.raises(PermissionError):
         with deployed.sessions.begin() as session:
             session.delete(session.scalars(select(AuditEvent)).first())
+
+
+def test_two_people_completing_one_task_at_once_one_wins_the_other_gets_a_conflict(officer, deployed):
+    reference = log(deployed, officer)
+    task = open_task(deployed, reference, "acknowledge")
+    people = [make_user(deployed, name, ["caseworker"]) for name in ("cara", "cody")]
+    barrier, outcomes = threading.Barrier(2), []
+
+    def complete(user):
+        barrier.wait()
+        try:
+            deployed.tasks.complete(task, {"complaint_definition": f"by {user.username}"}, user)
+            outcomes.append("done")
+        except Conflict as error:
+            outcomes.append(str(error))
+
+    threads = [threading.Thread(target=complete, args=(user,)) for user in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes, key=len)[0] == "done" and len(outcomes) == 2
+    assert "no longer open" in outcomes[1] or "same moment" in outcomes[1] or "busy" in outcomes[1]
+    history = types(deployed, reference)
+    assert history.count("task_completed") == 1 and history.count("deadline_met") == 1
+    body = deployed.complaints.describe(reference, officer)
+    assert [t["element_id"] for t in body["open_tasks"]] == ["respond1"]

@@ -43,6 +43,10 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
             yield session
     except StaleDataError:
         raise Conflict("someone else changed this complaint at the same moment; reload and try again") from None
+    except OperationalError as error:
+        if "locked" not in str(error) and "busy" not in str(error):
+            raise
+        raise Conflict("the database was busy and nothing was saved; try again") from None
 
 
 class ComplaintService:
@@ -204,7 +208,7 @@ class ComplaintService:
                 self.casework.act(session, complaint, instance, "scheduler",
                                   lambda inst, action: action.steps.extend(inst.advance()))
                 return True
-        except (Conflict, OperationalError):
+        except Conflict:
             return False
 
 
