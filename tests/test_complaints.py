@@ -334,3 +334,19 @@ def test_two_people_completing_one_task_at_once_one_wins_the_other_gets_a_confli
     assert history.count("task_completed") == 1 and history.count("deadline_met") == 1
     body = deployed.complaints.describe(reference, officer)
     assert [t["element_id"] for t in body["open_tasks"]] == ["respond1"]
+
+
+def test_records_stay_consistent_with_their_instances(officer, caseworker, deployed, virtual_clock):
+    from workflow_app.consistency import inconsistent_complaints
+    references = [log(deployed, officer) for _ in range(3)]
+    respond_at_stage1(deployed, references[0], caseworker, virtual_clock)
+    virtual_clock.set(at("2027-01-20T00:00:00+00:00"))
+    sweep(deployed.complaints)
+    with deployed.sessions() as session:
+        assert list(inconsistent_complaints(session, deployed.casework)) == []
+    with deployed.sessions.begin() as session:
+        session.execute(Task.__table__.update().where(Task.status == "open").values(status="cancelled"))
+    with deployed.sessions() as session:
+        broken = dict(inconsistent_complaints(session, deployed.casework))
+    # The first waits for an escalation with no open task, so only the other two are broken.
+    assert set(broken) == set(references[1:]) and "open tasks differ" in broken[references[1]][0]

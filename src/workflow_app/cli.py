@@ -175,12 +175,19 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
 @main.command("scheduler")
 @click.option("--interval", default=30, show_default=True, type=int, help="Seconds between sweeps.")
 @click.option("--once", is_flag=True, help="Sweep once, print how many complaints moved, and exit.")
+@click.option("--until-idle", is_flag=True, help="Sweep until nothing is due, print the total, and exit.")
 @click.pass_context
-def scheduler_command(ctx: click.Context, interval: int, once: bool) -> None:
+def scheduler_command(ctx: click.Context, interval: int, once: bool, until_idle: bool) -> None:
     """Run the timer sweeps as a standalone process."""
-    from .scheduler import run_forever, sweep
+    from .scheduler import due_instances, run_forever, sweep
     if once:
         click.echo(f"{sweep(_runtime(ctx).complaints)} complaint(s) moved")
+        return
+    if until_idle:
+        total = 0
+        while due_instances(_runtime(ctx).complaints, 1):
+            total += sweep(_runtime(ctx).complaints)
+        click.echo(f"{total} complaint(s) moved")
         return
     run_forever(_runtime(ctx).complaints, interval)
 
@@ -199,6 +206,22 @@ def simulate_command(scenario) -> None:
     except (ScenarioError, SettingsError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(json.dumps(result, indent=2))
+
+
+@main.command("verify")
+@click.pass_context
+def verify(ctx: click.Context) -> None:
+    """Check every complaint's record against its instance and audit trail; exit 1 on a mismatch."""
+    from .consistency import inconsistent_complaints
+    runtime = _runtime(ctx)
+    found = 0
+    with runtime.sessions() as session:
+        for reference, problems in inconsistent_complaints(session, runtime.casework):
+            found += 1
+            for problem in problems:
+                click.echo(f"{reference}: {problem}")
+    click.echo(f"{found} inconsistent complaint(s)")
+    sys.exit(1 if found else 0)
 
 
 @main.command("demo")
