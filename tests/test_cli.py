@@ -107,3 +107,42 @@ def test_a_fresh_scheduler_process_fires_what_fell_due_while_nothing_ran(cli, tm
     body = runtime.complaints.describe(reference, user)
     runtime.close()
     assert [d["missed"] for d in body["deadlines"] if d["key"] == "stage1_acknowledge"] == [True]
+
+
+def test_backup_and_restore_bring_back_every_complaint(cli, tmp_path):
+    assert cli("demo").exit_code == 0
+    backup_file = tmp_path / "backups" / "monday.sqlite3"
+    taken = cli("backup", str(backup_file))
+    assert taken.exit_code == 0 and "backed up 3 complaint(s)" in taken.output
+    assert cli("backup", str(backup_file)).exit_code != 0  # never overwrites
+
+    from workflow_app.cli import instance_dir
+    from workflow_app.db import database_url
+    from workflow_app.runtime import build_runtime
+    runtime = build_runtime(database_url(instance_dir()), PROCESSES, FORMS)
+    with runtime.sessions() as session:
+        from sqlalchemy import select
+        from workflow_app.models import Complaint
+        before = sorted(session.scalars(select(Complaint.reference)))
+    runtime.close()
+    (instance_dir() / "workflow_app.sqlite3").unlink()  # the database is lost
+
+    restored = cli("restore", str(backup_file), "--yes")
+    assert restored.exit_code == 0 and "restored 3 complaint(s)" in restored.output
+    runtime = build_runtime(database_url(instance_dir()), PROCESSES, FORMS)
+    with runtime.sessions() as session:
+        assert sorted(session.scalars(select(Complaint.reference))) == before
+    runtime.close()
+    assert cli("verify").exit_code == 0
+    assert "not a workflow-app database" in cli("restore", str(PROCESSES / "testshire" / "landlord.toml"),
+                                                 "--yes").output
+
+
+def test_tokens_can_be_listed_and_revoked(cli):
+    cli("users", "create", "sam", "--role", "caseworker", "--landlord", "testshire", "--no-password")
+    cli("tokens", "create", "sam", "--name", "laptop")
+    listed = cli("tokens", "list").output
+    assert "sam\tlaptop" in listed and "active" in listed
+    assert cli("tokens", "revoke", "1").exit_code == 0
+    assert "active" not in cli("tokens", "list").output
+    assert cli("tokens", "revoke", "1").exit_code != 0

@@ -53,7 +53,10 @@ def user_for_token(session: Session, token: str) -> User | None:
     return record.user
 
 
-def revoke_token(session: Session, token_id: int) -> None:
+def revoke_token(session: Session, token_id: int) -> bool:
+    """Revoke a token at once; False when there is no such active token."""
     record = session.get(ApiToken, token_id)
-    if record is not None and record.revoked_at is None:
-        record.revoked_at = clock.now()
+    if record is None or record.revoked_at is not None:
+        return False
+    record.revoked_at = clock.now()
+    return True

@@ -161,6 +161,58 @@ def tokens_create(ctx, username: str, name: str) -> None:
         click.echo(create_token(session, user, name))
 
 
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+@click.pass_context
+def tokens_revoke(ctx, token_id: int) -> None:
+    """Revoke an API token by its id (see `tokens list`)."""
+    from .accounts import revoke_token
+    runtime = _runtime(ctx)
+    with runtime.sessions.begin() as session:
+        if not revoke_token(session, token_id):
+            raise click.ClickException(f"no active token {token_id}")
+    click.echo(f"token {token_id} revoked")
+
+
+@tokens.command("list")
+@click.pass_context
+def tokens_list(ctx) -> None:
+    """List API tokens: id, user, name, created, revoked."""
+    from .models import ApiToken
+    runtime = _runtime(ctx)
+    with runtime.sessions() as session:
+        for token in session.scalars(select(ApiToken).order_by(ApiToken.id)):
+            revoked = token.revoked_at.isoformat() if token.revoked_at else "active"
+            click.echo(f"{token.id}\t{token.user.username}\t{token.name}\t{token.created_at.isoformat()}\t{revoked}")
+
+
+@main.command("backup")
+@click.argument("target", type=click.Path(path_type=Path))
+def backup_command(target: Path) -> None:
+    """Copy a consistent snapshot of the SQLite database to TARGET (safe while the app runs)."""
+    from .backups import BackupError, backup
+    try:
+        count = backup(database_url(instance_dir()), target)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"backed up {count} complaint(s) to {target}")
+
+
+@main.command("restore")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_command(source: Path, yes: bool) -> None:
+    """Replace the SQLite database with a backup (stop the app and scheduler first)."""
+    from .backups import BackupError, restore
+    if not yes:
+        click.confirm("Replace the current database with this backup?", abort=True)
+    try:
+        count = restore(database_url(instance_dir()), source)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"restored {count} complaint(s) from {source}")
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
