@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, redirect, render_template, request, url_for
 
 from .db import database_url
 from .runtime import build_runtime
@@ -21,6 +21,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # The timer sweep runs inside the web process unless a scheduler process does it.
         RUN_SCHEDULER=os.environ.get("WORKFLOW_APP_RUN_SCHEDULER", "1") != "0",
         JSON_SORT_KEYS=False,
+        # Secure cookies unless debugging or testing; WORKFLOW_APP_SECURE_COOKIES=0 for plain http.
+        SECURE_COOKIES=_flag(os.environ.get("WORKFLOW_APP_SECURE_COOKIES")),
     )
     if test_config:
         app.config.from_mapping(test_config)
@@ -34,26 +36,49 @@ def register_extensions(app: Flask) -> None:
     url = app.config["DATABASE_URL"] or database_url(Path(app.instance_path))
     runtime = build_runtime(url, _path(app.config["PROCESSES_DIR"]), _path(app.config["FORMS_DIR"]))
     app.extensions["workflow_app"] = runtime
+    from . import extensions
+    extensions.init_app(app)
     if app.config["RUN_SCHEDULER"] and not app.config.get("TESTING"):
         from .scheduler import start_background
         app.extensions["workflow_app_scheduler"] = start_background(runtime.complaints)
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api
+    from . import api, auth, caseworker
+    from .extensions import csrf
     app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # bearer tokens, not cookies: no cross-site request can carry one
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(caseworker.bp)
 
     @app.get("/")
     def index():
-        runtime = app.extensions["workflow_app"]
-        return jsonify({"product": "workflow-app", "landlords": sorted(runtime.landlords),
-                        "api": ["/api/complaints", "/api/tasks"]})
+        if request.accept_mimetypes.best == "application/json":
+            runtime = app.extensions["workflow_app"]
+            return jsonify({"product": "workflow-app", "landlords": sorted(runtime.landlords),
+                            "api": ["/api/complaints", "/api/tasks"]})
+        return redirect(url_for("caseworker.inbox"))
 
 
 def register_errorhandlers(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
     @app.errorhandler(404)
     def not_found(error):
-        return jsonify({"error": "not found"}), 404
+        if request.path.startswith("/api/"):
+            return jsonify({"error": "not found"}), 404
+        return render_template("error.html", status=404, title="Page not found",
+                               message="There is no such page, or it is not one you may see."), 404
+
+    @app.errorhandler(CSRFError)
+    def csrf_refused(error):
+        return render_template("error.html", status=400, title="The form has expired",
+                               message="The form could not be checked (its security token was missing, "
+                                       "expired or changed). Go back, reload the page and try again."), 400
+
+
+def _flag(value: str | None) -> bool | None:
+    return None if value in (None, "") else value.lower() not in ("0", "false", "no")
 
 
 def _path(value: Any) -> Path | None:

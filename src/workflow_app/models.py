@@ -7,11 +7,12 @@ has to open a blob.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event,
+    JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -225,6 +226,11 @@ class Letter(Base):
     body_html: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    edited_at: Mapped[datetime | None]
+    edited_by: Mapped[str | None] = mapped_column(String(120))
+    sent_by: Mapped[str | None] = mapped_column(String(120))
+    sent_to: Mapped[str | None] = mapped_column(String(300))
+    emailed_at: Mapped[datetime | None]
 
 
 class AuditEvent(Base):
@@ -246,3 +252,65 @@ class AuditEvent(Base):
 @event.listens_for(AuditEvent, "before_delete")
 def _audit_is_append_only(mapper, connection, target) -> None:
     raise PermissionError("audit events are append-only")
+
+
+# --- the caseworkers' workspace -------------------------------------------------------
+
+class SignInAttempt(Base):
+    """Sign-in attempts, counted per username and per address to slow password guessing."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (
+        Index("ix_sign_in_attempts_username_at", "username", "at"),
+        Index("ix_sign_in_attempts_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(120))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CaseNote(Base):
+    """A caseworker's note on a complaint: part of the full record (Code 5.12)."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    author: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime]
+    body: Mapped[str] = mapped_column(Text)
+
+
+class Attachment(Base):
+    """A file kept with a complaint (a photo, the resident's letter, a representative's authority)."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(String(120))
+    uploaded_at: Mapped[datetime]
+
+
+class SupportNeeds(Base):
+    """Reasonable adjustments and disclosed vulnerabilities, with when to review them (Code 5.6).
+
+    Each review adds a row, so the record shows what was agreed and when it was looked at again.
+    """
+
+    __tablename__ = "support_needs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    adjustments: Mapped[str | None] = mapped_column(Text)
+    vulnerabilities: Mapped[str | None] = mapped_column(Text)
+    review_on: Mapped[date | None] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(120))
+    recorded_at: Mapped[datetime]

@@ -1,0 +1,134 @@
+"""The inbox's read side: open tasks a caseworker may see, filtered, sorted and paged.
+
+Three views: my tasks, my team's unassigned tasks (those for a role I hold), and everything
+I may see. Every row carries how its due time stands in the landlord's working days.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .. import clock
+from ..case_record import Due, due, due_today_end
+from ..complaints import CATEGORIES
+from ..deadlines import STAGES
+from ..landlords import Landlord
+from ..models import Complaint, Task, User
+from ..tasks import SUPERVISING_ROLES
+
+PAGE_SIZE = 25
+VIEWS = {"mine": "My tasks", "team": "Team's unassigned", "all": "Everything I may see"}
+SORTS = {"due": "Due soonest", "due_desc": "Due latest", "newest": "Newest first", "reference": "Reference"}
+DUE_FILTERS = {"overdue": "Overdue", "today": "Due today", "later": "Not yet due"}
+
+
+@dataclass
+class InboxQuery:
+    view: str = "mine"
+    landlord: str | None = None
+    stage: str | None = None
+    category: str | None = None
+    due: str | None = None
+    sort: str = "due"
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> InboxQuery:
+        """Read the query string; unknown values fall back to the defaults rather than failing."""
+        page = args.get("page", "1")
+        return cls(
+            view=args.get("view") if args.get("view") in VIEWS else "mine",
+            landlord=args.get("landlord") or None,
+            stage=args.get("stage") if args.get("stage") in STAGES else None,
+            category=args.get("category") if args.get("category") in CATEGORIES else None,
+            due=args.get("due") if args.get("due") in DUE_FILTERS else None,
+            sort=args.get("sort") if args.get("sort") in SORTS else "due",
+            page=int(page) if page.isdigit() and int(page) > 0 else 1,
+        )
+
+    def args(self, **changes: Any) -> dict[str, Any]:
+        """The query string for a link that changes some of this query (and goes back to page 1)."""
+        values = {"view": self.view, "landlord": self.landlord, "stage": self.stage, "category": self.category,
+                  "due": self.due, "sort": self.sort, "page": 1}
+        values.update(changes)
+        return {k: v for k, v in values.items() if v not in (None, "", 1) or (k == "page" and v != 1)}
+
+
+@dataclass
+class InboxRow:
+    task: Task
+    reference: str
+    category: str
+    summary: str
+    resident: str
+    due: Due | None
+
+
+@dataclass
+class Inbox:
+    query: InboxQuery
+    rows: list[InboxRow]
+    total: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+
+def _base(user: User, view: str) -> Any:
+    query = select(Task).join(Complaint, Complaint.id == Task.complaint_id).where(Task.status == "open")
+    if "*" not in user.landlords:
+        query = query.where(Task.landlord.in_(user.landlords or [""]))
+    if view == "mine":
+        query = query.where(Task.assignee == user.username)
+    elif view == "team":
+        query = query.where(Task.assignee.is_(None))
+        if not set(user.roles) & SUPERVISING_ROLES:
+            query = query.where(Task.role.is_(None) | Task.role.in_(list(user.roles) or [""]))
+    return query
+
+
+def inbox(session: Session, user: User, landlords: Mapping[str, Landlord], q: InboxQuery) -> Inbox:
+    now = clock.now()
+    query = _base(user, q.view)
+    if q.landlord:
+        query = query.where(Task.landlord == q.landlord)
+    if q.stage:
+        query = query.where(Task.stage == q.stage)
+    if q.category:
+        query = query.where(Complaint.category == q.category)
+    if q.due == "overdue":
+        query = query.where(Task.due_at < now)
+    elif q.due == "today":
+        query = query.where(Task.due_at >= now, Task.due_at <= due_today_end(now))
+    elif q.due == "later":
+        query = query.where(Task.due_at.is_(None) | (Task.due_at > due_today_end(now)))
+    total = session.scalar(query.with_only_columns(func.count(Task.id)).order_by(None)) or 0
+    order = {
+        "due": (Task.due_at.is_(None), Task.due_at, Task.id),
+        "due_desc": (Task.due_at.is_(None), Task.due_at.desc(), Task.id),
+        "newest": (Task.created_at.desc(), Task.id),
+        "reference": (Complaint.reference, Task.id),
+    }[q.sort]
+    rows = session.execute(
+        query.with_only_columns(Task, Complaint.reference, Complaint.category, Complaint.summary,
+                                Complaint.resident)
+        .order_by(*order).limit(PAGE_SIZE).offset((q.page - 1) * PAGE_SIZE))
+    result = []
+    for task, reference, category, summary, resident in rows:
+        nation = landlords[task.landlord].nation if task.landlord in landlords else "ENG"
+        result.append(InboxRow(task, reference, category, summary, (resident or {}).get("name", ""),
+                               due(task.due_at, nation, now)))
+    counts = {view: session.scalar(_base(user, view).with_only_columns(func.count(Task.id)).order_by(None)) or 0
+              for view in VIEWS}
+    return Inbox(q, result, total, counts)
+
+
+def colleagues(session: Session, user: User, landlord: str) -> list[User]:
+    """Who a manager may hand a task to: active users working for the landlord."""
+    users = session.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name))
+    return [u for u in users if u.may_see(landlord)]
