@@ -127,3 +127,21 @@ def test_another_landlords_token_sees_nothing(client, deployed, staff):
     assert client.get("/api/tasks", headers=outsider).json == []
     task = client.get(f"/api/complaints/{reference}", headers=staff).json["open_tasks"][0]
     assert client.post(f"/api/tasks/{task['id']}/complete", json={"data": {}}, headers=outsider).status_code == 404
+
+
+@pytest.mark.parametrize("query", [
+    "landlord=testshire' OR '1'='1", "role=x'; DROP TABLE tasks; --", "assignee=%27%20OR%201=1--",
+    "landlord=testshire%22%29%3B%20DELETE%20FROM%20complaints%3B--",
+])
+def test_sql_injection_in_filters_finds_nothing_and_breaks_nothing(client, staff, query):
+    reference = client.post("/api/complaints", json=COMPLAINT, headers=staff).json["reference"]
+    response = client.get(f"/api/tasks?{query}", headers=staff)
+    assert response.status_code == 200 and response.json == []
+    assert client.get(f"/api/complaints/{reference}", headers=staff).json["open_tasks"]
+    assert len(client.get("/api/tasks", headers=staff).json) == 1
+
+
+@pytest.mark.parametrize("query, field", [("overdue=maybe", "overdue"), ("page=-1", "page"), ("page=x", "page")])
+def test_bad_filter_values_get_422(client, staff, query, field):
+    response = client.get(f"/api/tasks?{query}", headers=staff)
+    assert response.status_code == 422 and field in response.json["errors"]

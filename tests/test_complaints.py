@@ -350,3 +350,15 @@ def test_records_stay_consistent_with_their_instances(officer, caseworker, deplo
         broken = dict(inconsistent_complaints(session, deployed.casework))
     # The first waits for an escalation with no open task, so only the other two are broken.
     assert set(broken) == set(references[1:]) and "open tasks differ" in broken[references[1]][0]
+
+
+def test_html_in_free_text_is_escaped_in_letters(officer, caseworker, deployed):
+    reference = log(deployed, officer, summary="<script>alert('x')</script> leak",
+                    resident={"name": "<b>Bold</b> Resident"})
+    deployed.tasks.complete(open_task(deployed, reference, "acknowledge"),
+                            {"complaint_definition": "<img src=x onerror=alert(1)>"}, caseworker)
+    with deployed.sessions() as session:
+        body = session.scalars(select(Letter.body_html).where(Letter.template == "acknowledgement")).one()
+    assert "<script>" not in body and "&lt;script&gt;" in body
+    assert "<b>Bold</b>" not in body and "<img" not in body and "&lt;img" in body
+    assert "0300 111 3000" in body
