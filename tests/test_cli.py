@@ -146,3 +146,16 @@ def test_tokens_can_be_listed_and_revoked(cli):
     assert cli("tokens", "revoke", "1").exit_code == 0
     assert "active" not in cli("tokens", "list").output
     assert cli("tokens", "revoke", "1").exit_code != 0
+
+
+def test_a_form_the_server_cannot_validate_stops_the_deploy_naming_the_field(cli, tmp_path, monkeypatch):
+    import shutil
+    forms = tmp_path / "forms"
+    shutil.copytree(FORMS, forms)
+    (forms / "upload.json").write_text(json.dumps({
+        "type": "default", "id": "upload", "schemaVersion": 16,
+        "components": [{"type": "filepicker", "key": "evidence", "label": "Evidence"}]}))
+    monkeypatch.setenv("WORKFLOW_APP_FORMS", str(forms))
+    result = cli("deploy")
+    assert result.exit_code != 0
+    assert "evidence" in result.output and "nothing was deployed" in result.output
