@@ -72,6 +72,14 @@ def kinds(result: dict, kind: str) -> list[dict]:
     return [e for e in result["timeline"] if e["type"] == kind]
 
 
+@pytest.fixture(autouse=True)
+def fresh_definitions():
+    """Leave no parsed definition behind: another test's database also starts at version id 1."""
+    definition_cache.clear()
+    yield
+    definition_cache.clear()
+
+
 @pytest.fixture
 def rendered(monkeypatch):
     """Every letter body rendered during a test, by template name; a missing template fails."""
