@@ -452,10 +452,6 @@ def test_harrogate_new_information_goes_back_to_the_resolution_stage():
     assert sets(result)[-1] == ("escalation_window", "2027-05-07T22:59:59+00:00", False)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: a message's <name>_at set on waiting tasks is overwritten by the parent's older value when the "
-    "catch event inherits data (SpiffWorkflow TaskSpec._update_hook -> Task._inherit_data), so a second "
-    "escalation_requested keeps the first request's date"))
 def test_harrogate_second_review_request_counts_from_its_own_date():
     result = run_named("harrogate_new_information")
     # Second review asked for Tue 20 Apr: acknowledge by Thu 22 Apr; respond within 10 working days

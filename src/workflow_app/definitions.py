@@ -24,6 +24,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
 
 from . import clock
 from .deadlines import DEADLINE_KEYS, STAGES
@@ -311,7 +312,31 @@ def _as_instant(value: Any, element_id: str) -> datetime:
     return value.astimezone(timezone.utc)
 
 
-def _install_deadline_timers(specs: Iterable[Any]) -> None:
+class CaseMessage(CamundaMessage):
+    """An event from outside: its data lands in the case under its name, its arrival as NAME_at.
+
+    Setting both when the catching element runs (rather than on waiting tasks) means a
+    message that arrives again after a loop carries its own date forward, not the first one.
+    """
+
+    def update_task_data(self, my_task) -> None:
+        delivered = my_task.internal_data.get(self.name) or {}
+        my_task.data[self.name] = delivered.get("payload", {})
+        if delivered.get("at") is not None:
+            my_task.data[f"{self.name}_at"] = delivered["at"]
+
+
+def _engine_event(definition: Any, element_id: str) -> Any:
+    if isinstance(definition, TimerEventDefinition):
+        return DeadlineTimer(definition.name, definition.expression, element_id, description=definition.description)
+    if isinstance(definition, CamundaMessage) and not isinstance(definition, CaseMessage):
+        return CaseMessage(definition.name, definition.correlation_properties, definition.expression,
+                           definition.result_var, description=definition.description)
+    return definition
+
+
+def _install_engine_events(specs: Iterable[Any]) -> None:
+    """Swap in timers that read our clock and messages that record when they arrived."""
     for process_spec in specs:
         for task_spec in process_spec.task_specs.values():
             if not isinstance(task_spec, CatchingEvent):
@@ -319,14 +344,10 @@ def _install_deadline_timers(specs: Iterable[Any]) -> None:
             definition = task_spec.event_definition
             if isinstance(task_spec, EventBasedGateway) and isinstance(definition, MultipleEventDefinition):
                 for index, child in enumerate(task_spec.outputs):
-                    inner = definition.event_definitions[index]
-                    if isinstance(inner, TimerEventDefinition):
-                        definition.event_definitions[index] = DeadlineTimer(
-                            inner.name, inner.expression, child.bpmn_id, description=inner.description)
-            elif isinstance(definition, TimerEventDefinition):
-                task_spec.event_definition = DeadlineTimer(
-                    definition.name, definition.expression, task_spec.bpmn_id,
-                    description=definition.description)
+                    definition.event_definitions[index] = _engine_event(definition.event_definitions[index],
+                                                                        child.bpmn_id)
+            else:
+                task_spec.event_definition = _engine_event(definition, task_spec.bpmn_id)
 
 
 # --- compiling -------------------------------------------------------------------------
@@ -348,7 +369,7 @@ def compile_definition(content: bytes | str, forms: Mapping[str, Form] | None = 
         raise DiagramError([Problem(getattr(error, "id", None), str(error).splitlines()[0])]) from None
     except Exception as error:  # SpiffWorkflow reports structural faults with plain exceptions
         raise DiagramError([Problem(None, f"the engine cannot read this diagram: {error}")]) from None
-    _install_deadline_timers([spec, *subprocess_specs.values()])
+    _install_engine_events([spec, *subprocess_specs.values()])
     return Definition(
         process_id=process_id,
         spec=spec,
@@ -369,21 +390,25 @@ def check_diagram(content: bytes | str, forms: Mapping[str, Form] | None = None)
 
 
 class DefinitionCache:
-    """Parsed definitions by version id: each version is parsed once per process."""
+    """Parsed definitions by content hash: each deployed content is parsed once per process.
+
+    Keyed by content (diagram and forms), not by a row id, so two databases in one process
+    (the simulator beside the app) never hand each other the wrong diagram.
+    """
 
     def __init__(self, size: int = 64) -> None:
         self._size = size
-        self._items: OrderedDict[int, Definition] = OrderedDict()
+        self._items: OrderedDict[str, Definition] = OrderedDict()
         self._lock = Lock()
 
-    def get(self, version_id: int, build) -> Definition:
+    def get(self, key: str, build) -> Definition:
         with self._lock:
-            if version_id in self._items:
-                self._items.move_to_end(version_id)
-                return self._items[version_id]
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
         definition = build()
         with self._lock:
-            self._items[version_id] = definition
+            self._items[key] = definition
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return definition

@@ -32,7 +32,7 @@ def load_definition(version: DefinitionVersion) -> Definition:
     def build() -> Definition:
         forms = {form_id: load_form(source) for form_id, source in (version.forms or {}).items()}
         return compile_definition(version.xml, forms)
-    return definition_cache.get(version.id, build)
+    return definition_cache.get(version.content_hash, build)
 
 
 @dataclass
@@ -156,14 +156,15 @@ class Casework:
                                     original_due_at=timer.due_at, missed=False, extended=False, status="open")
                 session.add(deadline)
                 deadlines.append(deadline)
-            elif deadline.due_at != timer.due_at:
+            else:
+                # The same key re-armed (an extension loop, or the next task carrying it on).
+                deadline.element_id, deadline.guards, deadline.stage = timer.element_id, timer.guards, timer.stage
+                if deadline.due_at == timer.due_at:
+                    continue
                 deadline.extended = deadline.extended or timer.due_at > deadline.due_at
                 deadline.due_at = timer.due_at
-                deadline.element_id, deadline.guards, deadline.stage = timer.element_id, timer.guards, timer.stage
                 if deadline.status == "missed" and timer.due_at > now:
                     deadline.status = "open"
-            else:
-                continue
             audit.record(session, complaint, "deadline_set", actor, key=deadline.key, stage=deadline.stage,
                          due_at=deadline.due_at.isoformat(), extended=deadline.extended)
         active = instance.active_elements()
@@ -241,8 +242,7 @@ class Casework:
 
 def deliver_event(instance: Instance, name: str, data: Mapping[str, Any], received_at: datetime,
                   action: Action) -> None:
-    instance.set_data(**{f"{name}_at": received_at})
-    instance.deliver(name, data)
+    instance.deliver(name, data, received_at)
     action.steps.extend(instance.advance())
 
 

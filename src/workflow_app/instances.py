@@ -17,15 +17,15 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.bpmn_converter import BpmnConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from .calendar import calendar_for
-from .definitions import DeadlineTimer, Definition
+from .definitions import CaseMessage, DeadlineTimer, Definition
 from .expressions import restricted_script_engine
 
 STATE_FORMAT = 1
@@ -63,6 +63,7 @@ def _serializer() -> BpmnWorkflowSerializer:
     config = dict(CAMUNDA_CONFIG)
     config[BpmnWorkflow] = _SpecFreeWorkflowConverter
     config[DeadlineTimer] = _DeadlineTimerConverter
+    config[CaseMessage] = CAMUNDA_CONFIG[CamundaMessage]
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 
@@ -199,12 +200,14 @@ class Instance:
         steps.extend(self._steps_for(task))
         return steps + self.advance()
 
-    def deliver(self, name: str, payload: Mapping[str, Any]) -> bool:
+    def deliver(self, name: str, payload: Mapping[str, Any], received_at: datetime) -> bool:
         """Hand a message to whatever waits for it; False when nothing waits for it yet.
 
-        Its data arrives in the case data under the message's name.
+        Its data arrives in the case data under the message's name, and the time it was
+        received as NAME_at.
         """
-        event = BpmnEvent(CamundaMessage(name), payload={"payload": dict(payload), "result_var": name})
+        event = BpmnEvent(CaseMessage(name), payload={"payload": dict(payload), "result_var": name,
+                                                      "at": received_at})
         return self.workflow.event_manager.catch(event, internal=False) > 0
 
     def set_data(self, **values: Any) -> None:
