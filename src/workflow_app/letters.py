@@ -41,7 +41,7 @@ MAX_LETTER = 200_000
 CODE_REQUIRED_WORDS = ("acknowledg", "extension", "response", "refus", "declin", "not_accepted", "exclusion")
 ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "h1", "h2", "h3", "h4",
                 "table", "thead", "tbody", "tr", "th", "td", "address", "blockquote", "hr", "span", "div",
-                "section", "header", "footer", "dl", "dt", "dd", "a"}
+                "section", "header", "footer", "main", "dl", "dt", "dd", "a"}
 DEFAULTS = Path(__file__).parent / "templates" / "letters"
 
 
@@ -52,7 +52,8 @@ def code_required(template: str) -> bool:
 def clean_html(body: str) -> str:
     """Only a letter's safe formatting survives: no scripts, styles, event handlers or images."""
     return nh3.clean(body, tags=ALLOWED_TAGS, attributes={"a": {"href"}, "td": {"colspan"}, "th": {"colspan"}},
-                     url_schemes={"https", "mailto", "tel"}, link_rel="noopener noreferrer")
+                     url_schemes={"https", "mailto", "tel"}, link_rel="noopener noreferrer",
+                     clean_content_tags={"script", "style", "title", "head"})
 
 
 def plain_text(body: str) -> str:

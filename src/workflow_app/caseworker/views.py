@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 
 from flask import (
@@ -63,10 +64,13 @@ def signed_in() -> None:
 
 
 @bp.app_template_filter("safe_letter")
-def safe_letter(body: str | None):
-    """A letter's HTML, cleaned to its safe formatting, for showing in a page."""
+def safe_letter(body: str | None, demote: bool = True):
+    """A letter's HTML, cleaned to its safe formatting; inside a page its headings sit under the page's."""
     from markupsafe import Markup
-    return Markup(clean_html(body or ""))
+    html = clean_html(body or "")
+    if demote:
+        html = re.sub(r"<(/?)h([1-4])>", lambda m: f"<{m.group(1)}h{int(m.group(2)) + 2}>", html)
+    return Markup(html)
 
 
 @bp.app_context_processor

@@ -1,0 +1,116 @@
+"""Browser tests: the app served on loopback, driven by Playwright in Debian's Chromium.
+
+Chromium comes from the system (`apt-get install chromium`, /usr/bin/chromium); Playwright's
+own browser download is never used. Without Chromium these tests skip with a message on a
+laptop, and fail in CI (`CI=true`), where they are mandatory.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from workflow_app import clock, create_app
+from workflow_app.accounts import create_user
+from workflow_app.definitions import cache as definition_cache
+from workflow_app.deployments import deploy, diagram_files, read_forms
+from workflow_app.runtime import build_runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+PROCESSES = ROOT / "processes"
+FORMS = ROOT / "forms"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = os.environ.get("WORKFLOW_APP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PASSWORD = "correct horse battery"
+BUNDLES = ROOT / "src" / "workflow_app" / "static" / "build"
+
+
+def _need(condition: bool, message: str) -> None:
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI must run the browser tests: {message}")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _need(Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}: apt-get install chromium to run the browser tests")
+    _need((BUNDLES / "task-form.entry.js").exists(),
+          "the front-end bundles are not built: run `npm ci && node frontend/build.mjs` (make does)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - the test extra installs it
+        _need(False, "the playwright package is not installed: pip install -e '.[test]'")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """The app on a free loopback port with the real landlords' processes and a few users."""
+    definition_cache.clear()
+    previous = clock.install(clock.SystemClock())
+    folder = tmp_path_factory.mktemp("browser")
+    url = f"sqlite:///{folder / 'browser.sqlite3'}"
+    runtime = build_runtime(url, PROCESSES, FORMS)
+    forms = read_forms(FORMS)
+    with runtime.sessions.begin() as session:
+        for landlord, path in diagram_files(PROCESSES):
+            deploy(session, landlord, path.read_bytes(), forms, "tester")
+        for username, name, roles, landlords in (
+            ("olive", "Olive Officer", ["complaints_officer", "caseworker"], ["great_places"]),
+            ("rita", "Rita Reviewer", ["stage2_reviewer", "caseworker"], ["great_places"]),
+            ("hal", "Hal Harrogate", ["caseworker", "complaints_officer"], ["harrogate"]),
+        ):
+            create_user(session, username, name, roles, landlords, PASSWORD)
+    runtime.close()
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "PROCESSES_DIR": str(PROCESSES),
+                      "FORMS_DIR": str(FORMS), "RUN_SCHEDULER": False})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    app.extensions["workflow_app"].close()
+    clock.install(previous)
+
+
+@pytest.fixture
+def page_for(browser, live):
+    """A signed-in page for a user, each in its own browser context (its own cookies)."""
+    contexts = []
+
+    def make(username: str, width: int = 1280, height: int = 900):
+        context = browser.new_context(viewport={"width": width, "height": height}, base_url=live)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto("/sign-in")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/inbox")
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page, name: str, full_page: bool = True, locator=None) -> None:
+    """Save a PNG into docs/screenshots/ (the README shows them)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = str(SCREENSHOTS / f"{name}.png")
+    if locator is not None:
+        locator.screenshot(path=path)
+    else:
+        page.screenshot(path=path, full_page=full_page)
