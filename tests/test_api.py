@@ -145,3 +145,13 @@ def test_sql_injection_in_filters_finds_nothing_and_breaks_nothing(client, staff
 def test_bad_filter_values_get_422(client, staff, query, field):
     response = client.get(f"/api/tasks?{query}", headers=staff)
     assert response.status_code == 422 and field in response.json["errors"]
+
+
+def test_every_response_carries_the_security_headers(client, staff):
+    for response in (client.get("/api/tasks", headers=staff), client.get("/no-such-page")):
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Cache-Control"] == "no-store"

@@ -36,8 +36,9 @@ def register_extensions(app: Flask) -> None:
     url = app.config["DATABASE_URL"] or database_url(Path(app.instance_path))
     runtime = build_runtime(url, _path(app.config["PROCESSES_DIR"]), _path(app.config["FORMS_DIR"]))
     app.extensions["workflow_app"] = runtime
-    from . import extensions
+    from . import extensions, security
     extensions.init_app(app)
+    security.init_app(app)
     if app.config["RUN_SCHEDULER"] and not app.config.get("TESTING"):
         from .scheduler import start_background
         app.extensions["workflow_app_scheduler"] = start_background(runtime.complaints)
