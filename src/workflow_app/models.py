@@ -128,6 +128,7 @@ class Complaint(Base):
     closed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(120))
+    anonymised_at: Mapped[datetime | None]
 
     instance: Mapped[WorkflowInstance] = relationship(back_populates="complaint", uselist=False)
 
