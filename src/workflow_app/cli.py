@@ -276,6 +276,21 @@ def verify(ctx: click.Context) -> None:
     sys.exit(1 if found else 0)
 
 
+@main.command("retention")
+@click.option("--dry-run", is_flag=True, help="List what would be anonymised and change nothing.")
+@click.option("--by", "actor", default="retention", show_default=True)
+@click.pass_context
+def retention_command(ctx: click.Context, dry_run: bool, actor: str) -> None:
+    """Anonymise closed complaints past each landlord's retention period (landlord.toml [retention])."""
+    from .retention import apply_retention
+    runtime = _runtime(ctx)
+    due = apply_retention(runtime.sessions, runtime.casework, actor, dry_run)
+    verb = "would anonymise" if dry_run else "anonymised"
+    for item in due:
+        click.echo(f"{item.landlord}: {verb} {item.reference} (closed {item.closed_at.date().isoformat()})")
+    click.echo(f"{len(due)} complaint(s) {verb}")
+
+
 @main.command("demo")
 @click.pass_context
 def demo(ctx: click.Context) -> None:

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
@@ -217,6 +217,14 @@ class Instance:
         for subprocess in self.workflow.subprocesses.values():
             for task in subprocess.get_tasks(state=TaskState.NOT_FINISHED_MASK):
                 task.data.update(values)
+
+    def keep_only_data(self, keep: Callable[[str], bool]) -> None:
+        """Drop every case-data key that `keep` refuses, in every task (used by retention)."""
+        workflows = [self.workflow, *self.workflow.subprocesses.values()]
+        for workflow in workflows:
+            workflow.data = {k: v for k, v in workflow.data.items() if keep(k)}
+            for task in workflow.get_tasks():
+                task.data = {k: v for k, v in task.data.items() if keep(k)}
 
     # --- what it waits for ----------------------------------------------------------
 
