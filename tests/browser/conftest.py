@@ -88,12 +88,15 @@ def live(tmp_path_factory):
 def page_for(browser, live):
     """A signed-in page for a user, each in its own browser context (its own cookies)."""
     contexts = []
+    console: list[str] = []
 
     def make(username: str, width: int = 1280, height: int = 900):
         context = browser.new_context(viewport={"width": width, "height": height}, base_url=live)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
+        page.on("console", lambda message: console.append(f"{message.type}: {message.text}")
+                if message.type in ("error", "warning") else None)
         page.goto("/sign-in")
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(PASSWORD)
@@ -104,6 +107,7 @@ def page_for(browser, live):
     yield make
     for context in contexts:
         context.close()
+    print("\n".join(console))
 
 
 def screenshot(page, name: str, full_page: bool = True, locator=None) -> None:
