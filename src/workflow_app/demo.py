@@ -38,7 +38,7 @@ def load_demo(runtime: Runtime) -> Iterator[str]:
         session.expunge(admin)
     for landlord in deployed:
         with runtime.sessions.begin() as session:
-            for role in ("caseworker", "stage2_reviewer", "manager"):
+            for role in ("caseworker", "complaints_officer", "stage2_reviewer", "manager"):
                 _user(session, f"{landlord}.{role}", f"{role.replace('_', ' ').title()} ({landlord})",
                       [role], [landlord])
             existing = session.scalar(select(func.count(Complaint.id)).where(Complaint.landlord == landlord))
@@ -52,7 +52,7 @@ def load_demo(runtime: Runtime) -> Iterator[str]:
                 "resident": {"name": "Demo Resident", "email": "resident@example.org"},
             }, admin)
             yield f"{landlord}: complaint {reference} logged"
-    yield f"users: admin and <landlord>.caseworker / .stage2_reviewer / .manager, password {DEMO_PASSWORD!r}"
+    yield f"users: admin and <landlord>.caseworker / .complaints_officer / .stage2_reviewer / .manager, password {DEMO_PASSWORD!r}"
 
 
 def _user(session, username: str, display_name: str, roles: list[str], landlords: list[str]) -> User:
