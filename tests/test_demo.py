@@ -13,4 +13,4 @@ def test_demo_deploys_logs_complaints_and_can_run_twice(runtime):
     list(load_demo(runtime))
     with runtime.sessions() as session:
         assert session.scalar(select(func.count(Complaint.id))) == 3
-        assert session.scalar(select(func.count(User.id))) == 4
+        assert session.scalar(select(func.count(User.id))) == 5  # admin and four per landlord
