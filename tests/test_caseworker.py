@@ -333,3 +333,17 @@ def test_another_landlords_user_gets_404(app, web, deployed):
                  f"/complaints/{reference}/diagram.json"):
         assert outsider.get(path).status_code == 404, path
     assert reference not in outsider.get("/inbox?view=all").get_data(as_text=True)
+
+
+def test_the_task_page_claims_and_says_when_the_role_is_missing(app, web, deployed):
+    reference = log(web)
+    task = open_task(deployed, reference)
+    page = web.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert "Claim this task" in page
+    post(web, f"/tasks/{task.id}/assign", {"action": "claim", "next": f"/tasks/{task.id}"}, f"/tasks/{task.id}")
+    assert "Assigned to you" in web.get(f"/tasks/{task.id}").get_data(as_text=True)
+    make_user(deployed, "andy", ["analyst"])
+    analyst = app.test_client()
+    sign_in(analyst, "andy")
+    page = analyst.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert "which you do not have" in page and 'data-disabled="true"' in page

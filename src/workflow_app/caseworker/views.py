@@ -19,6 +19,7 @@ from ..errors import Conflict, Forbidden, InvalidInput, NotFound, WorkflowAppErr
 from ..letters import LetterService, SmtpSettings, clean_html
 from ..models import User
 from ..runtime import Runtime
+from ..tasks import may_work
 from . import bp, inbox as inbox_queries, intake
 
 CHANNEL_NAMES = {"phone": "Phone", "email": "Email", "letter": "Letter", "in_person": "In person",
@@ -241,7 +242,7 @@ def task(task_id: str):
         unsent = letters().unsent_required(session, page["complaint"].id)
         session.expunge_all()
     return render_template("caseworker/task.html", **page, errors=errors, submitted=submitted,
-                           unsent=unsent), status
+                           unsent=unsent, may_work=may_work(me(), page["task"])), status
 
 
 def _letters_first(task_id: str) -> None:
