@@ -124,13 +124,8 @@ class Casework:
             if step.due_at is None:
                 return
             # Armed and already past due within this one action (an event that waited too long).
-            deadline = Deadline(complaint_id=complaint.id, key=element.deadline_key, stage=element.stage,
-                                element_id=element.id, guards=element.attached_to, due_at=step.due_at,
-                                original_due_at=step.due_at, missed=False, extended=False, status="open")
-            session.add(deadline)
-            deadlines.append(deadline)
-            audit.record(session, complaint, "deadline_set", actor, key=deadline.key, stage=deadline.stage,
-                         due_at=deadline.due_at.isoformat(), extended=False)
+            deadline = _set_deadline(session, complaint, deadlines, element.deadline_key, element.stage,
+                                     element.id, element.attached_to, step.due_at, actor)
         if is_duty(deadline.key):
             deadline.missed = True
             deadline.status = "missed"
@@ -147,24 +142,18 @@ class Casework:
         for timer in armed:
             armed_keys.add(timer.key)
             deadline = _latest(deadlines, timer.key, {"open", "missed"})
-            if deadline is not None and deadline.status == "missed" and deadline.element_id == timer.element_id \
-                    and deadline.due_at == timer.due_at:
-                continue
             if deadline is None:
-                deadline = Deadline(complaint_id=complaint.id, key=timer.key, stage=timer.stage,
-                                    element_id=timer.element_id, guards=timer.guards, due_at=timer.due_at,
-                                    original_due_at=timer.due_at, missed=False, extended=False, status="open")
-                session.add(deadline)
-                deadlines.append(deadline)
-            else:
-                # The same key re-armed (an extension loop, or the next task carrying it on).
-                deadline.element_id, deadline.guards, deadline.stage = timer.element_id, timer.guards, timer.stage
-                if deadline.due_at == timer.due_at:
-                    continue
-                deadline.extended = deadline.extended or timer.due_at > deadline.due_at
-                deadline.due_at = timer.due_at
-                if deadline.status == "missed" and timer.due_at > now:
-                    deadline.status = "open"
+                _set_deadline(session, complaint, deadlines, timer.key, timer.stage, timer.element_id,
+                              timer.guards, timer.due_at, actor)
+                continue
+            # The same key re-armed (an extension loop, or the next task carrying it on).
+            deadline.element_id, deadline.guards, deadline.stage = timer.element_id, timer.guards, timer.stage
+            if deadline.due_at == timer.due_at:
+                continue
+            deadline.extended = deadline.extended or timer.due_at > deadline.due_at
+            deadline.due_at = timer.due_at
+            if deadline.status == "missed" and timer.due_at > now:
+                deadline.status = "open"
             audit.record(session, complaint, "deadline_set", actor, key=deadline.key, stage=deadline.stage,
                          due_at=deadline.due_at.isoformat(), extended=deadline.extended)
         active = instance.active_elements()
@@ -244,6 +233,17 @@ def deliver_event(instance: Instance, name: str, data: Mapping[str, Any], receiv
                   action: Action) -> None:
     instance.deliver(name, data, received_at)
     action.steps.extend(instance.advance())
+
+
+def _set_deadline(session: Session, complaint: Complaint, deadlines: list[Deadline], key: str, stage: str,
+                  element_id: str, guards: str | None, due_at: datetime, actor: str) -> Deadline:
+    deadline = Deadline(complaint_id=complaint.id, key=key, stage=stage, element_id=element_id, guards=guards,
+                        due_at=due_at, original_due_at=due_at, missed=False, extended=False, status="open")
+    session.add(deadline)
+    deadlines.append(deadline)
+    audit.record(session, complaint, "deadline_set", actor, key=key, stage=stage, due_at=due_at.isoformat(),
+                 extended=False)
+    return deadline
 
 
 def _latest(deadlines: list[Deadline], key: str | None, statuses: set[str]) -> Deadline | None:
