@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from .accounts import ROLES, create_token, create_user
 from .db import database_url
-from .definitions import DiagramError, check_diagram
+from .definitions import DiagramError
 from .deployments import deploy, diagram_files, read_forms
 from .errors import WorkflowAppError
 from .landlords import SettingsError
@@ -90,27 +90,31 @@ def deploy_command(ctx: click.Context, path: Path | None, actor: str, note: str 
 @click.option("--forms", "forms_dir", type=click.Path(path_type=Path), help="Forms folder (default: forms/).")
 @click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")
 def check(path: Path, forms_dir: Path | None, as_json: bool) -> None:
-    """Check diagrams for safety and engine problems; exit 1 when there is an error."""
-    findings = []
+    """Check diagrams against the engine's rules and the Complaint Handling Code; exit 1 on an error.
+
+    A diagram in a landlord's folder is checked with that landlord's settings and letters.
+    """
+    from .code_check import ENGINE, check_file
+    findings: list[dict] = []
+    forms_dir = forms_dir or default_forms_dir()
     try:
-        forms = read_forms(forms_dir or default_forms_dir())
+        forms = read_forms(forms_dir)
     except DiagramError as error:
         forms = None
-        findings += [{"file": str(forms_dir or default_forms_dir()), "severity": "error",
-                      "element_id": p.element_id, "message": p.reason} for p in error.problems]
+        findings += [{"provision": ENGINE, "severity": "error", "element_id": p.element_id,
+                      "message": p.reason, "file": str(forms_dir)} for p in error.problems]
     files = [path] if path.is_file() else sorted(path.rglob("*.bpmn"))
     for file in files:
-        problems = check_diagram(file.read_bytes(), forms)
-        findings += [{"file": str(file), "severity": "error", "element_id": p.element_id, "message": p.reason}
-                     for p in problems]
+        findings += [{**f.as_dict(), "file": str(file)} for f in check_file(file, forms)]
+    errors = sum(1 for f in findings if f["severity"] == "error")
     if as_json:
         click.echo(json.dumps(findings, indent=2))
     else:
-        for finding in findings:
-            click.echo(f"{finding['file']}: {finding['severity']}: {finding['element_id'] or 'diagram'}: "
-                       f"{finding['message']}")
-        click.echo(f"{len(files)} diagram(s) checked, {len(findings)} error(s)")
-    sys.exit(1 if findings else 0)
+        for f in findings:
+            provision = "" if f["provision"] == ENGINE else f"Code {f['provision']}: "
+            click.echo(f"{f['file']}: {f['severity']}: {provision}{f['element_id'] or 'diagram'}: {f['message']}")
+        click.echo(f"{len(files)} diagram(s) checked, {errors} error(s), {len(findings) - errors} warning(s)")
+    sys.exit(1 if errors else 0)
 
 
 @main.group("users")
