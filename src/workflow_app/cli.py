@@ -117,6 +117,74 @@ def check(path: Path, forms_dir: Path | None, as_json: bool) -> None:
     sys.exit(1 if errors else 0)
 
 
+@main.command("migrate")
+@click.argument("landlord")
+@click.argument("references", nargs=-1)
+@click.option("--to", "to_version", type=int, help="The version number to move to (default: the newest).")
+@click.option("--all", "all_running", is_flag=True, help="Every running complaint on an older version.")
+@click.option("--preview", is_flag=True, help="Show what would change; move nothing.")
+@click.option("--by", "actor", default=lambda: os.environ.get("USER", "cli"), show_default="$USER")
+@click.pass_context
+def migrate_command(ctx: click.Context, landlord: str, references: tuple[str, ...], to_version: int | None,
+                    all_running: bool, preview: bool, actor: str) -> None:
+    """Move running complaints to a newer version of LANDLORD's process, when it is safe.
+
+    Name the complaints by reference, or give --all. Each move is audited on the complaint;
+    one that is not safe (the new version lacks what it waits at) stays where it is. Exit 1
+    when any could not move.
+    """
+    from .deployments import latest_version
+    from .models import DefinitionVersion
+    from .version_moves import VersionMoves
+    runtime = _runtime(ctx)
+    if landlord not in runtime.landlords:
+        raise click.ClickException(f"unknown landlord {landlord!r}")
+    with runtime.sessions() as session:
+        newest = latest_version(session, landlord)
+        if newest is None:
+            raise click.ClickException(f"nothing is deployed for {landlord}")
+        target = newest if to_version is None else session.scalars(select(DefinitionVersion).where(
+            DefinitionVersion.landlord == landlord, DefinitionVersion.process_id == newest.process_id,
+            DefinitionVersion.version == to_version)).first()
+        if target is None:
+            raise click.ClickException(f"{landlord} has no version {to_version} of {newest.process_id}")
+    moves = VersionMoves(runtime)
+    chosen = list(references)
+    if all_running:
+        chosen += [r["reference"] for r in moves.running(landlord, target.id)]
+    if not chosen:
+        raise click.ClickException("name the complaints to move, or give --all")
+    try:
+        if preview:
+            plans = moves.preview(landlord, chosen, target.id)
+            for plan in plans:
+                click.echo(_plan_line(plan, "can move" if plan.safe else "cannot move"))
+        else:
+            plans = []
+            for plan in moves.move_many(landlord, chosen, target.id, actor):
+                plans.append(plan)
+                click.echo(f"[{len(plans)}/{len(dict.fromkeys(chosen))}] "
+                           + _plan_line(plan, "moved" if plan.moved else "not moved"))
+    except WorkflowAppError as error:
+        raise click.ClickException(str(error)) from None
+    refused = [p for p in plans if not p.safe]
+    click.echo(f"{len(plans) - len(refused)} of {len(plans)} complaint(s) "
+               f"{'can move' if preview else 'moved'} to version {target.version}")
+    sys.exit(1 if refused else 0)
+
+
+def _plan_line(plan, state: str) -> str:
+    line = f"{plan.reference}: {state} (version {plan.from_version} -> {plan.to_version})"
+    if not plan.safe:
+        return f"{line}: {'; '.join(plan.problems)}"
+    changes = [f"{d.key} {_when(d.before)} -> {_when(d.after)}" for d in plan.deadlines]
+    return f"{line}; deadlines: {', '.join(changes) if changes else 'unchanged'}"
+
+
+def _when(value) -> str:
+    return value.isoformat() if value is not None else "none"
+
+
 @main.group("users")
 def users() -> None:
     """Manage users."""

@@ -288,7 +288,7 @@ class Graph:
                 self.nodes[node.element.attached_to].boundaries.append(node.id)
         self.scripts = {node.get("id"): (node.findtext("bpmn:script", namespaces=NS) or "")
                         for node in root.iter(f"{{{BPMN_NS}}}scriptTask")}
-        self.main_process = _main_process(root)
+        self.main_process = main_process(root)
         self.conditions = [f.condition for f in self.flows.values() if f.condition]
         self._guarded: dict[str, frozenset[str]] = {}
         self.live = self._liveness()
@@ -368,7 +368,7 @@ class Graph:
         return {n: frozenset((reach[n] | {n}) & cyclic) for n in self.nodes}
 
 
-def _main_process(root: etree._Element) -> str | None:
+def main_process(root: etree._Element) -> str | None:
     processes = root.findall("bpmn:process", NS)
     executable = [p for p in processes if p.get("isExecutable", "true") != "false"] or processes
     called = {c.get("calledElement") for c in root.iter(f"{{{BPMN_NS}}}callActivity")}
