@@ -16,7 +16,7 @@ $(INSTALLED): pyproject.toml package.json package-lock.json
 ## Install, create the SQLite database with demo data, and serve on http://127.0.0.1:5000
 run: $(INSTALLED)
 	$(VENV)/bin/workflow-app demo
-	$(VENV)/bin/workflow-app serve
+	WORKFLOW_APP_SECURE_COOKIES=0 $(VENV)/bin/workflow-app serve  # plain http on this machine
 
 ## Install and run every test (PostgreSQL tests run when WORKFLOW_APP_TEST_POSTGRES_URL is set)
 test: $(INSTALLED)

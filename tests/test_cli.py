@@ -117,8 +117,7 @@ def test_backup_and_restore_bring_back_every_complaint(cli, tmp_path):
     assert taken.exit_code == 0 and "backed up 3 complaint(s)" in taken.output
     assert cli("backup", str(backup_file)).exit_code != 0  # never overwrites
 
-    from workflow_app.cli import instance_dir
-    from workflow_app.db import database_url
+    from workflow_app.db import database_url, default_instance_dir as instance_dir
     from workflow_app.runtime import build_runtime
     runtime = build_runtime(database_url(instance_dir()), PROCESSES, FORMS)
     with runtime.sessions() as session:
@@ -160,3 +159,17 @@ def test_a_form_the_server_cannot_validate_stops_the_deploy_naming_the_field(cli
     result = cli("deploy")
     assert result.exit_code != 0
     assert "evidence" in result.output and "nothing was deployed" in result.output
+
+
+def test_the_app_serves_the_database_the_cli_filled(cli):
+    """`make run` loads the demo with the CLI, then serves it: both must use one database."""
+    from sqlalchemy import func, select
+
+    from workflow_app import create_app
+    from workflow_app.models import Complaint
+    assert cli("demo").exit_code == 0
+    app = create_app({"TESTING": True})
+    runtime = app.extensions["workflow_app"]
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count(Complaint.id))) == 3
+    runtime.close()

@@ -7,12 +7,12 @@ from typing import Any, Mapping
 
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 
-from .db import database_url
+from .db import database_url, default_instance_dir
 from .runtime import build_runtime
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(__name__, instance_path=str(default_instance_dir()), instance_relative_config=True)
     app.config.from_mapping(
         SECRET_KEY=os.environ.get("WORKFLOW_APP_SECRET_KEY", "dev"),
         DATABASE_URL=None,

@@ -14,7 +14,7 @@ from . import clock
 from sqlalchemy import select
 
 from .accounts import ROLES, create_token, create_user
-from .db import database_url
+from .db import database_url, default_instance_dir
 from .definitions import DiagramError
 from .deployments import deploy, diagram_files, read_forms
 from .errors import WorkflowAppError
@@ -22,15 +22,10 @@ from .landlords import SettingsError
 from .models import User
 from .runtime import Runtime, build_runtime, default_forms_dir, default_processes_dir
 
-def instance_dir() -> Path:
-    """Where the default SQLite database lives (WORKFLOW_APP_INSTANCE, else ./instance)."""
-    return Path(os.environ.get("WORKFLOW_APP_INSTANCE", "instance")).resolve()
-
-
 def _runtime(ctx: click.Context) -> Runtime:
     if ctx.obj is None:
         try:
-            ctx.obj = build_runtime(database_url(instance_dir()))
+            ctx.obj = build_runtime(database_url(default_instance_dir()))
         except SettingsError as error:
             raise click.ClickException(str(error)) from None
         ctx.call_on_close(ctx.obj.close)
@@ -264,7 +259,7 @@ def backup_command(target: Path) -> None:
     """Copy a consistent snapshot of the SQLite database to TARGET (safe while the app runs)."""
     from .backups import BackupError, backup
     try:
-        count = backup(database_url(instance_dir()), target)
+        count = backup(database_url(default_instance_dir()), target)
     except BackupError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"backed up {count} complaint(s) to {target}")
@@ -279,7 +274,7 @@ def restore_command(source: Path, yes: bool) -> None:
     if not yes:
         click.confirm("Replace the current database with this backup?", abort=True)
     try:
-        count = restore(database_url(instance_dir()), source)
+        count = restore(database_url(default_instance_dir()), source)
     except BackupError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"restored {count} complaint(s) from {source}")

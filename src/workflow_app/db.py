@@ -16,6 +16,15 @@ DATABASE_URL_VARIABLE = "WORKFLOW_APP_DATABASE_URL"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def default_instance_dir() -> Path:
+    """Where the default SQLite database lives: WORKFLOW_APP_INSTANCE, else ./instance.
+
+    The web app and the CLI both use this, so `workflow-app demo` and `workflow-app serve`
+    see the same database.
+    """
+    return Path(os.environ.get("WORKFLOW_APP_INSTANCE", "instance")).resolve()
+
+
 def database_url(instance_path: Path) -> str:
     url = os.environ.get(DATABASE_URL_VARIABLE)
     if url:
