@@ -338,17 +338,40 @@ class Graph:
                 names |= _feel_names(bound)
         return names
 
+    def writes(self, node: Node) -> set[str]:
+        """The case data an element always sets when it completes (a script's assignments, its
+        timestamp, a message's arrival, a form's required fields that are never hidden)."""
+        names = set()
+        if node.tag == "scriptTask":
+            tree = _tree(self.scripts.get(node.id))
+            names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} \
+                if tree is not None else set()
+        if node.element.properties.get("timestamp"):
+            names.add(node.element.properties["timestamp"])
+        if node.event == "message":
+            names.add(f"{node.message or node.id}_at")
+        form = self.forms.get(node.element.form_ref or "") if node.tag == "userTask" else None
+        for f in form.fields if form is not None else ():
+            if f.required and not f.hide and f.readonly is False and f.disabled is False:
+                names.add(f.key)
+        return names
+
     def _liveness(self) -> dict[str, frozenset[str]]:
-        """For each element, the case data it or anything after it may still read."""
-        live = {n: set(self.reads(node)) for n, node in self.nodes.items()}
+        """For each element, the case data it, or anything after it, may read before it is set again."""
+        reads = {n: self.reads(node) for n, node in self.nodes.items()}
+        writes = {n: self.writes(node) for n, node in self.nodes.items()}
+        boundary_targets = {n: {f.target for b in node.boundaries for f in self.nodes[b].outgoing}
+                            for n, node in self.nodes.items()}
         following = {n: [s for s in self.successors(node) if s in self.nodes] for n, node in self.nodes.items()}
+        live: dict[str, set[str]] = {n: set(reads[n]) for n in self.nodes}
         changed = True
         while changed:
             changed = False
             for n in self.nodes:
                 before = len(live[n])
                 for s in following[n]:
-                    live[n] |= live[s]
+                    later = live[s] if s in boundary_targets[n] else live[s] - writes[n]
+                    live[n] |= later
                 changed |= len(live[n]) != before
         return {n: frozenset(v) for n, v in live.items()}
 
@@ -365,6 +388,9 @@ class Graph:
                     stack.extend(following[m])
             reach[n] = seen
         cyclic = {n for n in self.nodes if n in reach[n]}
+        self.keys_ahead = {n: frozenset(self.nodes[m].element.deadline_key for m in reach[n] | {n}
+                                        for m in [m, *self.nodes[m].boundaries]
+                                        if self.nodes[m].element.deadline_key) for n in self.nodes}
         return {n: frozenset((reach[n] | {n}) & cyclic) for n in self.nodes}
 
 
@@ -474,6 +500,7 @@ class _Answers:
         for form in graph.forms.values():
             read |= {f.key for f in form.fields if AGREEMENT.search(f.key)}
         self.read = read
+        self._edges: dict[str, set[float]] = {}
 
     def __call__(self, node: Node, ctx: Mapping[str, Any]) -> list[dict[str, Candidate]]:
         form = self.graph.forms.get(node.element.form_ref or "")
@@ -521,7 +548,9 @@ class _Answers:
         if high is not None and high < low:
             return []
         values = {low, low + UNBOUNDED_ANSWER if high is None else high}
-        for c in _compared_constants(self.graph.conditions, f.key):
+        if f.key not in self._edges:
+            self._edges[f.key] = _compared_constants(self.graph.conditions, f.key)
+        for c in self._edges[f.key]:
             values.update(v for v in (c - 1, c, c + 1) if v >= low and (high is None or v <= high))
         return [Candidate(int(v) if float(v).is_integer() else v) for v in sorted(values)]
 
@@ -699,6 +728,7 @@ class _Deadline:
 
     group: tuple
     days: int | None
+    timer_id: str = ""
     extensions: int = 0
     agreed: bool = False
     letters: frozenset[str] = frozenset()
@@ -709,7 +739,7 @@ class _Facts:
     same element with the same case data still to be read, have the same future."""
 
     __slots__ = ("deadlines", "anchors", "answered1", "branch_letters", "dates", "date_decisions",
-                 "reasons", "pending")
+                 "reasons", "pending", "closer1")
 
     def __init__(self) -> None:
         self.deadlines: dict[str, _Deadline] = {}
@@ -720,10 +750,11 @@ class _Facts:
         self.date_decisions: frozenset[tuple] = frozenset()
         self.reasons: frozenset[str] = frozenset()   # gateways that decided on the resident's reasons
         self.pending: dict[str, tuple[str, frozenset[str]]] = {}  # stage -> (responder, letters since)
+        self.closer1: str | None = None              # the task whose response closed stage 1 on this path
 
     def copy(self) -> _Facts:
         other = _Facts.__new__(_Facts)
-        other.deadlines = {k: _Deadline(d.group, d.days, d.extensions, d.agreed, d.letters)
+        other.deadlines = {k: _Deadline(d.group, d.days, d.timer_id, d.extensions, d.agreed, d.letters)
                            for k, d in self.deadlines.items()}
         other.anchors = dict(self.anchors)
         other.answered1 = self.answered1
@@ -732,6 +763,7 @@ class _Facts:
         other.date_decisions = self.date_decisions
         other.reasons = self.reasons
         other.pending = dict(self.pending)
+        other.closer1 = self.closer1
         return other
 
     def key(self) -> tuple:
@@ -739,7 +771,7 @@ class _Facts:
                              for k, d in self.deadlines.items())),
                 tuple(sorted(self.anchors.items())), self.answered1, self.branch_letters,
                 tuple(sorted((k, c.value) for k, c in self.dates.items())), self.date_decisions,
-                self.reasons, tuple(sorted(self.pending.items())))
+                self.reasons, tuple(sorted(self.pending.items())), self.closer1)
 
 
 @dataclass
@@ -789,6 +821,8 @@ class CodeCheck:
         self.paths = 0
         self.cut_short = False
         self._reported: set[tuple] = set()
+        self._options_read: set[str] = set()
+        self.separations: set[tuple[str, str]] = set()   # (stage 2 response task, the task that answered stage 1)
 
     # --- reporting -------------------------------------------------------------------------
 
@@ -824,10 +858,19 @@ class CodeCheck:
                     self.cut_short = True
                     return
                 pending.extend(reversed(self._step(token)))
-        for timer_id, seen_extensions in self.extensions.items():
-            self._judge_extensions(timer_id, seen_extensions)
+        for key, seen_extensions in self.extensions.items():
+            self._judge_extensions(key, seen_extensions)
+        self._judge_separation()
 
     def _memo_key(self, token: _Token) -> tuple:
+        ahead = self.graph.keys_ahead.get(token.node, frozenset())
+        facts = token.facts
+        for key in [k for k in facts.deadlines if k not in ahead]:
+            del facts.deadlines[key]     # no timer with this key can be armed again from here
+        for key in [k for k in facts.anchors if k not in ahead]:
+            del facts.anchors[key]
+        if "stage2_response" not in ahead:
+            facts.closer1 = None
         live = self.graph.live.get(token.node, frozenset())
         ctx = tuple(sorted((n, _freeze(token.ctx[n])) for n in live if n in token.ctx))
         loops = self.graph.cyclic_reach.get(token.node, frozenset())
@@ -1009,7 +1052,9 @@ class CodeCheck:
                     del facts.pending[pending_stage]            # back to the response: an extension
                 elif stage not in (None, pending_stage):
                     del facts.pending[pending_stage]
-                    self._judge_completion(pending_stage, responder, letters)
+                    self._close_stage(facts, pending_stage, responder, letters)
+            if facts.closer1 is not None and node.id in self.graph.responders("2"):
+                self.separations.add((node.id, facts.closer1))
 
     def _completed(self, token: _Token, node: Node) -> None:
         facts = token.facts
@@ -1040,7 +1085,12 @@ class CodeCheck:
             self._agreement(facts)
         for stage, (responder, letters) in list(facts.pending.items()):
             del facts.pending[stage]
-            self._judge_completion(stage, responder, letters)
+            self._close_stage(facts, stage, responder, letters)
+
+    def _close_stage(self, facts: _Facts, stage: str, responder: str, letters: frozenset[str]) -> None:
+        if stage == "1":
+            facts.closer1 = responder
+        self._judge_completion(stage, responder, letters)
 
     def _agreement(self, facts: _Facts) -> None:
         for deadline in facts.deadlines.values():
@@ -1109,7 +1159,7 @@ class CodeCheck:
         deadline = facts.deadlines.get(key)
         if deadline is None or key.endswith("acknowledge"):
             if deadline is None:
-                facts.deadlines[key] = _Deadline(self._group, days)
+                facts.deadlines[key] = _Deadline(self._group, days, timer_id)
             if days is not None and days > limit.working_days:
                 self.add(limit.provision, ERROR, timer_id,
                          f"{self.name(timer_id)} falls due up to {days} working days after {limit.starts} (e.g. "
@@ -1120,8 +1170,8 @@ class CodeCheck:
         if deadline.days is None or days is None or days <= deadline.days:
             return
         self._extension_letters(timer_id, limit, deadline.letters)
-        self.extensions[timer_id].append(_Extension(timer_id, deadline.days, days, result.worst_day,
-                                                    min(deadline.extensions, 2), deadline.agreed))
+        self.extensions[key].append(_Extension(deadline.timer_id, deadline.days, days, result.worst_day,
+                                               min(deadline.extensions, 2), deadline.agreed))
 
     def _deadline(self, token: _Token, element: Element) -> DeadlineResult:
         names = _names_read(element.timer_expression)
@@ -1208,6 +1258,9 @@ class CodeCheck:
 
     def _reasons_options(self, node: Node) -> None:
         """A stage 2 form offering "no reasons given" as a ground for refusing the request."""
+        if node.id in self._options_read:
+            return
+        self._options_read.add(node.id)
         form = self.graph.forms.get(node.element.form_ref or "")
         for f in form.fields if form is not None else ():
             texts = [str(v) for v in f.options] + _option_labels(form, f.key)
@@ -1237,13 +1290,14 @@ class CodeCheck:
                      f"the letter '{template}' sent with the extension of {self.name(timer_id)} {why}",
                      once=("ext-ombudsman", timer_id, template))
 
-    def _judge_extensions(self, timer_id: str, seen: list[_Extension]) -> None:
-        """6.4 and 6.15: how far extensions reach without the resident's agreement.
+    def _judge_extensions(self, key: str, seen: list[_Extension]) -> None:
+        """6.4 and 6.15: how far extensions of a deadline reach without the resident's agreement,
+        reported on the timer first armed for it.
 
         The worst reach after one extension and after two are compared: when two reach
         further than any one, the extension can be repeated without limit.
         """
-        limit = CODE_LIMITS[self.graph.elements[timer_id].deadline_key]
+        limit = CODE_LIMITS[key]
         allowed = limit.working_days + limit.extension_days
         worst: dict[int, _Extension] = {}
         for extension in seen:
@@ -1253,6 +1307,7 @@ class CodeCheck:
         if not worst:
             return
         reach = max(worst.values(), key=lambda e: e.days)
+        timer_id = reach.timer_id
         name = self.name(timer_id)
         if reach.days > UNLIMITED_WORKING_DAYS:
             self.add(limit.extension_provision, ERROR, timer_id,
@@ -1271,6 +1326,25 @@ class CodeCheck:
                      f"than the first deadline, without the resident's agreement; the Code allows more than "
                      f"{limit.extension_days} extra working days ({allowed} in all) only with good reason, "
                      "explained to the resident")
+
+    def _judge_separation(self) -> None:
+        """6.13: on every path into stage 2, the stage 2 response task is kept from whoever gave the
+        stage 1 response on that path (its separate_from names that task)."""
+        missing: dict[str, list[str]] = defaultdict(list)
+        for task, closer in sorted(self.separations):
+            element = self.graph.elements[task]
+            if closer not in element.separate_from and self.graph.elements[closer].tag == "userTask":
+                missing[task].append(closer)
+        for task, closers in missing.items():
+            self.add("6.13", ERROR, task,
+                     f"{self.name(task)} (the stage 2 response) can be assigned to whoever gave the stage 1 "
+                     f"response at {', '.join(self.name(c) for c in closers)}: add {', '.join(closers)} to its "
+                     "separate_from property")
+        for task in sorted({t for t, _ in self.separations}):
+            unknown = sorted(set(self.graph.elements[task].separate_from) - set(self.graph.elements))
+            if unknown:
+                self.add("6.13", ERROR, task, f"{self.name(task)}'s separate_from names {', '.join(unknown)}, "
+                                              "which are not in the diagram")
 
     def _judge_completion(self, stage: str, responder: str, letters: frozenset[str]) -> None:
         """6.9 and 6.19: the letter closing a stage says everything the Code lists."""
@@ -1331,7 +1405,7 @@ def _option_labels(form: Form, key: str) -> list[str]:
 
     def walk(components: Any) -> None:
         for component in components or []:
-            if isinstance(component, Mapping):
+            if isinstance(component, dict):
                 if component.get("key") == key:
                     labels.extend(str(v.get("label", "")) for v in component.get("values") or []
                                   if isinstance(v, Mapping))
@@ -1394,27 +1468,6 @@ def _stages_findings(elements: Mapping[str, Element]) -> list[Finding]:
     return findings
 
 
-def _separation_findings(graph: Graph) -> list[Finding]:
-    """6.13: whoever gave the stage 1 response cannot give the stage 2 response."""
-    findings = []
-    stage1 = sorted(e for e in graph.responders("1") if graph.elements[e].tag == "userTask")
-    for task in sorted(e for e in graph.responders("2") if graph.elements[e].tag == "userTask"):
-        element = graph.elements[task]
-        separate = set(element.separate_from)
-        unknown = sorted(separate - set(graph.elements))
-        name = f"'{element.name}'"
-        if unknown:
-            findings.append(Finding("6.13", ERROR, task, f"{name}'s separate_from names {', '.join(unknown)}, "
-                                                         "which are not in the diagram"))
-        missing = [t for t in stage1 if t not in separate]
-        if missing:
-            findings.append(Finding("6.13", ERROR, task,
-                                    f"{name} (the stage 2 response) can be assigned to whoever did "
-                                    f"{', '.join(repr(graph.elements[t].name) for t in missing)} at stage 1: add "
-                                    f"{', '.join(missing)} to its separate_from property"))
-    return findings
-
-
 def _exclusion_wording_findings(graph: Graph) -> list[Finding]:
     """2.3: a ground for refusing a complaint that names a time limit shorter than 12 months.
 
@@ -1471,7 +1524,7 @@ def check_code(xml: bytes | str, forms: Mapping[str, Form] | None = None, *, lan
         findings.append(Finding(ENGINE, ERROR, None, "the diagram needs exactly one executable process "
                                                      "with a start event"))
         return sort_findings(findings)
-    findings += _stages_findings(elements) + _separation_findings(graph) + _exclusion_wording_findings(graph)
+    findings += _stages_findings(elements) + _exclusion_wording_findings(graph)
     calendar = calendar_for(getattr(landlord, "nation", "ENG"))
     check = CodeCheck(graph, Letters(letters_dir, landlord), calendar,
                       RestrictedEnvironment(calendar.expression_functions()),
