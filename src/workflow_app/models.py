@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint,
-    event,
+    event, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -109,6 +109,9 @@ class Complaint(Base):
     __table_args__ = (
         Index("ix_complaints_landlord_status", "landlord", "status"),
         Index("ix_complaints_landlord_received", "landlord", "received_at"),
+        Index("ix_complaints_landlord_status_stage", "landlord", "status", "stage"),
+        Index("ix_complaints_landlord_closed", "landlord", "closed_at"),
+        Index("ix_complaints_landlord_received_stage", "landlord", "received_at", "stage", "status", "outcome"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -160,6 +163,9 @@ class Task(Base):
         Index("ix_tasks_open_landlord_due", "status", "landlord", "due_at"),
         Index("ix_tasks_assignee_status", "assignee", "status"),
         Index("ix_tasks_role_status", "role", "status"),
+        Index("ix_tasks_landlord_element_created", "landlord", "element_id", "created_at"),
+        Index("ix_tasks_open_work", "status", "landlord", "element_id", "assignee", "complaint_id",
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -185,6 +191,12 @@ class Deadline(Base):
     __table_args__ = (
         Index("ix_deadlines_complaint_key", "complaint_id", "key"),
         Index("ix_deadlines_status_due", "status", "due_at"),
+        Index("ix_deadlines_key_met", "key", "met_at", "complaint_id", "due_at"),
+        Index("ix_deadlines_open", "status", "complaint_id", "key", "due_at", "extended",
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        Index("ix_deadlines_missed_unmet", "status", "complaint_id", "key", "guards", "met_at",
+              sqlite_where=text("status = 'missed' AND met_at IS NULL"),
+              postgresql_where=text("status = 'missed' AND met_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -238,7 +250,10 @@ class AuditEvent(Base):
     """Append-only history of every change to a complaint (Code 5.12: a full record)."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_complaint", "complaint_id", "id"),)
+    __table_args__ = (
+        Index("ix_audit_complaint", "complaint_id", "id"),
+        Index("ix_audit_landlord_type_at", "landlord", "type", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
@@ -315,3 +330,125 @@ class SupportNeeds(Base):
     review_on: Mapped[date | None] = mapped_column(Date)
     recorded_by: Mapped[str] = mapped_column(String(120))
     recorded_at: Mapped[datetime]
+
+
+# --- managers' reporting ----------------------------------------------------------------
+
+class ReportCalendarDay(Base):
+    """The working-day rule as a table, so reports count working days in SQL (see `reporting`).
+
+    `day0` numbers the working days of a nation in order: it is the number of the day itself
+    if it is a working day, else of the next one (the rule's "day 0"), so "within N working
+    days of X" holds exactly when day0(response) - day0(X) <= N. `day0_late` is the same for
+    an instant in the last UTC hour of `day`, which is already the next London day in summer.
+    Filled from `calendar` by `reporting.ensure_calendar`; nothing else writes it.
+    """
+
+    __tablename__ = "report_calendar"
+
+    nation: Mapped[str] = mapped_column(String(3), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    day0: Mapped[int] = mapped_column(Integer)
+    day0_late: Mapped[int] = mapped_column(Integer)
+
+
+class ReportResponse(Base):
+    """One stage 1 or stage 2 response, measured once against the Code (see `reporting`).
+
+    Written by `reporting.refresh` in SQL from the response's deadline, its acknowledgement
+    and the working-day calendar, when the response has been made; a response never changes
+    afterwards, so CH02 and the response times read these rows instead of joining four tables.
+    """
+
+    __tablename__ = "report_responses"
+    __table_args__ = (
+        Index("ix_report_responses_landlord_at", "landlord", "responded_at", "stage"),
+    )
+
+    deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id"), primary_key=True, autoincrement=False)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    landlord: Mapped[str] = mapped_column(String(60))
+    stage: Mapped[str] = mapped_column(String(10))
+    responded_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    extended: Mapped[bool] = mapped_column(Boolean)
+    met_own_deadline: Mapped[bool] = mapped_column(Boolean)
+    days_from_acknowledgement: Mapped[int | None] = mapped_column(Integer)
+    days_from_start: Mapped[int | None] = mapped_column(Integer)
+    within_code: Mapped[bool] = mapped_column(Boolean)
+
+
+class SelfAssessmentAnswer(Base):
+    """The complaints officer's answer to one Code provision in a reporting year's self-assessment."""
+
+    __tablename__ = "self_assessment_answers"
+    __table_args__ = (UniqueConstraint("landlord", "year", "provision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    landlord: Mapped[str] = mapped_column(String(60))
+    year: Mapped[int] = mapped_column(Integer)
+    provision: Mapped[str] = mapped_column(String(10))
+    comply: Mapped[str | None] = mapped_column(String(3))
+    evidence: Mapped[str | None] = mapped_column(Text)
+    commentary: Mapped[str | None] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime]
+
+
+class LessonLearnt(Base):
+    """An entry in the lessons-learnt and service-improvement log (Code 9.1-9.4)."""
+
+    __tablename__ = "lessons_learnt"
+    __table_args__ = (
+        Index("ix_lessons_learnt_landlord_status", "landlord", "status"),
+        Index("ix_lessons_learnt_landlord_recorded", "landlord", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    landlord: Mapped[str] = mapped_column(String(60))
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    source_event_id: Mapped[int | None] = mapped_column(ForeignKey("audit_events.id"), unique=True)
+    theme: Mapped[str] = mapped_column(String(60))
+    what_went_wrong: Mapped[str] = mapped_column(Text)
+    improvement: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    systemic: Mapped[bool] = mapped_column(Boolean, default=False)
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(120))
+    completed_on: Mapped[date | None] = mapped_column(Date)
+    updated_at: Mapped[datetime | None]
+    updated_by: Mapped[str | None] = mapped_column(String(120))
+
+
+class ChecklistAnswer(Base):
+    """A tick on a complaint's checklist item that the record cannot answer by itself."""
+
+    __tablename__ = "checklist_answers"
+    __table_args__ = (UniqueConstraint("complaint_id", "item"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"))
+    item: Mapped[str] = mapped_column(String(40))
+    answer: Mapped[str | None] = mapped_column(String(3))
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str] = mapped_column(String(120))
+    answered_at: Mapped[datetime]
+
+
+class AnnualReportNote(Base):
+    """What the annual report needs from people: the Ombudsman's findings and the governing body's response."""
+
+    __tablename__ = "annual_report_notes"
+    __table_args__ = (UniqueConstraint("landlord", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    landlord: Mapped[str] = mapped_column(String(60))
+    year: Mapped[int] = mapped_column(Integer)
+    ombudsman_findings: Mapped[str | None] = mapped_column(Text)
+    governing_body_response: Mapped[str | None] = mapped_column(Text)
+    response_date: Mapped[date | None] = mapped_column(Date)
+    updated_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime]
