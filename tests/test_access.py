@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from workflow_app.accounts import create_token
-from workflow_app.models import Attachment, AuditEvent, Complaint, Letter, Task, User
+from workflow_app.models import Attachment, AuditEvent, Complaint, DefinitionVersion, Letter, Task, User
 
 from .test_caseworker import log as log_in_browser, make_app, sign_in
 from .conftest import make_user
@@ -47,9 +47,10 @@ def their_case(app, deployed, caseworker):
                                                      Task.status == "open")).first()
         letter = session.scalars(select(Letter.id).where(Letter.complaint_id == complaint.id)).first()
         attachment = session.scalars(select(Attachment.id).where(Attachment.complaint_id == complaint.id)).first()
+        version = session.scalars(select(DefinitionVersion.id).where(DefinitionVersion.landlord == "testshire")).first()
     assert task and letter and attachment
     return {"reference": reference, "task_id": task, "letter_id": letter, "attachment_id": attachment,
-            "name": "escalation_requested"}
+            "name": "escalation_requested", "landlord": "testshire", "version_id": version, "draft": "0" * 32}
 
 
 def outsider(deployed):

@@ -51,6 +51,8 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no cross-site request can carry one
     app.register_blueprint(auth.bp)
     app.register_blueprint(caseworker.bp)
+    from .analyst import bp as analyst_bp
+    app.register_blueprint(analyst_bp)
 
     @app.get("/")
     def index():

@@ -94,6 +94,10 @@ class DefinitionVersion(Base):
     deployed_by: Mapped[str] = mapped_column(String(120))
     deployed_at: Mapped[datetime]
     note: Mapped[str | None] = mapped_column(Text)
+    # The Complaint Handling Code check's findings when it was deployed, and, when they
+    # included Code errors, the deployer's reason for deploying it anyway.
+    code_findings: Mapped[list[Any] | None] = mapped_column(JSON)
+    acknowledgement: Mapped[str | None] = mapped_column(Text)
 
 
 class ReferenceCounter(Base):
