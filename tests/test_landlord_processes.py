@@ -172,6 +172,38 @@ def test_the_extension_limits_are_the_policies(landlord, limits):
     assert limits <= set(setup.findtext("bpmn:script", namespaces=NS).splitlines())
 
 
+@pytest.mark.parametrize("landlord", LANDLORDS)
+def test_every_landlord_models_the_paths_around_the_two_stages(landlord):
+    """Additional complaints, tracked actions with update reminders, restrictions with their reviews, and the
+    closing that waits for them: the same shape in all three diagrams, each in its policy's words."""
+    definition = compile_definition(diagram(landlord), read_forms(FORMS))
+    elements = definition.elements.values()
+    assert {"additional_complaint_raised", "behaviour_concern_raised", "escalation_requested"} <= definition.messages
+    keys = {e.deadline_key for e in elements if e.deadline_key}
+    assert {"update_interval", "restriction_review", "stage1_response"} <= keys
+    decision = definition.element("additional_complaint")
+    assert decision.form_ref == "additional_complaint" and decision.properties["letter"] == "additional_complaint"
+    [raised] = [e for e in elements if e.id == "additional_complaint_raised"]
+    assert raised.attached_to == "stage1_response" and raised.interrupting
+    # the stage 1 response date moves with the investigation onto the decision task
+    carried = [e for e in elements if e.attached_to == "additional_complaint" and e.deadline_key == "stage1_response"]
+    assert len(carried) == 1 and not carried[0].interrupting
+    assert carried[0].timer_expression == definition.element("stage1_response_due").timer_expression
+    trackers = [e for e in elements if e.tag == "userTask" and e.form_ref == "action_update"]
+    assert {t.stage for t in trackers} == {"1", "post"}
+    assert all(e.properties.get("timestamp") == "last_update_at" for e in trackers)
+    reviews = [e for e in elements if e.deadline_key == "restriction_review"]
+    assert {e.stage for e in reviews} >= {"1", "post"}
+    assert definition.element("restriction_decide").form_ref == f"restriction_decision_{landlord}"
+    ends = {e.properties.get("outcome") for e in elements if e.tag == "endEvent" and e.properties.get("outcome")}
+    assert {"resolved_stage1", "stage2_final"} <= ends
+    root = etree.fromstring(diagram(landlord))
+    signals = {s.get("name") for s in root.iterfind("bpmn:signal", NS)}
+    assert "complaint_closing" in signals
+    for lane in root.iterfind(".//bpmn:lane", NS):
+        assert lane.findtext("bpmn:documentation", namespaces=NS).startswith(POLICY[landlord])
+
+
 # --- Great Places (seed 000) -----------------------------------------------------------------
 
 def test_great_places_refusal_sends_the_refusal_letter_and_closes(rendered):
@@ -302,6 +334,140 @@ def test_great_places_petition_needs_a_lead_petitioner():
         run(spec)
 
 
+def test_great_places_additional_complaints_join_or_become_new_ones(rendered):
+    result = run_named("great_places_additional_complaint")
+    # Received Mon 1 Feb 2027: acknowledge by Mon 8 Feb. Acknowledged Wed 3 Feb: 10 working days is Wed 17 Feb.
+    # Two additional complaints on Mon 8 and Thu 11 Feb: the stage 1 deadline stays where it was (it moves to the
+    # decision task and back with the same date, so no new deadline is set). Responded Tue 16 Feb: the 20-working-day
+    # window ends Tue 16 Mar.
+    assert sets(result) == [
+        ("stage1_acknowledge", "2027-02-08T23:59:59+00:00", False),
+        ("stage1_response", "2027-02-17T23:59:59+00:00", False),
+        ("escalation_window", "2027-03-16T23:59:59+00:00", False),
+    ]
+    decisions = [e for e in kinds(result, "task_ready") if e["element_id"] == "additional_complaint"]
+    assert [(e["at"], e["due_at"]) for e in decisions] == [("2027-02-08T09:00:00+00:00", "2027-02-17T23:59:59+00:00"),
+                                                           ("2027-02-11T09:00:00+00:00", "2027-02-17T23:59:59+00:00")]
+    assert deadlines(result)["stage1_response"]["met_at"] == "2027-02-16T10:00:00+00:00"
+    assert letters(result) == ["acknowledgement", "additional_complaint", "additional_complaint", "stage1_response"]
+    joined, separate = rendered["additional_complaint"]
+    assert "we have added them to your complaint" in joined and "17 February 2027" in joined
+    assert "left the floor wet and dirty" in joined
+    assert "reference <strong>GP-2027-000002</strong>" in separate
+    response = rendered["stage1_response"][0]
+    assert "left the floor wet and dirty" in response and "£75.00, paid by 1 March 2027" in response
+
+
+def test_great_places_additional_complaint_is_only_taken_while_the_investigation_is_open():
+    spec = scenario("great_places_additional_complaint")
+    spec["steps"][3]["data"]["additional_complaint_decision"] = "join"
+    del spec["steps"][3]["data"]["complaint_definition"]
+    with pytest.raises(ScenarioError, match="complaint_definition"):
+        run(spec)
+
+
+def test_great_places_agrees_update_intervals_once_outside_the_timescales(rendered):
+    result = run_named("great_places_late_updates")
+    # Received Thu 18 Mar 2027; acknowledged Wed 24 Mar: 10 working days over Easter is Fri 9 Apr (BST). Not answered:
+    # missed at 23:59:59 BST, and the team agrees weekly updates with the customer (Mon 12 Apr): the first is due
+    # within 5 working days, Mon 19 Apr. Updated Fri 16 Apr: the next is due Fri 23 Apr. The response on Wed 21 Apr
+    # ends the updates; the 20-working-day window skips the early May bank holiday: Thu 20 May.
+    assert sets(result) == [
+        ("stage1_acknowledge", "2027-03-25T23:59:59+00:00", False),
+        ("stage1_response", "2027-04-09T22:59:59+00:00", False),
+        ("update_interval", "2027-04-19T22:59:59+00:00", False),
+        ("update_interval", "2027-04-23T22:59:59+00:00", True),
+        ("escalation_window", "2027-05-20T22:59:59+00:00", False),
+    ]
+    assert [(e["key"], e["due_at"]) for e in kinds(result, "deadline_missed")] == [
+        ("stage1_response", "2027-04-09T22:59:59+00:00")]
+    due = deadlines(result)
+    assert due["stage1_response"]["missed"] and due["stage1_response"]["met_at"] == "2027-04-21T10:00:00+00:00"
+    assert due["update_interval"]["met_at"] == "2027-04-21T10:00:00+00:00" and not due["update_interval"]["missed"]
+    assert letters(result) == ["acknowledgement", "update", "stage1_response"]
+    assert "survey took place on 15 April" in rendered["update"][0]
+    cancelled = [e["element_id"] for e in kinds(result, "task_cancelled")]
+    assert cancelled == ["keep_informed"] and result["final"]["open_tasks"] == []
+
+
+def test_great_places_tracks_outstanding_actions_until_done_then_closes(rendered):
+    result = run_named("great_places_outstanding_actions")
+    # Received Mon 11 Jan 2027: acknowledge by Mon 18 Jan; acknowledged Tue 12 Jan: respond by Tue 26 Jan.
+    # Responded Fri 22 Jan with a door to fit by 26 Feb and updates every 10 working days: first update due Fri 5 Feb;
+    # updated Thu 4 Feb, next due Thu 18 Feb; all done Wed 17 Feb. The stage 2 window then runs its 20 working days
+    # from the response (Fri 19 Feb) and the complaint closes.
+    assert sets(result) == [
+        ("stage1_acknowledge", "2027-01-18T23:59:59+00:00", False),
+        ("stage1_response", "2027-01-26T23:59:59+00:00", False),
+        ("update_interval", "2027-02-05T23:59:59+00:00", False),
+        ("update_interval", "2027-02-18T23:59:59+00:00", True),
+        ("escalation_window", "2027-02-19T23:59:59+00:00", False),
+    ]
+    assert deadlines(result)["update_interval"]["met_at"] == "2027-02-17T10:00:00+00:00"
+    assert [(e["at"], e["key"]) for e in kinds(result, "timer_fired")] == [("2027-02-20T00:00:00+00:00", "escalation_window")]
+    assert letters(result) == ["acknowledgement", "stage1_response", "update", "update", "closure"]
+    response = rendered["stage1_response"][0]
+    assert "A new door set is ordered" in response and "by <strong>26 February 2027</strong>" in response
+    assert "every 10 working days" in response
+    assert "within 10 working days" in rendered["update"][0]
+    assert "All the actions we agreed with you are now complete." in rendered["update"][1]
+    assert "The actions we agreed with you are now complete" in rendered["closure"][0]
+    assert result["final"]["outcome"] == "resolved_stage1"
+
+
+def test_great_places_escalation_while_actions_are_outstanding():
+    spec = scenario("great_places_stage2")
+    spec["steps"][3]["data"].update({"works_outstanding": True, "update_interval_days": 5, "actions_due_by": "2027-02-05",
+                                     "outstanding_actions": "Scaffolding and roof repair booked for the week of 1 February."})
+    result = run(spec)
+    # Responded Fri 15 Jan with an update every 5 working days (due Fri 22 Jan). Stage 2 asked for on Wed 20 Jan,
+    # while the actions were outstanding: the update deadline is met and stage 2 starts as before.
+    assert sets(result)[3:5] == [("update_interval", "2027-01-22T23:59:59+00:00", False),
+                                 ("stage2_acknowledge", "2027-01-27T23:59:59+00:00", False)]
+    assert "escalation_window" not in deadlines(result)
+    assert deadlines(result)["update_interval"]["met_at"] == "2027-01-20T09:00:00+00:00"
+    assert result["final"]["outcome"] == "stage2_final"
+
+
+def test_great_places_service_with_respect_restriction_reviewed_after_closure(rendered):
+    result = run_named("great_places_restriction")
+    # Acknowledged Tue 2 Feb 2027: respond by Tue 16 Feb. Restriction decided Thu 4 Feb, to be reviewed within 3 months:
+    # Tue 4 May (BST). Responded Mon 15 Feb: the window ends Mon 15 Mar; survey and learning done Tue 16 Mar, but the
+    # restriction is still in force, so the complaint stays open for its review (stage post). Reviewed Tue 4 May and
+    # continued for 1 month (Fri 4 Jun); lifted Fri 4 Jun: the complaint closes.
+    assert sets(result) == [
+        ("stage1_acknowledge", "2027-02-08T23:59:59+00:00", False),
+        ("stage1_response", "2027-02-16T23:59:59+00:00", False),
+        ("restriction_review", "2027-05-04T22:59:59+00:00", False),
+        ("escalation_window", "2027-03-15T23:59:59+00:00", False),
+        ("restriction_review", "2027-06-04T22:59:59+00:00", True),
+    ]
+    assert kinds(result, "deadline_missed") == []
+    review = deadlines(result)["restriction_review"]
+    assert review["stage"] == "post" and review["met_at"] == "2027-06-04T09:00:00+00:00"
+    assert [e["stage"] for e in kinds(result, "stage_changed")] == ["1", "post"]
+    assert [(e["at"], e["outcome"]) for e in kinds(result, "closed")] == [("2027-06-04T09:00:00+00:00", "resolved_stage1")]
+    assert letters(result) == ["acknowledgement", "restriction_decision", "stage1_response", "closure",
+                               "restriction_review", "restriction_review"]
+    decision = rendered["restriction_decision"][0]
+    for part in ("Service with Respect", "contact us in writing only", "Write to Alice Example",
+                 "within 3 months of 4 February 2027", "0300 111 3000"):
+        assert part in decision
+    assert "within 1 month of 4 May 2027" in rendered["restriction_review"][0]
+    assert "We have lifted the limits" in rendered["restriction_review"][1]
+
+
+def test_great_places_restriction_decided_against_leaves_the_complaint_alone():
+    spec = scenario("great_places_restriction")
+    spec["steps"][3]["data"] = {"behaviour_types": ["contact_overload"], "behaviour_evidence": "Many emails.",
+                                "restriction_in_force": False, "no_restriction_notes": "Spoke to the resident."}
+    spec["steps"] = spec["steps"][:-2]
+    result = run(spec)
+    # No restriction: the watch carries on, and the complaint closes when the survey and learning are done.
+    assert "restriction_review" not in deadlines(result)
+    assert [(e["at"], e["outcome"]) for e in kinds(result, "closed")] == [("2027-03-16T10:00:00+00:00", "resolved_stage1")]
+
+
 # --- Brighter Places (seed 001) --------------------------------------------------------------
 
 def test_brighter_places_declines_an_incident_over_six_months_old(rendered):
@@ -331,7 +497,9 @@ def test_brighter_places_clarification_exceptional_extension_works_and_stage_2(r
     # Acknowledge within 5 working days: 23, 24, 25, 30, 31 Mar (Good Friday, Easter Monday) -> Wed 31 Mar BST.
     # Logged on Good Friday, so day 0 is Tue 30 Mar: 10 working days is Tue 13 Apr; extended by an
     # exceptional 15 to Wed 5 May (Mon 3 May is a bank holiday).
-    # Works completed Mon 10 May: 15 days is Tue 25 May. Escalated Thu 20 May: acknowledge by Tue 25 May;
+    # Responded Tue 20 Apr with works to do and updates every 10 working days (Mon 3 May skipped): Wed 5 May;
+    # updated Tue 4 May, the next due Tue 18 May. Works completed Mon 10 May (event): 15 days is Tue 25 May.
+    # Escalated Thu 20 May: acknowledge by Tue 25 May;
     # respond within 20 working days of the request (Mon 31 May is a bank holiday) -> Fri 18 Jun;
     # extended by 10 to Fri 2 Jul.
     assert sets(result) == [
@@ -339,6 +507,8 @@ def test_brighter_places_clarification_exceptional_extension_works_and_stage_2(r
         ("stage1_acknowledge", "2027-03-31T22:59:59+00:00", False),
         ("stage1_response", "2027-04-13T22:59:59+00:00", False),
         ("stage1_response", "2027-05-05T22:59:59+00:00", True),
+        ("update_interval", "2027-05-05T22:59:59+00:00", False),
+        ("update_interval", "2027-05-18T22:59:59+00:00", True),
         ("escalation_window", "2027-05-25T22:59:59+00:00", False),
         ("stage2_acknowledge", "2027-05-25T22:59:59+00:00", False),
         ("stage2_response", "2027-06-18T22:59:59+00:00", False),
@@ -348,8 +518,11 @@ def test_brighter_places_clarification_exceptional_extension_works_and_stage_2(r
         ("2027-03-26T00:00:00+00:00", "clarification")]
     assert kinds(result, "deadline_missed") == []
     assert result["final"]["outcome"] == "stage2_final"
+    assert deadlines(result)["update_interval"]["met_at"] == "2027-05-10T10:00:00+00:00"
     assert "designated person" in rendered["final_response"][0]
-    assert "15 days from when the agreed works" in rendered["stage1_response"][0]
+    response = rendered["stage1_response"][0]
+    assert "15 days from when the agreed works" in response and "by <strong>7 May 2027</strong>" in response
+    assert "the roofers start on 5 May" in rendered["update"][0]
 
 
 def test_brighter_places_stage_2_extension_over_ten_days_needs_agreement():
@@ -357,6 +530,139 @@ def test_brighter_places_stage_2_extension_over_ten_days_needs_agreement():
     [step] = [s for s in spec["steps"] if s.get("data", {}).get("stage2_decision") == "extend"]
     step["data"]["extension_days"] = 11
     with pytest.raises(ScenarioError, match="extension_days"):
+        run(spec)
+
+
+def test_brighter_places_works_done_on_the_update_form_start_the_15_days():
+    spec = scenario("brighter_places_works_and_stage2")
+    i = [n for n, step in enumerate(spec["steps"]) if step.get("event") == "works_completed"][0]
+    spec["steps"][i] = {"at": "2027-05-10T10:00:00+00:00", "complete": "track_works", "as": "carl",
+                        "data": {"update_notes": "The roof was repaired on 7 May.", "actions_status": "complete"}}
+    result = run(spec)
+    # Recorded as done on Mon 10 May: 15 calendar days is Tue 25 May, as with the works_completed event.
+    assert ("escalation_window", "2027-05-25T22:59:59+00:00", False) in sets(result)
+    assert letters(result)[:5] == ["acknowledgement", "extension", "stage1_response", "update", "update"]
+
+
+def test_brighter_places_resolves_a_first_chaser_at_first_contact(rendered):
+    result = run_named("brighter_places_first_contact")
+    assert result["final"]["status"] == "closed" and result["final"]["outcome"] == "resolved_first_contact"
+    assert sets(result) == [] and letters(result) == ["first_contact"]
+    body = rendered["first_contact"][0]
+    assert "Tuesday 6 April" in body and "treat this as a formal complaint" in body and "0300 111 3000" in body
+
+
+def test_brighter_places_customer_may_make_first_contact_a_formal_complaint():
+    spec = scenario("brighter_places_first_contact")
+    spec["steps"][0]["data"] = {"contact_kind": "service_request_chaser", "first_contact_result": "customer_wants_formal"}
+    result = run(spec)
+    assert [t["element_id"] for t in result["final"]["open_tasks"]] == ["decide_acceptance"]
+    assert result["final"]["stage"] == "pre" and letters(result) == []
+
+
+def test_brighter_places_closes_after_15_days_without_contact(rendered):
+    result = run_named("brighter_places_no_contact")
+    # Received Mon 15 Feb 2027: acknowledge by Mon 22 Feb. Logged Tue 16 Feb: respond by Tue 2 Mar. On Mon 22 Feb the
+    # complaint cannot go on without the customer: a letter allowing 15 days, to Tue 9 Mar. The response date passes
+    # on the way (missed, Wed 3 Mar); no contact by Tue 9 Mar, so it closes on Wed 10 Mar at midnight.
+    assert sets(result) == [
+        ("stage1_acknowledge", "2027-02-22T23:59:59+00:00", False),
+        ("stage1_response", "2027-03-02T23:59:59+00:00", False),
+        ("no_contact_closure", "2027-03-09T23:59:59+00:00", False),
+    ]
+    assert [(e["at"], e["key"]) for e in kinds(result, "timer_fired")] == [
+        ("2027-03-03T00:00:00+00:00", "stage1_response"), ("2027-03-10T00:00:00+00:00", "no_contact_closure")]
+    due = deadlines(result)
+    assert due["stage1_response"]["missed"] and not due["no_contact_closure"]["missed"]
+    assert letters(result) == ["acknowledgement", "no_contact", "closure"]
+    assert "by <strong>9 March 2027</strong>" in rendered["no_contact"][0]
+    assert "Which weeks the garden was not cut" in rendered["no_contact"][0]
+    assert "we will log a new complaint" in rendered["closure"][0]
+    assert result["final"]["outcome"] == "closed_no_contact"
+
+
+def test_brighter_places_reply_after_the_15_days_is_a_new_complaint():
+    spec = scenario("brighter_places_no_contact")
+    spec["steps"].append({"at": "2027-03-15T10:00:00+00:00", "event": "customer_replied", "data": {}})
+    with pytest.raises(ScenarioError, match="closed; a new complaint must be logged"):
+        run(spec)
+
+
+def test_brighter_places_contact_within_15_days_resumes_the_investigation():
+    spec = scenario("brighter_places_no_contact")
+    spec["steps"][4:] = [
+        {"at": "2027-02-24T10:00:00+00:00", "complete": "reach_customer", "as": "alice",
+         "data": {"contact_established_notes": "The customer rang back with the dates."}},
+        {"at": "2027-02-26T10:00:00+00:00", "complete": "stage1_response", "as": "carl",
+         "data": {"stage1_decision": "respond", "stage1_outcome": "upheld", "stage1_findings": "The contractor missed four cuts.",
+                  "remedies": ["apology"]}},
+    ]
+    result = run(spec)
+    # Back before the closing date; responded Fri 26 Feb, within the original date (Tue 2 Mar): 15 days to Sat 13 Mar.
+    assert sets(result)[-1] == ("escalation_window", "2027-03-13T23:59:59+00:00", False)
+    due = deadlines(result)
+    assert not due["stage1_response"]["missed"] and due["stage1_response"]["met_at"] == "2027-02-26T10:00:00+00:00"
+    assert due["no_contact_closure"]["met_at"] == "2027-02-24T10:00:00+00:00"
+    assert letters(result) == ["acknowledgement", "no_contact", "stage1_response"]
+
+
+def test_brighter_places_additional_complaint_waits_for_the_investigation_over_christmas(rendered):
+    result = run_named("brighter_places_additional_complaint")
+    # Received Wed 23 Dec 2026 16:30: acknowledge by Mon 4 Jan (25, 28 Dec and 1 Jan are bank holidays). The
+    # additional complaint at 17:00 arrives before logging: it is kept, then taken when the investigation opens on
+    # Thu 24 Dec (logged then: respond by Tue 12 Jan, which the decision task carries). Joined on Tue 29 Dec;
+    # responded Mon 11 Jan: 15 days to Tue 26 Jan.
+    assert sets(result) == [
+        ("stage1_acknowledge", "2027-01-04T23:59:59+00:00", False),
+        ("stage1_response", "2027-01-12T23:59:59+00:00", False),
+        ("escalation_window", "2027-01-26T23:59:59+00:00", False),
+    ]
+    assert [(e["type"], e["at"]) for e in result["timeline"] if e["type"].startswith("event_")] == [
+        ("event_received", "2026-12-23T17:00:00+00:00"), ("event_delivered", "2026-12-24T10:00:00+00:00")]
+    [decision] = [e for e in kinds(result, "task_ready") if e["element_id"] == "additional_complaint"]
+    assert decision["due_at"] == "2027-01-12T23:59:59+00:00"
+    assert letters(result) == ["acknowledgement", "additional_complaint", "stage1_response"]
+    assert "missed the appointment on 22 December" in rendered["stage1_response"][0]
+    assert "£120.00, paid by 25 January 2027" in rendered["stage1_response"][0]
+
+
+def test_brighter_places_restriction_three_month_review_and_appeals(rendered):
+    result = run_named("brighter_places_restriction")
+    # Logged Wed 3 Feb 2027: respond by Wed 17 Feb. Restriction decided Fri 5 Feb: reviewed within three months,
+    # Wed 5 May (BST); an appeal on Mon 15 Feb, turned down on Wed 17 Feb, does not move the review. Responded
+    # Tue 16 Feb: 15 days to Wed 3 Mar, then closure, survey and learning (Thu 4 Mar) - but the restriction is in
+    # force, so the complaint waits for it (stage post, the same review date). Reviewed Wed 5 May and continued:
+    # next review Thu 5 Aug. Appealed again Mon 10 May and upheld on Tue 11 May: lifted, and the complaint closes.
+    assert sets(result) == [
+        ("stage1_acknowledge", "2027-02-08T23:59:59+00:00", False),
+        ("stage1_response", "2027-02-17T23:59:59+00:00", False),
+        ("restriction_review", "2027-05-05T22:59:59+00:00", False),
+        ("escalation_window", "2027-03-03T23:59:59+00:00", False),
+        ("restriction_review", "2027-08-05T22:59:59+00:00", True),
+    ]
+    review = deadlines(result)["restriction_review"]
+    assert review["stage"] == "post" and review["met_at"] == "2027-05-11T09:00:00+00:00" and not review["missed"]
+    ready = [(e["element_id"], e["due_at"]) for e in kinds(result, "task_ready") if e["element_id"].startswith("restriction")]
+    assert ready == [("restriction_decide", None), ("restriction_review", "2027-05-05T22:59:59+00:00"),
+                     ("restriction_appeal", "2027-05-05T22:59:59+00:00"), ("restriction_review", "2027-05-05T22:59:59+00:00"),
+                     ("restriction_review_after", "2027-05-05T22:59:59+00:00"),
+                     ("restriction_review_after", "2027-08-05T22:59:59+00:00"),
+                     ("restriction_appeal_after", "2027-08-05T22:59:59+00:00")]
+    assert letters(result) == ["acknowledgement", "restriction_decision", "stage1_response", "restriction_appeal",
+                               "closure", "restriction_review", "restriction_appeal"]
+    assert [(e["at"], e["outcome"]) for e in kinds(result, "closed")] == [("2027-05-11T09:00:00+00:00", "resolved_stage1")]
+    decision = rendered["restriction_decision"][0]
+    for part in ("why", "contact only with one named member of staff", "Email the Customer Feedback Team",
+                 "within three months of 5 February 2027", "appeal against this decision"):
+        assert part in decision
+    assert "not upheld your appeal" in rendered["restriction_appeal"][0]
+    assert "lifted the restrictions" in rendered["restriction_appeal"][1]
+
+
+def test_brighter_places_restriction_needs_an_attempt_to_reach_an_understanding():
+    spec = scenario("brighter_places_restriction")
+    del spec["steps"][4]["data"]["understanding_attempted"]
+    with pytest.raises(ScenarioError, match="understanding_attempted"):
         run(spec)
 
 
@@ -428,7 +734,10 @@ def test_harrogate_review_with_a_clc_panel(rendered):
 def test_harrogate_refuses_a_review_without_reasons(rendered):
     result = run_named("harrogate_review_refused")
     assert result["final"]["status"] == "closed" and result["final"]["outcome"] == "review_refused"
-    assert letters(result) == ["acknowledgement", "stage1_response", "review_refusal"]
+    # The review stage completes the process: closing letter with the feedback form, then the survey and the
+    # lessons-learnt table (section 10) before the complaint closes.
+    assert letters(result) == ["acknowledgement", "stage1_response", "review_refusal", "closure"]
+    assert [(e["at"], e["outcome"]) for e in kinds(result, "closed")] == [("2027-04-14T10:00:00+00:00", "review_refused")]
     assert deadlines(result)["stage2_acknowledge"]["met_at"] == "2027-04-13T10:00:00+00:00"
     assert "failed to provide specific reasons" in rendered["review_refusal"][0]
 
@@ -461,6 +770,60 @@ def test_harrogate_second_review_request_counts_from_its_own_date():
         ("stage2_response", "2027-05-05T22:59:59+00:00", False),
     ]
     assert kinds(result, "deadline_missed") == []
+
+
+def test_harrogate_additional_complaint_and_actions_over_christmas(rendered):
+    result = run_named("harrogate_additional_and_actions")
+    # Received Wed 23 Dec 2026: acknowledge within 2 working days (Thu 24, Tue 29 Dec); resolve within 10 of receipt:
+    # Mon 11 Jan. The additional complaint (Tue 29 Dec) keeps that date. Responded Fri 8 Jan with updates every 5
+    # working days: Fri 15 Jan; updated Thu 14 Jan: Thu 21 Jan. A review asked for on Tue 19 Jan, while the actions
+    # were outstanding: acknowledge by Thu 21 Jan, respond within 10 working days of the request (Tue 2 Feb). The
+    # review's own actions (response Mon 1 Feb, updates every 10 working days): Mon 15 Feb; done Fri 12 Feb.
+    assert sets(result) == [
+        ("stage1_acknowledge", "2026-12-29T23:59:59+00:00", False),
+        ("stage1_response", "2027-01-11T23:59:59+00:00", False),
+        ("update_interval", "2027-01-15T23:59:59+00:00", False),
+        ("update_interval", "2027-01-21T23:59:59+00:00", True),
+        ("stage2_acknowledge", "2027-01-21T23:59:59+00:00", False),
+        ("stage2_response", "2027-02-02T23:59:59+00:00", False),
+        ("update_interval", "2027-02-15T23:59:59+00:00", False),
+    ]
+    assert kinds(result, "deadline_missed") == []
+    assert [e["stage"] for e in kinds(result, "stage_changed")] == ["1", "2", "post"]
+    assert letters(result) == ["acknowledgement", "additional_complaint", "stage1_response", "update",
+                               "stage2_acknowledgement", "final_response", "update", "closure"]
+    assert "the wall below is now damp" in rendered["stage1_response"][0]
+    assert "by <strong>5 March 2027</strong>" in rendered["final_response"][0]
+    assert "offset against any debt" in rendered["final_response"][0]
+    assert result["final"]["outcome"] == "stage2_final"
+
+
+def test_harrogate_restriction_decided_and_reviewed_by_the_operations_manager(rendered):
+    result = run_named("harrogate_restriction")
+    # Received Mon 4 Jan 2027: acknowledge by Wed 6 Jan, resolve by Mon 18 Jan. Restriction decided Thu 7 Jan with a
+    # review within 2 months: Sun 7 Mar. Responded Fri 15 Jan (14 working days to Thu 4 Feb); the customer says it is
+    # resolved on Mon 18 Jan; survey and lessons on Tue 19 Jan - the restriction is in force, so the complaint waits
+    # for its review. Lifted on Fri 5 Mar: closed.
+    assert sets(result) == [
+        ("stage1_acknowledge", "2027-01-06T23:59:59+00:00", False),
+        ("stage1_response", "2027-01-18T23:59:59+00:00", False),
+        ("restriction_review", "2027-03-07T23:59:59+00:00", False),
+        ("escalation_window", "2027-02-04T23:59:59+00:00", False),
+    ]
+    assert deadlines(result)["restriction_review"]["met_at"] == "2027-03-05T10:00:00+00:00"
+    completed = {e["element_id"]: e["actor"] for e in kinds(result, "task_completed")}
+    assert completed["restriction_decide"] == "bob" and completed["restriction_review_after"] == "bob"
+    assert letters(result) == ["acknowledgement", "restriction_decision", "stage1_response", "closure", "restriction_review"]
+    decision = rendered["restriction_decision"][0]
+    assert "Operations Manager" in decision and "within 2 months of 7 January 2027" in decision
+    assert [(e["at"], e["outcome"]) for e in kinds(result, "closed")] == [("2027-03-05T10:00:00+00:00", "resolved_stage1")]
+
+
+def test_harrogate_restriction_needs_the_operations_manager():
+    spec = scenario("harrogate_restriction")
+    spec["steps"][4]["as"] = "complaints_officer"
+    with pytest.raises(ScenarioError, match="stage2_reviewer"):
+        run(spec)
 
 
 def test_scenarios_are_valid_json_for_the_cli():
