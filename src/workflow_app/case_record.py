@@ -12,6 +12,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, Mapping
 
 from SpiffWorkflow.util.task import TaskState
@@ -28,6 +29,17 @@ from .models import (
 )
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+# What residents and staff send as evidence; the type is taken from this list, never from the upload.
+ATTACHMENT_TYPES = {
+    ".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
+    ".gif": "image/gif", ".heic": "image/heic", ".txt": "text/plain", ".rtf": "application/rtf",
+    ".doc": "application/msword", ".odt": "application/vnd.oasis.opendocument.text",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xls": "application/vnd.ms-excel", ".csv": "text/csv",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".eml": "message/rfc822", ".msg": "application/vnd.ms-outlook",
+    ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".wav": "audio/wav", ".mp4": "video/mp4", ".mov": "video/quicktime",
+}
 MAX_NOTE = 20_000
 STAGE_NAMES = {"pre": "Before stage 1", "1": "Stage 1", "2": "Stage 2", "post": "After the final response"}
 DEADLINE_NAMES = {
@@ -339,8 +351,12 @@ class CaseRecord:
             session.flush()
             audit.record(session, complaint, "note_added", user.username, note_id=note.id)
 
-    def add_attachment(self, reference: str, filename: str, content_type: str, content: bytes, user: User) -> None:
+    def add_attachment(self, reference: str, filename: str, content: bytes, user: User) -> None:
         name = _safe_filename(filename)
+        kind = ATTACHMENT_TYPES.get(Path(name).suffix.lower())
+        if kind is None:
+            allowed = ", ".join(sorted({suffix.lstrip(".") for suffix in ATTACHMENT_TYPES}))
+            raise InvalidInput({"attachment": f"This type of file cannot be attached. Attach one of: {allowed}"})
         if not content:
             raise InvalidInput({"attachment": "Choose a file that is not empty"})
         if len(content) > MAX_ATTACHMENT_BYTES:
@@ -348,7 +364,7 @@ class CaseRecord:
         with transaction(self.sessions) as session:
             complaint = complaint_for(session, reference, user)
             item = Attachment(complaint_id=complaint.id, filename=name,
-                              content_type=(content_type or "application/octet-stream")[:120],
+                              content_type=kind,
                               size=len(content), content=content, uploaded_by=user.username,
                               uploaded_at=clock.now())
             session.add(item)

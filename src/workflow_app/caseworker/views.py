@@ -185,7 +185,7 @@ def _after_logging(reference: str, taken: intake.Intake) -> None:
     for upload in request.files.getlist("attachments"):
         if upload and upload.filename:
             try:
-                record().add_attachment(reference, upload.filename, upload.mimetype, upload.read(), me())
+                record().add_attachment(reference, upload.filename, upload.read(), me())
             except InvalidInput as error:
                 flash(f"{upload.filename}: {_message(error)}", "error")
 
@@ -339,7 +339,7 @@ def add_attachment(reference: str):
     try:
         if upload is None or not upload.filename:
             raise InvalidInput({"attachment": "Choose a file"})
-        record().add_attachment(reference, upload.filename, upload.mimetype, upload.read(), me())
+        record().add_attachment(reference, upload.filename, upload.read(), me())
         flash("File attached.", "success")
     except InvalidInput as error:
         flash(_message(error), "error")
