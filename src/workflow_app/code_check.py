@@ -291,6 +291,10 @@ class Graph:
         self.main_process = main_process(root)
         self.conditions = [f.condition for f in self.flows.values() if f.condition]
         self._guarded: dict[str, frozenset[str]] = {}
+        self.key_reads: dict[str, frozenset[str]] = defaultdict(frozenset)
+        for node in self.nodes.values():
+            if node.element.deadline_key:
+                self.key_reads[node.element.deadline_key] |= _names_read(node.element.timer_expression)
         self.live = self._liveness()
         self.cyclic_reach = self._cyclic_reach()
 
@@ -334,8 +338,8 @@ class Graph:
                 names |= _names_read(self.nodes[f.target].element.timer_expression)
         form = self.forms.get(node.element.form_ref or "") if node.tag == "userTask" else None
         for f in form.fields if form is not None else ():
-            for bound in (f.min, f.max, *f.hide):
-                names |= _feel_names(bound)
+            for bound in (f.min, f.max):
+                names |= _feel_names(bound) - set(form.keys)
         return names
 
     def writes(self, node: Node) -> set[str]:
@@ -388,6 +392,10 @@ class Graph:
                     stack.extend(following[m])
             reach[n] = seen
         cyclic = {n for n in self.nodes if n in reach[n]}
+        code_timers = {n for n, node in self.nodes.items()
+                       if any(self.nodes[b].element.deadline_key in CODE_LIMITS for b in node.boundaries)}
+        self.visit_cap = {n: MAX_VISITS if n in cyclic and any(t in reach[n] and n in reach[t] for t in code_timers)
+                          else MAX_VISITS - 1 for n in self.nodes}
         self.keys_ahead = {n: frozenset(self.nodes[m].element.deadline_key for m in reach[n] | {n}
                                         for m in [m, *self.nodes[m].boundaries]
                                         if self.nodes[m].element.deadline_key) for n in self.nodes}
@@ -499,6 +507,9 @@ class _Answers:
             read |= graph.reads(node)
         for form in graph.forms.values():
             read |= {f.key for f in form.fields if AGREEMENT.search(f.key)}
+            for f in form.fields:               # answers another answer's bounds depend on
+                for bound in (f.min, f.max):
+                    read |= _feel_names(bound)
         self.read = read
         self._edges: dict[str, set[float]] = {}
 
@@ -722,6 +733,9 @@ COMPLETION_WANTED = {"1": ("stage", "definition", "decision", "reasons", "remedy
 
 # --- facts kept along a path --------------------------------------------------------------------
 
+OMBUDSMAN_SENT = frozenset({"<a letter with the Ombudsman's details>"})
+
+
 @dataclass
 class _Deadline:
     """A Code deadline key's first arming on a path, and what has happened since."""
@@ -738,14 +752,14 @@ class _Facts:
     """What a path has done so far that the rules still need; two paths with equal facts, at the
     same element with the same case data still to be read, have the same future."""
 
-    __slots__ = ("deadlines", "anchors", "answered1", "branch_letters", "dates", "date_decisions",
+    __slots__ = ("deadlines", "anchors", "answered1", "decision_letters", "dates", "date_decisions",
                  "reasons", "pending", "closer1")
 
     def __init__(self) -> None:
         self.deadlines: dict[str, _Deadline] = {}
         self.anchors: dict[str, frozenset[str]] = {"stage1_acknowledge": frozenset()}
         self.answered1 = False                       # stage 1 answered (or stage 2 entered)
-        self.branch_letters: frozenset[str] = frozenset()
+        self.decision_letters: frozenset[str] = frozenset()
         self.dates: dict[str, Candidate] = {}
         self.date_decisions: frozenset[tuple] = frozenset()
         self.reasons: frozenset[str] = frozenset()   # gateways that decided on the resident's reasons
@@ -758,7 +772,7 @@ class _Facts:
                            for k, d in self.deadlines.items()}
         other.anchors = dict(self.anchors)
         other.answered1 = self.answered1
-        other.branch_letters = self.branch_letters
+        other.decision_letters = self.decision_letters
         other.dates = dict(self.dates)
         other.date_decisions = self.date_decisions
         other.reasons = self.reasons
@@ -769,7 +783,7 @@ class _Facts:
     def key(self) -> tuple:
         return (tuple(sorted((k, d.group, min(d.extensions, 2), d.agreed, d.letters)
                              for k, d in self.deadlines.items())),
-                tuple(sorted(self.anchors.items())), self.answered1, self.branch_letters,
+                tuple(sorted(self.anchors.items())), self.answered1, self.decision_letters,
                 tuple(sorted((k, c.value) for k, c in self.dates.items())), self.date_decisions,
                 self.reasons, tuple(sorted(self.pending.items())), self.closer1)
 
@@ -869,6 +883,8 @@ class CodeCheck:
             del facts.deadlines[key]     # no timer with this key can be armed again from here
         for key in [k for k in facts.anchors if k not in ahead]:
             del facts.anchors[key]
+        for key, stamps in facts.anchors.items():
+            facts.anchors[key] = stamps & self.graph.key_reads.get(key, frozenset())
         if "stage2_response" not in ahead:
             facts.closer1 = None
         live = self.graph.live.get(token.node, frozenset())
@@ -880,7 +896,7 @@ class CodeCheck:
     def _step(self, token: _Token) -> list[_Token]:
         node = self.graph.node(token.node)
         count = token.visits.get(node.id, 0) + 1
-        if count > MAX_VISITS:
+        if count > self.graph.visit_cap[node.id]:
             self._cut(token)
             return []
         token.visits[node.id] = count
@@ -959,7 +975,6 @@ class CodeCheck:
 
     def _boundary(self, token: _Token, boundary: Node) -> list[_Token]:
         self._enter(token, boundary)
-        token.facts.branch_letters = frozenset()
         if boundary.event == "message":
             self._message(token, boundary)
         return self._leave(token, boundary)
@@ -967,7 +982,6 @@ class CodeCheck:
     def _catch(self, token: _Token, node: Node) -> None:
         if node.event == "timer":
             self._arm(token, node.id)
-            token.facts.branch_letters = frozenset()
         elif node.event == "message":
             self._message(token, node)
 
@@ -1017,12 +1031,11 @@ class CodeCheck:
         tokens = []
         for target in targets:
             count = token.visits.get(target.id, 0) + 1
-            if count > MAX_VISITS:
+            if count > self.graph.visit_cap[target.id]:
                 continue
             first = token.branch(target.id)
             first.visits[target.id] = count
             self._enter(first, target)
-            first.facts.branch_letters = frozenset()
             if target.event == "message":
                 self._message(first, target)
             tokens += self._leave(first, target)
@@ -1058,6 +1071,8 @@ class CodeCheck:
 
     def _completed(self, token: _Token, node: Node) -> None:
         facts = token.facts
+        if node.tag == "userTask" and node.element.stage != "post":
+            facts.decision_letters = frozenset()        # letters from here on answer this decision
         if node.id in self.graph.guarded_by("stage1_acknowledge"):
             facts.anchors["stage1_response"] = frozenset()
         if node.id in self.graph.guarded_by("stage2_acknowledge"):
@@ -1071,9 +1086,11 @@ class CodeCheck:
 
     def _letter(self, token: _Token, node: Node) -> None:
         facts, template = token.facts, node.letter
+        sent = OMBUDSMAN_SENT if self.letters.has_ombudsman_details(template) else frozenset({template})
         for deadline in facts.deadlines.values():
-            deadline.letters |= {template}
-        facts.branch_letters |= {template}
+            if deadline.letters != OMBUDSMAN_SENT:
+                deadline.letters = sent if sent == OMBUDSMAN_SENT else deadline.letters | sent
+        facts.decision_letters |= {template}
         facts.pending = {s: (r, letters | {template}) for s, (r, letters) in facts.pending.items()}
 
     def _message(self, token: _Token, node: Node) -> None:
@@ -1107,7 +1124,6 @@ class CodeCheck:
 
     def _branched(self, token: _Token, gateway: Node, flow: Flow, names: frozenset[str], definite: bool) -> None:
         facts = token.facts
-        facts.branch_letters = frozenset()
         if AGREEMENT.search(flow.name) and not re.search(r"\b(not|no)\b", flow.name, re.I):
             self._agreement(facts)
         if not facts.answered1:
@@ -1233,7 +1249,7 @@ class CodeCheck:
         escalation = facts.answered1
         provision = "5.11" if escalation else "2.4"
         what = "escalation to stage 2" if escalation else "the complaint"
-        letters = sorted(facts.branch_letters)
+        letters = sorted(facts.decision_letters)
         if not any(self.letters.has_ombudsman_details(t) for t in letters):
             if not letters:
                 message = (f"a path refuses {what} at {self.name(end.id)} without a letter: the resident must be "
@@ -1281,7 +1297,7 @@ class CodeCheck:
                      f"the extension that moves {self.name(timer_id)} sends no letter: the resident must be told "
                      "the new date, the reasons and the Ombudsman's contact details", once=("ext-letter", timer_id))
             return
-        if any(self.letters.has_ombudsman_details(t) for t in letters):
+        if letters == OMBUDSMAN_SENT or any(self.letters.has_ombudsman_details(t) for t in letters):
             return
         for template in sorted(letters):
             found = self.letters.content(template).found
