@@ -74,6 +74,11 @@ def test_only_analysts_of_the_landlord_see_its_pages(app):
     assert "Codeshire" not in outsider.get("/analyst/").get_data(as_text=True)
     assert outsider.get("/analyst/codeshire/versions").status_code == 404
     assert app.test_client().get("/analyst/").status_code == 302        # to sign in
+    assert "/analyst/" not in caseworker.get("/inbox").get_data(as_text=True)
+
+
+def test_analysts_find_their_pages_from_the_menu(web):
+    assert '<a href="/analyst/"' in web.get("/inbox").get_data(as_text=True)
 
 
 def test_upload_check_and_deploy_a_compliant_diagram(app, web):
