@@ -48,9 +48,13 @@ def their_case(app, deployed, caseworker):
         letter = session.scalars(select(Letter.id).where(Letter.complaint_id == complaint.id)).first()
         attachment = session.scalars(select(Attachment.id).where(Attachment.complaint_id == complaint.id)).first()
         version = session.scalars(select(DefinitionVersion.id).where(DefinitionVersion.landlord == "testshire")).first()
+    from workflow_app.lessons import LessonService
+    entry = LessonService(deployed.sessions).add(
+        "testshire", {"what_went_wrong": "Nobody called back", "theme": "complaint_handling"}, caseworker)
     assert task and letter and attachment
     return {"reference": reference, "task_id": task, "letter_id": letter, "attachment_id": attachment,
-            "name": "escalation_requested", "landlord": "testshire", "version_id": version, "draft": "0" * 32}
+            "name": "escalation_requested", "landlord": "testshire", "version_id": version, "draft": "0" * 32,
+            "entry_id": entry}
 
 
 def outsider(deployed):

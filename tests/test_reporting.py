@@ -265,6 +265,9 @@ def test_dashboard_across_landlords(data):
                                     {"landlord": "brighter_places", "count": 1},
                                     {"landlord": "harrogate", "count": 0}]
     assert board["running"] == 6
+    # The same element id means a different task in each landlord's diagram: they are kept apart.
+    assert all(w["name"].startswith(("Great Places Housing Group: ", "Brighter Places: ")) for w in board["waiting"])
+    assert {(w["landlord"], w["element_id"]): w["count"] for w in board["waiting"]}[("great_places", "acknowledge")] == 2
 
 
 # --- working days in SQL --------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api, auth, caseworker
+    from . import api, auth, caseworker, manager
     from .extensions import csrf
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no cross-site request can carry one
@@ -53,6 +53,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(caseworker.bp)
     from .analyst import bp as analyst_bp
     app.register_blueprint(analyst_bp)
+    app.register_blueprint(manager.bp)
 
     @app.get("/")
     def index():

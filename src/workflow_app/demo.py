@@ -52,6 +52,8 @@ def load_demo(runtime: Runtime) -> Iterator[str]:
                 "resident": {"name": "Demo Resident", "email": "resident@example.org"},
             }, admin)
             yield f"{landlord}: complaint {reference} logged"
+    from .manager.demo_history import add_history   # a year of past complaints for the managers' pages
+    yield from add_history(runtime, admin)
     yield f"users: admin and <landlord>.caseworker / .complaints_officer / .stage2_reviewer / .manager, password {DEMO_PASSWORD!r}"
 
 

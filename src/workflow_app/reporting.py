@@ -57,6 +57,7 @@ from sqlalchemy import (
     Date, and_, case, cast, distinct, exists, func, insert, literal, literal_column, or_, select, true,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy import text
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
@@ -150,6 +151,10 @@ def ensure_calendar(sessions, nations: Iterable[str]) -> None:
                     session.execute(insert(ReportCalendarDay), rows[start:start + 5000])
         except IntegrityError:
             pass  # another process wrote it at the same moment
+        with sessions.begin() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Without statistics the planner takes the new table for a tiny one and joins it row by row.
+                session.execute(text("ANALYZE report_calendar"))
 
 
 def _calendar_rows(nation: str) -> Iterable[dict[str, Any]]:
@@ -267,9 +272,9 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
     # only when the query names the same literal status (a bound parameter would hide it).
     open_task = Task.status == OPEN
     work = session.execute(
-        select(Task.element_id, Task.assignee, func.count())
+        select(Task.landlord, Task.element_id, Task.assignee, func.count())
         .where(open_task, Task.landlord.in_(slugs))
-        .group_by(Task.element_id, Task.assignee)).all()
+        .group_by(Task.landlord, Task.element_id, Task.assignee)).all()
     people = dict(session.execute(
         select(Task.assignee, func.count(distinct(Task.complaint_id)))
         .where(open_task, Task.landlord.in_(slugs)).group_by(Task.assignee)).all())
@@ -289,16 +294,16 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
     missed_rows = session.execute(   # only a duty's timer makes a deadline "missed"
         select(Deadline.key, func.count()).join(Complaint, running)
         .where(missed_unmet).group_by(Deadline.key)).all()
-    late_work: list[tuple[str, str | None, int]] = []
+    late_work: list[tuple[str, str, str | None, int]] = []
     for overdue in (missed_unmet, and_(open_deadline, Deadline.due_at < now, duty)):
         # The few overdue deadlines lead to their tasks, not the many open tasks to their deadlines.
         guarded = exists().where(Deadline.complaint_id == Task.complaint_id, Deadline.guards == Task.element_id,
                                  overdue)
         late_work += session.execute(
-            select(Task.element_id, Task.assignee, func.count())
+            select(Task.landlord, Task.element_id, Task.assignee, func.count())
             .where(Task.complaint_id.in_(select(Deadline.complaint_id).where(overdue)), guarded,
                    Task.status == "open", Task.landlord.in_(slugs))
-            .group_by(Task.element_id, Task.assignee)).all()
+            .group_by(Task.landlord, Task.element_id, Task.assignee)).all()
 
     deadlines: dict[str, dict[str, int]] = {}
     for key, overdue, due_soon, extended in open_rows:
@@ -315,18 +320,22 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
         landlords[landlord] = landlords.get(landlord, 0) + count
 
     names = element_names(session, scope)
-    elements: dict[str, dict[str, Any]] = {}
+    several = len(slugs) > 1
+    landlord_names = {l.slug: l.display_name for l in scope.landlords}
+    elements: dict[tuple[str, str], dict[str, Any]] = {}
     caseload: dict[str | None, dict[str, Any]] = {}
-    for element, assignee, count in work:
-        entry = elements.setdefault(element, {"element_id": element, "name": names.get(element, element),
-                                              "count": 0, "overdue": 0})
+    for landlord, element, assignee, count in work:
+        name = names.get((landlord, element), element)
+        entry = elements.setdefault((landlord, element), {
+            "landlord": landlord, "element_id": element, "count": 0, "overdue": 0,
+            "name": f"{landlord_names.get(landlord, landlord)}: {name}" if several else name})
         entry["count"] += count
         person = caseload.setdefault(assignee, {"assignee": assignee, "tasks": 0,
                                                 "complaints": people.get(assignee, 0), "overdue": 0})
         person["tasks"] += count
-    for element, assignee, count in late_work:
-        if element in elements:
-            elements[element]["overdue"] += count
+    for landlord, element, assignee, count in late_work:
+        if (landlord, element) in elements:
+            elements[(landlord, element)]["overdue"] += count
         if assignee in caseload:
             caseload[assignee]["overdue"] += count
 
@@ -336,7 +345,7 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
         "running": sum(stages.values()),
         "by_stage": [{"stage": s, "count": stages[s]} for s in ("pre", "1", "2", "post") if s in stages],
         "by_landlord": [{"landlord": slug, "count": landlords.get(slug, 0)} for slug in slugs],
-        "waiting": sorted(elements.values(), key=lambda e: (-e["count"], e["element_id"])),
+        "waiting": sorted(elements.values(), key=lambda e: (-e["count"], e["name"])),
         "deadlines": [{"key": key, **deadlines[key]} for key in sorted(deadlines)],
         "overdue": sum(d["overdue"] for d in deadlines.values()),
         "due_soon": sum(d["due_soon"] for d in deadlines.values()),
@@ -346,14 +355,14 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
     }
 
 
-def element_names(session: Session, scope: Scope) -> dict[str, str]:
-    """Element id -> name in the newest deployed diagrams (older versions fill the gaps)."""
+def element_names(session: Session, scope: Scope) -> dict[tuple[str, str], str]:
+    """(landlord, element id) -> name in the newest deployed diagrams (older versions fill the gaps)."""
     from .engine import load_definition
-    names: dict[str, str] = {}
+    names: dict[tuple[str, str], str] = {}
     for version in session.scalars(select(DefinitionVersion).where(DefinitionVersion.landlord.in_(scope.slugs))
                                    .order_by(DefinitionVersion.id)):
         for element in load_definition(version).elements.values():
-            names[element.id] = element.name
+            names[(version.landlord, element.id)] = element.name
     return names
 
 
@@ -413,6 +422,8 @@ def refresh(sessions, landlords: Mapping[str, Landlord], everything: bool = Fals
             source = _measured(session, scope, stage, since)
             statement = _insert_ignoring_duplicates(session, ReportResponse.__table__, source)
             added += max(session.execute(statement).rowcount or 0, 0)
+        if added > 10_000 and session.get_bind().dialect.name == "postgresql":
+            session.execute(text("ANALYZE report_responses"))
     return added
 
 
