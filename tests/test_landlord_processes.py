@@ -376,7 +376,7 @@ def test_great_places_agrees_update_intervals_once_outside_the_timescales(render
         ("stage1_acknowledge", "2027-03-25T23:59:59+00:00", False),
         ("stage1_response", "2027-04-09T22:59:59+00:00", False),
         ("update_interval", "2027-04-19T22:59:59+00:00", False),
-        ("update_interval", "2027-04-23T22:59:59+00:00", True),
+        ("update_interval", "2027-04-23T22:59:59+00:00", False),
         ("escalation_window", "2027-05-20T22:59:59+00:00", False),
     ]
     assert [(e["key"], e["due_at"]) for e in kinds(result, "deadline_missed")] == [
@@ -400,7 +400,7 @@ def test_great_places_tracks_outstanding_actions_until_done_then_closes(rendered
         ("stage1_acknowledge", "2027-01-18T23:59:59+00:00", False),
         ("stage1_response", "2027-01-26T23:59:59+00:00", False),
         ("update_interval", "2027-02-05T23:59:59+00:00", False),
-        ("update_interval", "2027-02-18T23:59:59+00:00", True),
+        ("update_interval", "2027-02-18T23:59:59+00:00", False),
         ("escalation_window", "2027-02-19T23:59:59+00:00", False),
     ]
     assert deadlines(result)["update_interval"]["met_at"] == "2027-02-17T10:00:00+00:00"
@@ -440,7 +440,7 @@ def test_great_places_service_with_respect_restriction_reviewed_after_closure(re
         ("stage1_response", "2027-02-16T23:59:59+00:00", False),
         ("restriction_review", "2027-05-04T22:59:59+00:00", False),
         ("escalation_window", "2027-03-15T23:59:59+00:00", False),
-        ("restriction_review", "2027-06-04T22:59:59+00:00", True),
+        ("restriction_review", "2027-06-04T22:59:59+00:00", False),
     ]
     assert kinds(result, "deadline_missed") == []
     review = deadlines(result)["restriction_review"]
@@ -508,7 +508,7 @@ def test_brighter_places_clarification_exceptional_extension_works_and_stage_2(r
         ("stage1_response", "2027-04-13T22:59:59+00:00", False),
         ("stage1_response", "2027-05-05T22:59:59+00:00", True),
         ("update_interval", "2027-05-05T22:59:59+00:00", False),
-        ("update_interval", "2027-05-18T22:59:59+00:00", True),
+        ("update_interval", "2027-05-18T22:59:59+00:00", False),
         ("escalation_window", "2027-05-25T22:59:59+00:00", False),
         ("stage2_acknowledge", "2027-05-25T22:59:59+00:00", False),
         ("stage2_response", "2027-06-18T22:59:59+00:00", False),
@@ -574,6 +574,8 @@ def test_brighter_places_closes_after_15_days_without_contact(rendered):
         ("2027-03-03T00:00:00+00:00", "stage1_response"), ("2027-03-10T00:00:00+00:00", "no_contact_closure")]
     due = deadlines(result)
     assert due["stage1_response"]["missed"] and not due["no_contact_closure"]["missed"]
+    # Closed for no contact, the response was never sent: missed, and never met (not even late).
+    assert due["stage1_response"]["met_at"] is None
     assert letters(result) == ["acknowledgement", "no_contact", "closure"]
     assert "by <strong>9 March 2027</strong>" in rendered["no_contact"][0]
     assert "Which weeks the garden was not cut" in rendered["no_contact"][0]
@@ -638,7 +640,7 @@ def test_brighter_places_restriction_three_month_review_and_appeals(rendered):
         ("stage1_response", "2027-02-17T23:59:59+00:00", False),
         ("restriction_review", "2027-05-05T22:59:59+00:00", False),
         ("escalation_window", "2027-03-03T23:59:59+00:00", False),
-        ("restriction_review", "2027-08-05T22:59:59+00:00", True),
+        ("restriction_review", "2027-08-05T22:59:59+00:00", False),
     ]
     review = deadlines(result)["restriction_review"]
     assert review["stage"] == "post" and review["met_at"] == "2027-05-11T09:00:00+00:00" and not review["missed"]
@@ -783,7 +785,7 @@ def test_harrogate_additional_complaint_and_actions_over_christmas(rendered):
         ("stage1_acknowledge", "2026-12-29T23:59:59+00:00", False),
         ("stage1_response", "2027-01-11T23:59:59+00:00", False),
         ("update_interval", "2027-01-15T23:59:59+00:00", False),
-        ("update_interval", "2027-01-21T23:59:59+00:00", True),
+        ("update_interval", "2027-01-21T23:59:59+00:00", False),
         ("stage2_acknowledge", "2027-01-21T23:59:59+00:00", False),
         ("stage2_response", "2027-02-02T23:59:59+00:00", False),
         ("update_interval", "2027-02-15T23:59:59+00:00", False),

@@ -177,17 +177,18 @@ class ComplaintService:
                 known = ", ".join(sorted(instance.definition.messages)) or "none"
                 raise InvalidInput({"name": f"the process has no event called {name!r} (it knows: {known})"})
             now = clock.now()
-            delivered = instance.waits_for_message(name)
-            audit.record(session, complaint, "event_received", user.username, name=name, pending=not delivered)
+            outcome = {}
 
             def move(inst: Instance, action: Action) -> None:
-                if delivered:
-                    deliver_event(inst, name, dict(data), now, action)
-                else:
+                outcome["delivered"] = deliver_event(inst, name, dict(data), now, action)
+                audit.record(session, complaint, "event_received", user.username, name=name,
+                             pending=not outcome["delivered"])
+                if not outcome["delivered"]:
                     session.add(PendingEvent(complaint_id=complaint.id, name=name, data=dict(data),
                                              received_at=now, received_by=user.username))
 
             self.casework.act(session, complaint, instance, user.username, move)
+            delivered = outcome["delivered"]
             return {"reference": reference, "event": name, "delivered": delivered, "pending": not delivered}
 
     # --- timers -------------------------------------------------------------------------

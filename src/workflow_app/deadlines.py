@@ -51,10 +51,18 @@ WINDOW_KEYS: frozenset[str] = frozenset({
 
 DEADLINE_KEYS: frozenset[str] = DUTY_KEYS | WINDOW_KEYS
 
+# Keys that come round again: each time one is armed afresh it is a new deadline (the last
+# update was sent, the next is due), never an extension of the previous one.
+RECURRING_KEYS: frozenset[str] = frozenset({"update_interval", "restriction_review"})
+
 
 def is_duty(key: str) -> bool:
     """True when a timer with this key firing means the landlord missed a deadline."""
     return key in DUTY_KEYS
+
+
+def is_recurring(key: str) -> bool:
+    return key in RECURRING_KEYS
 
 
 def stage_order(stage: str) -> int:

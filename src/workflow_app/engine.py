@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit, clock
-from .deadlines import is_duty, stage_order
+from .deadlines import is_duty, is_recurring, stage_order
 from .definitions import Definition, compile_definition, cache as definition_cache
 from .forms import load_form
 from .instances import ArmedTimer, Instance, Step
@@ -41,7 +41,6 @@ class Action:
 
     actor: str
     steps: list[Step] = field(default_factory=list)
-    completed_elements: set[str] = field(default_factory=set)
 
 
 class Casework:
@@ -81,9 +80,9 @@ class Casework:
         while waiting and delivered:
             delivered = False
             for pending in list(waiting):
-                if instance.finished or not instance.waits_for_message(pending.name):
+                if instance.finished or not deliver_event(instance, pending.name, pending.data,
+                                                          pending.received_at, action):
                     continue
-                deliver_event(instance, pending.name, pending.data, pending.received_at, action)
                 pending.delivered_at = clock.now()
                 audit.record(session, complaint, "event_delivered", action.actor,
                              name=pending.name, received_at=pending.received_at.isoformat())
@@ -96,21 +95,20 @@ class Casework:
         now = clock.now()
         deadlines = list(session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id)
                                          .order_by(Deadline.id)))
-        outcome = None
         for step in action.steps:
             if step.kind == "timer_fired":
                 self._timer_fired(session, complaint, instance, deadlines, step, action.actor)
             elif step.kind == "letter":
                 self._issue_letter(session, complaint, instance, step, action.actor)
-            elif step.kind == "end":
-                outcome = step.detail or outcome
+            elif step.kind == "end" and step.detail:
+                complaint.outcome = step.detail  # kept even if another branch finishes the process later
         armed = instance.armed_timers()
         self._record_deadlines(session, complaint, instance, deadlines, armed, action.actor, now)
         self._record_tasks(session, complaint, instance, armed, action.actor)
         self._record_stage(session, complaint, instance, armed, action.actor)
         if instance.finished and complaint.status != "closed":
-            self._close(session, complaint, deadlines, outcome or instance.data().get("outcome") or "completed",
-                        action.actor, now)
+            self._close(session, complaint, deadlines,
+                        complaint.outcome or instance.data().get("outcome") or "completed", action.actor, now)
         record = complaint.instance
         record.state = instance.dump()
         record.next_due_at = armed[0].due_at if armed else None
@@ -142,6 +140,16 @@ class Casework:
         for timer in armed:
             armed_keys.add(timer.key)
             deadline = _latest(deadlines, timer.key, {"open", "missed"})
+            if deadline is not None and is_recurring(timer.key) and deadline.due_at != timer.due_at:
+                # The next round of a recurring deadline: the last one was kept, this one starts.
+                if deadline.status == "open":
+                    deadline.status, deadline.met_at = "met", now
+                    audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage)
+                elif deadline.met_at is None:
+                    deadline.met_at = now
+                    audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage,
+                                 late=True)
+                deadline = None
             if deadline is None:
                 _set_deadline(session, complaint, deadlines, timer.key, timer.stage, timer.element_id,
                               timer.guards, timer.due_at, actor)
@@ -158,11 +166,23 @@ class Casework:
                          due_at=deadline.due_at.isoformat(), extended=deadline.extended)
         active = instance.active_elements()
         for deadline in deadlines:
-            if deadline.status == "open" and deadline.key not in armed_keys:
+            if deadline.key in armed_keys:
+                continue
+            # A reminder called off by the thing it reminds about (the response sent, the works done) was kept;
+            # any other guarded work called off (say, closed for no contact) is neither met nor missed.
+            cancelled = deadline.guards is not None and not is_recurring(deadline.key) \
+                and instance.was_cancelled(deadline.guards)
+            if deadline.status == "open" and cancelled:
+                deadline.status = "cancelled"
+                audit.record(session, complaint, "deadline_cancelled", actor, key=deadline.key, stage=deadline.stage)
+            elif deadline.status == "open":
                 deadline.status, deadline.met_at = "met", now
                 audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage)
-            elif deadline.status == "missed" and deadline.met_at is None and deadline.key not in armed_keys \
-                    and deadline.guards is not None and deadline.guards not in active:
+            elif deadline.status == "missed" and deadline.met_at is None and deadline.guards is not None \
+                    and deadline.guards not in active:
+                if cancelled:
+                    deadline.guards = None  # missed, and the work was never done
+                    continue
                 deadline.met_at = now
                 audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage,
                              late=True)
@@ -230,9 +250,12 @@ class Casework:
 
 
 def deliver_event(instance: Instance, name: str, data: Mapping[str, Any], received_at: datetime,
-                  action: Action) -> None:
-    instance.deliver(name, data, received_at)
+                  action: Action) -> bool:
+    """Deliver an event and run on; False (and nothing changed) when nothing can take it yet."""
+    if not instance.deliver(name, data, received_at):
+        return False
     action.steps.extend(instance.advance())
+    return True
 
 
 def _set_deadline(session: Session, complaint: Complaint, deadlines: list[Deadline], key: str, stage: str,

@@ -174,6 +174,7 @@ class Instance:
             self.workflow.refresh_timers()
             self.workflow.do_engine_steps(did_complete_task=did_complete)
             if not self._engine_tasks_ready():
+                self.workflow.get_events()  # signals nothing here catches: not kept in the saved state
                 return steps
 
     def _engine_tasks_ready(self) -> bool:
@@ -209,14 +210,6 @@ class Instance:
         event = BpmnEvent(CaseMessage(name), payload={"payload": dict(payload), "result_var": name,
                                                       "at": received_at})
         return self.workflow.event_manager.catch(event, internal=False) > 0
-
-    def set_data(self, **values: Any) -> None:
-        """Add case facts to every task still to run, so later steps can read them."""
-        for task in self.workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK):
-            task.data.update(values)
-        for subprocess in self.workflow.subprocesses.values():
-            for task in subprocess.get_tasks(state=TaskState.NOT_FINISHED_MASK):
-                task.data.update(values)
 
     def keep_only_data(self, keep: Callable[[str], bool]) -> None:
         """Drop every case-data key that `keep` refuses, in every task (used by retention)."""
@@ -287,6 +280,7 @@ class Instance:
         return {t.task_spec.bpmn_id for wf in workflows for t in wf.get_tasks(state=mask) if t.task_spec.bpmn_id}
 
     def waits_for_message(self, name: str) -> bool:
+        """Whether a waiting catch event takes this message now (event subprocess starts aside)."""
         return any(
             self._catches(task.task_spec.event_definition, name)
             for task in self.workflow.event_manager.tasks.values()
@@ -297,6 +291,19 @@ class Instance:
         if isinstance(definition, MultipleEventDefinition):
             return any(Instance._catches(inner, name) for inner in definition.event_definitions)
         return isinstance(definition, MessageEventDefinition) and definition.name == name
+
+    def was_cancelled(self, element_id: str) -> bool:
+        """Whether the element's latest run ended cancelled (an interrupting event took it)."""
+        runs = [t for wf in (self.workflow, *self.workflow.subprocesses.values())
+                for t in wf.get_tasks(spec_name=element_id)
+                if t.state in (TaskState.COMPLETED, TaskState.CANCELLED)]
+        if not runs:
+            return False
+        return max(runs, key=lambda t: t.last_state_change).state == TaskState.CANCELLED
+
+    def task_data(self, task_id: str) -> dict[str, Any]:
+        """The case data as an open task sees it (its own branch, not the last one to move)."""
+        return dict(self.open_task(task_id).data)
 
     def data(self) -> dict[str, Any]:
         """The case data as the diagram last saw it."""

@@ -75,9 +75,10 @@ class TaskService:
             audit.record(session, complaint, "task_completed", user.username, task_id=task.id,
                          element_id=task.element_id, name=task.name, stage=task.stage, data=values)
 
+            if element.properties.get("timestamp"):
+                values = {**values, element.properties["timestamp"]: now}
+
             def move(inst: Instance, action: Action) -> None:
-                if element.properties.get("timestamp"):
-                    inst.set_data(**{element.properties["timestamp"]: now})
                 try:
                     action.steps.extend(inst.complete(task_id, values))
                 except TaskNotOpen:
@@ -93,7 +94,11 @@ class TaskService:
             if data:
                 raise InvalidInput({key: "unknown field" for key in data})
             return {}
-        values, errors = validate_submission(form, data, instance.data())
+        try:
+            context = instance.task_data(task.id)
+        except TaskNotOpen:
+            raise Conflict(f"task {task.id} is no longer open") from None
+        values, errors = validate_submission(form, data, context)
         if errors:
             raise InvalidInput(errors)
         return values
