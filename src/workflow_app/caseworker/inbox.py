@@ -80,7 +80,8 @@ class Inbox:
 
 
 def _base(user: User, view: str) -> Any:
-    query = select(Task).join(Complaint, Complaint.id == Task.complaint_id).where(Task.status == "open")
+    """Open tasks in a view; tasks only (no join), so counts read the task indexes alone."""
+    query = select(Task).where(Task.status == "open")
     if "*" not in user.landlords:
         query = query.where(Task.landlord.in_(user.landlords or [""]))
     if view == "mine":
@@ -99,6 +100,8 @@ def inbox(session: Session, user: User, landlords: Mapping[str, Landlord], q: In
         query = query.where(Task.landlord == q.landlord)
     if q.stage:
         query = query.where(Task.stage == q.stage)
+    if q.category or q.sort == "reference":
+        query = query.join(Complaint, Complaint.id == Task.complaint_id)
     if q.category:
         query = query.where(Complaint.category == q.category)
     if q.due == "overdue":
@@ -107,25 +110,39 @@ def inbox(session: Session, user: User, landlords: Mapping[str, Landlord], q: In
         query = query.where(Task.due_at >= now, Task.due_at <= due_today_end(now))
     elif q.due == "later":
         query = query.where(Task.due_at.is_(None) | (Task.due_at > due_today_end(now)))
-    total = session.scalar(query.with_only_columns(func.count(Task.id)).order_by(None)) or 0
-    order = {
-        "due": (Task.due_at.is_(None), Task.due_at, Task.id),
-        "due_desc": (Task.due_at.is_(None), Task.due_at.desc(), Task.id),
-        "newest": (Task.created_at.desc(), Task.id),
-        "reference": (Complaint.reference, Task.id),
-    }[q.sort]
-    rows = session.execute(
-        query.with_only_columns(Task, Complaint.reference, Complaint.category, Complaint.summary,
-                                Complaint.resident)
-        .order_by(*order).limit(PAGE_SIZE).offset((q.page - 1) * PAGE_SIZE))
+    total = _count(session, query)
+    offset = (q.page - 1) * PAGE_SIZE
+    if q.sort in ("due", "due_desc"):
+        tasks = _by_due(session, query, q.sort == "due_desc", offset)
+    else:
+        order = (Task.created_at.desc(), Task.id) if q.sort == "newest" else (Complaint.reference, Task.id)
+        tasks = list(session.scalars(query.order_by(*order).limit(PAGE_SIZE).offset(offset)))
+    complaints = {c.id: c for c in session.scalars(
+        select(Complaint).where(Complaint.id.in_({t.complaint_id for t in tasks})))} if tasks else {}
     result = []
-    for task, reference, category, summary, resident in rows:
+    for task in tasks:
+        complaint = complaints[task.complaint_id]
         nation = landlords[task.landlord].nation if task.landlord in landlords else "ENG"
-        result.append(InboxRow(task, reference, category, summary, (resident or {}).get("name", ""),
-                               due(task.due_at, nation, now)))
-    counts = {view: session.scalar(_base(user, view).with_only_columns(func.count(Task.id)).order_by(None)) or 0
-              for view in VIEWS}
+        result.append(InboxRow(task, complaint.reference, complaint.category, complaint.summary,
+                               (complaint.resident or {}).get("name", ""), due(task.due_at, nation, now)))
+    counts = {view: _count(session, _base(user, view)) for view in VIEWS}
     return Inbox(q, result, total, counts)
+
+
+def _count(session: Session, query: Any) -> int:
+    return session.scalar(query.with_only_columns(func.count()).order_by(None)) or 0
+
+
+def _by_due(session: Session, query: Any, latest_first: bool, offset: int) -> list[Task]:
+    """A page sorted by due time, tasks without one last: two index-ordered reads, never a sort of them all."""
+    dated = query.where(Task.due_at.is_not(None))
+    undated = query.where(Task.due_at.is_(None))
+    order = (Task.due_at.desc(), Task.id) if latest_first else (Task.due_at, Task.id)
+    page = list(session.scalars(dated.order_by(*order).limit(PAGE_SIZE).offset(offset)))
+    if len(page) < PAGE_SIZE:
+        skipped = max(0, offset - _count(session, dated)) if not page else 0
+        page += session.scalars(undated.order_by(Task.id).limit(PAGE_SIZE - len(page)).offset(skipped))
+    return page
 
 
 def colleagues(session: Session, user: User, landlord: str) -> list[User]:
