@@ -24,10 +24,13 @@ def cli(tmp_path, monkeypatch):
 
 def test_init_deploy_users_and_tokens(cli):
     assert cli("init-db").exit_code == 0
-    deployed = cli("deploy", "--by", "ana")
+    refused = cli("deploy", "--by", "ana")  # the engine's test diagram falls short of the Code
+    assert refused.exit_code != 0 and "code error 6.9" in refused.output
+    assert "--acknowledge-code-errors" in refused.output
+    deployed = cli("deploy", "--by", "ana", "--acknowledge-code-errors", "engine test fixture")
     assert deployed.exit_code == 0, deployed.output
     assert "testshire: testshire_complaint version 1 deployed" in deployed.output
-    assert "version 1 unchanged" in cli("deploy").output
+    assert "version 1 unchanged" in cli("deploy", "--acknowledge-code-errors", "again").output
     created = cli("users", "create", "sam", "--role", "caseworker", "--landlord", "testshire", "--no-password")
     assert created.exit_code == 0
     token = cli("tokens", "create", "sam")

@@ -58,9 +58,18 @@ def init_db(ctx: click.Context) -> None:
 @click.argument("path", type=click.Path(exists=True, path_type=Path), required=False)
 @click.option("--by", "actor", default=lambda: os.environ.get("USER", "cli"), show_default="$USER")
 @click.option("--note", help="Why this version is deployed.")
+@click.option("--acknowledge-code-errors", "acknowledgement", metavar="REASON",
+              help="Deploy even with Complaint Handling Code errors, recording this reason (shown in the "
+                   "self-assessment).")
 @click.pass_context
-def deploy_command(ctx: click.Context, path: Path | None, actor: str, note: str | None) -> None:
-    """Deploy the processes folder, one landlord's folder, or one diagram file."""
+def deploy_command(ctx: click.Context, path: Path | None, actor: str, note: str | None,
+                   acknowledgement: str | None) -> None:
+    """Check and deploy the processes folder, one landlord's folder, or one diagram file.
+
+    Nothing is deployed unless every file passes; a diagram with Code errors needs
+    --acknowledge-code-errors.
+    """
+    from .deployments import CodeErrorsNotAcknowledged, deploy_checked
     runtime = _runtime(ctx)
     path = path or runtime.processes_dir
     try:
@@ -69,13 +78,19 @@ def deploy_command(ctx: click.Context, path: Path | None, actor: str, note: str 
             for landlord, file in diagram_files(path):
                 if landlord not in runtime.landlords:
                     raise click.ClickException(f"{file}: no landlord settings for folder {landlord!r}")
-                result = deploy(session, landlord, file.read_bytes(), forms, actor, note)
+                result = deploy_checked(session, runtime.landlords[landlord], file.read_bytes(), forms, actor,
+                                        note, acknowledgement)
                 state = "deployed" if result.created else "unchanged"
                 click.echo(f"{landlord}: {result.version.process_id} version {result.version.version} {state}")
     except DiagramError as error:
         for problem in error.problems:
             click.echo(f"error: {problem}", err=True)
         raise click.ClickException("nothing was deployed") from None
+    except CodeErrorsNotAcknowledged as error:
+        for finding in error.errors:
+            click.echo(f"code error {finding.provision}: {finding.element_id}: {finding.message}", err=True)
+        raise click.ClickException("nothing was deployed: the Code errors above need "
+                                   "--acknowledge-code-errors REASON") from None
     except WorkflowAppError as error:
         raise click.ClickException(str(error)) from None
 

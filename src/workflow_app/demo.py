@@ -11,11 +11,13 @@ from sqlalchemy import func, select
 
 from . import clock
 from .accounts import create_token, create_user
-from .deployments import deploy, diagram_files, read_forms
+from .deployments import deploy_checked, diagram_files, read_forms
 from .models import Complaint, User
 from .runtime import Runtime
 
 DEMO_PASSWORD = "demo"
+DEMO_ACKNOWLEDGEMENT = ("Demo data: each landlord's policy is modelled as written, so the Code check's findings "
+                        "on it are shown, not fixed")
 DEMO_COMPLAINTS = (
     (1, "phone", "property_condition", "Damp and mould in the back bedroom, reported twice before"),
     (4, "email", "complaint_handling", "Nobody called back about the boiler repair as promised"),
@@ -29,7 +31,8 @@ def load_demo(runtime: Runtime) -> Iterator[str]:
     with runtime.sessions.begin() as session:
         for landlord, path in diagram_files(runtime.processes_dir):
             if landlord in runtime.landlords:
-                result = deploy(session, landlord, path.read_bytes(), forms, "demo", "demo data")
+                result = deploy_checked(session, runtime.landlords[landlord], path.read_bytes(), forms, "demo",
+                                        "demo data", DEMO_ACKNOWLEDGEMENT)
                 deployed.append(landlord)
                 yield f"{landlord}: {path.name} version {result.version.version}"
         admin = _user(session, "admin", "Administrator", ["admin", "manager", "analyst"], ["*"])
