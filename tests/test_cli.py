@@ -176,3 +176,14 @@ def test_the_app_serves_the_database_the_cli_filled(cli):
     with runtime.sessions() as session:
         assert session.scalar(select(func.count(Complaint.id))) == 3
     runtime.close()
+
+
+def test_versions_are_listed_and_downloadable(cli):
+    cli("deploy", "--note", "first go", "--acknowledge-code-errors", "engine test fixture")
+    listed = cli("versions", "testshire")
+    assert listed.exit_code == 0
+    assert "testshire_complaint v1" in listed.output and "first go" in listed.output
+    assert "acknowledged: engine test fixture" in listed.output
+    downloaded = cli("versions", "testshire", "--download", "1")
+    assert downloaded.output == (PROCESSES / "testshire" / "complaint.bpmn").read_text()
+    assert cli("versions", "testshire", "--download", "9").exit_code != 0

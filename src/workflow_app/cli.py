@@ -95,6 +95,33 @@ def deploy_command(ctx: click.Context, path: Path | None, actor: str, note: str 
         raise click.ClickException(str(error)) from None
 
 
+@main.command("versions")
+@click.argument("landlord")
+@click.option("--download", "version_number", type=int, metavar="N", help="Write version N's diagram to stdout.")
+@click.pass_context
+def versions_command(ctx: click.Context, landlord: str, version_number: int | None) -> None:
+    """List a landlord's deployed versions (who, when, why), or download one to edit in a modeller."""
+    from .deployments import versions
+    from .models import DefinitionVersion
+    runtime = _runtime(ctx)
+    if landlord not in runtime.landlords:
+        raise click.ClickException(f"unknown landlord {landlord!r}")
+    with runtime.sessions() as session:
+        if version_number is not None:
+            xml = session.scalar(select(DefinitionVersion.xml).where(
+                DefinitionVersion.landlord == landlord, DefinitionVersion.version == version_number))
+            if xml is None:
+                raise click.ClickException(f"{landlord} has no version {version_number}")
+            click.echo(xml, nl=False)
+            return
+        for row in versions(session, landlord):
+            marks = ("current " if row["current"] else "") + (f"{len(row['code_errors'])} Code error(s) "
+                                                              if row["code_errors"] else "")
+            click.echo(f"{row['process_id']} v{row['version']}\t{row['deployed_at'].isoformat()}\t"
+                       f"{row['deployed_by']}\t{row['running']} running\t{marks}{row['note'] or ''}"
+                       + (f"\tacknowledged: {row['acknowledgement']}" if row["acknowledgement"] else ""))
+
+
 @main.command("check")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--forms", "forms_dir", type=click.Path(path_type=Path), help="Forms folder (default: forms/).")
