@@ -69,7 +69,17 @@ def prepare(url: str, closed: int, running: int, reuse: bool):
     else:
         print(f"reusing {present:,} complaints")
     continue_references(runtime)
+    if runtime.engine.dialect.name == "postgresql":
+        carry_sequences_on(runtime)
     return app, runtime
+
+
+def carry_sequences_on(runtime) -> None:
+    """The generator copies rows with their ids; move PostgreSQL's id sequences past them."""
+    with runtime.engine.begin() as connection:
+        for table in ("complaints", "deadlines", "audit_events", "workflow_instances", "letters"):
+            connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                    f"GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))"))
 
 
 def continue_references(runtime) -> None:
