@@ -167,6 +167,8 @@ class Task(Base):
         Index("ix_tasks_open_landlord_due", "status", "landlord", "due_at"),
         Index("ix_tasks_assignee_status", "assignee", "status"),
         Index("ix_tasks_role_status", "role", "status"),
+        # Covers the inbox's per-view counts (mine, team's unassigned) without reading the rows.
+        Index("ix_tasks_open_landlord_assignee_role", "status", "landlord", "assignee", "role"),
         Index("ix_tasks_landlord_element_created", "landlord", "element_id", "created_at"),
         Index("ix_tasks_open_work", "status", "landlord", "element_id", "assignee", "complaint_id",
               sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
