@@ -147,7 +147,7 @@ def test_the_migrate_command_previews_moves_and_reports_each(tmp_path, monkeypat
     def cli(*args):
         return runner.invoke(main, list(args), catch_exceptions=False)
 
-    assert cli("deploy", "--by", "ana").exit_code == 0
+    assert cli("deploy", "--by", "ana", "--acknowledge-code-errors", "engine test fixture").exit_code == 0
     runtime = build_runtime(f"sqlite:///{tmp_path / 'instance' / 'workflow_app.sqlite3'}", PROCESSES, FORMS)
     with runtime.sessions.begin() as session:
         user = create_user(session, "olive", "Olive", ["complaints_officer", "caseworker"], ["testshire"])
@@ -157,7 +157,8 @@ def test_the_migrate_command_previews_moves_and_reports_each(tmp_path, monkeypat
     folder = tmp_path / "v2" / "testshire"
     folder.mkdir(parents=True)
     (folder / "complaint.bpmn").write_text(VERSION_2)
-    assert "version 2 deployed" in cli("deploy", str(folder / "complaint.bpmn"), "--by", "ana").output
+    assert "version 2 deployed" in cli("deploy", str(folder / "complaint.bpmn"), "--by", "ana",
+                                       "--acknowledge-code-errors", "engine test fixture").output
 
     preview = cli("migrate", "testshire", "--all", "--preview")
     assert preview.exit_code == 0, preview.output
