@@ -227,5 +227,5 @@ def _today() -> date:
 
 
 def _midnight(day: date) -> datetime:
-    from .reporting import _london_midnight
-    return _london_midnight(day)
+    from .reporting import london_midnight
+    return london_midnight(day)

@@ -107,12 +107,12 @@ class Period:
 
     @property
     def starts_at(self) -> datetime:
-        return _london_midnight(self.first)
+        return london_midnight(self.first)
 
     @property
     def ends_at(self) -> datetime:
         """The first instant after the period."""
-        return _london_midnight(self.last + timedelta(days=1))
+        return london_midnight(self.last + timedelta(days=1))
 
     @property
     def label(self) -> str:
@@ -130,7 +130,7 @@ def reporting_year_of(day: date) -> int:
     return day.year if day.month >= 4 else day.year - 1
 
 
-def _london_midnight(day: date) -> datetime:
+def london_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=LONDON).astimezone(timezone.utc)
 
 
@@ -374,12 +374,12 @@ def received_comparison(session: Session, scope: Scope, now: datetime) -> list[d
     year_ago = now - timedelta(days=364)       # the same weekday a year before
     rows = []
     for label, start, previous_start, previous_end in (
-            ("This week", _london_midnight(monday), _london_midnight(monday) - timedelta(days=364), year_ago),
-            ("This month", _london_midnight(first), _london_midnight(_year_before(first)),
+            ("This week", london_midnight(monday), london_midnight(monday) - timedelta(days=364), year_ago),
+            ("This month", london_midnight(first), london_midnight(_year_before(first)),
              datetime.combine(_year_before(today), now.astimezone(LONDON).time(), tzinfo=LONDON)
              .astimezone(timezone.utc))):
-        current = _received_between(session, scope, start, now)
-        previous = _received_between(session, scope, previous_start, previous_end)
+        current = received_between(session, scope, start, now)
+        previous = received_between(session, scope, previous_start, previous_end)
         rows.append({"period": label, "this_year": current, "last_year": previous,
                      "change": current - previous})
     return rows
@@ -392,12 +392,16 @@ def _year_before(day: date) -> date:
         return day.replace(year=day.year - 1, day=28)
 
 
-def _received_between(session: Session, scope: Scope, start: datetime, end: datetime) -> int:
+def received_between(session: Session, scope: Scope, start: datetime, end: datetime) -> int:
     return session.scalar(select(func.count()).select_from(Complaint).where(
         Complaint.landlord.in_(scope.slugs), Complaint.received_at >= start, Complaint.received_at <= end)) or 0
 
 
 # --- measuring responses once ---------------------------------------------------------------
+
+REFRESH_WINDOW = timedelta(days=92)
+"""A first refresh over years of history measures them a quarter at a time, one transaction each."""
+
 
 def refresh(sessions, landlords: Mapping[str, Landlord], everything: bool = False) -> int:
     """Measure every response made since the last refresh, in SQL; returns how many were added.
@@ -410,19 +414,36 @@ def refresh(sessions, landlords: Mapping[str, Landlord], everything: bool = Fals
     """
     ensure_calendar(sessions, {l.nation for l in landlords.values()} | {"ENG"})
     scope = Scope(tuple(landlords.values()))
-    added = 0
-    with sessions.begin() as session:
+    response_keys = [f"stage{stage}_response" for stage in CODE_TIMESCALES]
+    with sessions() as session:
         newest = None
         for slug in ([] if everything else scope.slugs):   # one index lookup per landlord
             latest = session.scalar(select(func.max(ReportResponse.responded_at))
                                     .where(ReportResponse.landlord == slug))
             newest = latest if newest is None or (latest is not None and latest > newest) else newest
-        since = newest - timedelta(days=1) if newest else None
-        for stage in ("1", "2"):
-            source = _measured(session, scope, stage, since)
-            statement = _insert_ignoring_duplicates(session, ReportResponse.__table__, source)
-            added += max(session.execute(statement).rowcount or 0, 0)
-        if added > 10_000 and session.get_bind().dialect.name == "postgresql":
+        if newest is not None:
+            start = newest - timedelta(days=1)
+        else:
+            start = min((session.scalar(select(func.min(Deadline.met_at)).where(Deadline.key == key))
+                         for key in response_keys), key=lambda v: (v is None, v))
+        last = max((session.scalar(select(func.max(Deadline.met_at)).where(Deadline.key == key))
+                    for key in response_keys), key=lambda v: (v is not None, v))
+    if start is None or last is None:
+        return 0
+    added, postgres = 0, None
+    while True:
+        until = start + REFRESH_WINDOW
+        with sessions.begin() as session:
+            postgres = session.get_bind().dialect.name == "postgresql"
+            for stage in CODE_TIMESCALES:
+                source = _measured(session, scope, stage, start, until if until <= last else None)
+                statement = _insert_ignoring_duplicates(session, ReportResponse.__table__, source)
+                added += max(session.execute(statement).rowcount or 0, 0)
+        if until > last:
+            break
+        start = until
+    if added > 10_000 and postgres:
+        with sessions.begin() as session:
             session.execute(text("ANALYZE report_responses"))
     return added
 
@@ -437,7 +458,7 @@ def _insert_ignoring_duplicates(session: Session, table, source):
             .on_conflict_do_nothing().execution_options(preserve_rowcount=True))
 
 
-def _measured(session: Session, scope: Scope, stage: str, since: datetime | None):
+def _measured(session: Session, scope: Scope, stage: str, since: datetime | None, until: datetime | None = None):
     """SELECT one row per response of the stage not yet measured, shaped as `report_responses`."""
     days = _Days(session, scope)
     response, ack, later_ack = aliased(Deadline), aliased(Deadline), aliased(Deadline)
@@ -482,6 +503,8 @@ def _measured(session: Session, scope: Scope, stage: str, since: datetime | None
                     ~exists().where(ReportResponse.deadline_id == response.id)))
     if since is not None:
         query = query.where(response.met_at >= since)
+    if until is not None:
+        query = query.where(response.met_at < until)
     return query
 
 
@@ -815,11 +838,11 @@ class Table:
         writer = csv.writer(out)
         writer.writerow(self.columns)
         for row in self.rows:
-            writer.writerow(["" if v is None else _csv_safe(v) for v in row])
+            writer.writerow(["" if v is None else csv_safe(v) for v in row])
         return out.getvalue()
 
 
-def _csv_safe(value: Any) -> Any:
+def csv_safe(value: Any) -> Any:
     """Text that a spreadsheet would run as a formula is quoted with a leading apostrophe."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
@@ -914,16 +937,16 @@ def tables(report: Mapping[str, Any], labels: "Labels | None" = None) -> list[Ta
 class Labels:
     """Words for codes: categories, deadline keys and form options (from the deployed forms)."""
 
-    def __init__(self, options: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    def __init__(self, options: Mapping[str, Mapping[str, str]] | None = None,
+                 categories: Mapping[str, str] | None = None) -> None:
         self.options = options or {}
+        self.categories = categories or {}
 
     def option(self, field_key: str, value: str) -> str:
         return self.options.get(field_key, {}).get(value) or value.replace("_", " ").capitalize()
 
-    @staticmethod
-    def category(value: str) -> str:
-        from .caseworker.views import CATEGORY_NAMES
-        return CATEGORY_NAMES.get(value, value.replace("_", " ").capitalize())
+    def category(self, value: str) -> str:
+        return self.categories.get(value) or value.replace("_", " ").capitalize()
 
     @staticmethod
     def deadline(value: str) -> str:
@@ -931,7 +954,7 @@ class Labels:
         return DEADLINE_NAMES.get(value, value)
 
 
-def labels_for(session: Session, scope: Scope) -> Labels:
+def labels_for(session: Session, scope: Scope, categories: Mapping[str, str] | None = None) -> Labels:
     """Option labels from every form deployed for the scope's landlords (newest wins)."""
     options: dict[str, dict[str, str]] = {}
     versions = session.scalars(select(DefinitionVersion).where(DefinitionVersion.landlord.in_(scope.slugs))
@@ -939,7 +962,7 @@ def labels_for(session: Session, scope: Scope) -> Labels:
     for version in versions:
         for source in (version.forms or {}).values():
             _collect_options(source.get("components") if isinstance(source, Mapping) else None, options)
-    return Labels(options)
+    return Labels(options, categories)
 
 
 def _collect_options(components: Any, options: dict[str, dict[str, str]]) -> None:

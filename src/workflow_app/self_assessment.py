@@ -164,11 +164,11 @@ class Evidence:
 
     def errors(self, provision: str) -> list[str]:
         return [f"{_finding_text(f)}" for f in self.findings
-                if _get(f, "provision") == provision and _get(f, "severity") == "error"]
+                if finding_field(f, "provision") == provision and finding_field(f, "severity") == "error"]
 
     def warnings(self, provision: str) -> list[str]:
         return [f"(warning) {_finding_text(f)}" for f in self.findings
-                if _get(f, "provision") == provision and _get(f, "severity") == "warning"]
+                if finding_field(f, "provision") == provision and finding_field(f, "severity") == "warning"]
 
     def tasks(self, stage: str | None = None) -> list[Any]:
         return [e for e in self.elements.values() if e.tag == "userTask" and (stage is None or e.stage == stage)]
@@ -193,13 +193,14 @@ class Evidence:
         return {e.properties.get("letter") for e in self.elements.values() if e.properties.get("letter")}
 
 
-def _get(finding: Any, key: str) -> Any:
+def finding_field(finding: Any, key: str) -> Any:
+    """A field of a Code check finding, kept with a version (a dict) or fresh from the check (an object)."""
     return finding.get(key) if isinstance(finding, Mapping) else getattr(finding, key, None)
 
 
 def _finding_text(finding: Any) -> str:
-    element = _get(finding, "element_id")
-    return f"{_get(finding, 'message')}" + (f" (element {element})" if element else "")
+    element = finding_field(finding, "element_id")
+    return f"{finding_field(finding, 'message')}" + (f" (element {element})" if element else "")
 
 
 def _names(elements: Iterable[Any]) -> str:
@@ -352,9 +353,8 @@ def as_csv(rows: Sequence[Answer]) -> str:
 
 
 def _safe(text: str | None) -> str:
-    if text and text[0] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text or ""
+    from .reporting import csv_safe
+    return csv_safe(text or "")
 
 
 def year_counts(session: Session, landlord: str, first: datetime, end: datetime) -> dict[str, int]:
@@ -397,7 +397,7 @@ def code_findings(version: DefinitionVersion, landlord: Landlord) -> list[Any]:
     """The Code check's findings on a version: kept with it at deploy, else worked out once per content."""
     kept = getattr(version, "code_findings", None)
     if kept:
-        return [f for f in kept if _get(f, "provision") != "engine"]
+        return [f for f in kept if finding_field(f, "provision") != "engine"]
     key = (version.content_hash, landlord.slug)
     if key not in _findings_cache:
         from .code_check import check_code

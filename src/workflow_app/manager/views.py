@@ -19,6 +19,7 @@ from .. import clock, lessons as lessons_log, reporting, self_assessment
 from ..calendar import london_date
 from ..complaints import CATEGORIES
 from ..case_record import DEADLINE_NAMES, complaint_for
+from ..caseworker.views import CATEGORY_NAMES
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..landlords import Landlord
 from ..models import AnnualReportNote, User
@@ -150,7 +151,8 @@ def dashboard():
     with runtime().sessions() as session:
         board = reporting.dashboard(session, scope)
     return page("manager/dashboard.html", board=board, scope=scope, choice=choice,
-                source=url_for("manager.dashboard_json", landlord=choice), refresh=REFRESH_SECONDS)
+                source=url_for("manager.dashboard_json", landlord=choice),
+                refresh=current_app.config.get("MANAGER_REFRESH_SECONDS", REFRESH_SECONDS))
 
 
 @bp.get("/dashboard.json")
@@ -174,7 +176,7 @@ def _report(scope: Scope, period: Period) -> tuple[dict[str, Any], list[reportin
     reporting.refresh(runtime().sessions, runtime().landlords)
     with runtime().sessions() as session:
         report = reporting.performance(session, scope, period)
-        labels = reporting.labels_for(session, scope)
+        labels = reporting.labels_for(session, scope, CATEGORY_NAMES)
     return report, reporting.tables(report, labels)
 
 
@@ -234,7 +236,7 @@ def heatmap_json():
             raise NotFound("no diagram is deployed for this landlord")
         graph = read_graph(version.xml)
         activity = reporting.diagram_activity(session, scope, period, graph.user_tasks)
-        received = reporting._received_between(session, scope, period.starts_at, period.ends_at)
+        received = reporting.received_between(session, scope, period.starts_at, period.ends_at)
         xml = version.xml
         label = f"{version.process_id} version {version.version}"
     reached = dict(activity["reached"])
@@ -273,7 +275,7 @@ def annual_report():
         rows = self_assessment.answers(session, landlord.slug, year, self_assessment.suggestions(evidence))
         acknowledged = _acknowledged_versions(session, landlord.slug)
         session.expunge_all()
-    findings = [f for f in evidence.findings if self_assessment._get(f, "severity") == "error"]
+    findings = [f for f in evidence.findings if self_assessment.finding_field(f, "severity") == "error"]
     return page("manager/annual_report.html", scope=scope, choice=choice, landlord=landlord, period=period,
                 year=year, report=report, tables={t.id: t for t in tables}, note=note, improvements=improvements,
                 lesson_summary=lesson_summary, answers=rows, findings=findings, evidence=evidence,
@@ -456,7 +458,7 @@ def lessons_csv():
 
 
 def _safe(text: str | None) -> str:
-    return reporting._csv_safe(text or "")
+    return reporting.csv_safe(text or "")
 
 
 @bp.post("/lessons")
