@@ -72,6 +72,17 @@ def test_each_lesson_recorded_on_a_complaint_becomes_one_entry(log):
                               .where(LessonLearnt.landlord == "great_places")) == 4
 
 
+def test_one_landlords_newer_lessons_do_not_hide_anothers_older_ones(log):
+    runtime, references, _ = log
+    collected(runtime)                                       # Great Places' newest lesson: 1 March 2027
+    with runtime.sessions.begin() as session:
+        assert lessons.collect(session, ["harrogate"]) == 1   # Harrogate's from 13 January is still found
+    with runtime.sessions() as session:
+        [(entry, reference)] = lessons.entries(session, ["harrogate"])
+        assert (reference, entry.what_went_wrong) == (
+            references["H"], "Tell residents sooner when the actions are complete.")
+
+
 def test_filters(log):
     runtime, references, _ = log
     collected(runtime)

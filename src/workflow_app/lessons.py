@@ -46,19 +46,25 @@ class LessonFilter:
 def collect(session: Session, landlords: Sequence[str]) -> int:
     """Add an entry for each lesson recorded on a complaint since the log was last read.
 
-    Lessons recorded within a day before the newest entry are looked at again (and skipped
-    when already in the log), so one committed late by another transaction is not lost.
+    Each landlord's log is read on from its own newest entry: lessons recorded within a day
+    before it are looked at again (and skipped when already in the log), so one committed late
+    by another transaction is not lost.
     """
-    newest = session.scalar(select(func.max(LessonLearnt.recorded_at))
-                            .where(LessonLearnt.source_event_id.is_not(None)))
+    if not landlords:
+        return 0
+    newest = dict(session.execute(select(LessonLearnt.landlord, func.max(LessonLearnt.recorded_at))
+                                  .where(LessonLearnt.landlord.in_(list(landlords)),
+                                         LessonLearnt.source_event_id.is_not(None))
+                                  .group_by(LessonLearnt.landlord)).all())
+    unread = or_(*[AuditEvent.landlord == slug if newest.get(slug) is None
+                   else and_(AuditEvent.landlord == slug, AuditEvent.at >= newest[slug] - timedelta(days=1))
+                   for slug in landlords])
     has_lesson = or_(*[AuditEvent.details[("data", field)].as_string().is_not(None) for field, _ in SOURCES])
     query = (select(AuditEvent, Complaint.category)
              .join(Complaint, Complaint.id == AuditEvent.complaint_id)
-             .where(AuditEvent.landlord.in_(list(landlords)), AuditEvent.type == "task_completed", has_lesson,
+             .where(unread, AuditEvent.type == "task_completed", has_lesson,
                     ~exists().where(LessonLearnt.source_event_id == AuditEvent.id))
              .order_by(AuditEvent.id))
-    if newest is not None:
-        query = query.where(AuditEvent.at >= newest - timedelta(days=1))
     added = 0
     for event, category in session.execute(query).all():
         data = event.details.get("data") if isinstance(event.details, Mapping) else None
