@@ -1,4 +1,5 @@
-"""A year of past complaints for the demo, so the managers' pages have something to show.
+"""Thirteen months of past complaints for the demo, so the managers' pages have something to show
+(and this week's and this month's figures the same days a year before to compare with).
 
 Each past complaint follows a plan (accepted or refused, acknowledged on time or late, extended,
 answered late, escalated, how the resident answered the survey) and is worked through the
@@ -28,8 +29,8 @@ from ..models import Complaint, DefinitionVersion, Task, User
 from ..runtime import Runtime
 from ..simulator import advance_to
 
-COMPLAINTS_PER_LANDLORD = 24
-DAYS_BACK = 330
+COMPLAINTS_PER_LANDLORD = 30
+DAYS_BACK = 400
 SUMMARIES = {
     "property_condition": "Damp and mould in the bathroom has come back after the repair",
     "complaint_handling": "Nobody replied to my email about the previous complaint",
