@@ -395,9 +395,8 @@ def gather(session: Session, landlord: Landlord, first: datetime, end: datetime,
 
 def code_findings(version: DefinitionVersion, landlord: Landlord) -> list[Any]:
     """The Code check's findings on a version: kept with it at deploy, else worked out once per content."""
-    kept = getattr(version, "code_findings", None)
-    if kept:
-        return [f for f in kept if finding_field(f, "provision") != "engine"]
+    if version.code_findings is not None:   # checked when it was deployed (an empty list: nothing found)
+        return [f for f in version.code_findings if finding_field(f, "provision") != "engine"]
     key = (version.content_hash, landlord.slug)
     if key not in _findings_cache:
         from .code_check import check_code
