@@ -68,5 +68,22 @@ def alembic_config(connection=None):
 def create_schema(engine: Engine) -> None:
     """Bring the database up to the newest schema with the Alembic migrations."""
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
     with engine.begin() as connection:
+        revision = MigrationContext.configure(connection).get_current_revision
+        before = revision()
         command.upgrade(alembic_config(connection), "head")
+        if engine.dialect.name == "sqlite" and before not in (None, revision()):
+            _refresh_sqlite_statistics(connection)
+
+
+def _refresh_sqlite_statistics(connection) -> None:
+    """Analyse again each table SQLite holds statistics for, after a migration changed the schema.
+
+    A new index with no statistics beside its table's older ones looks cheap to SQLite's
+    planner, which then prefers it blindly (an uncovered index over a covering one).
+    """
+    if connection.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first() is None:
+        return
+    for (table,) in connection.exec_driver_sql("SELECT DISTINCT tbl FROM sqlite_stat1").all():
+        connection.exec_driver_sql(f'ANALYZE "{table}"')
