@@ -17,7 +17,7 @@ from workflow_app.runtime import build_runtime
 from workflow_app.simulator import advance_to
 
 from .conftest import postgres_url_or_skip
-from .reporting_data import END, FORMS, PROCESSES, build, people
+from .reporting_data import END, FORMS, PROCESSES, STORIES, build, people
 
 YEAR = Period.reporting_year(2026)
 
@@ -243,9 +243,10 @@ def test_dashboard_on_friday_2_april_2027(data):
         "satisfaction_survey": (1, 0), "lessons_learnt": (1, 0)}
     assert board["due_soon_until"] == "2027-04-06T22:59:59+00:00"   # two working days after Fri 2 April
     # K's acknowledgement was due Wed 31 March; L's is due Tue 6 April; J's response is extended.
+    # Open now: L's acknowledgement (K's has fired: missed) and J's extended response.
     assert board["deadlines"] == [
-        {"key": "stage1_acknowledge", "overdue": 1, "due_soon": 1, "extended": 0},
-        {"key": "stage1_response", "overdue": 0, "due_soon": 0, "extended": 1}]
+        {"key": "stage1_acknowledge", "open": 1, "overdue": 1, "due_soon": 1, "extended": 0},
+        {"key": "stage1_response", "open": 1, "overdue": 0, "due_soon": 0, "extended": 1}]
     assert (board["overdue"], board["due_soon"], board["extended"]) == (1, 1, 1)
     assert board["caseload"] == [
         {"assignee": "olive", "tasks": 1, "complaints": 1, "overdue": 1},
@@ -268,6 +269,23 @@ def test_dashboard_across_landlords(data):
     # The same element id means a different task in each landlord's diagram: they are kept apart.
     assert all(w["name"].startswith(("Great Places Housing Group: ", "Brighter Places: ")) for w in board["waiting"])
     assert {(w["landlord"], w["element_id"]): w["count"] for w in board["waiting"]}[("great_places", "acknowledge")] == 2
+
+
+def test_dashboard_shows_complaints_waiting_with_no_open_task(tmp_path):
+    """E the day after its stage 1 response: no task open, the resident's escalation window running."""
+    runtime = build_runtime(f"sqlite:///{tmp_path / 'e.sqlite3'}", PROCESSES, FORMS)
+    try:
+        the_day_after = datetime(2027, 2, 16, 12, tzinfo=timezone.utc)
+        build(runtime, [s for s in STORIES if s.name == "E"], until=the_day_after)
+        with runtime.sessions() as session:
+            board = reporting.dashboard(session, scope(runtime, "great_places"), the_day_after)
+    finally:
+        runtime.close()
+    assert (board["running"], board["by_stage"]) == (1, [{"stage": "1", "count": 1}])
+    assert board["waiting"] == [{"landlord": "great_places", "element_id": None, "count": 1, "overdue": 0,
+                                 "name": reporting.NO_TASK}]
+    assert board["deadlines"] == [{"key": "escalation_window", "open": 1, "overdue": 0, "due_soon": 0,
+                                   "extended": 0}]
 
 
 # --- working days in SQL --------------------------------------------------------------------------------

@@ -256,6 +256,9 @@ def _per_thousand(count: int, homes: int) -> float | None:
 
 # --- the dashboard ------------------------------------------------------------------------
 
+NO_TASK = "No open task: waiting for the resident, a timer or an event"
+
+
 def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> dict[str, Any]:
     """Where running complaints stand now, for the live dashboard."""
     now = now or clock.now()
@@ -278,6 +281,9 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
     people = dict(session.execute(
         select(Task.assignee, func.count(distinct(Task.complaint_id)))
         .where(open_task, Task.landlord.in_(slugs)).group_by(Task.assignee)).all())
+    with_work = dict(session.execute(
+        select(Task.landlord, func.count(distinct(Task.complaint_id)))
+        .where(open_task, Task.landlord.in_(slugs)).group_by(Task.landlord)).all())
 
     # Overdue: an open deadline past its time (its timer not yet swept), or one that fired and
     # whose work is still not done. Each is counted once, by key, for running complaints.
@@ -286,7 +292,7 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
     open_deadline = Deadline.status == OPEN
     missed_unmet = and_(Deadline.status == MISSED, Deadline.met_at.is_(None))
     open_rows = session.execute(
-        select(Deadline.key,
+        select(Deadline.key, func.count(),
                func.sum(case((and_(duty, Deadline.due_at < now), 1), else_=0)),
                func.sum(case((and_(duty, Deadline.due_at >= now, Deadline.due_at <= soon), 1), else_=0)),
                func.sum(case((Deadline.extended.is_(True), 1), else_=0)))
@@ -306,11 +312,11 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
             .group_by(Task.landlord, Task.element_id, Task.assignee)).all()
 
     deadlines: dict[str, dict[str, int]] = {}
-    for key, overdue, due_soon, extended in open_rows:
-        deadlines[key] = {"overdue": int(overdue or 0), "due_soon": int(due_soon or 0),
+    for key, running_now, overdue, due_soon, extended in open_rows:
+        deadlines[key] = {"open": int(running_now), "overdue": int(overdue or 0), "due_soon": int(due_soon or 0),
                           "extended": int(extended or 0)}
     for key, count in missed_rows:
-        deadlines.setdefault(key, {"overdue": 0, "due_soon": 0, "extended": 0})["overdue"] += count
+        deadlines.setdefault(key, {"open": 0, "overdue": 0, "due_soon": 0, "extended": 0})["overdue"] += count
     deadlines = {k: v for k, v in deadlines.items() if any(v.values())}
 
     stages: dict[str, int] = {}
@@ -333,6 +339,12 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
         person = caseload.setdefault(assignee, {"assignee": assignee, "tasks": 0,
                                                 "complaints": people.get(assignee, 0), "overdue": 0})
         person["tasks"] += count
+    idle = []   # running complaints with no open task: in a window, or waiting for a timer or an event
+    for landlord in slugs:
+        count = landlords.get(landlord, 0) - with_work.get(landlord, 0)
+        if count > 0:
+            idle.append({"landlord": landlord, "element_id": None, "count": count, "overdue": 0,
+                         "name": f"{landlord_names.get(landlord, landlord)}: {NO_TASK}" if several else NO_TASK})
     for landlord, element, assignee, count in late_work:
         if (landlord, element) in elements:
             elements[(landlord, element)]["overdue"] += count
@@ -345,7 +357,7 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
         "running": sum(stages.values()),
         "by_stage": [{"stage": s, "count": stages[s]} for s in ("pre", "1", "2", "post") if s in stages],
         "by_landlord": [{"landlord": slug, "count": landlords.get(slug, 0)} for slug in slugs],
-        "waiting": sorted(elements.values(), key=lambda e: (-e["count"], e["name"])),
+        "waiting": sorted(elements.values(), key=lambda e: (-e["count"], e["name"])) + idle,
         "deadlines": [{"key": key, **deadlines[key]} for key in sorted(deadlines)],
         "overdue": sum(d["overdue"] for d in deadlines.values()),
         "due_soon": sum(d["due_soon"] for d in deadlines.values()),
