@@ -670,8 +670,7 @@ class Letters:
     def _read(self, template: str) -> LetterContent:
         if self.folder is None or not (self.folder / f"{template}.html").is_file():
             return LetterContent(template, False)
-        from jinja2 import FileSystemLoader
-        from jinja2.sandbox import SandboxedEnvironment
+        from .engine import letter_environment
         from .models import Complaint
         source = (self.folder / f"{template}.html").read_text(encoding="utf-8", errors="replace")
         case = _ProbeCase()
@@ -679,7 +678,7 @@ class Letters:
                               received_at=EXPLORE_AT, channel="email", category="other",
                               summary="[complaint summary]", resident={"name": "[resident]"},
                               stage="1", status="open")
-        environment = SandboxedEnvironment(loader=FileSystemLoader(str(self.folder)), autoescape=True)
+        environment = letter_environment(self.folder)
         try:
             html = environment.get_template(f"{template}.html").render(
                 complaint=complaint, landlord=self.landlord, case=case)

@@ -239,14 +239,22 @@ class Casework:
         landlord = self.landlord(complaint.landlord)
         environment = self._letters.get(landlord.slug)
         if environment is None:
-            environment = SandboxedEnvironment(loader=FileSystemLoader(str(Path(landlord.folder) / "letters")),
-                                               autoescape=True)
-            self._letters[landlord.slug] = environment
+            environment = self._letters[landlord.slug] = letter_environment(Path(landlord.folder) / "letters")
         try:
             return environment.get_template(f"{template}.html").render(
                 complaint=complaint, landlord=landlord, case=instance.data())
         except TemplateNotFound:
             return None
+
+
+SHARED_LETTERS = Path(__file__).parent / "templates" / "letters"
+"""The product's letter layout, macros and default letter, for any landlord folder that has none of its own."""
+
+
+def letter_environment(folder: Path | None) -> SandboxedEnvironment:
+    """Letter templates from a landlord's `letters/` folder first, then the product's shared ones."""
+    folders = [str(SHARED_LETTERS)] if folder is None else [str(folder), str(SHARED_LETTERS)]
+    return SandboxedEnvironment(loader=FileSystemLoader(folders), autoescape=True)
 
 
 def deliver_event(instance: Instance, name: str, data: Mapping[str, Any], received_at: datetime,

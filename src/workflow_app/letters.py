@@ -20,18 +20,15 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
-from pathlib import Path
 from typing import Any, Mapping
 
 import nh3
-from jinja2 import FileSystemLoader
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import audit, clock
 from .complaints import transaction
-from .engine import Casework
+from .engine import Casework, letter_environment
 from .errors import Conflict, InvalidInput, NotFound
 from .models import Complaint, Letter, User
 
@@ -42,7 +39,6 @@ CODE_REQUIRED_WORDS = ("acknowledg", "extension", "response", "refus", "declin",
 ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "h1", "h2", "h3", "h4",
                 "table", "thead", "tbody", "tr", "th", "td", "address", "blockquote", "hr", "span", "div",
                 "section", "header", "footer", "main", "dl", "dt", "dd", "a"}
-DEFAULTS = Path(__file__).parent / "templates" / "letters"
 
 
 def code_required(template: str) -> bool:
@@ -98,7 +94,7 @@ class LetterService:
         self.sessions = sessions
         self.casework = casework
         self.smtp = smtp
-        self._defaults = SandboxedEnvironment(loader=FileSystemLoader(str(DEFAULTS)), autoescape=True)
+        self._defaults = letter_environment(None)
 
     def _letter(self, session: Session, letter_id: int, user: User) -> tuple[Letter, Complaint]:
         letter = session.get(Letter, letter_id)
