@@ -70,6 +70,13 @@ def deployed(runtime):
     return runtime
 
 
+def send_letters(runtime, reference: str, user) -> list[int]:
+    """Send the letters the Code requires that the complaint's last step drafted (as a caseworker must
+    before the next task)."""
+    from workflow_app.letters import LetterService
+    return LetterService(runtime.sessions, runtime.casework, None).send_required(reference, user)
+
+
 def make_user(runtime, username: str, roles: list[str], landlords: list[str] | None = None):
     with runtime.sessions.begin() as session:
         user = create_user(session, username, username.title(), roles, landlords or ["testshire"], "pw")

@@ -14,7 +14,7 @@ from workflow_app.models import AuditEvent, Complaint, Deadline, Letter, Pending
 from workflow_app.runtime import build_runtime
 from workflow_app.scheduler import sweep
 
-from .conftest import FORMS, PROCESSES, make_user
+from .conftest import FORMS, PROCESSES, make_user, send_letters
 
 RECEIVED = "2026-12-23T16:30:00+00:00"
 
@@ -98,6 +98,7 @@ def test_an_extension_moves_the_same_deadline_and_marks_it_extended(officer, cas
     reference = log(deployed, officer)
     virtual_clock.set(at("2026-12-24T10:00:00+00:00"))
     deployed.tasks.complete(open_task(deployed, reference, "acknowledge"), {"complaint_definition": "Leak"}, caseworker)
+    send_letters(deployed, reference, caseworker)
     virtual_clock.set(at("2027-01-08T10:00:00+00:00"))
 
     deployed.tasks.complete(open_task(deployed, reference, "respond1"),
@@ -142,9 +143,11 @@ def test_the_sweep_reads_only_due_instances(officer, deployed, virtual_clock):
 def respond_at_stage1(runtime, reference, user, virtual_clock):
     virtual_clock.set(at("2026-12-24T10:00:00+00:00"))
     runtime.tasks.complete(open_task(runtime, reference, "acknowledge"), {"complaint_definition": "Leak"}, user)
+    send_letters(runtime, reference, user)
     virtual_clock.set(at("2027-01-07T10:00:00+00:00"))
     runtime.tasks.complete(open_task(runtime, reference, "respond1"),
                            {"decision": "respond", "outcome": "not_upheld"}, user)
+    send_letters(runtime, reference, user)
 
 
 def test_escalation_starts_stage_2_with_a_different_person(officer, reviewer, deployed, virtual_clock):
@@ -160,6 +163,7 @@ def test_escalation_starts_stage_2_with_a_different_person(officer, reviewer, de
     assert deadline(body, "escalation_window")["met_at"] == "2027-01-20T09:00:00+00:00"
     assert deadline(body, "stage2_acknowledge")["due_at"] == "2027-01-27T23:59:59+00:00"
     deployed.tasks.complete(open_task(deployed, reference, "acknowledge2"), {"complaint_definition": "Leak"}, reviewer)
+    send_letters(deployed, reference, reviewer)
     respond2 = open_task(deployed, reference, "respond2")
 
     with pytest.raises(Forbidden, match="6.13"):
@@ -256,9 +260,10 @@ def test_two_sweeps_at_once_fire_a_timer_exactly_once(officer, deployed, virtual
     barrier = threading.Barrier(2)
     results = []
 
-    def run():
-        barrier.wait()
-        results.append(sweep(deployed.complaints))
+    def run():   # each sweep's thread reads the test's clock, passed down (a new thread reads the real time)
+        with clock.using(virtual_clock):
+            barrier.wait()
+            results.append(sweep(deployed.complaints))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for thread in threads:
@@ -316,7 +321,7 @@ def test_two_people_completing_one_task_at_once_one_wins_the_other_gets_a_confli
 
     def complete(user):
         barrier.wait()
-        try:
+        try:  # (each thread reads the real clock: nothing here is timed)
             deployed.tasks.complete(task, {"complaint_definition": f"by {user.username}"}, user)
             outcomes.append("done")
         except Conflict as error:

@@ -7,6 +7,7 @@ import pytest
 
 from workflow_app.scheduler import sweep
 
+from .conftest import send_letters
 from .test_complaints import at, log, open_task, respond_at_stage1
 
 
@@ -57,6 +58,7 @@ def closed_complaint(deployed, officer, caseworker, virtual_clock) -> str:
     virtual_clock.set(at("2026-12-24T10:00:00+00:00"))
     deployed.tasks.complete(open_task(deployed, reference, "acknowledge"),
                             {"complaint_definition": "Mrs Quartermaine's ceiling collapsed"}, caseworker)
+    send_letters(deployed, reference, caseworker)
     virtual_clock.set(at("2027-01-07T10:00:00+00:00"))
     deployed.tasks.complete(open_task(deployed, reference, "respond1"),
                             {"decision": "respond", "outcome": "upheld"}, caseworker)

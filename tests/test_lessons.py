@@ -34,9 +34,8 @@ def log(request, tmp_path_factory):
     definition_cache.clear()
     runtime = build_runtime(url, PROCESSES, FORMS)
     references = build(runtime)
-    previous = clock.install(clock.VirtualClock(END))
-    yield runtime, references, people(runtime)
-    clock.install(previous)
+    with clock.using(clock.VirtualClock(END)):
+        yield runtime, references, people(runtime)
     runtime.close()
     definition_cache.clear()
 

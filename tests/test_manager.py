@@ -43,9 +43,8 @@ def site(request, tmp_path_factory):
     runtime.close()
     app = create_app({"TESTING": True, "DATABASE_URL": url, "PROCESSES_DIR": str(PROCESSES),
                       "FORMS_DIR": str(FORMS), "RUN_SCHEDULER": False})
-    previous = clock.install(clock.VirtualClock(END))
-    yield app, references
-    clock.install(previous)
+    with clock.using(clock.VirtualClock(END)):
+        yield app, references
     app.extensions["workflow_app"].close()
     definition_cache.clear()
 

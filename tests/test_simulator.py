@@ -35,7 +35,7 @@ def test_a_scenario_prints_the_timeline_in_order():
     result = run(SCENARIO)
     timeline = result["timeline"]
     kinds = [event["type"] for event in timeline]
-    assert kinds[0] == "complaint_logged" and kinds[-1] == "closed"
+    assert kinds[0] == "complaint_logged" and kinds[-2:] == ["closed", "letter_sent"]
     fired = [e for e in timeline if e["type"] == "timer_fired"]
     # The stage 1 response was due Tue 12 Jan 2027 23:59:59 and fires at midnight.
     assert [(e["at"], e["key"]) for e in fired] == [("2027-01-13T00:00:00+00:00", "stage1_response")]
@@ -51,6 +51,10 @@ def test_a_scenario_prints_the_timeline_in_order():
     ]
     assert [e["template"] for e in timeline if e["type"] == "letter_issued"] == [
         "acknowledgement", "stage1_response", "final_response"]
+    # Each letter the Code requires is sent as it comes, before the next task (the final response last).
+    assert [(e["at"], e["template"]) for e in timeline if e["type"] == "letter_sent"] == [
+        ("2026-12-24T10:00:00+00:00", "acknowledgement"), ("2027-01-21T09:00:00+00:00", "stage1_response"),
+        ("2027-02-10T09:00:00+00:00", "final_response")]
     assert [e["stage"] for e in timeline if e["type"] == "stage_changed"] == ["1", "2"]
     assert result["final"]["status"] == "closed" and result["final"]["outcome"] == "stage2_final"
     assert all(e["at"].endswith("+00:00") for e in timeline)

@@ -5,10 +5,11 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask import Flask, g, jsonify, redirect, render_template, request, url_for
 
+from . import clock
 from .db import database_url, default_instance_dir
-from .runtime import build_runtime
+from .runtime import Runtime, build_runtime
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -34,14 +35,33 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     url = app.config["DATABASE_URL"] or database_url(Path(app.instance_path))
-    runtime = build_runtime(url, _path(app.config["PROCESSES_DIR"]), _path(app.config["FORMS_DIR"]))
+    runtime = build_runtime(url, _path(app.config["PROCESSES_DIR"]), _path(app.config["FORMS_DIR"]),
+                            run_clock=app.config.get("CLOCK"))
     app.extensions["workflow_app"] = runtime
     from . import extensions, security
     extensions.init_app(app)
     security.init_app(app)
+    use_runtime_clock(app, runtime)
     if app.config["RUN_SCHEDULER"] and not app.config.get("TESTING"):
         from .scheduler import start_background
-        app.extensions["workflow_app_scheduler"] = start_background(runtime.complaints)
+        app.extensions["workflow_app_scheduler"] = start_background(runtime.complaints, runtime.clock)
+
+
+def use_runtime_clock(app: Flask, runtime: Runtime) -> None:
+    """Each request reads the app's clock: the system clock, or a rehearsal's frozen one (never another
+    run's: Try it and the simulator set their own clock for their own code only)."""
+    if runtime.clock is clock.SYSTEM:
+        return
+
+    @app.before_request
+    def enter_clock() -> None:
+        g.clock_token = clock.enter(runtime.clock)
+
+    @app.teardown_request
+    def leave_clock(error: BaseException | None) -> None:
+        token = g.pop("clock_token", None)
+        if token is not None:
+            clock.leave(token)
 
 
 def register_blueprints(app: Flask) -> None:

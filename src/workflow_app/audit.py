@@ -9,6 +9,9 @@ from sqlalchemy.orm import Session
 from . import clock
 from .models import AuditEvent, Complaint
 
+CLOCK = "clock"
+"""The actor of everything time does: timers firing (in a sweep, or in someone's action) and what follows."""
+
 
 def record(session: Session, complaint: Complaint | None, type: str, actor: str, **details: Any) -> AuditEvent:
     event = AuditEvent(

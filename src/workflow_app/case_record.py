@@ -199,9 +199,10 @@ def deadlines(session: Session, complaint: Complaint, nation: str) -> list[dict[
     for d in rows:
         shown.append({
             "row": d, "name": DEADLINE_NAMES.get(d.key, d.key), "stage": STAGE_NAMES.get(d.stage, d.stage),
-            "due": due(d.due_at, nation) if d.status == "open" else None,
+            "due": due(d.due_at, nation) if d.running else None,   # a missed duty still to do stays overdue
             "state": ("missed" if d.missed else "met" if d.status == "met" else d.status)
-            + (" (met late)" if d.missed and d.met_at else ""),
+            + (" (met late)" if d.missed and d.met_at else "")
+            + (f" by {d.met_by.replace('_', ' ')}" if d.met_at and d.met_by else ""),
         })
     return shown
 

@@ -5,7 +5,6 @@ import json
 import logging
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -29,6 +28,7 @@ def _runtime(ctx: click.Context) -> Runtime:
         except SettingsError as error:
             raise click.ClickException(str(error)) from None
         ctx.call_on_close(ctx.obj.close)
+        ctx.with_resource(clock.using(ctx.obj.clock))
     return ctx.obj
 
 
@@ -38,12 +38,6 @@ def main(verbose: bool) -> None:
     """Complaint handling on BPMN: deploy landlords' processes, run the app and its scheduler."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    fixed_now = os.environ.get("WORKFLOW_APP_NOW")
-    if fixed_now:  # a frozen clock, for rehearsals and tests; never set in production
-        try:
-            clock.install(clock.VirtualClock(datetime.fromisoformat(fixed_now)))
-        except ValueError as error:
-            raise click.ClickException(f"WORKFLOW_APP_NOW: {error}") from None
 
 
 @main.command("init-db")
@@ -350,7 +344,8 @@ def scheduler_command(ctx: click.Context, interval: int, once: bool, until_idle:
             total += sweep(_runtime(ctx).complaints)
         click.echo(f"{total} complaint(s) moved")
         return
-    run_forever(_runtime(ctx).complaints, interval)
+    runtime = _runtime(ctx)
+    run_forever(runtime.complaints, runtime.clock, interval)
 
 
 @main.command("simulate")

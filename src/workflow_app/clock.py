@@ -1,11 +1,15 @@
-"""The one clock that the app, the engine's timer checks and the scheduler all read.
+"""The clock that the app, the engine's timer checks and the scheduler all read.
 
-Production reads the system clock. Tests and the simulator install a `VirtualClock`
-and move it forward, so a complaint can be walked through months in milliseconds.
+Production reads the system clock. A run that needs another time (Try it, the
+simulator, the demo history, a rehearsal with `WORKFLOW_APP_NOW`, a test) sets its own
+clock with `using(...)` for the code it runs: the clock lives in a context variable, so
+it belongs to that run alone. Every other thread, the timer sweep included, keeps
+reading the real time (a new thread starts with the system clock).
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from datetime import datetime, timedelta, timezone
 from typing import Iterator, Protocol
 
@@ -35,28 +39,37 @@ class VirtualClock:
         self._at += delta
 
 
-_current: Clock = SystemClock()
+SYSTEM = SystemClock()
+_current: ContextVar[Clock] = ContextVar("workflow_app_clock", default=SYSTEM)
 
 
 def now() -> datetime:
-    """The current instant, timezone-aware UTC, from whichever clock is installed."""
-    return _current.now().astimezone(timezone.utc)
+    """The current instant, timezone-aware UTC, from this context's clock."""
+    return _current.get().now().astimezone(timezone.utc)
 
 
-def install(clock: Clock) -> Clock:
-    """Install a clock and return the one it replaced."""
-    global _current
-    previous, _current = _current, clock
-    return previous
+def current() -> Clock:
+    """This context's clock (the system clock unless a run set its own)."""
+    return _current.get()
+
+
+def enter(clock: Clock) -> Token:
+    """Read `clock` in this context from now on, until `leave` with the token returned."""
+    return _current.set(clock)
+
+
+def leave(token: Token) -> None:
+    _current.reset(token)
 
 
 @contextmanager
 def using(clock: Clock) -> Iterator[Clock]:
-    previous = install(clock)
+    """Read `clock` in this context (this thread, this request) until the block ends."""
+    token = enter(clock)
     try:
         yield clock
     finally:
-        install(previous)
+        leave(token)
 
 
 def _aware(at: datetime) -> datetime:

@@ -206,7 +206,7 @@ class ComplaintService:
                     return False
                 complaint = record.complaint
                 instance = self.casework.instance_of(complaint)
-                self.casework.act(session, complaint, instance, "scheduler",
+                self.casework.act(session, complaint, instance, audit.CLOCK,
                                   lambda inst, action: action.steps.extend(inst.advance()))
                 return True
         except Conflict:
@@ -237,8 +237,9 @@ def complaint_body(session: Session, complaint: Complaint) -> dict[str, Any]:
         "status": complaint.status,
         "outcome": complaint.outcome,
         "received_at": complaint.received_at.isoformat(),
-        "deadlines": [{"key": d.key, "stage": d.stage, "due_at": d.due_at.isoformat(),
-                       "met_at": _iso(d.met_at), "missed": d.missed, "extended": d.extended} for d in deadlines],
+        "deadlines": [{"key": d.key, "stage": d.stage, "due_at": d.due_at.isoformat(), "met_at": _iso(d.met_at),
+                       "missed": d.missed, "extended": d.extended, **({"met_by": d.met_by} if d.met_by else {})}
+                      for d in deadlines],
         "open_tasks": [task_body(t) for t in tasks],
     }
 

@@ -56,6 +56,21 @@ DEADLINE_KEYS: frozenset[str] = DUTY_KEYS | WINDOW_KEYS
 RECURRING_KEYS: frozenset[str] = frozenset({"update_interval", "restriction_review"})
 
 
+# What a user task works towards when nothing attached to it (or to a subprocess around it) keeps a
+# deadline and its diagram names none (the task's `works_towards` property): its stage's Code duties.
+# Before acknowledgement that is the acknowledgement, whatever the task (accepting, first contact,
+# clarifying, registering); a stage 1 or 2 task otherwise works towards its stage's response.
+STAGE_DUTIES: dict[str, tuple[str, ...]] = {
+    Stage.PRE.value: ("stage1_acknowledge",),
+    Stage.ONE.value: ("stage1_acknowledge", "stage1_response", "colleague_response"),
+    Stage.TWO.value: ("stage2_acknowledge", "stage2_response"),
+    Stage.POST.value: (),
+}
+
+WORKS_TOWARDS_NONE = "none"
+"""`works_towards` = none: a task beside the complaint's clocks (a decision on behaviour) shows none."""
+
+
 def is_duty(key: str) -> bool:
     """True when a timer with this key firing means the landlord missed a deadline."""
     return key in DUTY_KEYS

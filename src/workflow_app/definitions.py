@@ -27,7 +27,7 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
 
 from . import clock
-from .deadlines import DEADLINE_KEYS, STAGES
+from .deadlines import DEADLINE_KEYS, STAGES, WORKS_TOWARDS_NONE
 from .expressions import UnsafeExpression, check_expression, check_script
 from .forms import Form
 
@@ -86,8 +86,24 @@ class Element:
 
     @property
     def separate_from(self) -> tuple[str, ...]:
-        raw = self.properties.get("separate_from", "")
-        return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return _listed(self.properties.get("separate_from", ""))
+
+    @property
+    def works_towards(self) -> tuple[str, ...] | None:
+        """The deadline keys a user task's diagram says it works towards (none named: None)."""
+        raw = self.properties.get("works_towards")
+        if raw is None:
+            return None
+        return tuple(key for key in _listed(raw) if key != WORKS_TOWARDS_NONE)
+
+    @property
+    def met_by(self) -> str | None:
+        """On an end event inside a subprocess a deadline guards: how reaching it meets the deadline."""
+        return self.properties.get("met_by") or None
+
+
+def _listed(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
 @dataclass
@@ -248,6 +264,13 @@ def _element_problems(element: Element, forms: Mapping[str, Form] | None) -> lis
             problems.append(Problem(element.id, "a timer needs a Date expression"))
         else:
             problems.extend(_expression_problems(element.id, element.timer_expression, "timer"))
+    if element.works_towards is not None:
+        unknown = [key for key in element.works_towards if key not in DEADLINE_KEYS]
+        if element.tag != "userTask":
+            problems.append(Problem(element.id, "works_towards belongs on a user task"))
+        elif unknown:
+            problems.append(Problem(element.id, f"works_towards names {', '.join(unknown)}, not in the deadline "
+                                                f"vocabulary (or '{WORKS_TOWARDS_NONE}')"))
     if element.tag == "userTask":
         if stage is None:
             problems.append(Problem(element.id, "a user task needs the extension property stage"))
@@ -272,7 +295,10 @@ class DeadlineTimer(TimeDateEventDefinition):
     """A Date timer whose due time is evaluated once, when armed, and compared with our clock.
 
     The due time is kept in the task's internal data under the element's id, so several
-    timers behind one event-based gateway do not overwrite each other.
+    timers behind one event-based gateway do not overwrite each other. A due time that
+    cannot be worked out (the expression fails on this complaint's data) never stops the
+    action that armed the timer: the timer waits without a due time, the failure is kept
+    beside it for the case's incident, and the expression is tried again on the next action.
     """
 
     def __init__(self, name: str | None, expression: str, element_id: str, **kwargs) -> None:
@@ -283,18 +309,31 @@ class DeadlineTimer(TimeDateEventDefinition):
     def _due_key(self) -> str:
         return f"due:{self.element_id}"
 
-    def due_at(self, my_task) -> datetime:
+    @property
+    def failure_key(self) -> str:
+        return f"timer_failed:{self.element_id}"
+
+    def due_at(self, my_task) -> datetime | None:
         value = my_task.internal_data.get(self._due_key)
         if value is None:
-            result = my_task.workflow.script_engine.evaluate(my_task, self.expression)
-            due = _as_instant(result, self.element_id)
+            try:
+                result = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+                due = _as_instant(result, self.element_id)
+            except Exception as error:  # any failure of the diagram's expression is the diagram's incident
+                my_task.internal_data[self.failure_key] = _failure(error)
+                return None
+            my_task.internal_data.pop(self.failure_key, None)
             value = due.isoformat()
             my_task.internal_data[self._due_key] = value
             my_task.internal_data["event_value"] = value
         return datetime.fromisoformat(value)
 
+    def failure(self, my_task) -> str | None:
+        return my_task.internal_data.get(self.failure_key)
+
     def has_fired(self, my_task) -> bool:
-        if self.due_at(my_task) < clock.now():
+        due = self.due_at(my_task)
+        if due is not None and due < clock.now():
             my_task._set_internal_data(event_fired=True)
         return my_task._get_internal_data("event_fired", False)
 
@@ -302,6 +341,13 @@ class DeadlineTimer(TimeDateEventDefinition):
         return isinstance(other, DeadlineTimer) and other.element_id == self.element_id
 
     __hash__ = object.__hash__
+
+
+def _failure(error: Exception) -> str:
+    """What went wrong, in the words of the innermost error (the engine wraps the expression's own)."""
+    while error.__cause__ is not None and isinstance(error.__cause__, Exception):
+        error = error.__cause__
+    return str(error) or type(error).__name__
 
 
 def _as_instant(value: Any, element_id: str) -> datetime:

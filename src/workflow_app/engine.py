@@ -3,8 +3,12 @@
 Every action on a complaint (logging it, completing a task, an event from outside, a
 timer coming due) goes through `Casework.act`: load the instance, let the action move
 it, deliver any events that were waiting for it, then copy what the diagram now waits
-for into the indexed rows (tasks, deadlines, stage, status, `next_due_at`) and write an
-audit event for each change, all in the action's transaction.
+for into the indexed rows (tasks, deadlines, stage, status, `next_due_at`, incidents)
+and write an audit event for each change, all in the action's transaction.
+
+A timer that falls due during someone's action fires as the clock's doing, not theirs,
+and a timer whose due time cannot be worked out never undoes the action: the complaint
+gets an incident for the analysts instead.
 """
 from __future__ import annotations
 
@@ -19,12 +23,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit, clock
-from .deadlines import is_duty, is_recurring, stage_order
-from .definitions import Definition, compile_definition, cache as definition_cache
+from .deadlines import STAGE_DUTIES, is_duty, is_recurring, stage_order
+from .definitions import Definition, Element, compile_definition, cache as definition_cache
 from .forms import load_form
 from .instances import ArmedTimer, Instance, Step
 from .landlords import Landlord
-from .models import Complaint, Deadline, DefinitionVersion, Letter, PendingEvent, Task, WorkflowInstance
+from .models import (
+    Complaint, Deadline, DefinitionVersion, Incident, Letter, PendingEvent, Task,
+)
 
 
 def load_definition(version: DefinitionVersion) -> Definition:
@@ -62,9 +68,13 @@ class Casework:
             move: Callable[[Instance, Action], None]) -> Action:
         """Apply one move to a complaint's instance and record everything it caused."""
         action = Action(actor)
+        had_failed_timers = bool(instance.failed_timers())
         move(instance, action)
         self._deliver_pending_events(session, complaint, instance, action)
         self._record(session, complaint, instance, action)
+        failed = instance.failed_timers()
+        if failed or had_failed_timers:
+            self._record_incidents(session, complaint, failed, action.actor)
         return action
 
     # --- events that arrived early ---------------------------------------------------
@@ -95,6 +105,7 @@ class Casework:
         now = clock.now()
         deadlines = list(session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id)
                                          .order_by(Deadline.id)))
+        met_by: dict[str, str] = {}     # a guarded scope -> how the end reached inside it meets its deadline
         for step in action.steps:
             if step.kind == "timer_fired":
                 self._timer_fired(session, complaint, instance, deadlines, step, action.actor)
@@ -102,9 +113,13 @@ class Casework:
                 self._issue_letter(session, complaint, instance, step, action.actor)
             elif step.kind == "end" and step.detail:
                 complaint.outcome = step.detail  # kept even if another branch finishes the process later
+            elif step.kind == "scope_end":
+                scope = instance.definition.element(step.element_id).enclosing
+                if scope:
+                    met_by[scope[0]] = step.detail
         armed = instance.armed_timers()
-        self._record_deadlines(session, complaint, instance, deadlines, armed, action.actor, now)
-        self._record_tasks(session, complaint, instance, armed, action.actor)
+        self._record_deadlines(session, complaint, instance, deadlines, armed, action.actor, now, met_by)
+        self._record_tasks(session, complaint, instance, deadlines, action.actor)
         self._record_stage(session, complaint, instance, armed, action.actor)
         if instance.finished and complaint.status != "closed":
             self._close(session, complaint, deadlines,
@@ -115,7 +130,9 @@ class Casework:
         record.updated_at = now
 
     def _timer_fired(self, session, complaint, instance, deadlines, step: Step, actor: str) -> None:
+        """A timer came due: the clock's doing, whoever's action it fell due in."""
         element = instance.definition.element(step.element_id)
+        actor = audit.CLOCK
         audit.record(session, complaint, "timer_fired", actor, element_id=element.id, key=element.deadline_key)
         deadline = _latest(deadlines, element.deadline_key, {"open"})
         if deadline is None:
@@ -135,7 +152,7 @@ class Casework:
             deadline.status = "elapsed"
 
     def _record_deadlines(self, session, complaint, instance, deadlines, armed: list[ArmedTimer],
-                          actor: str, now: datetime) -> None:
+                          actor: str, now: datetime, met_by: Mapping[str, str]) -> None:
         armed_keys = set()
         for timer in armed:
             armed_keys.add(timer.key)
@@ -172,29 +189,30 @@ class Casework:
             # any other guarded work called off (say, closed for no contact) is neither met nor missed.
             cancelled = deadline.guards is not None and not is_recurring(deadline.key) \
                 and instance.was_cancelled(deadline.guards)
+            how = met_by.get(deadline.guards or "")
             if deadline.status == "open" and cancelled:
                 deadline.status = "cancelled"
                 audit.record(session, complaint, "deadline_cancelled", actor, key=deadline.key, stage=deadline.stage)
             elif deadline.status == "open":
-                deadline.status, deadline.met_at = "met", now
-                audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage)
+                deadline.status, deadline.met_at, deadline.met_by = "met", now, how
+                audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage,
+                             **({"met_by": how} if how else {}))
             elif deadline.status == "missed" and deadline.met_at is None and deadline.guards is not None \
                     and deadline.guards not in active:
                 if cancelled:
                     deadline.guards = None  # missed, and the work was never done
                     continue
-                deadline.met_at = now
+                deadline.met_at, deadline.met_by = now, how
                 audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage,
-                             late=True)
+                             late=True, **({"met_by": how} if how else {}))
 
-    def _record_tasks(self, session, complaint, instance, armed: list[ArmedTimer], actor: str) -> None:
+    def _record_tasks(self, session, complaint, instance, deadlines: list[Deadline], actor: str) -> None:
         rows = {t.id: t for t in session.scalars(
             select(Task).where(Task.complaint_id == complaint.id, Task.status == "open"))}
         open_now = instance.open_tasks()
+        running = [d for d in deadlines if d.running and is_duty(d.key)]
         for task in open_now:
-            element = instance.definition.element(task.element_id)
-            guarded_by = {element.id, *element.enclosing}
-            due = min((t.due_at for t in armed if is_duty(t.key) and t.guards in guarded_by), default=None)
+            due = due_for(instance.definition.element(task.element_id), task.stage, running)
             row = rows.pop(task.task_id, None)
             if row is None:
                 session.add(Task(id=task.task_id, complaint_id=complaint.id, landlord=complaint.landlord,
@@ -210,7 +228,10 @@ class Casework:
             audit.record(session, complaint, "task_cancelled", actor, task_id=row.id, element_id=row.element_id)
 
     def _record_stage(self, session, complaint, instance, armed: list[ArmedTimer], actor: str) -> None:
-        stages = [t.stage for t in instance.open_tasks()] + [t.stage for t in armed if is_duty(t.key)]
+        """The complaint's stage: its open tasks' (the latest of them), else its running duties' (waiting for
+        the resident or an event). A clock already running before a stage starts (the acknowledgement, from
+        receipt) does not move the complaint into that stage while it waits for the decision to accept it."""
+        stages = [t.stage for t in instance.open_tasks()] or [t.stage for t in armed if is_duty(t.key)]
         if not stages:
             return
         stage = max(stages, key=stage_order)
@@ -224,6 +245,24 @@ class Casework:
                 deadline.status = "cancelled"
         complaint.status, complaint.outcome, complaint.closed_at = "closed", outcome, now
         audit.record(session, complaint, "closed", actor, outcome=outcome)
+
+    def _record_incidents(self, session, complaint, failed: Mapping[str, str], actor: str) -> None:
+        """Open an incident for each timer whose due time failed; resolve those that work again."""
+        now = clock.now()
+        open_incidents = {i.element_id: i for i in session.scalars(
+            select(Incident).where(Incident.complaint_id == complaint.id, Incident.resolved_at.is_(None)))}
+        for element_id, message in failed.items():
+            incident = open_incidents.pop(element_id, None)
+            if incident is None:
+                session.add(Incident(complaint_id=complaint.id, landlord=complaint.landlord, element_id=element_id,
+                                     kind="timer", message=message[:2000], since=now))
+                audit.record(session, complaint, "incident_opened", audit.CLOCK, element_id=element_id,
+                             kind="timer", message=message[:2000])
+            elif incident.message != message[:2000]:
+                incident.message = message[:2000]
+        for element_id, incident in open_incidents.items():
+            incident.resolved_at = now
+            audit.record(session, complaint, "incident_resolved", actor, element_id=element_id, kind=incident.kind)
 
     # --- letters ---------------------------------------------------------------------
 
@@ -255,6 +294,23 @@ def letter_environment(folder: Path | None) -> SandboxedEnvironment:
     """Letter templates from a landlord's `letters/` folder first, then the product's shared ones."""
     folders = [str(SHARED_LETTERS)] if folder is None else [str(folder), str(SHARED_LETTERS)]
     return SandboxedEnvironment(loader=FileSystemLoader(folders), autoescape=True)
+
+
+def due_for(element: Element, stage: str, running: list[Deadline]) -> datetime | None:
+    """When a user task is due: the earliest running duty deadline it works towards.
+
+    That is the deadlines its diagram names (property `works_towards`); else those whose timer sits on
+    it or on a subprocess around it (the acknowledgement's clock around everything before it); else its
+    stage's Code duties. A duty missed and not yet done still runs, so its task stays overdue.
+    """
+    named = element.works_towards
+    if named is not None:
+        towards = [d for d in running if d.key in named]
+    else:
+        around = {element.id, *element.enclosing}
+        towards = [d for d in running if d.guards in around] \
+            or [d for d in running if d.key in STAGE_DUTIES.get(stage, ())]
+    return min((d.due_at for d in towards), default=None)
 
 
 def deliver_event(instance: Instance, name: str, data: Mapping[str, Any], received_at: datetime,

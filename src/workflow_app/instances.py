@@ -112,7 +112,7 @@ class ArmedTimer:
 class Step:
     """Something the engine did that the case record must show."""
 
-    kind: str          # "letter", "timer_fired", "end", "task_completed"
+    kind: str          # "letter", "timer_fired", "end", "scope_end", "task_completed"
     element_id: str
     detail: str | None = None
     due_at: datetime | None = None
@@ -191,6 +191,8 @@ class Instance:
             steps.append(Step("letter", element.id, element.properties["letter"]))
         if element.tag == "endEvent" and task.workflow is self.workflow:
             steps.append(Step("end", element.id, element.properties.get("outcome")))
+        elif element.tag == "endEvent" and element.met_by:
+            steps.append(Step("scope_end", element.id, element.met_by))
         return steps
 
     def complete(self, task_id: str, data: Mapping[str, Any]) -> list[Step]:
@@ -248,30 +250,34 @@ class Instance:
             ))
         return tasks
 
-    def armed_timers(self) -> list[ArmedTimer]:
-        armed = []
+    def _waiting_timers(self):
+        """(task, timer) for every deadline timer waiting now, behind event-based gateways too."""
         for task in list(self.workflow.event_manager.tasks.values()):
             if task.state != TaskState.WAITING:
                 continue
             definition = task.task_spec.event_definition
             if isinstance(definition, DeadlineTimer):
-                armed.append(self._armed(task, definition))
+                yield task, definition
             elif isinstance(definition, MultipleEventDefinition):
                 seen = [e.event_definition for e in task.internal_data.get("seen_events", [])]
-                armed.extend(self._armed(task, inner) for inner in definition.event_definitions
-                             if isinstance(inner, DeadlineTimer) and inner not in seen)
+                yield from ((task, inner) for inner in definition.event_definitions
+                            if isinstance(inner, DeadlineTimer) and inner not in seen)
+
+    def armed_timers(self) -> list[ArmedTimer]:
+        """The timers waiting with a due time (one that could not be worked out is a failed timer)."""
+        armed = []
+        for task, timer in self._waiting_timers():
+            due = timer.due_at(task)
+            if due is not None:
+                element = self.definition.elements[timer.element_id]
+                armed.append(ArmedTimer(task_id=str(task.id), element_id=element.id, key=element.deadline_key,
+                                        stage=element.stage, due_at=due, guards=element.attached_to))
         return sorted(armed, key=lambda timer: (timer.due_at, timer.element_id))
 
-    def _armed(self, task, timer: DeadlineTimer) -> ArmedTimer:
-        element = self.definition.elements[timer.element_id]
-        return ArmedTimer(
-            task_id=str(task.id),
-            element_id=element.id,
-            key=element.deadline_key,
-            stage=element.stage,
-            due_at=timer.due_at(task),
-            guards=element.attached_to,
-        )
+    def failed_timers(self) -> dict[str, str]:
+        """Element id -> why its due time could not be worked out, for the timers waiting without one."""
+        return {timer.element_id: timer.failure(task) for task, timer in self._waiting_timers()
+                if timer.failure(task) is not None}
 
     def active_elements(self) -> set[str]:
         """Element ids of everything started or waiting, in the process and its subprocesses."""

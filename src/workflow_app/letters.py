@@ -8,8 +8,8 @@ the complaint exactly as sent, printable, and emailed through SMTP when the
 has an email address; otherwise it is printed and posted.
 
 A letter the Code requires (acknowledgements, extensions, responses, refusals) can never be
-marked "not needed", and the caseworker workspace will not let the next task be completed
-while one is unsent.
+marked "not needed", and no task of the complaint can be completed while one is unsent
+(`TaskService.complete` refuses, so the browser and the API answer alike).
 """
 from __future__ import annotations
 
@@ -43,6 +43,14 @@ ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "h1"
 
 def code_required(template: str) -> bool:
     return any(word in template.lower() for word in CODE_REQUIRED_WORDS)
+
+
+def unsent_required(session: Session, complaint_id: int) -> list[Letter]:
+    """The complaint's drafts of letters the Code requires, oldest first: each must be sent before more work."""
+    return [letter for letter in session.scalars(select(Letter).where(Letter.complaint_id == complaint_id,
+                                                                     Letter.status == "draft")
+                                                 .order_by(Letter.id))
+            if code_required(letter.template)]
 
 
 def clean_html(body: str) -> str:
@@ -158,6 +166,18 @@ class LetterService:
             return {"letter": letter.id, "emailed": emailed, "sent_to": letter.sent_to,
                     "reference": complaint.reference}
 
+    def send_required(self, reference: str, user: User) -> list[int]:
+        """Send, as drafted, every letter of the complaint the Code requires that is still a draft: what
+        a caseworker in the simulator, Try it or the demo history does before going on."""
+        with self.sessions() as session:
+            complaint = session.scalars(select(Complaint).where(Complaint.reference == reference)).first()
+            if complaint is None or not user.may_see(complaint.landlord):
+                raise NotFound(f"no complaint {reference}")
+            waiting = [letter.id for letter in unsent_required(session, complaint.id)]
+        for letter_id in waiting:
+            self.send(letter_id, user)
+        return waiting
+
     def set_aside(self, letter_id: int, reason: str, user: User) -> None:
         """Mark a letter the Code does not require as not needed, with the reason."""
         reason = (reason or "").strip()
@@ -174,9 +194,7 @@ class LetterService:
                          template=letter.template, reason=reason[:2000])
 
     def unsent_required(self, session: Session, complaint_id: int) -> list[Letter]:
-        return [letter for letter in session.scalars(select(Letter).where(Letter.complaint_id == complaint_id,
-                                                                         Letter.status == "draft"))
-                if code_required(letter.template)]
+        return unsent_required(session, complaint_id)
 
     def _email(self, complaint: Complaint, letter: Letter, name: str, email: str) -> None:
         landlord = self.casework.landlord(complaint.landlord)

@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint,
-    event, text,
+    and_, event, literal_column, or_, text,
 )
+from sqlalchemy.sql import ColumnElement
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -184,10 +185,20 @@ class Task(Base):
     form_id: Mapped[str | None] = mapped_column(String(200))
     assignee: Mapped[str | None] = mapped_column(String(120))
     due_at: Mapped[datetime | None]
+    """The earliest running deadline the task works towards (see `engine.due_for`); kept in step on every action."""
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(120))
+
+    def overdue(self, now: datetime) -> bool:
+        return self.status == "open" and self.due_at is not None and self.due_at < now
+
+    @classmethod
+    def overdue_clause(cls, now: datetime) -> ColumnElement[bool]:
+        """Open tasks past their due time: the inbox's Overdue filter, `GET /api/tasks?overdue=true`
+        and the dashboard's overdue work all read this."""
+        return and_(cls.status == literal_column("'open'"), cls.due_at < now)
 
 
 class Deadline(Base):
@@ -214,9 +225,57 @@ class Deadline(Base):
     due_at: Mapped[datetime]
     original_due_at: Mapped[datetime]
     met_at: Mapped[datetime | None]
+    met_by: Mapped[str | None] = mapped_column(String(60))
+    """How the work ended when not in the usual way (a refusal letter meets the acknowledgement duty)."""
     missed: Mapped[bool] = mapped_column(Boolean, default=False)
     extended: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20), default="open")
+
+    # The one definition of a running deadline, and so of "overdue", that the engine, the inbox, the
+    # API, the case page and the dashboard all read: a deadline runs while it is open, or after its
+    # timer fired (missed) until the work it guards is done. A missed deadline whose work was
+    # cancelled (guards cleared) or a window that elapsed no longer runs.
+
+    @property
+    def running(self) -> bool:
+        return self.status == "open" or (self.status == "missed" and self.met_at is None
+                                         and self.guards is not None)
+
+    def overdue(self, now: datetime) -> bool:
+        return self.running and self.due_at < now
+
+    @classmethod
+    def running_clauses(cls) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        """The two ways a deadline runs: open, or missed with its work not done. Each matches a partial
+        index (literal statuses, not parameters), so a query can read them one at a time."""
+        return (cls.status == literal_column("'open'"),
+                and_(cls.status == literal_column("'missed'"), cls.met_at.is_(None), cls.guards.is_not(None)))
+
+    @classmethod
+    def running_clause(cls) -> ColumnElement[bool]:
+        return or_(*cls.running_clauses())
+
+    @classmethod
+    def overdue_clause(cls, now: datetime) -> ColumnElement[bool]:
+        return and_(cls.running_clause(), cls.due_at < now)
+
+
+class Incident(Base):
+    """Something in a complaint's diagram that failed while it ran (a timer whose due time could not
+    be worked out), listed for the analysts until a fix (a corrected version, or a retry) clears it.
+    The person whose action met the failure is not stopped by it."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_open", "landlord", "resolved_at", "since"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    landlord: Mapped[str] = mapped_column(String(60))
+    element_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
 
 
 class PendingEvent(Base):

@@ -285,38 +285,28 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
         select(Task.landlord, func.count(distinct(Task.complaint_id)))
         .where(open_task, Task.landlord.in_(slugs)).group_by(Task.landlord)).all())
 
-    # Overdue: an open deadline past its time (its timer not yet swept), or one that fired and
-    # whose work is still not done. Each is counted once, by key, for running complaints.
+    # Deadlines running by key (`Deadline.running_clauses`: open, or missed with the work not done), for
+    # running complaints; overdue is `Deadline.overdue`, the one definition the inbox and the API share.
     running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs), Complaint.status == "open")
     duty = Deadline.key.in_(sorted(DUTY_KEYS))
-    open_deadline = Deadline.status == OPEN
-    missed_unmet = and_(Deadline.status == MISSED, Deadline.met_at.is_(None))
-    open_rows = session.execute(
-        select(Deadline.key, func.count(),
-               func.sum(case((and_(duty, Deadline.due_at < now), 1), else_=0)),
-               func.sum(case((and_(duty, Deadline.due_at >= now, Deadline.due_at <= soon), 1), else_=0)),
-               func.sum(case((Deadline.extended.is_(True), 1), else_=0)))
-        .join(Complaint, running).where(open_deadline).group_by(Deadline.key)).all()
-    missed_rows = session.execute(   # only a duty's timer makes a deadline "missed"
-        select(Deadline.key, func.count()).join(Complaint, running)
-        .where(missed_unmet).group_by(Deadline.key)).all()
-    late_work: list[tuple[str, str, str | None, int]] = []
-    for overdue in (missed_unmet, and_(open_deadline, Deadline.due_at < now, duty)):
-        # The few overdue deadlines lead to their tasks, not the many open tasks to their deadlines.
-        guarded = exists().where(Deadline.complaint_id == Task.complaint_id, Deadline.guards == Task.element_id,
-                                 overdue)
-        late_work += session.execute(
-            select(Task.landlord, Task.element_id, Task.assignee, func.count())
-            .where(Task.complaint_id.in_(select(Deadline.complaint_id).where(overdue)), guarded,
-                   Task.status == "open", Task.landlord.in_(slugs))
-            .group_by(Task.landlord, Task.element_id, Task.assignee)).all()
-
     deadlines: dict[str, dict[str, int]] = {}
-    for key, running_now, overdue, due_soon, extended in open_rows:
-        deadlines[key] = {"open": int(running_now), "overdue": int(overdue or 0), "due_soon": int(due_soon or 0),
-                          "extended": int(extended or 0)}
-    for key, count in missed_rows:
-        deadlines.setdefault(key, {"open": 0, "overdue": 0, "due_soon": 0, "extended": 0})["overdue"] += count
+    for part, soon_counts in zip(Deadline.running_clauses(), (True, False)):
+        rows = session.execute(
+            select(Deadline.key, func.count(),
+                   func.sum(case((and_(duty, Deadline.due_at < now), 1), else_=0)),
+                   func.sum(case((and_(duty, Deadline.due_at >= now, Deadline.due_at <= soon), 1), else_=0)),
+                   func.sum(case((Deadline.extended.is_(True), 1), else_=0)))
+            .join(Complaint, running).where(part).group_by(Deadline.key)).all()
+        for key, count, overdue, due_soon, extended in rows:
+            entry = deadlines.setdefault(key, {"open": 0, "overdue": 0, "due_soon": 0, "extended": 0})
+            entry["open"] += int(count)
+            entry["overdue"] += int(overdue or 0)
+            entry["due_soon"] += int(due_soon or 0) if soon_counts else 0
+            entry["extended"] += int(extended or 0)
+    late_work = session.execute(   # open tasks past their due time (`Task.overdue_clause`), where they wait
+        select(Task.landlord, Task.element_id, Task.assignee, func.count())
+        .where(Task.overdue_clause(now), Task.landlord.in_(slugs))
+        .group_by(Task.landlord, Task.element_id, Task.assignee)).all()
     deadlines = {k: v for k, v in deadlines.items() if any(v.values())}
 
     stages: dict[str, int] = {}

@@ -6,20 +6,23 @@ so they share one way of wiring the product together.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import clock
 from .complaints import ComplaintService
 from .db import create_schema, make_engine, make_session_factory
 from .engine import Casework
-from .landlords import Landlord, load_landlords
+from .landlords import Landlord, SettingsError, load_landlords
 from .tasks import TaskService
 
 PROCESSES_VARIABLE = "WORKFLOW_APP_PROCESSES"
 FORMS_VARIABLE = "WORKFLOW_APP_FORMS"
+NOW_VARIABLE = "WORKFLOW_APP_NOW"
 
 
 def default_processes_dir() -> Path:
@@ -28,6 +31,17 @@ def default_processes_dir() -> Path:
 
 def default_forms_dir() -> Path:
     return Path(os.environ.get(FORMS_VARIABLE, "forms")).resolve()
+
+
+def default_clock() -> clock.Clock:
+    """The system clock, or a frozen one from WORKFLOW_APP_NOW (rehearsals and tests, never production)."""
+    fixed = os.environ.get(NOW_VARIABLE)
+    if not fixed:
+        return clock.SYSTEM
+    try:
+        return clock.VirtualClock(datetime.fromisoformat(fixed))
+    except ValueError as error:
+        raise SettingsError(f"{NOW_VARIABLE}: {error}") from None
 
 
 @dataclass
@@ -40,13 +54,15 @@ class Runtime:
     casework: Casework
     complaints: ComplaintService
     tasks: TaskService
+    clock: clock.Clock = field(default=clock.SYSTEM)
+    """The time this runtime's requests and sweeps read: the system clock except in a rehearsal."""
 
     def close(self) -> None:
         self.engine.dispose()
 
 
 def build_runtime(database_url: str, processes_dir: Path | None = None, forms_dir: Path | None = None,
-                  create_tables: bool = True) -> Runtime:
+                  create_tables: bool = True, run_clock: clock.Clock | None = None) -> Runtime:
     processes_dir = processes_dir or default_processes_dir()
     forms_dir = forms_dir or default_forms_dir()
     landlords = load_landlords(processes_dir)
@@ -56,4 +72,5 @@ def build_runtime(database_url: str, processes_dir: Path | None = None, forms_di
     sessions = make_session_factory(engine)
     casework = Casework(landlords)
     return Runtime(engine, sessions, landlords, processes_dir, forms_dir, casework,
-                   ComplaintService(sessions, casework), TaskService(sessions, casework))
+                   ComplaintService(sessions, casework), TaskService(sessions, casework),
+                   run_clock or default_clock())

@@ -8,6 +8,7 @@ the instance's revision counter refuses the second writer.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -46,19 +47,29 @@ def sweep(service: ComplaintService, limit: int = BATCH) -> int:
     return fired
 
 
-def start_background(service: ComplaintService, seconds: int = SWEEP_SECONDS) -> BackgroundScheduler:
+def sweep_job(service: ComplaintService, run_clock: clock.Clock) -> Callable[[], int]:
+    """A sweep for the scheduler's own threads, reading the runtime's clock (the system clock in production)."""
+    def job() -> int:
+        with clock.using(run_clock):
+            return sweep(service)
+    return job
+
+
+def start_background(service: ComplaintService, run_clock: clock.Clock = clock.SYSTEM,
+                     seconds: int = SWEEP_SECONDS) -> BackgroundScheduler:
     """Run sweeps inside the web process (the default for a single-process install)."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.add_job(sweep, "interval", seconds=seconds, args=[service], max_instances=1, coalesce=True,
+    scheduler.add_job(sweep_job(service, run_clock), "interval", seconds=seconds, max_instances=1, coalesce=True,
                       id="timer-sweep")
     scheduler.start()
     return scheduler
 
 
-def run_forever(service: ComplaintService, seconds: int = SWEEP_SECONDS) -> None:
+def run_forever(service: ComplaintService, run_clock: clock.Clock = clock.SYSTEM,
+                seconds: int = SWEEP_SECONDS) -> None:
     """Run sweeps as a standalone process (`workflow-app scheduler`)."""
     scheduler = BlockingScheduler(timezone="UTC")
-    scheduler.add_job(sweep, "interval", seconds=seconds, args=[service], max_instances=1, coalesce=True,
+    scheduler.add_job(sweep_job(service, run_clock), "interval", seconds=seconds, max_instances=1, coalesce=True,
                       id="timer-sweep")
     log.info("scheduler sweeping every %d s", seconds)
     scheduler.start()

@@ -13,10 +13,24 @@ from .engine import Action, Casework, load_definition
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .forms import validate_submission
 from .instances import Instance, TaskNotOpen
-from .models import Complaint, Task, User
+from .letters import unsent_required
+from .models import Complaint, Letter, Task, User
 
 SUPERVISING_ROLES = {"admin", "manager"}
 PAGE_SIZE = 50
+
+
+class LetterNotSent(Conflict):
+    """Code rule: a letter the Code requires is sent before the complaint's next task is done."""
+
+    def __init__(self, letters: list[Letter]) -> None:
+        self.letters = [(letter.id, letter.template) for letter in letters]
+        names = ", ".join(template.replace("_", " ") for _, template in self.letters)
+        super().__init__(f"Send the {names} letter first: the Complaint Handling Code requires it before "
+                         "the next task.")
+
+    def body(self) -> dict:
+        return {"error": str(self), "letters": [{"id": id, "template": template} for id, template in self.letters]}
 
 
 def may_work(user: User, task: Task) -> bool:
@@ -67,6 +81,9 @@ class TaskService:
             breach = self._separation_breach(session, complaint, task, user.username)
             if breach:
                 raise Forbidden(breach)
+            unsent = unsent_required(session, complaint.id)
+            if unsent:
+                raise LetterNotSent(unsent)
             instance = self.casework.instance_of(complaint)
             values = self._validated(instance, task, data)
             element = instance.definition.element(task.element_id)
@@ -147,9 +164,9 @@ class TaskService:
         if role:
             query = query.where(Task.role == role)
         if overdue is True:
-            query = query.where(Task.due_at < clock.now())
+            query = query.where(Task.overdue_clause(clock.now()))
         elif overdue is False:
-            query = query.where((Task.due_at.is_(None)) | (Task.due_at >= clock.now()))
+            query = query.where(~Task.overdue_clause(clock.now()) | Task.due_at.is_(None))
         query = query.order_by(Task.due_at.is_(None), Task.due_at, Task.id) \
             .limit(PAGE_SIZE).offset((max(page, 1) - 1) * PAGE_SIZE)
         with self.sessions() as session:

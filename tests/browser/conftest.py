@@ -58,7 +58,6 @@ def browser():
 def live(tmp_path_factory):
     """The app on a free loopback port with the real landlords' processes and a few users."""
     definition_cache.clear()
-    previous = clock.install(clock.SystemClock())
     folder = tmp_path_factory.mktemp("browser")
     url = f"sqlite:///{folder / 'browser.sqlite3'}"
     runtime = build_runtime(url, PROCESSES, FORMS)
@@ -84,7 +83,6 @@ def live(tmp_path_factory):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     app.extensions["workflow_app"].close()
-    clock.install(previous)
 
 
 @pytest.fixture

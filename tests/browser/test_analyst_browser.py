@@ -30,7 +30,6 @@ def analyst_live(tmp_path_factory):
     """The app on loopback with Great Places' process at version 1, an analyst and an officer."""
     assert CHANGED != DIAGRAM
     definition_cache.clear()
-    previous = clock.install(clock.SystemClock())
     folder = tmp_path_factory.mktemp("analyst")
     url = f"sqlite:///{folder / 'analyst.sqlite3'}"
     runtime = build_runtime(url, PROCESSES, FORMS)
@@ -47,7 +46,6 @@ def analyst_live(tmp_path_factory):
     yield f"http://127.0.0.1:{server.server_port}", app, folder
     server.shutdown()
     app.extensions["workflow_app"].close()
-    clock.install(previous)
 
 
 @pytest.fixture

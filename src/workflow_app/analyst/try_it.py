@@ -25,6 +25,7 @@ from ..engine import load_definition
 from ..errors import WorkflowAppError
 from ..forms import Field, Form, validate_submission
 from ..landlords import Landlord
+from ..letters import LetterService
 from ..models import Complaint, Deadline, Task, User
 from ..runtime import build_runtime
 from ..simulator import advance_to
@@ -79,6 +80,7 @@ def _run(runtime, landlord: Landlord, xml: str, forms: Mapping[str, Form], recei
         return result
     extended: set[str] = set()
     escalated = False
+    letters = LetterService(runtime.sessions, runtime.casework, None)
     for _ in range(MAX_STEPS):
         body = runtime.complaints.describe(result.reference, first)
         if body["status"] == "closed":
@@ -99,7 +101,9 @@ def _run(runtime, landlord: Landlord, xml: str, forms: Mapping[str, Form], recei
             if answers.pop("__extended__", False):
                 extended.add(element.id)
             try:
+                letters.send_required(result.reference, user)   # as the caseworker must before the next task
                 runtime.tasks.complete(task["id"], answers, user)
+                letters.send_required(result.reference, user)
             except WorkflowAppError as error:
                 result.problem = f"'{element.name}' could not be completed with the usual answers: {error}"
                 break

@@ -105,7 +105,7 @@ def inbox(session: Session, user: User, landlords: Mapping[str, Landlord], q: In
     if q.category:
         query = query.where(Complaint.category == q.category)
     if q.due == "overdue":
-        query = query.where(Task.due_at < now)
+        query = query.where(Task.overdue_clause(now))
     elif q.due == "today":
         query = query.where(Task.due_at >= now, Task.due_at <= due_today_end(now))
     elif q.due == "later":

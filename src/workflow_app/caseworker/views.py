@@ -226,7 +226,6 @@ def task(task_id: str):
             submitted, errors = {}, {"_form": ["The form could not be read; try again."]}
         if not errors:
             try:
-                _letters_first(task_id)
                 result = runtime().tasks.complete(task_id, submitted, me())
             except InvalidInput as error:
                 errors, status = error.errors, 422
@@ -243,15 +242,6 @@ def task(task_id: str):
         session.expunge_all()
     return render_template("caseworker/task.html", **page, errors=errors, submitted=submitted,
                            unsent=unsent, may_work=may_work(me(), page["task"])), status
-
-
-def _letters_first(task_id: str) -> None:
-    with runtime().sessions() as session:
-        task, complaint = case_record.task_for(session, task_id, me())
-        unsent = letters().unsent_required(session, complaint.id)
-    if unsent:
-        names = ", ".join(letter.template.replace("_", " ") for letter in unsent)
-        raise Conflict(f"Send the {names} letter first: the Complaint Handling Code requires it.")
 
 
 def _after_task(reference: str) -> str:

@@ -25,6 +25,7 @@ from .. import clock
 from ..calendar import calendar_for
 from ..engine import load_definition
 from ..errors import WorkflowAppError
+from ..letters import LetterService
 from ..models import Complaint, DefinitionVersion, Task, User
 from ..runtime import Runtime
 from ..simulator import advance_to
@@ -103,11 +104,10 @@ def add_history(runtime: Runtime, logger: User, now: datetime | None = None, see
     for index, plan in enumerate(plans):
         schedule(plan.received_at, index, ("log",))
     stop = now - timedelta(hours=12)
-    previous = clock.install(clock.VirtualClock(min(p.received_at for p in plans) - timedelta(minutes=1)))
     done = 0
     by_reference: dict[str, int] = {}
-    seen = clock.now()
-    try:
+    with clock.using(clock.VirtualClock(min(p.received_at for p in plans) - timedelta(minutes=1))):
+        seen = clock.now()
         while queue:
             at, _, index, action = heapq.heappop(queue)
             if at >= stop:
@@ -123,8 +123,6 @@ def add_history(runtime: Runtime, logger: User, now: datetime | None = None, see
                 done += 1
                 by_reference[plan.reference] = index
         advance_to(runtime, stop)
-    finally:
-        clock.install(previous)
     yield f"demo history: {done} past complaints worked through their landlords' processes"
 
 
@@ -175,7 +173,11 @@ def _reviewer(runtime: Runtime, landlords: list[str]) -> User:
 
 def _act(runtime: Runtime, plan: Plan, action: tuple, people: tuple[User, User], rng: random.Random,
          schedule) -> None:
+    """One action on a past complaint; the team sends each letter the Code requires as it comes (before
+    the next task), those a timer drafted when it next acts."""
     logger, reviewer = people
+    letters = LetterService(runtime.sessions, runtime.casework, None)
+    person = logger
     if action[0] == "log":
         plan.reference = runtime.complaints.log_complaint({
             "landlord": plan.landlord, "received_at": plan.received_at.isoformat(), "channel": plan.channel,
@@ -187,9 +189,12 @@ def _act(runtime: Runtime, plan: Plan, action: tuple, people: tuple[User, User],
             status, stage = session.execute(select(Task.status, Task.stage).where(Task.id == task_id)).one()
         if status != "open":
             return
-        runtime.tasks.complete(task_id, data, reviewer if stage == "2" else logger)
+        person = reviewer if stage == "2" else logger
+        letters.send_required(plan.reference, person)
+        runtime.tasks.complete(task_id, data, person)
     elif action[0] == "event":
         runtime.complaints.send_event(plan.reference, action[1], {}, logger)
+    letters.send_required(plan.reference, person)
     _look(runtime, plan, rng, schedule)
 
 
