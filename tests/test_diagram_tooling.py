@@ -122,7 +122,7 @@ def broken_copy(tmp_path: Path, old: str, new: str) -> Path:
      "import warning: decide_acceptance: unresolved reference <Flow_nowhere>"),
     ('<bpmn:exclusiveGateway id="accept_gw" name="Accept?"', '<bpmn:exclusiveGateway id="accept_gw"',
      "bpmnlint error: accept_gw Element is missing label/name (label-required)"),
-    ('<di:waypoint x="630" y="255" />\n        <di:waypoint x="705" y="255" />', '<di:waypoint x="630" y="255" />',
+    ('<di:waypoint x="720" y="255" />\n        <di:waypoint x="795" y="255" />', '<di:waypoint x="720" y="255" />',
      "interchange: Flow_decided: its BPMNEdge has fewer than two waypoints"),
 ])
 def test_the_checker_fails_on_a_fault(tmp_path, old, new, expected):

@@ -68,6 +68,12 @@ def letters(result: dict) -> list[str]:
     return [e["template"] for e in result["timeline"] if e["type"] == "letter_issued"]
 
 
+def met(result: dict, key: str) -> tuple[str | None, str | None]:
+    """When the deadline with this key was met, and how when not in the usual way (refusal, first contact)."""
+    deadline = deadlines(result)[key]
+    return deadline["met_at"], deadline.get("met_by")
+
+
 def kinds(result: dict, kind: str) -> list[dict]:
     return [e for e in result["timeline"] if e["type"] == kind]
 
@@ -134,10 +140,25 @@ def test_the_diagram_has_full_interchange_for_a_modeller(landlord):
     flows = root.findall(".//bpmn:sequenceFlow", NS)
     for flow in flows:
         assert len(edges[flow.get("id")].findall("di:waypoint", NS)) >= 2, flow.get("id")
+    # Lanes hold the process's own flow nodes (as bpmn-js keeps them); a subprocess's are drawn inside it.
+    process = root.find("bpmn:process", NS)
+    top_level = {n.get("id") for n in process if etree.QName(n).localname in (*FLOW_NODES, "subProcess")}
     in_lanes = {ref.text for lane in lanes for ref in lane.iterfind("bpmn:flowNodeRef", NS)}
-    assert in_lanes == {n.get("id") for n in nodes}
+    assert in_lanes == top_level
+    for subprocess in root.iterfind(".//bpmn:subProcess", NS):
+        left, top, right, bottom = _box(shapes[subprocess.get("id")])
+        for child in subprocess:
+            if etree.QName(child).localname in FLOW_NODES:
+                x, y, x2, y2 = _box(shapes[child.get("id")])
+                assert left <= x and x2 <= right and top <= y and y2 <= bottom, child.get("id")
     stages = {v.get("value") for v in root.iterfind(".//bpmn:categoryValue", NS)}
     assert {"Stage 1", "Stage 2"} <= {s.split(":")[0] for s in stages}
+
+
+def _box(shape) -> tuple[float, float, float, float]:
+    bounds = shape.find("dc:Bounds", NS)
+    x, y = float(bounds.get("x")), float(bounds.get("y"))
+    return x, y, x + float(bounds.get("width")), y + float(bounds.get("height"))
 
 
 @pytest.mark.parametrize("landlord", LANDLORDS)
@@ -146,7 +167,7 @@ def test_every_element_names_the_policy_it_follows(landlord):
     documented = [*root.iterfind(".//bpmn:process", NS), *root.iterfind(".//bpmn:participant", NS),
                   *root.iterfind(".//bpmn:lane", NS), *root.iterfind(".//bpmn:sequenceFlow", NS),
                   *root.iterfind(".//bpmn:group", NS),
-                  *[n for tag in FLOW_NODES for n in root.iterfind(f".//bpmn:{tag}", NS)]]
+                  *[n for tag in (*FLOW_NODES, "subProcess") for n in root.iterfind(f".//bpmn:{tag}", NS)]]
     for element in documented:
         text = element.findtext("bpmn:documentation", namespaces=NS) or ""
         assert text.startswith(POLICY[landlord]), (element.get("id"), text[:60])
@@ -209,7 +230,11 @@ def test_every_landlord_models_the_paths_around_the_two_stages(landlord):
 def test_great_places_refusal_sends_the_refusal_letter_and_closes(rendered):
     result = run_named("great_places_refusal")
     assert result["final"]["status"] == "closed" and result["final"]["outcome"] == "refused"
-    assert letters(result) == ["refusal"] and sets(result) == []
+    # The acknowledgement clock ran from receipt (Wed 23 Dec 2026 16:30: 24, 29, 30, 31 Dec, 4 Jan); the refusal
+    # letter on Thu 24 Dec met it.
+    assert letters(result) == ["refusal"]
+    assert sets(result) == [("stage1_acknowledge", "2027-01-04T23:59:59+00:00", False)]
+    assert met(result, "stage1_acknowledge") == ("2026-12-24T10:00:00+00:00", "refusal")
     [body] = rendered["refusal"]
     assert "An initial report of fly tipping or vandalism" in body and "0300 111 3000" in body
 
@@ -473,6 +498,9 @@ def test_great_places_restriction_decided_against_leaves_the_complaint_alone():
 def test_brighter_places_declines_an_incident_over_six_months_old(rendered):
     result = run_named("brighter_places_refusal")
     assert result["final"]["outcome"] == "refused" and letters(result) == ["refusal"]
+    # Received Mon 1 Mar 2027 09:00: 5 working days is Mon 8 Mar; declined in writing at 10:00 the same day.
+    assert sets(result) == [("stage1_acknowledge", "2027-03-08T23:59:59+00:00", False)]
+    assert met(result, "stage1_acknowledge") == ("2027-03-01T10:00:00+00:00", "refusal")
     assert "j. An incident or service failure over 6 months before the complaint" in rendered["refusal"][0]
 
 
@@ -503,8 +531,8 @@ def test_brighter_places_clarification_exceptional_extension_works_and_stage_2(r
     # respond within 20 working days of the request (Mon 31 May is a bank holiday) -> Fri 18 Jun;
     # extended by 10 to Fri 2 Jul.
     assert sets(result) == [
+        ("stage1_acknowledge", "2027-03-31T22:59:59+00:00", False),   # from receipt, before the clarification
         ("clarification", "2027-03-25T23:59:59+00:00", False),
-        ("stage1_acknowledge", "2027-03-31T22:59:59+00:00", False),
         ("stage1_response", "2027-04-13T22:59:59+00:00", False),
         ("stage1_response", "2027-05-05T22:59:59+00:00", True),
         ("update_interval", "2027-05-05T22:59:59+00:00", False),
@@ -547,7 +575,11 @@ def test_brighter_places_works_done_on_the_update_form_start_the_15_days():
 def test_brighter_places_resolves_a_first_chaser_at_first_contact(rendered):
     result = run_named("brighter_places_first_contact")
     assert result["final"]["status"] == "closed" and result["final"]["outcome"] == "resolved_first_contact"
-    assert sets(result) == [] and letters(result) == ["first_contact"]
+    # Received Thu 1 Apr 2027 14:00 BST: the acknowledgement's 5 working days (2, 5, 6, 7, 8 Apr) ran from then,
+    # and the answer at first contact 20 minutes later met them.
+    assert sets(result) == [("stage1_acknowledge", "2027-04-08T22:59:59+00:00", False)]
+    assert met(result, "stage1_acknowledge") == ("2027-04-01T13:20:00+00:00", "first_contact_resolution")
+    assert letters(result) == ["first_contact"]
     body = rendered["first_contact"][0]
     assert "Tuesday 6 April" in body and "treat this as a formal complaint" in body and "0300 111 3000" in body
 
@@ -673,12 +705,18 @@ def test_brighter_places_restriction_needs_an_attempt_to_reach_an_understanding(
 def test_harrogate_quick_fix_is_recorded_informally():
     result = run_named("harrogate_informal")
     assert result["final"]["status"] == "closed" and result["final"]["outcome"] == "resolved_informally"
-    assert sets(result) == [] and letters(result) == []
+    # Received Wed 24 Mar 2027 14:00: 2 working days (Thu 25, then Good Friday and Easter Monday skipped, Tue 30
+    # Mar, in BST) ran from receipt through the informal attempt, which met them at 14:30.
+    assert sets(result) == [("stage1_acknowledge", "2027-03-30T22:59:59+00:00", False)]
+    assert met(result, "stage1_acknowledge") == ("2027-03-24T14:30:00+00:00", "informal_resolution")
+    assert letters(result) == []
 
 
 def test_harrogate_refuses_an_anonymous_complaint(rendered):
     result = run_named("harrogate_refusal")
     assert result["final"]["outcome"] == "refused" and letters(result) == ["refusal"]
+    assert sets(result) == [("stage1_acknowledge", "2027-03-30T22:59:59+00:00", False)]
+    assert met(result, "stage1_acknowledge") == ("2027-03-24T15:00:00+00:00", "refusal")
     assert "The complaint was submitted anonymously" in rendered["refusal"][0]
 
 

@@ -132,9 +132,10 @@ def test_each_response_is_measured_once_with_its_working_days(data):
 
 
 def test_acknowledgements_on_time(data):
-    # Stage 1: A, B, C, E, J acknowledged in the year; E late (due Mon 8 Feb, done Wed 10 Feb).
+    # Stage 1: A, B, C, E, J acknowledged in the year and D refused in writing (which meets the duty to
+    # acknowledge, Code 6.2); E late (due Mon 8 Feb, done Wed 10 Feb).
     assert figures(data, "great_places")["acknowledgements"] == {
-        "stage1": {"acknowledged": 5, "on_time": 4, "late": 1, "share": 80.0},
+        "stage1": {"acknowledged": 6, "on_time": 5, "late": 1, "share": 83.3},
         "stage2": {"acknowledged": 1, "on_time": 1, "late": 0, "share": 100.0}}
 
 
@@ -209,8 +210,9 @@ def test_satisfaction(data):
 
 def test_deadlines_that_fell_due(data):
     assert figures(data, "great_places")["deadlines"] == [
-        {"key": "stage1_acknowledge", "due": 6, "on_time": 4, "late": 1, "outstanding": 1, "extended": 0,
-         "share": 66.7},
+        # A, B, C, D (refused on time), E (late), J; K outstanding. L's and I's are not due yet.
+        {"key": "stage1_acknowledge", "due": 7, "on_time": 5, "late": 1, "outstanding": 1, "extended": 0,
+         "share": 71.4},
         {"key": "stage1_response", "due": 4, "on_time": 3, "late": 1, "outstanding": 0, "extended": 1,
          "share": 75.0},
         {"key": "stage2_acknowledge", "due": 1, "on_time": 1, "late": 0, "outstanding": 0, "extended": 0,
@@ -242,10 +244,11 @@ def test_dashboard_on_friday_2_april_2027(data):
         "acknowledge": (2, 1), "decide_acceptance": (1, 0), "stage1_response": (1, 0),
         "satisfaction_survey": (1, 0), "lessons_learnt": (1, 0)}
     assert board["due_soon_until"] == "2027-04-06T22:59:59+00:00"   # two working days after Fri 2 April
-    # K's acknowledgement was due Wed 31 March; L's is due Tue 6 April; J's response is extended.
-    # Open now: L's acknowledgement (K's has fired: missed) and J's extended response.
+    # K's acknowledgement was due Wed 31 March; L's is due Tue 6 April; I's (received Thu 1 April, waiting for
+    # the decision to accept it) Thu 8 April; J's response is extended. Running now: the three acknowledgements
+    # (K's fired, missed, and is still to do: overdue) and J's extended response.
     assert board["deadlines"] == [
-        {"key": "stage1_acknowledge", "open": 1, "overdue": 1, "due_soon": 1, "extended": 0},
+        {"key": "stage1_acknowledge", "open": 3, "overdue": 1, "due_soon": 1, "extended": 0},
         {"key": "stage1_response", "open": 1, "overdue": 0, "due_soon": 0, "extended": 1}]
     assert (board["overdue"], board["due_soon"], board["extended"]) == (1, 1, 1)
     assert board["caseload"] == [

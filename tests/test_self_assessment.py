@@ -74,7 +74,7 @@ def test_the_product_answers_what_the_diagram_and_the_data_evidence(data):
     assert great["5.3"].comply == "yes" and "stage 2 tasks:" in great["5.3"].evidence
     assert great["6.13"].comply == "yes" and "cannot be assigned to or completed by" in great["6.13"].evidence
     assert "3 of 4 stage 1 responses this year were within the Code's timescales" in great["6.3"].evidence
-    assert "4 of 5 acknowledgements were on time" in great["6.2"].evidence
+    assert "5 of 6 acknowledgements were on time" in great["6.2"].evidence   # D's refusal met its acknowledgement
     assert "great_places_complaint version 1" in great["6.2"].evidence
 
 

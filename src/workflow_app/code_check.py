@@ -1097,6 +1097,10 @@ class CodeCheck:
         self._stamp(token, f"{name}_at")
         facts = token.facts
         facts.anchors["stage2_acknowledge"] = frozenset()
+        if facts.answered1:
+            # New information after the stage 1 response reopens the investigation (Harrogate 5.2.3): a stage 1
+            # response deadline armed from here may count from its arrival.
+            facts.anchors["stage1_response"] = frozenset()
         if AGREEMENT.search(name):
             self._agreement(facts)
         for stage, (responder, letters) in list(facts.pending.items()):
