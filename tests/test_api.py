@@ -155,3 +155,18 @@ def test_every_response_carries_the_security_headers(client, staff):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_next_task_waits_for_the_letter_the_code_requires_as_in_the_browser(client, staff, virtual_clock):
+    """Code rule in the service: the API refuses (409) to go on while a required letter is unsent, naming it."""
+    reference = client.post("/api/complaints", json=COMPLAINT, headers=staff).json["reference"]
+    [acknowledge] = client.get(f"/api/complaints/{reference}", headers=staff).json["open_tasks"]
+    assert client.post(f"/api/tasks/{acknowledge['id']}/complete", json={"data": {"complaint_definition": "Leak"}},
+                       headers=staff).status_code == 200
+    [respond] = client.get(f"/api/complaints/{reference}", headers=staff).json["open_tasks"]
+    refused = client.post(f"/api/tasks/{respond['id']}/complete",
+                          json={"data": {"decision": "respond", "outcome": "upheld"}}, headers=staff)
+    assert refused.status_code == 409
+    assert "Send the acknowledgement letter first" in refused.json["error"]
+    assert [letter["template"] for letter in refused.json["letters"]] == ["acknowledgement"]
+    assert client.get(f"/api/complaints/{reference}", headers=staff).json["open_tasks"] == [respond]

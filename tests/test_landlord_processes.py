@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -797,8 +798,15 @@ def test_harrogate_new_information_goes_back_to_the_resolution_stage():
     result = run(spec)
     assert [e["stage"] for e in kinds(result, "stage_changed")] == ["1", "2", "1"]
     assert letters(result) == ["acknowledgement", "stage1_response", "stage1_response"]
-    # Second resolution response Fri 16 Apr: a new 14-working-day window to Fri 7 May.
-    assert sets(result)[-1] == ("escalation_window", "2027-05-07T22:59:59+00:00", False)
+    # The new information came with the review request on Mon 12 Apr 2027 (11:00 BST): investigated as part of the
+    # Resolution stage, counted as Harrogate counts that stage, 10 working days from receipt (13-16, 19-23, 26 Apr):
+    # Mon 26 Apr. Answered Fri 16 Apr. Second resolution response: a new 14-working-day window to Fri 7 May.
+    assert sets(result)[-2:] == [("stage1_response", "2027-04-26T22:59:59+00:00", False),
+                                 ("escalation_window", "2027-05-07T22:59:59+00:00", False)]
+    new_information = [d for d in result["final"]["deadlines"] if d["key"] == "stage1_response"][-1]
+    assert new_information["met_at"] == "2027-04-16T10:00:00+00:00" and not new_information["missed"]
+    [ready] = [e for e in kinds(result, "task_ready") if e["element_id"] == "new_information_response"]
+    assert ready["due_at"] == "2027-04-26T22:59:59+00:00"
 
 
 def test_harrogate_second_review_request_counts_from_its_own_date():
@@ -873,3 +881,43 @@ def test_scenarios_are_valid_json_for_the_cli():
         spec = scenario(name)
         assert spec["landlord"] in LANDLORDS and name.startswith(spec["landlord"])
         assert copy.deepcopy(spec) == spec
+
+
+# --- the acknowledgement clock runs from receipt, whatever task is open ---------------------------
+
+def _late_at_the_first_task(name: str, first_step_at: str, later: int = 1) -> dict:
+    """The scenario with its first steps moved to `first_step_at` (and each of the next `later` an hour on)."""
+    spec = scenario(name)
+    at = datetime.fromisoformat(first_step_at)
+    for number, step in enumerate(spec["steps"][:1 + later]):
+        step["at"] = (at + timedelta(hours=number)).isoformat()
+    return spec
+
+
+@pytest.mark.parametrize("name, first, due, fired, task", [
+    # Great Places, received Wed 23 Dec 2026 16:30: 5 working days is Mon 4 Jan 2027 (25, 28 Dec and 1 Jan are bank
+    # holidays). Still waiting for the decision to accept it when that passes: missed at 23:59:59, fired a second
+    # later; accepted and acknowledged on Tue 5 Jan, met late.
+    ("great_places_on_time", "2027-01-05T09:00:00+00:00", "2027-01-04T23:59:59+00:00", "2027-01-05T00:00:00+00:00",
+     "decide_acceptance"),
+    # Brighter Places, received Mon 1 Feb 2027 09:00: 5 working days is Mon 8 Feb, passed while at first contact.
+    ("brighter_places_on_time", "2027-02-09T09:00:00+00:00", "2027-02-08T23:59:59+00:00",
+     "2027-02-09T00:00:00+00:00", "first_contact"),
+    # Harrogate, received Wed 24 Mar 2027 14:00 GMT: 2 working days (Thu 25, then Good Friday and Easter Monday, Tue
+    # 30 Mar) end at 23:59:59 BST, 22:59:59 UTC; passed while the informal attempt was still open.
+    ("harrogate_on_time", "2027-03-31T09:00:00+00:00", "2027-03-30T22:59:59+00:00", "2027-03-30T23:00:00+00:00",
+     "first_contact"),
+])
+def test_the_acknowledgement_deadline_runs_from_receipt_through_the_first_task(name, first, due, fired, task):
+    result = run(_late_at_the_first_task(name, first, later=2))
+    [ready] = [e for e in kinds(result, "task_ready") if e["element_id"] == task]
+    received = datetime.fromisoformat(scenario(name)["complaint"]["received_at"]).astimezone(timezone.utc)
+    assert ready["at"] == received.isoformat()
+    assert ready["due_at"] == due                       # the task shows the clock from the first minute
+    assert [(e["at"], e["key"], e["actor"]) for e in kinds(result, "timer_fired")][0] == \
+        (fired, "stage1_acknowledge", "clock")
+    assert [(e["key"], e["due_at"], e["actor"]) for e in kinds(result, "deadline_missed")][0] == \
+        ("stage1_acknowledge", due, "clock")
+    acknowledged = [e for e in kinds(result, "task_completed") if e["element_id"] == "acknowledge"][0]
+    late = deadlines(result)["stage1_acknowledge"]
+    assert late["missed"] and late["met_at"] == acknowledged["at"] and late["due_at"] == due

@@ -193,6 +193,17 @@ class ComplaintService:
 
     # --- timers -------------------------------------------------------------------------
 
+    def retry(self, reference: str, user: User) -> dict[str, Any]:
+        """Run the complaint's process on now, working out again any timer that failed (an incident)."""
+        with transaction(self.sessions) as session:
+            complaint = self.complaint(session, reference, user)
+            if complaint.status == "closed":
+                raise Conflict(f"complaint {reference} is closed")
+            instance = self.casework.instance_of(complaint)
+            self.casework.act(session, complaint, instance, user.username,
+                              lambda inst, action: action.steps.extend(inst.advance()))
+            return {"reference": reference, "failed_timers": sorted(instance.failed_timers())}
+
     def fire_due_timers(self, complaint_id: int) -> bool:
         """Fire a complaint's due timers once; False when another sweep got there first."""
         try:

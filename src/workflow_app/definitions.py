@@ -345,8 +345,8 @@ class DeadlineTimer(TimeDateEventDefinition):
 
 def _failure(error: Exception) -> str:
     """What went wrong, in the words of the innermost error (the engine wraps the expression's own)."""
-    while error.__cause__ is not None and isinstance(error.__cause__, Exception):
-        error = error.__cause__
+    while isinstance(error.__cause__ or error.__context__, Exception):
+        error = error.__cause__ or error.__context__
     return str(error) or type(error).__name__
 
 

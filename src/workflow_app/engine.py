@@ -68,12 +68,11 @@ class Casework:
             move: Callable[[Instance, Action], None]) -> Action:
         """Apply one move to a complaint's instance and record everything it caused."""
         action = Action(actor)
-        had_failed_timers = bool(instance.failed_timers())
         move(instance, action)
         self._deliver_pending_events(session, complaint, instance, action)
-        self._record(session, complaint, instance, action)
         failed = instance.failed_timers()
-        if failed or had_failed_timers:
+        self._record(session, complaint, instance, action, failed)
+        if failed or complaint.instance.open_incidents:
             self._record_incidents(session, complaint, failed, action.actor)
         return action
 
@@ -101,7 +100,8 @@ class Casework:
 
     # --- recording -------------------------------------------------------------------
 
-    def _record(self, session: Session, complaint: Complaint, instance: Instance, action: Action) -> None:
+    def _record(self, session: Session, complaint: Complaint, instance: Instance, action: Action,
+                failed: Mapping[str, str]) -> None:
         now = clock.now()
         deadlines = list(session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id)
                                          .order_by(Deadline.id)))
@@ -118,7 +118,9 @@ class Casework:
                 if scope:
                     met_by[scope[0]] = step.detail
         armed = instance.armed_timers()
-        self._record_deadlines(session, complaint, instance, deadlines, armed, action.actor, now, met_by)
+        # A timer waiting without a due time (an incident) still keeps its deadline running, at the last due time known.
+        failing = {instance.definition.element(element_id).deadline_key for element_id in failed}
+        self._record_deadlines(session, complaint, instance, deadlines, armed, action.actor, now, met_by, failing)
         self._record_tasks(session, complaint, instance, deadlines, action.actor)
         self._record_stage(session, complaint, instance, armed, action.actor)
         if instance.finished and complaint.status != "closed":
@@ -152,8 +154,8 @@ class Casework:
             deadline.status = "elapsed"
 
     def _record_deadlines(self, session, complaint, instance, deadlines, armed: list[ArmedTimer],
-                          actor: str, now: datetime, met_by: Mapping[str, str]) -> None:
-        armed_keys = set()
+                          actor: str, now: datetime, met_by: Mapping[str, str], failing: set[str]) -> None:
+        armed_keys = set(failing)
         for timer in armed:
             armed_keys.add(timer.key)
             deadline = _latest(deadlines, timer.key, {"open", "missed"})
@@ -263,6 +265,7 @@ class Casework:
         for element_id, incident in open_incidents.items():
             incident.resolved_at = now
             audit.record(session, complaint, "incident_resolved", actor, element_id=element_id, kind=incident.kind)
+        complaint.instance.open_incidents = len(failed)
 
     # --- letters ---------------------------------------------------------------------
 

@@ -153,6 +153,8 @@ class WorkflowInstance(Base):
     next_due_at: Mapped[datetime | None] = mapped_column(index=True)
     revision: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime]
+    open_incidents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many of the complaint's incidents are unresolved, so an action looks them up only when there are some."""
 
     complaint: Mapped[Complaint] = relationship(back_populates="instance")
     definition_version: Mapped[DefinitionVersion] = relationship()

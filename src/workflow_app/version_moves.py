@@ -183,9 +183,14 @@ class VersionMoves:
                plan: MovePlan, actor: str) -> None:
         previous = complaint.instance.definition_version
         after = {t.key: t for t in moved.armed_timers()}
+        # A deadline whose timer could not be worked out on the old version (an incident) is left to the engine:
+        # the action below re-arms it as the diagram would have (an extension when it is later).
+        failing = _failing(self.casework, complaint) if complaint.instance.open_incidents else set()
         for deadline in session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id,
                                                                Deadline.status == "open")):
             timer = after.get(deadline.key)
+            if deadline.key in failing:
+                continue
             if timer is None:
                 deadline.status = "cancelled"   # the new version no longer has this deadline here
             elif timer.due_at != deadline.due_at:
@@ -205,6 +210,11 @@ class VersionMoves:
                 task.stage = element.stage or task.stage
         self.casework.act(session, complaint, moved, actor,
                           lambda inst, action: action.steps.extend(inst.advance()))
+
+
+def _failing(casework, complaint: Complaint) -> set[str]:
+    instance = casework.instance_of(complaint)
+    return {instance.definition.element(element_id).deadline_key for element_id in instance.failed_timers()}
 
 
 def _missing(instance: Instance, definition) -> list[str]:

@@ -71,6 +71,7 @@ def test_a_great_places_complaint_from_phone_call_to_final_response(page_for):
     olive.goto("/inbox?view=team")
     row = olive.locator("tr", has_text=reference)
     expect(row).to_contain_text("Decide whether to accept the complaint")
+    expect(row).to_contain_text("5 working days left")      # the acknowledgement's clock, from receipt
     row.get_by_role("button", name="Claim").click()
     expect(olive.locator(".notice--success")).to_contain_text("Task claimed")
     log_complaint(olive, "Charles Babbage", "Rent statement wrong since April")

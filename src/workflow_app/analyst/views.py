@@ -22,6 +22,7 @@ from ..deployments import (
     CodeErrorsNotAcknowledged, deploy_checked, get_version, latest_version, preview, read_forms, versions,
 )
 from ..errors import Conflict, NotFound, WorkflowAppError
+from ..incidents import count_open, open_incidents
 from ..landlords import Landlord
 from ..runtime import Runtime
 from ..version_moves import VersionMoves
@@ -83,8 +84,36 @@ def index():
     rows = []
     with runtime().sessions() as session:
         for landlord in _visible_landlords():
-            rows.append({"landlord": landlord, "current": latest_version(session, landlord.slug)})
+            rows.append({"landlord": landlord, "current": latest_version(session, landlord.slug),
+                         "incidents": count_open(session, landlord.slug)})
     return render_template("analyst/index.html", rows=rows)
+
+
+# --- incidents ------------------------------------------------------------------------------------
+
+@bp.get("/<landlord>/incidents")
+def incidents(landlord: str):
+    """Complaints whose diagram failed while running (a timer that could not be worked out), until fixed."""
+    owner = landlord_for(landlord)
+    with runtime().sessions() as session:
+        listed = open_incidents(session, landlord)
+    return render_template("analyst/incidents.html", landlord=owner, incidents=listed)
+
+
+@bp.post("/<landlord>/incidents/<reference>/retry")
+def retry_incident(landlord: str, reference: str):
+    landlord_for(landlord)
+    try:
+        result = runtime().complaints.retry(reference, current_user.record)
+    except (NotFound, Conflict) as error:
+        flash(str(error), "error")
+    else:
+        if result["failed_timers"]:
+            flash(f"{reference}: the timer still cannot be worked out. Deploy a corrected version and move the "
+                  "complaint to it.", "error")
+        else:
+            flash(f"{reference}: its timers work again; the incident is resolved.", "success")
+    return redirect(url_for(".incidents", landlord=landlord))
 
 
 @bp.get("/<landlord>/versions")

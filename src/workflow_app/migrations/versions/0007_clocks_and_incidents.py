@@ -35,8 +35,14 @@ def upgrade() -> None:
     with op.batch_alter_table('deadlines', schema=None) as batch_op:
         batch_op.add_column(sa.Column('met_by', sa.String(length=60), nullable=True))
 
+    with op.batch_alter_table('workflow_instances', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('open_incidents', sa.Integer(), server_default='0', nullable=False))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('workflow_instances', schema=None) as batch_op:
+        batch_op.drop_column('open_incidents')
+
     with op.batch_alter_table('deadlines', schema=None) as batch_op:
         batch_op.drop_column('met_by')
 
