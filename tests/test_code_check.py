@@ -3,6 +3,7 @@ one they are cut from, the three landlords' diagrams, and `workflow-app check`."
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from workflow_app.cli import main
+from workflow_app.calendar import FIRST_YEAR, LAST_YEAR
 from workflow_app.code_check import ENGINE, check_code, check_file, code_errors, sweep_instants
 from workflow_app.deployments import read_forms
 from workflow_app.landlords import load_landlord
@@ -26,11 +28,17 @@ SWEEP = date(2026, 1, 1)   # a fixed year of receipt dates, so the examples in m
 BROKEN = {
     "informal_stage": {("5.2", "error")},
     "third_stage": {("5.3", "error")},
+    "independent_review_decides": {("5.3", "error")},
+    "independent_review_reopens": {("5.3", "error")},
     "acknowledge_6_working_days": {("6.2", "error")},
     "acknowledge_8_days": {("6.2", "error")},
+    "acknowledge_timer_on_task": {("6.2", "error")},
     "acknowledge_from_triage": {("6.2", "error")},
     "response1_11_working_days": {("6.3", "error"), ("6.4", "warning")},
     "acknowledge2_6_working_days": {("6.11", "error")},
+    "acknowledge2_timer_on_task": {("6.11", "error")},
+    "acknowledge2_from_stage1_response": {("6.11", "error")},
+    "response2_from_stage1_response": {("6.14", "error")},
     "response2_21_working_days": {("6.14", "error"), ("6.15", "warning")},
     "extension1_20_working_days": {("6.4", "warning")},
     "extension1_unlimited": {("6.4", "error")},
@@ -52,7 +60,8 @@ BROKEN = {
     "no_stage2": {("6.10", "error")},
 }
 # Diagrams that differ from the compliant one in a way the Code allows.
-PASSING = ["complaint", "response1_from_receipt", "extension1_agreed", "review_records_reasons"]
+PASSING = ["complaint", "response1_from_receipt", "extension1_agreed", "review_records_reasons",
+           "resolved_after_response", "feedback_after_final"]
 
 
 def findings(name: str, **kwargs):
@@ -92,6 +101,43 @@ def test_findings_name_the_element_and_say_why(name, element_id, phrases):
     assert all(any(phrase in m for m in messages) for phrase in phrases), messages
 
 
+# Rules that judge what a diagram does, with every finding they give: (provision, severity, element).
+EXACT = {
+    # The triage waits before the Acknowledge task, the only place the clock runs.
+    "acknowledge_timer_on_task": {("6.2", "error", "triage")},
+    # The same, and the clock counts from the triage too: both are wrong.
+    "acknowledge_from_triage": {("6.2", "error", "triage"), ("6.2", "error", "ack_due")},
+    # A wait between the request and stage 2 is judged when the path enters stage 2.
+    "acknowledge2_timer_on_task": {("6.11", "error", "pass_on")},
+    "acknowledge2_from_stage1_response": {("6.11", "error", "ack2_due")},
+    "response2_from_stage1_response": {("6.14", "error", "respond2_due")},
+    "independent_review_decides": {("5.3", "error", "independent_review")},
+    "independent_review_reopens": {("5.3", "error", "independent_review")},
+}
+
+
+@pytest.mark.parametrize("name, expected", sorted(EXACT.items()))
+def test_rules_on_what_the_diagram_does_name_the_element(name, expected):
+    assert {(f.provision, f.severity, f.element_id) for f in findings(name)} == expected
+
+
+@pytest.mark.parametrize("name, element_id, phrases", [
+    ("acknowledge_timer_on_task", "triage", ["before it is acknowledged", "no stage1_acknowledge timer runs there",
+                                             "5 working days run from the complaint being received"]),
+    ("acknowledge2_timer_on_task", "pass_on", ["between the escalation request and the stage 2 acknowledgement",
+                                               "no stage2_acknowledge timer"]),
+    ("acknowledge2_from_stage1_response", "ack2_due", ["counts only from stage1_responded_at",
+                                                       "before the escalation request"]),
+    ("independent_review_decides", "independent_review", ["after the stage 2 final response", "'Decision changed?'",
+                                                          "overturned, stage2_final", "third complaint stage"]),
+    ("independent_review_reopens", "independent_review", ["leads to a further response",
+                                                          "'Review and give the final response'"]),
+])
+def test_the_new_rules_say_why(name, element_id, phrases):
+    [message] = [f.message for f in findings(name) if f.element_id == element_id]
+    assert all(phrase in message for phrase in phrases), message
+
+
 def test_deadlines_are_evaluated_over_every_receipt_day_not_one():
     # days_after(received_at, 8) is 5 working days for a complaint received on a Friday,
     # 6 for one received Monday to Thursday: one Friday proves nothing, a week finds it.
@@ -128,6 +174,42 @@ def test_a_bank_holiday_counts():
     [finding] = with_acknowledgement_due(holiday)
     assert finding.provision == "6.2" and "6 working days" in finding.message
     assert "Thu 01 Jan 2026" in finding.message
+
+
+def test_a_due_time_that_cannot_be_worked_out_is_an_engine_error_naming_the_timer_and_day():
+    [finding] = with_acknowledgement_due("working_days_after(received_at, 100000000)")
+    assert (finding.provision, finding.severity, finding.element_id) == (ENGINE, "error", "ack_due")
+    assert "cannot be worked out for a complaint received on Thu 01 Jan 2026" in finding.message
+    assert "between 0 and 1000" in finding.message
+    assert code_errors([finding]) == []          # not a Code error an acknowledgement could wave through
+
+
+def test_an_engine_error_in_a_timer_cannot_be_deployed_even_with_an_acknowledgement(tmp_path, monkeypatch):
+    processes = tmp_path / "processes"
+    folder = processes / "codeshire"
+    shutil.copytree(CODESHIRE / "letters", folder / "letters")
+    shutil.copy(CODESHIRE / "landlord.toml", folder)
+    diagram = folder / "complaint.bpmn"
+    diagram.write_text((CODESHIRE / "complaint.bpmn").read_text().replace(
+        "working_days_after(received_at, 5)", "working_days_after(received_at, 100000000)"))
+    monkeypatch.setenv("WORKFLOW_APP_INSTANCE", str(tmp_path / "instance"))
+    monkeypatch.setenv("WORKFLOW_APP_PROCESSES", str(processes))
+    monkeypatch.setenv("WORKFLOW_APP_FORMS", str(FORMS_DIR))
+    monkeypatch.delenv("WORKFLOW_APP_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    result = runner.invoke(main, ["deploy", "--acknowledge-code-errors", "x", str(diagram)], catch_exceptions=False)
+    assert result.exit_code != 0 and "nothing was deployed" in result.output
+    assert "ack_due" in result.output and "cannot be worked out" in result.output
+    diagram.write_text((CODESHIRE / "complaint.bpmn").read_text())
+    deployed = runner.invoke(main, ["deploy", str(diagram)], catch_exceptions=False)
+    assert deployed.exit_code == 0 and "codeshire_complaint version 1 deployed" in deployed.output
+
+
+def test_the_sweep_stays_within_the_calendars_years():
+    late = sweep_instants(date(LAST_YEAR + 50, 1, 1), 400)
+    assert len({i.date() for i in late}) == 400 and max(i.date() for i in late).year < LAST_YEAR
+    assert sweep_instants(date(FIRST_YEAR - 100, 6, 1), 10)[0].date() == date(FIRST_YEAR, 1, 1)
+    assert check_file(CODESHIRE / "complaint.bpmn", FORMS, sweep_start=date(LAST_YEAR, 6, 1)) == []
 
 
 def test_without_settings_or_letters_the_check_still_runs():

@@ -429,7 +429,8 @@ def export_zip(session: Session, casework: Casework, reference: str, user: User)
         "deadlines": [{"key": d["row"].key, "stage": d["row"].stage, "due_at": d["row"].due_at.isoformat(),
                        "original_due_at": d["row"].original_due_at.isoformat(),
                        "met_at": d["row"].met_at.isoformat() if d["row"].met_at else None,
-                       "missed": d["row"].missed, "extended": d["row"].extended, "status": d["row"].status}
+                       "met_by": d["row"].met_by, "missed": d["row"].missed, "extended": d["row"].extended,
+                       "status": d["row"].status}
                       for d in page["deadlines"]],
         "tasks": [{"name": t.name, "stage": t.stage, "status": t.status, "role": t.role, "assignee": t.assignee,
                    "created_at": t.created_at.isoformat(),

@@ -18,7 +18,20 @@ Deadlines are worked out by *evaluating* each timer's own expression with the ca
 functions, over a sweep of receipt dates (at least a year of days, just after and just
 before midnight, so weekends, bank holidays, Christmas and the clock changes all count),
 with every date the case has recorded so far set to day 0, and measuring the working
-days from day 0 to the due time. Nothing is read out of the expression's text.
+days from day 0 to the due time. Nothing is read out of the expression's text. The
+sweep stays within the calendar's years, and a due time that cannot be worked out for
+some receipt day is an engine error: the engine would fail on such a complaint too.
+
+Rules that judge what the diagram does rather than what it is called:
+- the Code's acknowledgement clocks (6.2, 6.11) run wherever a complaint waits: from
+  receipt until the element the `stage1_acknowledge` timer is attached to completes, and
+  from an escalation request (a message after stage 1 is answered that leads into stage
+  2) until stage 2 is acknowledged, every wait state has that timer on itself, on a
+  subprocess around it, or among an event-based gateway's own events;
+- a stage 2 deadline counts from the request or from something recorded since (6.11,
+  6.14), never only from earlier dates such as the stage 1 response;
+- after the stage 2 final response, a user task whose answers a gateway reads to choose
+  between different outcomes, or that leads to a further response, is a third stage (5.3).
 
 What the check needs a diagram to carry beyond the engine's conventions is in
 docs/diagram-conventions.md, "Code check".
@@ -36,7 +49,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from lxml import etree
 
-from .calendar import LONDON, WorkingCalendar, calendar_for, london_date
+from .calendar import FIRST_YEAR, LAST_YEAR, LONDON, WorkingCalendar, calendar_for, london_date
 from .definitions import (
     ACTIVITY_TAGS, BPMN_NS, NS, DiagramError, Element, Problem, find_problems, read_elements, read_xml,
 )
@@ -71,6 +84,8 @@ CODE_LIMITS: dict[str, Limit] = {
     "stage2_response": Limit("6.14", 20, "the escalation being acknowledged", "2", "6.15", 20, "6.16"),
 }
 RESPONSE_KEYS = {"1": "stage1_response", "2": "stage2_response"}
+ACKNOWLEDGE_KEYS = {"1": "stage1_acknowledge", "2": "stage2_acknowledge"}
+STAGE2_KEYS = ("stage2_acknowledge", "stage2_response")
 COMPLETION_PROVISIONS = {"1": "6.9", "2": "6.19"}
 
 ACCEPTANCE_MONTHS = 12
@@ -81,6 +96,9 @@ UNLIMITED_WORKING_DAYS = 100
 
 UNBOUNDED_ANSWER = 200
 """Tried for a number field without a maximum: far beyond any Code timescale."""
+
+WAIT_TAGS = frozenset({"userTask", "manualTask", "receiveTask", "intermediateCatchEvent", "eventBasedGateway"})
+"""Where a complaint waits for someone or something: the places a Code clock must be running."""
 
 # The words the check recognises; docs/diagram-conventions.md lists them for analysts.
 EXTRA_STAGE = re.compile(
@@ -286,6 +304,11 @@ class Graph:
         for node in self.nodes.values():
             if node.element.attached_to in self.nodes:
                 self.nodes[node.element.attached_to].boundaries.append(node.id)
+        self.clocks = {n: self._clocks(node) for n, node in self.nodes.items()}
+        self.acknowledgers = {key: frozenset(n.element.attached_to for n in self.nodes.values()
+                                             if n.element.deadline_key == key and n.event == "timer"
+                                             and n.element.attached_to in self.nodes)
+                              for key in ACKNOWLEDGE_KEYS.values()}
         self.scripts = {node.get("id"): (node.findtext("bpmn:script", namespaces=NS) or "")
                         for node in root.iter(f"{{{BPMN_NS}}}scriptTask")}
         self.main_process = main_process(root)
@@ -296,10 +319,50 @@ class Graph:
             if node.element.deadline_key:
                 self.key_reads[node.element.deadline_key] |= _names_read(node.element.timer_expression)
         self.live = self._liveness()
+        self._outcomes: dict[str, frozenset[str]] = {}
+        self._deciders: dict[str, list[str]] = {}
         self.cyclic_reach = self._cyclic_reach()
 
     def node(self, element_id: str) -> Node:
         return self.nodes[element_id]
+
+    def _clocks(self, node: Node) -> frozenset[str]:
+        """The deadline keys whose timers run while a complaint waits at an element: its boundary
+        timers, and an event-based gateway's (or a timer event's) own."""
+        timers = [self.nodes[b] for b in node.boundaries]
+        if node.tag == "eventBasedGateway":
+            timers += [self.nodes[f.target] for f in node.outgoing]
+        if node.tag == "intermediateCatchEvent":
+            timers.append(node)
+        return frozenset(t.element.deadline_key for t in timers if t.event == "timer" and t.element.deadline_key)
+
+    def waits(self, node: Node) -> bool:
+        return node.tag in WAIT_TAGS and node.event != "link"
+
+    def outcomes(self, element_id: str) -> frozenset[str]:
+        """The outcomes of the end events a path from this element can still reach."""
+        if element_id not in self._outcomes:
+            self._outcomes[element_id] = frozenset(
+                self.nodes[m].element.properties["outcome"] for m in self.reach[element_id] | {element_id}
+                if self.nodes[m].tag == "endEvent" and self.nodes[m].element.properties.get("outcome"))
+        return self._outcomes[element_id]
+
+    def outcome_deciders(self, task_id: str) -> list[str]:
+        """The gateways after a user task that read its answers to choose between different outcomes."""
+        if task_id not in self._deciders:
+            form = self.forms.get(self.elements[task_id].form_ref or "")
+            answers = {f.key for f in form.fields if f.readonly is not True and f.disabled is not True} \
+                if form is not None else set()
+            deciders = []
+            for gateway in sorted(self.reach[task_id]) if answers else ():
+                node = self.nodes[gateway]
+                if node.tag not in ("exclusiveGateway", "inclusiveGateway"):
+                    continue
+                read = set().union(*[_names_read(f.condition) for f in node.outgoing]) if node.outgoing else set()
+                if read & answers and len({self.outcomes(f.target) for f in node.outgoing}) > 1:
+                    deciders.append(gateway)
+            self._deciders[task_id] = deciders
+        return self._deciders[task_id]
 
     def guarded_by(self, key: str) -> frozenset[str]:
         """The activities a timer with this deadline key is attached to, and what they enclose."""
@@ -399,6 +462,10 @@ class Graph:
         self.keys_ahead = {n: frozenset(self.nodes[m].element.deadline_key for m in reach[n] | {n}
                                         for m in [m, *self.nodes[m].boundaries]
                                         if self.nodes[m].element.deadline_key) for n in self.nodes}
+        self.reach = {n: frozenset(r) for n, r in reach.items()}
+        self.stage2_ahead = {n: any(self.elements[m].stage == "2" for m in reach[n] | {n}) for n in self.nodes}
+        answering = self.responders("1") | self.responders("2")
+        self.responses_ahead = {n: bool((reach[n] | {n}) & answering) for n in self.nodes}
         return {n: frozenset((reach[n] | {n}) & cyclic) for n in self.nodes}
 
 
@@ -578,11 +645,20 @@ class DeadlineResult:
     failure_day: date | None = None
 
 
+SWEEP_ROOM = timedelta(days=2 * 366)
+"""The sweep ends this long before the calendar's last day, so that deadlines from its last
+receipt dates (extensions, windows, reviews months later) still fall within the bank-holiday data."""
+
+
 def sweep_instants(start: date | None = None, days: int = 400) -> list[datetime]:
     """Receipt instants to try: every day for `days` days from `start` (1 January of this
     year by default), just after and just before midnight London time, so a date taken in
-    UTC instead of London time shows up."""
+    UTC instead of London time shows up. The days are kept within the calendar's years: a
+    deadline that fails only for a date the calendar cannot count is no fault of the diagram."""
+    earliest, latest = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31) - SWEEP_ROOM
+    days = max(1, min(days, (latest - earliest).days + 1))
     first = start or date(datetime.now(LONDON).year, 1, 1)
+    first = min(max(first, earliest), latest - timedelta(days=days - 1))
     instants = []
     for offset in range(days):
         day = first + timedelta(days=offset)
@@ -752,7 +828,8 @@ class _Facts:
     same element with the same case data still to be read, have the same future."""
 
     __slots__ = ("deadlines", "anchors", "answered1", "decision_letters", "dates", "date_decisions",
-                 "reasons", "pending", "closer1")
+                 "reasons", "pending", "closer1", "awaiting", "in2", "request", "unclocked2", "final_response",
+                 "after_final")
 
     def __init__(self) -> None:
         self.deadlines: dict[str, _Deadline] = {}
@@ -764,6 +841,12 @@ class _Facts:
         self.reasons: frozenset[str] = frozenset()   # gateways that decided on the resident's reasons
         self.pending: dict[str, tuple[str, frozenset[str]]] = {}  # stage -> (responder, letters since)
         self.closer1: str | None = None              # the task whose response closed stage 1 on this path
+        self.awaiting: frozenset[str] = frozenset()  # acknowledgement keys whose clock must run while waiting
+        self.in2 = False                             # the last element with a stage was in stage 2
+        self.request: frozenset[str] | None = None   # dates recorded since the escalation request (and its own)
+        self.unclocked2: frozenset[str] | None = None  # waits since a possible request with no stage 2 clock
+        self.final_response: str | None = None       # the stage 2 responder whose response is final so far
+        self.after_final: frozenset[str] = frozenset()  # user tasks since that final response
 
     def copy(self) -> _Facts:
         other = _Facts.__new__(_Facts)
@@ -777,6 +860,12 @@ class _Facts:
         other.reasons = self.reasons
         other.pending = dict(self.pending)
         other.closer1 = self.closer1
+        other.awaiting = self.awaiting
+        other.in2 = self.in2
+        other.request = self.request
+        other.unclocked2 = self.unclocked2
+        other.final_response = self.final_response
+        other.after_final = self.after_final
         return other
 
     def key(self) -> tuple:
@@ -784,7 +873,13 @@ class _Facts:
                              for k, d in self.deadlines.items())),
                 tuple(sorted(self.anchors.items())), self.answered1, self.decision_letters,
                 tuple(sorted((k, c.value) for k, c in self.dates.items())), self.date_decisions,
-                self.reasons, tuple(sorted(self.pending.items())), self.closer1)
+                self.reasons, tuple(sorted(self.pending.items())), self.closer1, tuple(sorted(self.awaiting)),
+                self.in2, _sorted_or_none(self.request), _sorted_or_none(self.unclocked2), self.final_response,
+                tuple(sorted(self.after_final)))
+
+
+def _sorted_or_none(names: frozenset[str] | None) -> tuple[str, ...] | None:
+    return None if names is None else tuple(sorted(names))
 
 
 @dataclass
@@ -859,7 +954,10 @@ class CodeCheck:
         seen: set[tuple] = set()
         for start in self.graph.starts.get(self.graph.main_process, []):
             ctx = {"reference": "XX-2026-000001", "landlord": self.landlord, "received_at": EXPLORE_AT}
-            pending = [_Token(start, ctx, _Facts(), (), {}, (("stamp", "received_at"),))]
+            facts = _Facts()
+            if self.graph.acknowledgers["stage1_acknowledge"]:
+                facts.awaiting = frozenset({"stage1_acknowledge"})
+            pending = [_Token(start, ctx, facts, (), {}, (("stamp", "received_at"),))]
             while pending:
                 token = pending.pop()
                 key = self._memo_key(token)
@@ -886,6 +984,13 @@ class CodeCheck:
             facts.anchors[key] = stamps & self.graph.key_reads.get(key, frozenset())
         if "stage2_response" not in ahead:
             facts.closer1 = None
+        if not self.graph.stage2_ahead.get(token.node, False):
+            facts.unclocked2 = None
+        if facts.request is not None:
+            read = frozenset().union(*[self.graph.key_reads.get(k, frozenset()) for k in STAGE2_KEYS if k in ahead])
+            facts.request = facts.request & read if read else None
+        if not self.graph.responses_ahead.get(token.node, False):
+            facts.after_final = frozenset()
         live = self.graph.live.get(token.node, frozenset())
         ctx = tuple(sorted((n, _freeze(token.ctx[n])) for n in live if n in token.ctx))
         loops = self.graph.cyclic_reach.get(token.node, frozenset())
@@ -900,6 +1005,8 @@ class CodeCheck:
             return []
         token.visits[node.id] = count
         self._enter(token, node)
+        if self.graph.waits(node):
+            self._waiting(token, node)
         if node.tag in ACTIVITY_TAGS:
             for boundary in node.boundaries:
                 if self.graph.node(boundary).event == "timer":
@@ -973,6 +1080,9 @@ class CodeCheck:
         return [token.branch(flow.target) for flow in node.outgoing]
 
     def _boundary(self, token: _Token, boundary: Node) -> list[_Token]:
+        if not boundary.element.interrupting:
+            # A side path: the activity goes on, and so does the clock that runs on it.
+            token.facts.awaiting -= self._running(token, self.graph.node(boundary.element.attached_to))
         self._enter(token, boundary)
         if boundary.event == "message":
             self._message(token, boundary)
@@ -1047,6 +1157,8 @@ class CodeCheck:
         token.recipe += (("stamp", name),)
         facts = token.facts
         facts.anchors = {k: v | {name} for k, v in facts.anchors.items()}
+        if facts.request is not None:
+            facts.request |= {name}
 
     def _enter(self, token: _Token, node: Node) -> None:
         facts, stage = token.facts, node.element.stage
@@ -1067,6 +1179,80 @@ class CodeCheck:
                     self._close_stage(facts, pending_stage, responder, letters)
             if facts.closer1 is not None and node.id in self.graph.responders("2"):
                 self.separations.add((node.id, facts.closer1))
+        if not self._catches_message(node):
+            self._stage_clocks(facts, node)
+        if facts.final_response is not None:
+            self._after_final(facts, node)
+
+    @staticmethod
+    def _catches_message(node: Node) -> bool:
+        return node.event == "message" and node.tag in ("intermediateCatchEvent", "boundaryEvent")
+
+    def _stage_clocks(self, facts: _Facts, node: Node) -> None:
+        """The escalation's clock: it runs once a path enters stage 2 after the request, and the
+        waits between the request and stage 2 are judged then. A return to stage 1, or closure,
+        shows the message was not an escalation."""
+        stage = node.element.stage
+        if stage == "2" and not facts.in2:
+            facts.in2 = True
+            if facts.unclocked2 is not None:
+                for wait in sorted(facts.unclocked2):
+                    self._unclocked(wait, "stage2_acknowledge")
+                facts.unclocked2 = None
+                if self.graph.acknowledgers["stage2_acknowledge"]:
+                    facts.awaiting |= {"stage2_acknowledge"}
+        elif stage in ("pre", "1", "post"):
+            facts.in2 = False
+            facts.request = facts.unclocked2 = None
+            facts.awaiting -= {"stage2_acknowledge"}
+
+    def _running(self, token: _Token, node: Node) -> frozenset[str]:
+        """The deadline keys whose timers run while the path waits at an element: its own, and
+        those on the subprocesses around it."""
+        return self.graph.clocks[node.id].union(*[self.graph.clocks[s] for s in token.stack])
+
+    def _waiting(self, token: _Token, node: Node) -> None:
+        """6.2 and 6.11: wherever a complaint waits before it is acknowledged, the acknowledgement's
+        timer runs; between an escalation request and stage 2 the waits are kept to judge later."""
+        facts = token.facts
+        running = self._running(token, node)
+        for key in sorted(facts.awaiting - running):
+            self._unclocked(node.id, key)
+        if facts.unclocked2 is not None and "stage2_acknowledge" not in running:
+            facts.unclocked2 |= {node.id}
+
+    def _unclocked(self, element_id: str, key: str) -> None:
+        limit = CODE_LIMITS[key]
+        when, start = ("before it is acknowledged", "receipt") if key == "stage1_acknowledge" else \
+            ("between the escalation request and the stage 2 acknowledgement", "the request")
+        self.add(limit.provision, ERROR, element_id,
+                 f"the complaint can wait at {self.name(element_id)} {when}, but no {key} timer runs there (on "
+                 f"it, on a subprocess around it, or among its own events): the Code's {limit.working_days} "
+                 f"working days run from {limit.starts}, and nothing counts them while the complaint waits here; "
+                 f"put the timer on a subprocess around everything from {start} to the acknowledgement",
+                 once=("clock", key, element_id))
+
+    def _after_final(self, facts: _Facts, node: Node) -> None:
+        """5.3: after the stage 2 final response, a user task whose answers choose the outcome, or
+        that leads to a further response, is a third stage whatever it is called."""
+        final = self.name(facts.final_response)
+        if node.id in self.graph.responders("1") | self.graph.responders("2"):
+            for task in sorted(facts.after_final):
+                self.add("5.3", ERROR, task,
+                         f"{self.name(task)} comes after the stage 2 final response ({final}) and leads to a further "
+                         f"response at {self.name(node.id)}: that is a third complaint stage; the Code allows "
+                         "exactly two", once=("5.3-again", task))
+            facts.final_response, facts.after_final = None, frozenset()
+        elif node.tag == "userTask":
+            for gateway in self.graph.outcome_deciders(node.id)[:1]:
+                outcomes = sorted(set().union(*[self.graph.outcomes(f.target)
+                                                for f in self.graph.node(gateway).outgoing]))
+                self.add("5.3", ERROR, node.id,
+                         f"{self.name(node.id)} comes after the stage 2 final response ({final}), and "
+                         f"{self.name(gateway)} reads its answers to choose the outcome ({', '.join(outcomes)}): a "
+                         "review that can change the outcome after the final response is a third complaint stage; "
+                         "the Code allows exactly two", once=("5.3-decides", node.id))
+            facts.after_final |= {node.id}
 
     def _completed(self, token: _Token, node: Node) -> None:
         facts = token.facts
@@ -1076,6 +1262,11 @@ class CodeCheck:
             facts.anchors["stage1_response"] = frozenset()
         if node.id in self.graph.guarded_by("stage2_acknowledge"):
             facts.anchors["stage2_response"] = frozenset()
+        for key in ACKNOWLEDGE_KEYS.values():
+            if node.id in self.graph.acknowledgers[key]:
+                facts.awaiting -= {key}
+        if node.id in self.graph.responders("2"):
+            facts.final_response, facts.after_final = node.id, frozenset()
         for stage in ("1", "2"):
             if node.id in self.graph.responders(stage):
                 facts.pending[stage] = (node.id, frozenset())
@@ -1106,6 +1297,9 @@ class CodeCheck:
         for stage, (responder, letters) in list(facts.pending.items()):
             del facts.pending[stage]
             self._close_stage(facts, stage, responder, letters)
+        if facts.answered1 and not facts.in2:       # an escalation request, if stage 2 follows
+            facts.request, facts.unclocked2 = frozenset({f"{name}_at"}), frozenset()
+        self._stage_clocks(facts, node)
 
     def _close_stage(self, facts: _Facts, stage: str, responder: str, letters: frozenset[str]) -> None:
         if stage == "1":
@@ -1158,8 +1352,8 @@ class CodeCheck:
         key = element.deadline_key
         result = self._deadline(token, element)
         if result.failure is not None:
-            provision = CODE_LIMITS[key].provision if key in CODE_LIMITS else ENGINE
-            self.add(provision, ERROR, timer_id,
+            # The engine would fail in the same way for complaints received that day: not deployable.
+            self.add(ENGINE, ERROR, timer_id,
                      f"the due time of {self.name(timer_id)} cannot be worked out for a complaint received on "
                      f"{result.failure_day:%a %d %b %Y}: {result.failure}", once=("fail", timer_id))
         facts = token.facts
@@ -1172,6 +1366,8 @@ class CodeCheck:
                      f"{self.name(timer_id)} counts from {name}, which is recorded after {limit.starts}; the Code "
                      f"counts from {limit.starts}, so this deadline can fall any number of days too late",
                      once=("late-start", timer_id, name))
+        if key in STAGE2_KEYS and facts.request is not None:
+            self._judge_stage2_start(token, timer_id, limit)
         if facts.pending.get(limit.stage) is not None and key == RESPONSE_KEYS.get(limit.stage):
             del facts.pending[limit.stage]                      # the response was put off: an extension
         days = result.working_days
@@ -1191,6 +1387,18 @@ class CodeCheck:
         self._extension_letters(timer_id, limit, deadline.letters)
         self.extensions[key].append(_Extension(deadline.timer_id, deadline.days, days, result.worst_day,
                                                min(deadline.extensions, 2), deadline.agreed))
+
+    def _judge_stage2_start(self, token: _Token, timer_id: str, limit: Limit) -> None:
+        """6.11 and 6.14: a stage 2 deadline counts from the escalation request or something recorded
+        since; counted only from earlier dates it could fall due before the request it answers."""
+        recorded = {detail for kind, detail in token.recipe if kind == "stamp"}
+        dates = sorted(_names_read(self.graph.elements[timer_id].timer_expression) & recorded)
+        if dates and not set(dates) & token.facts.request:
+            self.add(limit.provision, ERROR, timer_id,
+                     f"{self.name(timer_id)} counts only from {', '.join(dates)}, recorded before the escalation "
+                     f"request on this path; the Code counts from {limit.starts}, so this deadline could fall due "
+                     "before the request it answers, or run out while the resident is still within the time "
+                     "allowed to escalate", once=("early-start", timer_id))
 
     def _deadline(self, token: _Token, element: Element) -> DeadlineResult:
         names = _names_read(element.timer_expression)

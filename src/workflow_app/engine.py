@@ -28,9 +28,7 @@ from .definitions import Definition, Element, compile_definition, cache as defin
 from .forms import load_form
 from .instances import ArmedTimer, Instance, Step
 from .landlords import Landlord
-from .models import (
-    Complaint, Deadline, DefinitionVersion, Incident, Letter, PendingEvent, Task,
-)
+from .models import Complaint, Deadline, DefinitionVersion, Incident, Letter, PendingEvent, Task
 
 
 def load_definition(version: DefinitionVersion) -> Definition:
@@ -108,7 +106,7 @@ class Casework:
         met_by: dict[str, str] = {}     # a guarded scope -> how the end reached inside it meets its deadline
         for step in action.steps:
             if step.kind == "timer_fired":
-                self._timer_fired(session, complaint, instance, deadlines, step, action.actor)
+                self._timer_fired(session, complaint, instance, deadlines, step)
             elif step.kind == "letter":
                 self._issue_letter(session, complaint, instance, step, action.actor)
             elif step.kind == "end" and step.detail:
@@ -131,7 +129,7 @@ class Casework:
         record.next_due_at = armed[0].due_at if armed else None
         record.updated_at = now
 
-    def _timer_fired(self, session, complaint, instance, deadlines, step: Step, actor: str) -> None:
+    def _timer_fired(self, session, complaint, instance, deadlines, step: Step) -> None:
         """A timer came due: the clock's doing, whoever's action it fell due in."""
         element = instance.definition.element(step.element_id)
         actor = audit.CLOCK
