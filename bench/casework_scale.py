@@ -29,10 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 import reporting_scale  # noqa: E402  (the shared generator, beside this file)
-from workflow_app import clock, create_app  # noqa: E402
-from workflow_app.accounts import create_user  # noqa: E402
-from workflow_app.deployments import deploy, diagram_files, read_forms  # noqa: E402
-from workflow_app.models import Complaint, ReferenceCounter, User  # noqa: E402
+from workflow_app.rules import clock
+from workflow_app.web import create_app  # noqa: E402
+from workflow_app.casework.accounts import create_user  # noqa: E402
+from workflow_app.casework.deployments import deploy, diagram_files, read_forms  # noqa: E402
+from workflow_app.casework.models import Complaint, ReferenceCounter, User  # noqa: E402
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 REAL_COMPLAINTS = 10

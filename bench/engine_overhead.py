@@ -29,14 +29,14 @@ from SpiffWorkflow.util.task import TaskState
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from workflow_app import clock  # noqa: E402  (after the path is set)
-from workflow_app.accounts import create_user  # noqa: E402
-from workflow_app.calendar import calendar_for  # noqa: E402
-from workflow_app.deployments import deploy, read_forms  # noqa: E402
-from workflow_app.letters import LetterService  # noqa: E402
-from workflow_app.models import Complaint, Task, WorkflowInstance  # noqa: E402
-from workflow_app.runtime import build_runtime  # noqa: E402
-from workflow_app.scheduler import sweep  # noqa: E402
+from workflow_app.rules import clock  # noqa: E402  (after the path is set)
+from workflow_app.casework.accounts import create_user  # noqa: E402
+from workflow_app.rules.calendar import calendar_for  # noqa: E402
+from workflow_app.casework.deployments import deploy, read_forms  # noqa: E402
+from workflow_app.casework.letters import LetterService  # noqa: E402
+from workflow_app.casework.models import Complaint, Task, WorkflowInstance  # noqa: E402
+from workflow_app.casework.runtime import build_runtime  # noqa: E402
+from workflow_app.casework.scheduler import sweep  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 DIAGRAM = FIXTURES / "processes" / "testshire" / "complaint.bpmn"

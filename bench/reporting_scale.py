@@ -36,10 +36,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
-from workflow_app import reporting  # noqa: E402
-from workflow_app.deployments import deploy, diagram_files, read_forms  # noqa: E402
-from workflow_app.models import Complaint  # noqa: E402
-from workflow_app.runtime import build_runtime  # noqa: E402
+from workflow_app.reporting import measures as reporting  # noqa: E402
+from workflow_app.casework.deployments import deploy, diagram_files, read_forms  # noqa: E402
+from workflow_app.casework.models import Complaint  # noqa: E402
+from workflow_app.casework.runtime import build_runtime  # noqa: E402
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 FIRST = datetime(2020, 4, 1, 8, 0, tzinfo=timezone.utc)

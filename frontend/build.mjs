@@ -1,4 +1,4 @@
-// Bundles every frontend/*.entry.js into src/workflow_app/static/build/ (and copies the
+// Bundles every frontend/*.entry.js into src/workflow_app/web/static/build/ (and copies the
 // libraries' own CSS there), so pages load only our own assets.
 import { build } from "esbuild";
 import { cpSync, mkdirSync, readdirSync } from "node:fs";
@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const out = join(root, "src", "workflow_app", "static", "build");
+const out = join(root, "src", "workflow_app", "web", "static", "build");
 mkdirSync(out, { recursive: true });
 
 const entries = readdirSync(join(root, "frontend")).filter((f) => f.endsWith(".entry.js"));

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from workflow_app import clock
-from workflow_app.accounts import create_user
-from workflow_app.definitions import cache as definition_cache
-from workflow_app.deployments import deploy, diagram_files, read_forms
-from workflow_app.runtime import build_runtime
+from workflow_app.rules import clock
+from workflow_app.casework.accounts import create_user
+from workflow_app.diagrams.definitions import cache as definition_cache
+from workflow_app.casework.deployments import deploy, diagram_files, read_forms
+from workflow_app.casework.runtime import build_runtime
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROCESSES = FIXTURES / "processes"
@@ -73,7 +73,7 @@ def deployed(runtime):
 def send_letters(runtime, reference: str, user) -> list[int]:
     """Send the letters the Code requires that the complaint's last step drafted (as a caseworker must
     before the next task)."""
-    from workflow_app.letters import LetterService
+    from workflow_app.casework.letters import LetterService
     return LetterService(runtime.sessions, runtime.casework, None).send_required(reference, user)
 
 

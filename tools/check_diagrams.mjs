@@ -13,7 +13,7 @@
 //      fails;
 //   4. round trip: export it again with bpmn-moddle's toXML into DIR/<landlord>/<file>.bpmn
 //      (a temporary folder unless --out is given), import the export again (no warnings, the
-//      same element ids). tests/test_diagram_tooling.py deploys those exports and checks that
+//      same element ids). tests/integration/test_diagram_tooling.py deploys those exports and checks that
 //      every scenario's timeline is unchanged.
 //
 // Exit status 0 when every diagram passes, 1 otherwise. --json prints one JSON report.

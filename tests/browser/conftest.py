@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from workflow_app import clock, create_app
-from workflow_app.accounts import create_user
-from workflow_app.definitions import cache as definition_cache
-from workflow_app.deployments import deploy, diagram_files, read_forms
-from workflow_app.runtime import build_runtime
+from workflow_app.rules import clock
+from workflow_app.web import create_app
+from workflow_app.casework.accounts import create_user
+from workflow_app.diagrams.definitions import cache as definition_cache
+from workflow_app.casework.deployments import deploy, diagram_files, read_forms
+from workflow_app.casework.runtime import build_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ROOT / "processes"
@@ -28,7 +29,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "correct horse battery"
-BUNDLES = ROOT / "src" / "workflow_app" / "static" / "build"
+BUNDLES = ROOT / "src" / "workflow_app" / "web" / "static" / "build"
 
 
 def _need(condition: bool, message: str) -> None:

@@ -11,7 +11,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from .conftest import screenshot
+from tests.browser.conftest import screenshot
 
 
 def log_complaint(page: Page, name: str = "Ada Lovelace", summary: str = "Damp and mould in the bedroom") -> str:

@@ -12,12 +12,13 @@ from datetime import datetime, timezone
 import pytest
 from werkzeug.serving import make_server
 
-from workflow_app import clock, create_app
-from workflow_app.definitions import cache as definition_cache
-from workflow_app.runtime import build_runtime
+from workflow_app.rules import clock
+from workflow_app.web import create_app
+from workflow_app.diagrams.definitions import cache as definition_cache
+from workflow_app.casework.runtime import build_runtime
 
-from ..reporting_data import FORMS, PROCESSES, build, people
-from .conftest import BUNDLES, _need
+from tests.support.reporting_data import FORMS, PROCESSES, build, people
+from tests.browser.conftest import BUNDLES, _need
 
 
 NOW = datetime(2027, 4, 2, 12, tzinfo=timezone.utc)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from workflow_app.models import Base
+from workflow_app.casework.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -6,7 +6,7 @@ Create Date: 2026-11-22 06:43:37.524923
 """
 from alembic import op
 import sqlalchemy as sa
-import workflow_app.models
+import workflow_app.casework.models
 
 
 revision = '0001'
@@ -21,7 +21,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('reference', sa.String(length=40), nullable=False),
     sa.Column('landlord', sa.String(length=60), nullable=False),
-    sa.Column('received_at', workflow_app.models.UTCDateTime(), nullable=False),
+    sa.Column('received_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
     sa.Column('channel', sa.String(length=40), nullable=False),
     sa.Column('category', sa.String(length=60), nullable=False),
     sa.Column('summary', sa.Text(), nullable=False),
@@ -32,8 +32,8 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('stage', sa.String(length=10), nullable=False),
     sa.Column('outcome', sa.String(length=60), nullable=True),
-    sa.Column('closed_at', workflow_app.models.UTCDateTime(), nullable=True),
-    sa.Column('created_at', workflow_app.models.UTCDateTime(), nullable=False),
+    sa.Column('closed_at', workflow_app.casework.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
     sa.Column('created_by', sa.String(length=120), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('reference')
@@ -51,7 +51,7 @@ def upgrade() -> None:
     sa.Column('xml', sa.Text(), nullable=False),
     sa.Column('forms', sa.JSON(), nullable=False),
     sa.Column('deployed_by', sa.String(length=120), nullable=False),
-    sa.Column('deployed_at', workflow_app.models.UTCDateTime(), nullable=False),
+    sa.Column('deployed_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('landlord', 'process_id', 'version')
@@ -73,7 +73,7 @@ def upgrade() -> None:
     sa.Column('roles', sa.JSON(), nullable=False),
     sa.Column('landlords', sa.JSON(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', workflow_app.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('username')
     )
@@ -82,8 +82,8 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', workflow_app.models.UTCDateTime(), nullable=False),
-    sa.Column('revoked_at', workflow_app.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
+    sa.Column('revoked_at', workflow_app.casework.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_hash')
@@ -95,7 +95,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('complaint_id', sa.Integer(), nullable=True),
     sa.Column('landlord', sa.String(length=60), nullable=True),
-    sa.Column('at', workflow_app.models.UTCDateTime(), nullable=False),
+    sa.Column('at', workflow_app.casework.models.UTCDateTime(), nullable=False),
     sa.Column('actor', sa.String(length=120), nullable=False),
     sa.Column('type', sa.String(length=40), nullable=False),
     sa.Column('details', sa.JSON(), nullable=False),
@@ -113,9 +113,9 @@ def upgrade() -> None:
     sa.Column('stage', sa.String(length=10), nullable=False),
     sa.Column('element_id', sa.String(length=200), nullable=False),
     sa.Column('guards', sa.String(length=200), nullable=True),
-    sa.Column('due_at', workflow_app.models.UTCDateTime(), nullable=False),
-    sa.Column('original_due_at', workflow_app.models.UTCDateTime(), nullable=False),
-    sa.Column('met_at', workflow_app.models.UTCDateTime(), nullable=True),
+    sa.Column('due_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
+    sa.Column('original_due_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
+    sa.Column('met_at', workflow_app.casework.models.UTCDateTime(), nullable=True),
     sa.Column('missed', sa.Boolean(), nullable=False),
     sa.Column('extended', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
@@ -134,8 +134,8 @@ def upgrade() -> None:
     sa.Column('stage', sa.String(length=10), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('body_html', sa.Text(), nullable=True),
-    sa.Column('created_at', workflow_app.models.UTCDateTime(), nullable=False),
-    sa.Column('sent_at', workflow_app.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', workflow_app.casework.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -147,9 +147,9 @@ def upgrade() -> None:
     sa.Column('complaint_id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=120), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('received_at', workflow_app.models.UTCDateTime(), nullable=False),
+    sa.Column('received_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
     sa.Column('received_by', sa.String(length=120), nullable=False),
-    sa.Column('delivered_at', workflow_app.models.UTCDateTime(), nullable=True),
+    sa.Column('delivered_at', workflow_app.casework.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -166,10 +166,10 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=60), nullable=True),
     sa.Column('form_id', sa.String(length=200), nullable=True),
     sa.Column('assignee', sa.String(length=120), nullable=True),
-    sa.Column('due_at', workflow_app.models.UTCDateTime(), nullable=True),
+    sa.Column('due_at', workflow_app.casework.models.UTCDateTime(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('created_at', workflow_app.models.UTCDateTime(), nullable=False),
-    sa.Column('completed_at', workflow_app.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
+    sa.Column('completed_at', workflow_app.casework.models.UTCDateTime(), nullable=True),
     sa.Column('completed_by', sa.String(length=120), nullable=True),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -185,9 +185,9 @@ def upgrade() -> None:
     sa.Column('complaint_id', sa.Integer(), nullable=False),
     sa.Column('definition_version_id', sa.Integer(), nullable=False),
     sa.Column('state', sa.Text(), nullable=False),
-    sa.Column('next_due_at', workflow_app.models.UTCDateTime(), nullable=True),
+    sa.Column('next_due_at', workflow_app.casework.models.UTCDateTime(), nullable=True),
     sa.Column('revision', sa.Integer(), nullable=False),
-    sa.Column('updated_at', workflow_app.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], ),
     sa.ForeignKeyConstraint(['definition_version_id'], ['definition_versions.id'], ),
     sa.PrimaryKeyConstraint('id'),

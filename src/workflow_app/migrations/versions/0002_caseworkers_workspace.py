@@ -6,7 +6,7 @@ Create Date: 2026-11-22 06:46:55.857286
 """
 from alembic import op
 import sqlalchemy as sa
-import workflow_app.models
+import workflow_app.casework.models
 
 
 revision = '0002_caseworkers'
@@ -21,7 +21,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=120), nullable=False),
     sa.Column('address', sa.String(length=64), nullable=False),
-    sa.Column('at', workflow_app.models.UTCDateTime(), nullable=False),
+    sa.Column('at', workflow_app.casework.models.UTCDateTime(), nullable=False),
     sa.Column('succeeded', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
@@ -37,7 +37,7 @@ def upgrade() -> None:
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('content', sa.LargeBinary(), nullable=False),
     sa.Column('uploaded_by', sa.String(length=120), nullable=False),
-    sa.Column('uploaded_at', workflow_app.models.UTCDateTime(), nullable=False),
+    sa.Column('uploaded_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -48,7 +48,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('complaint_id', sa.Integer(), nullable=False),
     sa.Column('author', sa.String(length=120), nullable=False),
-    sa.Column('at', workflow_app.models.UTCDateTime(), nullable=False),
+    sa.Column('at', workflow_app.casework.models.UTCDateTime(), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -63,7 +63,7 @@ def upgrade() -> None:
     sa.Column('vulnerabilities', sa.Text(), nullable=True),
     sa.Column('review_on', sa.Date(), nullable=True),
     sa.Column('recorded_by', sa.String(length=120), nullable=False),
-    sa.Column('recorded_at', workflow_app.models.UTCDateTime(), nullable=False),
+    sa.Column('recorded_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -71,11 +71,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_support_needs_complaint_id'), ['complaint_id'], unique=False)
 
     with op.batch_alter_table('letters', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('edited_at', workflow_app.models.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('edited_at', workflow_app.casework.models.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('edited_by', sa.String(length=120), nullable=True))
         batch_op.add_column(sa.Column('sent_by', sa.String(length=120), nullable=True))
         batch_op.add_column(sa.Column('sent_to', sa.String(length=300), nullable=True))
-        batch_op.add_column(sa.Column('emailed_at', workflow_app.models.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('emailed_at', workflow_app.casework.models.UTCDateTime(), nullable=True))
 
     # ### end Alembic commands ###
 

@@ -6,7 +6,7 @@ Create Date: 2026-11-22 07:18:22.714560
 """
 from alembic import op
 import sqlalchemy as sa
-import workflow_app.models
+import workflow_app.casework.models
 
 
 revision = '0004_reporting'
@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('governing_body_response', sa.Text(), nullable=True),
     sa.Column('response_date', sa.Date(), nullable=True),
     sa.Column('updated_by', sa.String(length=120), nullable=False),
-    sa.Column('updated_at', workflow_app.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('landlord', 'year')
     )
@@ -45,7 +45,7 @@ def upgrade() -> None:
     sa.Column('evidence', sa.Text(), nullable=True),
     sa.Column('commentary', sa.Text(), nullable=True),
     sa.Column('updated_by', sa.String(length=120), nullable=False),
-    sa.Column('updated_at', workflow_app.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('landlord', 'year', 'provision')
     )
@@ -56,7 +56,7 @@ def upgrade() -> None:
     sa.Column('answer', sa.String(length=3), nullable=True),
     sa.Column('comment', sa.Text(), nullable=True),
     sa.Column('answered_by', sa.String(length=120), nullable=False),
-    sa.Column('answered_at', workflow_app.models.UTCDateTime(), nullable=False),
+    sa.Column('answered_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('complaint_id', 'item')
@@ -73,10 +73,10 @@ def upgrade() -> None:
     sa.Column('due_on', sa.Date(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('systemic', sa.Boolean(), nullable=False),
-    sa.Column('recorded_at', workflow_app.models.UTCDateTime(), nullable=False),
+    sa.Column('recorded_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
     sa.Column('recorded_by', sa.String(length=120), nullable=False),
     sa.Column('completed_on', sa.Date(), nullable=True),
-    sa.Column('updated_at', workflow_app.models.UTCDateTime(), nullable=True),
+    sa.Column('updated_at', workflow_app.casework.models.UTCDateTime(), nullable=True),
     sa.Column('updated_by', sa.String(length=120), nullable=True),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], ),
     sa.ForeignKeyConstraint(['source_event_id'], ['audit_events.id'], ),
@@ -93,9 +93,9 @@ def upgrade() -> None:
     sa.Column('complaint_id', sa.Integer(), nullable=False),
     sa.Column('landlord', sa.String(length=60), nullable=False),
     sa.Column('stage', sa.String(length=10), nullable=False),
-    sa.Column('responded_at', workflow_app.models.UTCDateTime(), nullable=False),
-    sa.Column('acknowledged_at', workflow_app.models.UTCDateTime(), nullable=True),
-    sa.Column('started_at', workflow_app.models.UTCDateTime(), nullable=True),
+    sa.Column('responded_at', workflow_app.casework.models.UTCDateTime(), nullable=False),
+    sa.Column('acknowledged_at', workflow_app.casework.models.UTCDateTime(), nullable=True),
+    sa.Column('started_at', workflow_app.casework.models.UTCDateTime(), nullable=True),
     sa.Column('extended', sa.Boolean(), nullable=False),
     sa.Column('met_own_deadline', sa.Boolean(), nullable=False),
     sa.Column('days_from_acknowledgement', sa.Integer(), nullable=True),

@@ -6,7 +6,7 @@ Create Date: 2026-11-22 08:39:19.888987
 """
 from alembic import op
 import sqlalchemy as sa
-import workflow_app.models
+import workflow_app.casework.models
 
 
 revision = '0006'

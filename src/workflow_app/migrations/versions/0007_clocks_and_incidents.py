@@ -6,7 +6,7 @@ Create Date: 2026-12-03 09:00:00.000000
 """
 from alembic import op
 import sqlalchemy as sa
-import workflow_app.models
+import workflow_app.casework.models
 
 
 revision = '0007_clocks'
@@ -23,8 +23,8 @@ def upgrade() -> None:
     sa.Column('element_id', sa.String(length=200), nullable=False),
     sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
-    sa.Column('since', workflow_app.models.UTCDateTime(), nullable=False),
-    sa.Column('resolved_at', workflow_app.models.UTCDateTime(), nullable=True),
+    sa.Column('since', workflow_app.casework.models.UTCDateTime(), nullable=False),
+    sa.Column('resolved_at', workflow_app.casework.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

@@ -1,6 +1,0 @@
-"""Signing in and out of the browser workspaces."""
-from flask import Blueprint
-
-bp = Blueprint("auth", __name__)
-
-from . import views  # noqa: E402,F401  (registers the routes on bp)

@@ -1,0 +1,62 @@
+"""Users and API tokens."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from workflow_app.rules import clock
+from workflow_app.rules.errors import Conflict, InvalidInput
+from workflow_app.casework.models import ApiToken, User
+
+ROLES = ("caseworker", "stage2_reviewer", "complaints_officer", "manager", "analyst", "admin")
+
+
+def create_user(session: Session, username: str, display_name: str, roles: list[str], landlords: list[str],
+                password: str | None = None) -> User:
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise InvalidInput({"roles": f"unknown role(s) {', '.join(unknown)}; choose from {', '.join(ROLES)}"})
+    if session.scalars(select(User).where(User.username == username)).first() is not None:
+        raise Conflict(f"user {username} already exists")
+    user = User(username=username, display_name=display_name, roles=list(roles), landlords=list(landlords),
+                password_hash=generate_password_hash(password, method="scrypt") if password else None,
+                active=True, created_at=clock.now())
+    session.add(user)
+    session.flush()
+    return user
+
+
+def check_password(user: User, password: str) -> bool:
+    return bool(user.active and user.password_hash and check_password_hash(user.password_hash, password))
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(session: Session, user: User, name: str) -> str:
+    """Make an API token; only its hash is stored, so the token is shown once."""
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, name=name, token_hash=_digest(token), created_at=clock.now()))
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    record = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token),
+                                                    ApiToken.revoked_at.is_(None))).first()
+    if record is None or not record.user.active:
+        return None
+    return record.user
+
+
+def revoke_token(session: Session, token_id: int) -> bool:
+    """Revoke a token at once; False when there is no such active token."""
+    record = session.get(ApiToken, token_id)
+    if record is None or record.revoked_at is not None:
+        return False
+    record.revoked_at = clock.now()
+    return True

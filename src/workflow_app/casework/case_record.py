@@ -1,0 +1,467 @@
+"""The full record of a complaint (Code 5.12), read for the task and case pages and the export,
+and the few things a caseworker adds to it directly: notes, attachments, support needs.
+
+Reading never moves a complaint: it reads the indexed rows the engine keeps, and opens the
+instance's state only to mark the diagram. Each write is one transaction with its audit event.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflow_app.casework import audit
+from workflow_app.rules import clock
+from workflow_app.rules.calendar import calendar_for, end_of_london_day, london_date
+from workflow_app.casework.complaints import transaction
+from workflow_app.casework.engine import Casework, load_definition
+from workflow_app.rules.errors import InvalidInput, NotFound
+from workflow_app.casework.models import (
+    Attachment, AuditEvent, CaseNote, Complaint, Deadline, Letter, SupportNeeds, Task, User,
+)
+
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+# What residents and staff send as evidence; the type is taken from this list, never from the upload.
+ATTACHMENT_TYPES = {
+    ".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
+    ".gif": "image/gif", ".heic": "image/heic", ".txt": "text/plain", ".rtf": "application/rtf",
+    ".doc": "application/msword", ".odt": "application/vnd.oasis.opendocument.text",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xls": "application/vnd.ms-excel", ".csv": "text/csv",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".eml": "message/rfc822", ".msg": "application/vnd.ms-outlook",
+    ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".wav": "audio/wav", ".mp4": "video/mp4", ".mov": "video/quicktime",
+}
+MAX_NOTE = 20_000
+STAGE_NAMES = {"pre": "Before stage 1", "1": "Stage 1", "2": "Stage 2", "post": "After the final response"}
+DEADLINE_NAMES = {
+    "stage1_acknowledge": "Acknowledge (stage 1)", "stage1_response": "Respond (stage 1)",
+    "stage2_acknowledge": "Acknowledge (stage 2)", "stage2_response": "Final response (stage 2)",
+    "clarification": "Clarification window", "no_contact_closure": "No contact closure",
+    "escalation_window": "Escalation window", "colleague_response": "Colleague complaint response",
+    "panel_hearing": "Panel hearing", "panel_outcome": "Panel outcome", "closure_followup": "Closure follow-up",
+    "update_interval": "Agreed update", "restriction_review": "Restriction review",
+    "ombudsman_evidence": "Evidence to the Ombudsman",
+}
+
+
+def complaint_for(session: Session, reference: str, user: User) -> Complaint:
+    complaint = session.scalars(select(Complaint).where(Complaint.reference == reference)).first()
+    if complaint is None or not user.may_see(complaint.landlord):
+        raise NotFound(f"no complaint {reference}")
+    return complaint
+
+
+def task_for(session: Session, task_id: str, user: User) -> tuple[Task, Complaint]:
+    task = session.get(Task, task_id)
+    complaint = session.get(Complaint, task.complaint_id) if task is not None else None
+    if task is None or not user.may_see(complaint.landlord):
+        raise NotFound(f"no task {task_id}")
+    return task, complaint
+
+
+# --- due times ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Due:
+    """How a due time stands now, in the landlord's working days."""
+
+    at: datetime
+    working_days_left: int
+    overdue: bool
+    today: bool
+
+    @property
+    def words(self) -> str:
+        if self.overdue:
+            late = -self.working_days_left
+            return "Overdue" if late <= 0 else f"Overdue by {late} working day{'s' if late != 1 else ''}"
+        if self.today:
+            return "Due today"
+        n = self.working_days_left
+        return f"{n} working day{'s' if n != 1 else ''} left"
+
+
+def due(at: datetime | None, nation: str, now: datetime | None = None) -> Due | None:
+    if at is None:
+        return None
+    now = now or clock.now()
+    left = calendar_for(nation).working_days_between(now, at)
+    overdue = at < now
+    return Due(at, left, overdue, not overdue and london_date(at) == london_date(now))
+
+
+def due_today_end(now: datetime | None = None) -> datetime:
+    return end_of_london_day(london_date(now or clock.now()))
+
+
+# --- labels of what forms collected --------------------------------------------------------
+
+def form_labels(version, form_id: str | None) -> dict[str, Any]:
+    """Field key -> (label, {option value: option label}) for a form of a deployed version."""
+    if not form_id:
+        return {}
+    form = load_definition(version).forms.get(form_id)
+    if form is None:
+        return {}
+    labels: dict[str, Any] = {}
+
+    def walk(components):
+        for c in components or []:
+            if c.get("key"):
+                options = {str(v.get("value")): v.get("label") for v in c.get("values") or [] if isinstance(v, dict)}
+                labels[c["key"]] = (c.get("label") or c["key"], options)
+            walk(c.get("components"))
+    walk(form.source.get("components"))
+    return labels
+
+
+def answers(version, form_id: str | None, data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A completed form's answers as (label, shown value), in the form's order."""
+    labels = form_labels(version, form_id)
+    shown = []
+    for key, value in data.items():
+        label, options = labels.get(key, (key.replace("_", " ").capitalize(), {}))
+        if isinstance(value, list):
+            text = ", ".join(options.get(str(v), str(v)) for v in value)
+        elif isinstance(value, bool):
+            text = "Yes" if value else "No"
+        elif value is None:
+            text = "—"
+        else:
+            text = options.get(str(value), str(value))
+        shown.append((label, text))
+    return shown
+
+
+# --- the task page -------------------------------------------------------------------------
+
+def completed_work(session: Session, complaint: Complaint) -> list[dict[str, Any]]:
+    """Every completed task with who did it, when, and what they recorded, oldest first."""
+    events = session.scalars(select(AuditEvent).where(AuditEvent.complaint_id == complaint.id,
+                                                      AuditEvent.type == "task_completed")
+                             .order_by(AuditEvent.id))
+    version = complaint.instance.definition_version
+    forms = {t.id: t.form_id for t in session.scalars(select(Task).where(Task.complaint_id == complaint.id))}
+    work = []
+    for event in events:
+        details = event.details
+        work.append({
+            "task_id": details.get("task_id"), "element_id": details.get("element_id"),
+            "name": details.get("name"), "stage": details.get("stage"), "by": event.actor, "at": event.at,
+            "answers": answers(version, forms.get(details.get("task_id")), details.get("data") or {}),
+        })
+    return work
+
+
+def separation(session: Session, complaint: Complaint, task: Task) -> dict[str, Any] | None:
+    """Code 6.13 as it applies to this task: who may not do it, and why (None if it does not apply)."""
+    definition = load_definition(complaint.instance.definition_version)
+    element = definition.elements.get(task.element_id)
+    if element is None or not element.separate_from:
+        return None
+    earlier = list(session.scalars(select(Task).where(
+        Task.complaint_id == complaint.id, Task.element_id.in_(element.separate_from),
+        Task.status == "completed").order_by(Task.completed_at)))
+    names = [definition.elements[e].name for e in element.separate_from if e in definition.elements]
+    return {"tasks": names, "excluded": sorted({t.completed_by for t in earlier if t.completed_by})}
+
+
+def task_page(session: Session, casework: Casework, task_id: str, user: User) -> dict[str, Any]:
+    task, complaint = task_for(session, task_id, user)
+    version = complaint.instance.definition_version
+    form = load_definition(version).forms.get(task.form_id) if task.form_id else None
+    nation = casework.landlord(complaint.landlord).nation
+    return {
+        "task": task, "complaint": complaint, "landlord": casework.landlord(complaint.landlord),
+        "form_schema": form.source if form else None,
+        "due": due(task.due_at, nation),
+        "deadlines": deadlines(session, complaint, nation),
+        "earlier": completed_work(session, complaint),
+        "separation": separation(session, complaint, task),
+        "letters": list(session.scalars(select(Letter).where(Letter.complaint_id == complaint.id)
+                                        .order_by(Letter.id))),
+        "support": current_support(session, complaint),
+    }
+
+
+def deadlines(session: Session, complaint: Complaint, nation: str) -> list[dict[str, Any]]:
+    rows = session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id).order_by(Deadline.id))
+    shown = []
+    for d in rows:
+        shown.append({
+            "row": d, "name": DEADLINE_NAMES.get(d.key, d.key), "stage": STAGE_NAMES.get(d.stage, d.stage),
+            "due": due(d.due_at, nation) if d.running else None,   # a missed duty still to do stays overdue
+            "state": ("missed" if d.missed else "met" if d.status == "met" else d.status)
+            + (" (met late)" if d.missed and d.met_at else "")
+            + (f" by {d.met_by.replace('_', ' ')}" if d.met_at and d.met_by else ""),
+        })
+    return shown
+
+
+def current_support(session: Session, complaint: Complaint) -> SupportNeeds | None:
+    return session.scalars(select(SupportNeeds).where(SupportNeeds.complaint_id == complaint.id)
+                           .order_by(SupportNeeds.id.desc()).limit(1)).first()
+
+
+# --- the case page -------------------------------------------------------------------------
+
+def diagram_marks(casework: Casework, complaint: Complaint) -> dict[str, list[str]]:
+    """Element ids done and where the complaint is now, for marking the diagram."""
+    instance = casework.instance_of(complaint)
+    workflows = [instance.workflow, *instance.workflow.subprocesses.values()]
+    done = {t.task_spec.bpmn_id for wf in workflows for t in wf.get_tasks(state=TaskState.COMPLETED)
+            if t.task_spec.bpmn_id}
+    current = instance.active_elements()
+    return {"done": sorted(done - current), "current": sorted(current)}
+
+
+def stage_dates(session: Session, complaint: Complaint, case: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Received, acknowledged and responded per stage, from the deadlines the diagram kept."""
+    met = {}
+    for d in session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id)):
+        if d.met_at is not None:
+            met[d.key] = d.met_at
+    return [
+        {"stage": "Stage 1", "received": complaint.received_at,
+         "acknowledged": _instant(case.get("acknowledged_at")) or met.get("stage1_acknowledge"),
+         "responded": met.get("stage1_response")},
+        {"stage": "Stage 2", "received": _instant(case.get("escalation_requested_at")),
+         "acknowledged": _instant(case.get("stage2_acknowledged_at")) or met.get("stage2_acknowledge"),
+         "responded": met.get("stage2_response")},
+    ]
+
+
+def _instant(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def case_page(session: Session, casework: Casework, reference: str, user: User) -> dict[str, Any]:
+    complaint = complaint_for(session, reference, user)
+    landlord = casework.landlord(complaint.landlord)
+    version = complaint.instance.definition_version
+    instance = casework.instance_of(complaint)
+    tasks = list(session.scalars(select(Task).where(Task.complaint_id == complaint.id)
+                                 .order_by(Task.created_at, Task.id)))
+    return {
+        "complaint": complaint, "landlord": landlord, "version": version,
+        "stage_name": STAGE_NAMES.get(complaint.stage, complaint.stage),
+        "stage_dates": stage_dates(session, complaint, instance.data()),
+        "deadlines": deadlines(session, complaint, landlord.nation),
+        "deadline_reasons": _extension_reasons(session, complaint),
+        "tasks": tasks,
+        "open_tasks": [t for t in tasks if t.status == "open"],
+        "work": completed_work(session, complaint),
+        "letters": list(session.scalars(select(Letter).where(Letter.complaint_id == complaint.id)
+                                        .order_by(Letter.id))),
+        "notes": list(session.scalars(select(CaseNote).where(CaseNote.complaint_id == complaint.id)
+                                      .order_by(CaseNote.id))),
+        "attachments": session.execute(
+            select(Attachment.id, Attachment.filename, Attachment.content_type, Attachment.size,
+                   Attachment.uploaded_by, Attachment.uploaded_at)
+            .where(Attachment.complaint_id == complaint.id).order_by(Attachment.id)).all(),
+        "support": list(session.scalars(select(SupportNeeds).where(SupportNeeds.complaint_id == complaint.id)
+                                        .order_by(SupportNeeds.id))),
+        "history": audit.history(session, complaint),
+        "events": sorted(instance.definition.messages),
+        "marks": _named(instance.definition, diagram_marks(casework, complaint)),
+    }
+
+
+def _named(definition, marks: dict[str, list[str]]) -> dict[str, list[str]]:
+    def name(element_id: str) -> str:
+        element = definition.elements.get(element_id)
+        return (element.name if element and element.name else element_id)
+    return {kind: [name(e) for e in ids] for kind, ids in marks.items()}
+
+
+def _extension_reasons(session: Session, complaint: Complaint) -> list[tuple[str, str]]:
+    """The reasons recorded with extension decisions: any answer whose field names a reason."""
+    reasons = []
+    for event in session.scalars(select(AuditEvent).where(AuditEvent.complaint_id == complaint.id,
+                                                          AuditEvent.type == "task_completed")
+                                 .order_by(AuditEvent.id)):
+        for key, value in (event.details.get("data") or {}).items():
+            if "reason" in key and isinstance(value, str) and value.strip():
+                reasons.append((event.details.get("name") or key, value))
+    return reasons
+
+
+# --- related complaints --------------------------------------------------------------------
+
+def open_from_same_resident(session: Session, landlord: str, resident: Mapping[str, str],
+                            user: User) -> list[Complaint]:
+    """Open complaints at the landlord from the same resident (same email, phone, or name)."""
+    if not user.may_see(landlord):
+        return []
+    matches = []
+    for key in ("email", "phone", "name"):
+        value = (resident.get(key) or "").strip()
+        if value:
+            field = Complaint.resident[key].as_string()
+            matches.append(func.lower(field) == value.lower())
+    if not matches:
+        return []
+    return list(session.scalars(select(Complaint).where(
+        Complaint.landlord == landlord, Complaint.status == "open", or_(*matches))
+        .order_by(Complaint.received_at.desc()).limit(10)))
+
+
+# --- writes --------------------------------------------------------------------------------
+
+class CaseRecord:
+    """What a caseworker adds to a complaint's record directly; each call one transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session], casework: Casework) -> None:
+        self.sessions = sessions
+        self.casework = casework
+
+    def export(self, reference: str, user: User) -> bytes:
+        """The record as a zip; the export itself is audited (who took personal data out, and when)."""
+        with transaction(self.sessions) as session:
+            content = export_zip(session, self.casework, reference, user)
+            audit.record(session, complaint_for(session, reference, user), "record_exported", user.username,
+                         bytes=len(content))
+            return content
+
+    def add_note(self, reference: str, body: str, user: User) -> None:
+        body = (body or "").strip()
+        if not body:
+            raise InvalidInput({"note": "Enter the note"})
+        if len(body) > MAX_NOTE:
+            raise InvalidInput({"note": f"Enter no more than {MAX_NOTE:,} characters"})
+        with transaction(self.sessions) as session:
+            complaint = complaint_for(session, reference, user)
+            note = CaseNote(complaint_id=complaint.id, author=user.username, at=clock.now(), body=body)
+            session.add(note)
+            session.flush()
+            audit.record(session, complaint, "note_added", user.username, note_id=note.id)
+
+    def add_attachment(self, reference: str, filename: str, content: bytes, user: User) -> None:
+        name = _safe_filename(filename)
+        kind = ATTACHMENT_TYPES.get(Path(name).suffix.lower())
+        if kind is None:
+            allowed = ", ".join(sorted({suffix.lstrip(".") for suffix in ATTACHMENT_TYPES}))
+            raise InvalidInput({"attachment": f"This type of file cannot be attached. Attach one of: {allowed}"})
+        if not content:
+            raise InvalidInput({"attachment": "Choose a file that is not empty"})
+        if len(content) > MAX_ATTACHMENT_BYTES:
+            raise InvalidInput({"attachment": f"The file must be smaller than {MAX_ATTACHMENT_BYTES // 2**20} MB"})
+        with transaction(self.sessions) as session:
+            complaint = complaint_for(session, reference, user)
+            item = Attachment(complaint_id=complaint.id, filename=name,
+                              content_type=kind,
+                              size=len(content), content=content, uploaded_by=user.username,
+                              uploaded_at=clock.now())
+            session.add(item)
+            session.flush()
+            audit.record(session, complaint, "attachment_added", user.username, attachment_id=item.id,
+                         filename=name, size=len(content))
+
+    def attachment(self, reference: str, attachment_id: int, user: User) -> Attachment:
+        with self.sessions() as session:
+            complaint = complaint_for(session, reference, user)
+            item = session.get(Attachment, attachment_id)
+            if item is None or item.complaint_id != complaint.id:
+                raise NotFound(f"no attachment {attachment_id}")
+            session.expunge(item)
+            return item
+
+    def record_support_needs(self, reference: str, adjustments: str | None, vulnerabilities: str | None,
+                             review_on: date | None, user: User) -> None:
+        """Record (or review) reasonable adjustments and disclosed vulnerabilities (Code 5.6)."""
+        adjustments, vulnerabilities = (adjustments or "").strip() or None, (vulnerabilities or "").strip() or None
+        errors = {}
+        if (adjustments or vulnerabilities) and review_on is None:
+            errors["review_on"] = "Enter a date to review the adjustments and vulnerabilities"
+        if review_on is not None and review_on < london_date(clock.now()):
+            errors["review_on"] = "The review date must be today or later"
+        if errors:
+            raise InvalidInput(errors)
+        with transaction(self.sessions) as session:
+            complaint = complaint_for(session, reference, user)
+            session.add(SupportNeeds(complaint_id=complaint.id, adjustments=adjustments,
+                                     vulnerabilities=vulnerabilities, review_on=review_on,
+                                     recorded_by=user.username, recorded_at=clock.now()))
+            audit.record(session, complaint, "support_needs_recorded", user.username,
+                         review_on=review_on.isoformat() if review_on else None)
+
+
+def _safe_filename(filename: str | None) -> str:
+    name = re.sub(r"[^A-Za-z0-9._ -]+", "_", (filename or "").replace("\\", "/").split("/")[-1]).strip(" .")
+    return (name or "attachment")[:200]
+
+
+# --- export --------------------------------------------------------------------------------
+
+def export_zip(session: Session, casework: Casework, reference: str, user: User) -> bytes:
+    """The whole record as a zip: record.json, history.json, each letter as HTML, each attachment.
+
+    For a subject access request or the Ombudsman's evidence request.
+    """
+    page = case_page(session, casework, reference, user)
+    complaint = page["complaint"]
+    record = {
+        "reference": complaint.reference, "landlord": complaint.landlord,
+        "received_at": complaint.received_at.isoformat(), "channel": complaint.channel,
+        "category": complaint.category, "summary": complaint.summary, "resident": complaint.resident,
+        "representative": complaint.representative, "outcomes_sought": complaint.outcomes_sought,
+        "reasonable_adjustments": complaint.reasonable_adjustments, "status": complaint.status,
+        "stage": complaint.stage, "outcome": complaint.outcome,
+        "closed_at": complaint.closed_at.isoformat() if complaint.closed_at else None,
+        "stages": [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in s.items()}
+                   for s in page["stage_dates"]],
+        "deadlines": [{"key": d["row"].key, "stage": d["row"].stage, "due_at": d["row"].due_at.isoformat(),
+                       "original_due_at": d["row"].original_due_at.isoformat(),
+                       "met_at": d["row"].met_at.isoformat() if d["row"].met_at else None,
+                       "met_by": d["row"].met_by, "missed": d["row"].missed, "extended": d["row"].extended,
+                       "status": d["row"].status}
+                      for d in page["deadlines"]],
+        "tasks": [{"name": t.name, "stage": t.stage, "status": t.status, "role": t.role, "assignee": t.assignee,
+                   "created_at": t.created_at.isoformat(),
+                   "completed_at": t.completed_at.isoformat() if t.completed_at else None,
+                   "completed_by": t.completed_by} for t in page["tasks"]],
+        "work": [{"name": w["name"], "stage": w["stage"], "by": w["by"], "at": w["at"].isoformat(),
+                  "answers": dict(w["answers"])} for w in page["work"]],
+        "letters": [{"id": l.id, "template": l.template, "stage": l.stage, "status": l.status,
+                     "created_at": l.created_at.isoformat(),
+                     "sent_at": l.sent_at.isoformat() if l.sent_at else None, "sent_by": l.sent_by,
+                     "sent_to": l.sent_to, "file": f"letters/{l.id:04d}-{l.template}.html"} for l in page["letters"]],
+        "notes": [{"author": n.author, "at": n.at.isoformat(), "body": n.body} for n in page["notes"]],
+        "support_needs": [{"adjustments": s.adjustments, "vulnerabilities": s.vulnerabilities,
+                           "review_on": s.review_on.isoformat() if s.review_on else None,
+                           "recorded_by": s.recorded_by, "recorded_at": s.recorded_at.isoformat()}
+                          for s in page["support"]],
+        "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": a.size,
+                         "uploaded_by": a.uploaded_by, "uploaded_at": a.uploaded_at.isoformat(),
+                         "file": f"attachments/{a.id:04d}-{a.filename}"} for a in page["attachments"]],
+        "definition_version": page["version"].version,
+        "exported_at": clock.now().isoformat(), "exported_by": user.username,
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("record.json", json.dumps(record, indent=2, ensure_ascii=False))
+        archive.writestr("history.json", json.dumps([audit.as_json(e) for e in page["history"]], indent=2,
+                                                    ensure_ascii=False, default=str))
+        for letter in page["letters"]:
+            archive.writestr(f"letters/{letter.id:04d}-{letter.template}.html", letter.body_html or "")
+        for item in page["attachments"]:
+            content = session.scalar(select(Attachment.content).where(Attachment.id == item.id))
+            archive.writestr(f"attachments/{item.id:04d}-{item.filename}", content)
+    return buffer.getvalue()

@@ -1,0 +1,300 @@
+"""Complaints: logging them, reading their record, and events from outside.
+
+Each public method is one transaction: it either does everything (the complaint, its
+instance, tasks, deadlines and audit events) or nothing.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, Iterator, Mapping
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from workflow_app.casework import audit
+from workflow_app.rules import clock
+from workflow_app.rules.calendar import london_date
+from workflow_app.casework.engine import Action, Casework, deliver_event, load_definition
+from workflow_app.casework.deployments import current_version
+from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
+from workflow_app.casework.instances import Instance
+from workflow_app.casework.models import Complaint, Deadline, PendingEvent, ReferenceCounter, Task, User, WorkflowInstance
+
+CHANNELS = ("phone", "email", "letter", "in_person", "web", "social_media", "petition")
+CATEGORIES = (
+    "property_condition", "complaint_handling", "anti_social_behaviour", "health_and_safety",
+    "estate_management", "charges", "staff_conduct", "tenancy_and_moving", "other",
+)
+COMPLAINT_FIELDS = {"landlord", "received_at", "channel", "category", "summary", "resident", "representative",
+                    "outcomes_sought", "reasonable_adjustments", "received_earlier_reason"}
+PERSON_FIELDS = {"name", "email", "phone", "address", "relationship", "authority"}
+MAX_TEXT = 20_000
+MAX_EVENT_BYTES = 64 * 1024
+
+
+@contextmanager
+def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work; a concurrent change to the same complaint becomes a Conflict."""
+    try:
+        with sessions.begin() as session:
+            yield session
+    except StaleDataError:
+        raise Conflict("someone else changed this complaint at the same moment; reload and try again") from None
+    except OperationalError as error:
+        if "locked" not in str(error) and "busy" not in str(error):
+            raise
+        raise Conflict("the database was busy and nothing was saved; try again") from None
+
+
+class ComplaintService:
+    def __init__(self, sessions: sessionmaker[Session], casework: Casework) -> None:
+        self.sessions = sessions
+        self.casework = casework
+
+    # --- logging ----------------------------------------------------------------------
+
+    def log_complaint(self, fields: Mapping[str, Any], user: User) -> str:
+        """Log a complaint and start its landlord's current process; returns the reference."""
+        values = self._checked(fields, user)
+        with transaction(self.sessions) as session:
+            landlord = self.casework.landlord(values["landlord"])
+            version = current_version(session, landlord.slug)
+            complaint = Complaint(
+                reference=self._next_reference(session, landlord.slug, landlord.reference_prefix),
+                created_at=clock.now(), created_by=user.username, status="open", stage="pre",
+                **{k: v for k, v in values.items() if k != "received_earlier_reason"},
+            )
+            session.add(complaint)
+            session.flush()
+            audit.record(session, complaint, "complaint_logged", user.username, reference=complaint.reference,
+                         channel=complaint.channel, category=complaint.category,
+                         received_at=complaint.received_at.isoformat(), definition_version=version.version,
+                         received_earlier_reason=values.get("received_earlier_reason"))
+            definition = load_definition(version)
+            instance = Instance.start(definition, landlord.nation, case_data(complaint))
+            complaint.instance = WorkflowInstance(definition_version_id=version.id, state="",
+                                                  updated_at=clock.now())
+            complaint.instance.definition_version = version
+            self.casework.act(session, complaint, instance, user.username,
+                              lambda inst, action: action.steps.extend(inst.advance()))
+            return complaint.reference
+
+    def _checked(self, fields: Mapping[str, Any], user: User) -> dict[str, Any]:
+        if not isinstance(fields, Mapping):
+            raise InvalidInput({"complaint": "send a JSON object"})
+        errors: dict[str, str] = {}
+        for unknown in sorted(set(fields) - COMPLAINT_FIELDS):
+            errors[unknown] = "unknown field"
+        landlord = fields.get("landlord")
+        if not landlord:
+            errors["landlord"] = "is required"
+        elif landlord not in self.casework.landlords:
+            errors["landlord"] = f"unknown landlord {landlord!r}"
+        elif not user.may_see(landlord):
+            errors["landlord"] = "you may not log complaints for this landlord"
+        received_at = _instant(fields.get("received_at"), "received_at", errors)
+        if received_at is not None and received_at > clock.now() + timedelta(minutes=1):
+            errors["received_at"] = "cannot be in the future"
+        for name, allowed in (("channel", CHANNELS), ("category", CATEGORIES)):
+            if fields.get(name) not in allowed:
+                errors[name] = f"choose one of: {', '.join(allowed)}"
+        summary = fields.get("summary")
+        if not isinstance(summary, str) or not summary.strip():
+            errors["summary"] = "is required"
+        for name in ("summary", "outcomes_sought", "reasonable_adjustments", "received_earlier_reason"):
+            value = fields.get(name)
+            if value is not None and (not isinstance(value, str) or len(value) > MAX_TEXT):
+                errors[name] = f"must be text of at most {MAX_TEXT} characters"
+        resident = _person(fields.get("resident"), "resident", errors, required=True)
+        representative = _person(fields.get("representative"), "representative", errors, required=False)
+        if representative and not representative.get("authority"):
+            errors["representative.authority"] = "record the representative's authority to act"
+        if errors:
+            raise InvalidInput(errors)
+        return {
+            "landlord": landlord, "received_at": received_at, "channel": fields["channel"],
+            "category": fields["category"], "summary": summary.strip(), "resident": resident,
+            "representative": representative or None, "outcomes_sought": fields.get("outcomes_sought"),
+            "reasonable_adjustments": fields.get("reasonable_adjustments"),
+            "received_earlier_reason": fields.get("received_earlier_reason"),
+        }
+
+    @staticmethod
+    def _next_reference(session: Session, landlord: str, prefix: str) -> str:
+        year = london_date(clock.now()).year
+        for _ in range(3):
+            number = session.scalar(
+                update(ReferenceCounter)
+                .where(ReferenceCounter.landlord == landlord, ReferenceCounter.year == year)
+                .values(last=ReferenceCounter.last + 1)
+                .returning(ReferenceCounter.last)
+            )
+            if number is not None:
+                return f"{prefix}-{year}-{number:06d}"
+            try:
+                with session.begin_nested():
+                    session.add(ReferenceCounter(landlord=landlord, year=year, last=1))
+                return f"{prefix}-{year}-{1:06d}"
+            except IntegrityError:
+                continue
+        raise Conflict("could not allocate a reference number; try again")
+
+    # --- reading ------------------------------------------------------------------------
+
+    def complaint(self, session: Session, reference: str, user: User) -> Complaint:
+        complaint = session.scalars(select(Complaint).where(Complaint.reference == reference)).first()
+        if complaint is None or not user.may_see(complaint.landlord):
+            raise NotFound(f"no complaint {reference}")
+        return complaint
+
+    def describe(self, reference: str, user: User) -> dict[str, Any]:
+        with self.sessions() as session:
+            return complaint_body(session, self.complaint(session, reference, user))
+
+    def history(self, reference: str, user: User) -> list[dict[str, Any]]:
+        with self.sessions() as session:
+            return [audit.as_json(e) for e in audit.history(session, self.complaint(session, reference, user))]
+
+    # --- events from outside ------------------------------------------------------------
+
+    def send_event(self, reference: str, name: str, data: Any, user: User) -> dict[str, Any]:
+        """Deliver an event to the complaint's process, or keep it until the process can take it."""
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise InvalidInput({"data": "send a JSON object"})
+        if len(json.dumps(data, default=str)) > MAX_EVENT_BYTES:
+            raise InvalidInput({"data": f"is larger than {MAX_EVENT_BYTES // 1024} KB"})
+        with transaction(self.sessions) as session:
+            complaint = self.complaint(session, reference, user)
+            if complaint.status == "closed":
+                raise Conflict(f"complaint {reference} is closed; a new complaint must be logged")
+            instance = self.casework.instance_of(complaint)
+            if name not in instance.definition.messages:
+                known = ", ".join(sorted(instance.definition.messages)) or "none"
+                raise InvalidInput({"name": f"the process has no event called {name!r} (it knows: {known})"})
+            now = clock.now()
+            outcome = {}
+
+            def move(inst: Instance, action: Action) -> None:
+                outcome["delivered"] = deliver_event(inst, name, dict(data), now, action)
+                audit.record(session, complaint, "event_received", user.username, name=name,
+                             pending=not outcome["delivered"])
+                if not outcome["delivered"]:
+                    session.add(PendingEvent(complaint_id=complaint.id, name=name, data=dict(data),
+                                             received_at=now, received_by=user.username))
+
+            self.casework.act(session, complaint, instance, user.username, move)
+            delivered = outcome["delivered"]
+            return {"reference": reference, "event": name, "delivered": delivered, "pending": not delivered}
+
+    # --- timers -------------------------------------------------------------------------
+
+    def retry(self, reference: str, user: User) -> dict[str, Any]:
+        """Run the complaint's process on now, working out again any timer that failed (an incident)."""
+        with transaction(self.sessions) as session:
+            complaint = self.complaint(session, reference, user)
+            if complaint.status == "closed":
+                raise Conflict(f"complaint {reference} is closed")
+            instance = self.casework.instance_of(complaint)
+            self.casework.act(session, complaint, instance, user.username,
+                              lambda inst, action: action.steps.extend(inst.advance()))
+            return {"reference": reference, "failed_timers": sorted(instance.failed_timers())}
+
+    def fire_due_timers(self, complaint_id: int) -> bool:
+        """Fire a complaint's due timers once; False when another sweep got there first."""
+        try:
+            with transaction(self.sessions) as session:
+                query = select(WorkflowInstance).where(WorkflowInstance.complaint_id == complaint_id,
+                                                       WorkflowInstance.next_due_at < clock.now())
+                if session.bind.dialect.name == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                record = session.scalars(query).first()
+                if record is None:
+                    return False
+                complaint = record.complaint
+                instance = self.casework.instance_of(complaint)
+                self.casework.act(session, complaint, instance, audit.CLOCK,
+                                  lambda inst, action: action.steps.extend(inst.advance()))
+                return True
+        except Conflict:
+            return False
+
+
+def case_data(complaint: Complaint) -> dict[str, Any]:
+    """What the diagram sees of a complaint: facts, not personal details."""
+    return {
+        "reference": complaint.reference,
+        "landlord": complaint.landlord,
+        "received_at": complaint.received_at,
+        "channel": complaint.channel,
+        "category": complaint.category,
+        "has_representative": bool(complaint.representative),
+    }
+
+
+def complaint_body(session: Session, complaint: Complaint) -> dict[str, Any]:
+    deadlines = session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id,
+                                                       Deadline.status != "cancelled").order_by(Deadline.id))
+    tasks = session.scalars(select(Task).where(Task.complaint_id == complaint.id, Task.status == "open")
+                            .order_by(Task.created_at, Task.id))
+    return {
+        "reference": complaint.reference,
+        "landlord": complaint.landlord,
+        "stage": complaint.stage,
+        "status": complaint.status,
+        "outcome": complaint.outcome,
+        "received_at": complaint.received_at.isoformat(),
+        "deadlines": [{"key": d.key, "stage": d.stage, "due_at": d.due_at.isoformat(), "met_at": _iso(d.met_at),
+                       "missed": d.missed, "extended": d.extended, **({"met_by": d.met_by} if d.met_by else {})}
+                      for d in deadlines],
+        "open_tasks": [task_body(t) for t in tasks],
+    }
+
+
+def task_body(task: Task) -> dict[str, Any]:
+    return {"id": task.id, "element_id": task.element_id, "name": task.name, "stage": task.stage,
+            "role": task.role, "assignee": task.assignee, "due_at": _iso(task.due_at)}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _instant(value: Any, name: str, errors: dict[str, str]) -> datetime | None:
+    if value in (None, ""):
+        errors[name] = "is required"
+        return None
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        errors[name] = "must be an ISO 8601 date and time, e.g. 2026-12-23T16:30:00+00:00"
+    elif parsed.tzinfo is None:
+        errors[name] = "needs a UTC offset, e.g. +00:00"
+        return None
+    return parsed
+
+
+def _person(value: Any, name: str, errors: dict[str, str], required: bool) -> dict[str, str] | None:
+    if value in (None, {}) and not required:
+        return None
+    if not isinstance(value, Mapping):
+        errors[name] = "must be an object with at least a name"
+        return None
+    person = {}
+    for key, item in value.items():
+        if key not in PERSON_FIELDS:
+            errors[f"{name}.{key}"] = "unknown field"
+        elif not isinstance(item, str) or len(item) > 2000:
+            errors[f"{name}.{key}"] = "must be text of at most 2000 characters"
+        else:
+            person[key] = item.strip()
+    if not person.get("name"):
+        errors[f"{name}.name"] = "is required"
+    return person

@@ -1,0 +1,89 @@
+"""The database: where it is, and sessions on it.
+
+`WORKFLOW_APP_DATABASE_URL` picks the database (PostgreSQL for real deployments);
+without it the app uses a SQLite file in its instance folder.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+
+DATABASE_URL_VARIABLE = "WORKFLOW_APP_DATABASE_URL"
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
+
+
+def default_instance_dir() -> Path:
+    """Where the default SQLite database lives: WORKFLOW_APP_INSTANCE, else ./instance.
+
+    The web app and the CLI both use this, so `workflow-app demo` and `workflow-app serve`
+    see the same database.
+    """
+    return Path(os.environ.get("WORKFLOW_APP_INSTANCE", "instance")).resolve()
+
+
+def database_url(instance_path: Path) -> str:
+    url = os.environ.get(DATABASE_URL_VARIABLE)
+    if url:
+        return url
+    instance_path.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{instance_path / 'workflow_app.sqlite3'}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine that never writes statement parameters (residents' details) to logs or errors."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               hide_parameters=True)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            if ":memory:" not in url:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(connection=None):
+    from alembic.config import Config
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def create_schema(engine: Engine) -> None:
+    """Bring the database up to the newest schema with the Alembic migrations."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    with engine.begin() as connection:
+        revision = MigrationContext.configure(connection).get_current_revision
+        before = revision()
+        command.upgrade(alembic_config(connection), "head")
+        if engine.dialect.name == "sqlite" and before not in (None, revision()):
+            _refresh_sqlite_statistics(connection)
+
+
+def _refresh_sqlite_statistics(connection) -> None:
+    """Analyse again each table SQLite holds statistics for, after a migration changed the schema.
+
+    A new index with no statistics beside its table's older ones looks cheap to SQLite's
+    planner, which then prefers it blindly (an uncovered index over a covering one).
+    """
+    if connection.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first() is None:
+        return
+    for (table,) in connection.exec_driver_sql("SELECT DISTINCT tbl FROM sqlite_stat1").all():
+        connection.exec_driver_sql(f'ANALYZE "{table}"')

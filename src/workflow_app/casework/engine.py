@@ -1,0 +1,343 @@
+"""Running a complaint's process and recording what it did.
+
+Every action on a complaint (logging it, completing a task, an event from outside, a
+timer coming due) goes through `Casework.act`: load the instance, let the action move
+it, deliver any events that were waiting for it, then copy what the diagram now waits
+for into the indexed rows (tasks, deadlines, stage, status, `next_due_at`, incidents)
+and write an audit event for each change, all in the action's transaction.
+
+A timer that falls due during someone's action fires as the clock's doing, not theirs,
+and a timer whose due time cannot be worked out never undoes the action: the complaint
+gets an incident for the analysts instead.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import FileSystemLoader, TemplateNotFound
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflow_app.casework import audit
+from workflow_app.rules import clock
+from workflow_app.rules.vocabulary import STAGE_DUTIES, is_duty, is_recurring, stage_order
+from workflow_app.diagrams.definitions import Definition, Element, compile_definition, cache as definition_cache
+from workflow_app.diagrams.forms import load_form
+from workflow_app.casework.instances import ArmedTimer, Instance, Step
+from workflow_app.rules.landlords import Landlord
+from workflow_app.casework.models import Complaint, Deadline, DefinitionVersion, Incident, Letter, PendingEvent, Task
+
+
+def load_definition(version: DefinitionVersion) -> Definition:
+    """The parsed definition of a deployed version, parsed once per process."""
+    def build() -> Definition:
+        forms = {form_id: load_form(source) for form_id, source in (version.forms or {}).items()}
+        return compile_definition(version.xml, forms)
+    return definition_cache.get(version.content_hash, build)
+
+
+@dataclass
+class Action:
+    """What happened during one action, gathered for the record."""
+
+    actor: str
+    steps: list[Step] = field(default_factory=list)
+
+
+class Casework:
+    """Moves complaints' instances and keeps their indexed record in step."""
+
+    def __init__(self, landlords: Mapping[str, Landlord]) -> None:
+        self.landlords = landlords
+        self._letters: dict[str, SandboxedEnvironment] = {}
+
+    def landlord(self, slug: str) -> Landlord:
+        return self.landlords[slug]
+
+    def instance_of(self, complaint: Complaint) -> Instance:
+        record = complaint.instance
+        definition = load_definition(record.definition_version)
+        return Instance.restore(definition, self.landlord(complaint.landlord).nation, record.state)
+
+    def act(self, session: Session, complaint: Complaint, instance: Instance, actor: str,
+            move: Callable[[Instance, Action], None]) -> Action:
+        """Apply one move to a complaint's instance and record everything it caused."""
+        action = Action(actor)
+        move(instance, action)
+        self._deliver_pending_events(session, complaint, instance, action)
+        failed = instance.failed_timers()
+        self._record(session, complaint, instance, action, failed)
+        if failed or complaint.instance.open_incidents:
+            self._record_incidents(session, complaint, failed, action.actor)
+        return action
+
+    # --- events that arrived early ---------------------------------------------------
+
+    def _deliver_pending_events(self, session: Session, complaint: Complaint, instance: Instance,
+                                action: Action) -> None:
+        waiting = list(session.scalars(
+            select(PendingEvent)
+            .where(PendingEvent.complaint_id == complaint.id, PendingEvent.delivered_at.is_(None))
+            .order_by(PendingEvent.id)
+        ))
+        delivered = True
+        while waiting and delivered:
+            delivered = False
+            for pending in list(waiting):
+                if instance.finished or not deliver_event(instance, pending.name, pending.data,
+                                                          pending.received_at, action):
+                    continue
+                pending.delivered_at = clock.now()
+                audit.record(session, complaint, "event_delivered", action.actor,
+                             name=pending.name, received_at=pending.received_at.isoformat())
+                waiting.remove(pending)
+                delivered = True
+
+    # --- recording -------------------------------------------------------------------
+
+    def _record(self, session: Session, complaint: Complaint, instance: Instance, action: Action,
+                failed: Mapping[str, str]) -> None:
+        now = clock.now()
+        deadlines = list(session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id)
+                                         .order_by(Deadline.id)))
+        met_by: dict[str, str] = {}     # a guarded scope -> how the end reached inside it meets its deadline
+        for step in action.steps:
+            if step.kind == "timer_fired":
+                self._timer_fired(session, complaint, instance, deadlines, step)
+            elif step.kind == "letter":
+                self._issue_letter(session, complaint, instance, step, action.actor)
+            elif step.kind == "end" and step.detail:
+                complaint.outcome = step.detail  # kept even if another branch finishes the process later
+            elif step.kind == "scope_end":
+                scope = instance.definition.element(step.element_id).enclosing
+                if scope:
+                    met_by[scope[0]] = step.detail
+        armed = instance.armed_timers()
+        # A timer waiting without a due time (an incident) still keeps its deadline running, at the last due time known.
+        failing = {instance.definition.element(element_id).deadline_key for element_id in failed}
+        self._record_deadlines(session, complaint, instance, deadlines, armed, action.actor, now, met_by, failing)
+        self._record_tasks(session, complaint, instance, deadlines, action.actor)
+        self._record_stage(session, complaint, instance, armed, action.actor)
+        if instance.finished and complaint.status != "closed":
+            self._close(session, complaint, deadlines,
+                        complaint.outcome or instance.data().get("outcome") or "completed", action.actor, now)
+        record = complaint.instance
+        record.state = instance.dump()
+        record.next_due_at = armed[0].due_at if armed else None
+        record.updated_at = now
+
+    def _timer_fired(self, session, complaint, instance, deadlines, step: Step) -> None:
+        """A timer came due: the clock's doing, whoever's action it fell due in."""
+        element = instance.definition.element(step.element_id)
+        actor = audit.CLOCK
+        audit.record(session, complaint, "timer_fired", actor, element_id=element.id, key=element.deadline_key)
+        deadline = _latest(deadlines, element.deadline_key, {"open"})
+        if deadline is None:
+            if step.due_at is None:
+                return
+            # Armed and already past due within this one action (an event that waited too long).
+            deadline = _set_deadline(session, complaint, deadlines, element.deadline_key, element.stage,
+                                     element.id, element.attached_to, step.due_at, actor)
+        if is_duty(deadline.key):
+            deadline.missed = True
+            deadline.status = "missed"
+            if element.attached_to and element.interrupting:
+                deadline.guards = None  # the late work was cancelled by the timer: it can never be met
+            audit.record(session, complaint, "deadline_missed", actor, key=deadline.key, stage=deadline.stage,
+                         due_at=deadline.due_at.isoformat())
+        else:
+            deadline.status = "elapsed"
+
+    def _record_deadlines(self, session, complaint, instance, deadlines, armed: list[ArmedTimer],
+                          actor: str, now: datetime, met_by: Mapping[str, str], failing: set[str]) -> None:
+        armed_keys = set(failing)
+        for timer in armed:
+            armed_keys.add(timer.key)
+            deadline = _latest(deadlines, timer.key, {"open", "missed"})
+            if deadline is not None and is_recurring(timer.key) and deadline.due_at != timer.due_at:
+                # The next round of a recurring deadline: the last one was kept, this one starts.
+                if deadline.status == "open":
+                    deadline.status, deadline.met_at = "met", now
+                    audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage)
+                elif deadline.met_at is None:
+                    deadline.met_at = now
+                    audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage,
+                                 late=True)
+                deadline = None
+            if deadline is None:
+                _set_deadline(session, complaint, deadlines, timer.key, timer.stage, timer.element_id,
+                              timer.guards, timer.due_at, actor)
+                continue
+            # The same key re-armed (an extension loop, or the next task carrying it on).
+            deadline.element_id, deadline.guards, deadline.stage = timer.element_id, timer.guards, timer.stage
+            if deadline.due_at == timer.due_at:
+                continue
+            deadline.extended = deadline.extended or timer.due_at > deadline.due_at
+            deadline.due_at = timer.due_at
+            if deadline.status == "missed" and timer.due_at > now:
+                deadline.status = "open"
+            audit.record(session, complaint, "deadline_set", actor, key=deadline.key, stage=deadline.stage,
+                         due_at=deadline.due_at.isoformat(), extended=deadline.extended)
+        active = instance.active_elements()
+        for deadline in deadlines:
+            if deadline.key in armed_keys:
+                continue
+            # A reminder called off by the thing it reminds about (the response sent, the works done) was kept;
+            # any other guarded work called off (say, closed for no contact) is neither met nor missed.
+            cancelled = deadline.guards is not None and not is_recurring(deadline.key) \
+                and instance.was_cancelled(deadline.guards)
+            how = met_by.get(deadline.guards or "")
+            if deadline.status == "open" and cancelled:
+                deadline.status = "cancelled"
+                audit.record(session, complaint, "deadline_cancelled", actor, key=deadline.key, stage=deadline.stage)
+            elif deadline.status == "open":
+                deadline.status, deadline.met_at, deadline.met_by = "met", now, how
+                audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage,
+                             **({"met_by": how} if how else {}))
+            elif deadline.status == "missed" and deadline.met_at is None and deadline.guards is not None \
+                    and deadline.guards not in active:
+                if cancelled:
+                    deadline.guards = None  # missed, and the work was never done
+                    continue
+                deadline.met_at, deadline.met_by = now, how
+                audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage,
+                             late=True, **({"met_by": how} if how else {}))
+
+    def _record_tasks(self, session, complaint, instance, deadlines: list[Deadline], actor: str) -> None:
+        rows = {t.id: t for t in session.scalars(
+            select(Task).where(Task.complaint_id == complaint.id, Task.status == "open"))}
+        open_now = instance.open_tasks()
+        running = [d for d in deadlines if d.running and is_duty(d.key)]
+        for task in open_now:
+            due = due_for(instance.definition.element(task.element_id), task.stage, running)
+            row = rows.pop(task.task_id, None)
+            if row is None:
+                session.add(Task(id=task.task_id, complaint_id=complaint.id, landlord=complaint.landlord,
+                                 element_id=task.element_id, name=task.name, stage=task.stage, role=task.role,
+                                 form_id=task.form_id, due_at=due, status="open", created_at=clock.now()))
+                audit.record(session, complaint, "task_ready", actor, task_id=task.task_id,
+                             element_id=task.element_id, name=task.name, stage=task.stage, role=task.role,
+                             due_at=due.isoformat() if due else None)
+            elif row.due_at != due:
+                row.due_at = due
+        for row in rows.values():
+            row.status = "cancelled"
+            audit.record(session, complaint, "task_cancelled", actor, task_id=row.id, element_id=row.element_id)
+
+    def _record_stage(self, session, complaint, instance, armed: list[ArmedTimer], actor: str) -> None:
+        """The complaint's stage: its open tasks' (the latest of them), else its running duties' (waiting for
+        the resident or an event). A clock already running before a stage starts (the acknowledgement, from
+        receipt) does not move the complaint into that stage while it waits for the decision to accept it."""
+        stages = [t.stage for t in instance.open_tasks()] or [t.stage for t in armed if is_duty(t.key)]
+        if not stages:
+            return
+        stage = max(stages, key=stage_order)
+        if stage != complaint.stage:
+            complaint.stage = stage
+            audit.record(session, complaint, "stage_changed", actor, stage=stage)
+
+    def _close(self, session, complaint, deadlines, outcome: str, actor: str, now: datetime) -> None:
+        for deadline in deadlines:
+            if deadline.status == "open":
+                deadline.status = "cancelled"
+        complaint.status, complaint.outcome, complaint.closed_at = "closed", outcome, now
+        audit.record(session, complaint, "closed", actor, outcome=outcome)
+
+    def _record_incidents(self, session, complaint, failed: Mapping[str, str], actor: str) -> None:
+        """Open an incident for each timer whose due time failed; resolve those that work again."""
+        now = clock.now()
+        open_incidents = {i.element_id: i for i in session.scalars(
+            select(Incident).where(Incident.complaint_id == complaint.id, Incident.resolved_at.is_(None)))}
+        for element_id, message in failed.items():
+            incident = open_incidents.pop(element_id, None)
+            if incident is None:
+                session.add(Incident(complaint_id=complaint.id, landlord=complaint.landlord, element_id=element_id,
+                                     kind="timer", message=message[:2000], since=now))
+                audit.record(session, complaint, "incident_opened", audit.CLOCK, element_id=element_id,
+                             kind="timer", message=message[:2000])
+            elif incident.message != message[:2000]:
+                incident.message = message[:2000]
+        for element_id, incident in open_incidents.items():
+            incident.resolved_at = now
+            audit.record(session, complaint, "incident_resolved", actor, element_id=element_id, kind=incident.kind)
+        complaint.instance.open_incidents = len(failed)
+
+    # --- letters ---------------------------------------------------------------------
+
+    def _issue_letter(self, session, complaint, instance, step: Step, actor: str) -> None:
+        element = instance.definition.element(step.element_id)
+        letter = Letter(complaint_id=complaint.id, template=step.detail, element_id=element.id,
+                        stage=element.stage or complaint.stage, status="draft",
+                        body_html=self._render_letter(complaint, instance, step.detail), created_at=clock.now())
+        session.add(letter)
+        audit.record(session, complaint, "letter_issued", actor, template=step.detail, element_id=element.id)
+
+    def _render_letter(self, complaint: Complaint, instance: Instance, template: str) -> str | None:
+        landlord = self.landlord(complaint.landlord)
+        environment = self._letters.get(landlord.slug)
+        if environment is None:
+            environment = self._letters[landlord.slug] = letter_environment(Path(landlord.folder) / "letters")
+        try:
+            return environment.get_template(f"{template}.html").render(
+                complaint=complaint, landlord=landlord, case=instance.data())
+        except TemplateNotFound:
+            return None
+
+
+SHARED_LETTERS = Path(__file__).parent / "templates" / "letters"
+"""The product's letter layout, macros and default letter, for any landlord folder that has none of its own."""
+
+
+def letter_environment(folder: Path | None) -> SandboxedEnvironment:
+    """Letter templates from a landlord's `letters/` folder first, then the product's shared ones."""
+    folders = [str(SHARED_LETTERS)] if folder is None else [str(folder), str(SHARED_LETTERS)]
+    return SandboxedEnvironment(loader=FileSystemLoader(folders), autoescape=True)
+
+
+def due_for(element: Element, stage: str, running: list[Deadline]) -> datetime | None:
+    """When a user task is due: the earliest running duty deadline it works towards.
+
+    That is the deadlines its diagram names (property `works_towards`); else those whose timer sits on
+    it or on a subprocess around it (the acknowledgement's clock around everything before it); else its
+    stage's Code duties. A duty missed and not yet done still runs, so its task stays overdue.
+    """
+    named = element.works_towards
+    if named is not None:
+        towards = [d for d in running if d.key in named]
+    else:
+        around = {element.id, *element.enclosing}
+        towards = [d for d in running if d.guards in around] \
+            or [d for d in running if d.key in STAGE_DUTIES.get(stage, ())]
+    return min((d.due_at for d in towards), default=None)
+
+
+def deliver_event(instance: Instance, name: str, data: Mapping[str, Any], received_at: datetime,
+                  action: Action) -> bool:
+    """Deliver an event and run on; False (and nothing changed) when nothing can take it yet."""
+    if not instance.deliver(name, data, received_at):
+        return False
+    action.steps.extend(instance.advance())
+    return True
+
+
+def _set_deadline(session: Session, complaint: Complaint, deadlines: list[Deadline], key: str, stage: str,
+                  element_id: str, guards: str | None, due_at: datetime, actor: str) -> Deadline:
+    deadline = Deadline(complaint_id=complaint.id, key=key, stage=stage, element_id=element_id, guards=guards,
+                        due_at=due_at, original_due_at=due_at, missed=False, extended=False, status="open")
+    session.add(deadline)
+    deadlines.append(deadline)
+    audit.record(session, complaint, "deadline_set", actor, key=key, stage=stage, due_at=due_at.isoformat(),
+                 extended=False)
+    return deadline
+
+
+def _latest(deadlines: list[Deadline], key: str | None, statuses: set[str]) -> Deadline | None:
+    for deadline in reversed(deadlines):
+        if deadline.key == key and deadline.status in statuses:
+            return deadline
+    return None
+

@@ -1,0 +1,238 @@
+"""Letters to residents: the draft the diagram issued, edited by a caseworker, then sent.
+
+The engine creates a draft `Letter` when the diagram issues one, rendered from the
+landlord's template (`processes/<landlord>/letters/<template>.html`). Here a caseworker
+edits it (the HTML is cleaned to a safe set of tags) and sends it: the letter is stored on
+the complaint exactly as sent, printable, and emailed through SMTP when the
+`WORKFLOW_APP_SMTP_*` settings name a server and the resident (or their representative)
+has an email address; otherwise it is printed and posted.
+
+A letter the Code requires (acknowledgements, extensions, responses, refusals) can never be
+marked "not needed", and no task of the complaint can be completed while one is unsent
+(`TaskService.complete` refuses, so the browser and the API answer alike).
+"""
+from __future__ import annotations
+
+import os
+import re
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any, Mapping
+
+import nh3
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflow_app.casework import audit
+from workflow_app.rules import clock
+from workflow_app.casework.complaints import transaction
+from workflow_app.casework.engine import Casework, letter_environment
+from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
+from workflow_app.casework.models import Complaint, Letter, User
+
+MAX_LETTER = 200_000
+# A template whose name contains one of these is a letter the Code requires (5.x, 6.x):
+# acknowledging, extending, responding at either stage, refusing a complaint.
+CODE_REQUIRED_WORDS = ("acknowledg", "extension", "response", "refus", "declin", "not_accepted", "exclusion")
+ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "h1", "h2", "h3", "h4",
+                "table", "thead", "tbody", "tr", "th", "td", "address", "blockquote", "hr", "span", "div",
+                "section", "header", "footer", "main", "dl", "dt", "dd", "a"}
+
+
+def code_required(template: str) -> bool:
+    return any(word in template.lower() for word in CODE_REQUIRED_WORDS)
+
+
+def unsent_required(session: Session, complaint_id: int) -> list[Letter]:
+    """The complaint's drafts of letters the Code requires, oldest first: each must be sent before more work."""
+    return [letter for letter in session.scalars(select(Letter).where(Letter.complaint_id == complaint_id,
+                                                                     Letter.status == "draft")
+                                                 .order_by(Letter.id))
+            if code_required(letter.template)]
+
+
+def clean_html(body: str) -> str:
+    """Only a letter's safe formatting survives: no scripts, styles, event handlers or images."""
+    return nh3.clean(body, tags=ALLOWED_TAGS, attributes={"a": {"href"}, "td": {"colspan"}, "th": {"colspan"}},
+                     url_schemes={"https", "mailto", "tel"}, link_rel="noopener noreferrer",
+                     clean_content_tags={"script", "style", "title", "head"})
+
+
+def plain_text(body: str) -> str:
+    text = re.sub(r"(?i)<br\s*/?>|</(p|h[1-6]|li|tr|div|address|section)>", "\n", body)
+    text = nh3.clean(text, tags=set())
+    text = re.sub(r"&nbsp;", " ", text).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.splitlines())).strip() + "\n"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 25
+    username: str | None = None
+    password: str | None = None
+    sender: str = "complaints@localhost"
+    starttls: bool = False
+    ssl: bool = False
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> SmtpSettings | None:
+        """From `WORKFLOW_APP_SMTP_HOST`, `_PORT`, `_USERNAME`, `_PASSWORD`, `_FROM`, `_STARTTLS`, `_SSL`."""
+        host = values.get("WORKFLOW_APP_SMTP_HOST")
+        if not host:
+            return None
+        flag = lambda name: str(values.get(name, "")).lower() in ("1", "true", "yes")  # noqa: E731
+        return cls(host=str(host), port=int(values.get("WORKFLOW_APP_SMTP_PORT") or 25),
+                   username=values.get("WORKFLOW_APP_SMTP_USERNAME") or None,
+                   password=values.get("WORKFLOW_APP_SMTP_PASSWORD") or None,
+                   sender=values.get("WORKFLOW_APP_SMTP_FROM") or "complaints@localhost",
+                   starttls=flag("WORKFLOW_APP_SMTP_STARTTLS"), ssl=flag("WORKFLOW_APP_SMTP_SSL"))
+
+    @classmethod
+    def from_environment(cls) -> SmtpSettings | None:
+        return cls.from_mapping(os.environ)
+
+
+class LetterService:
+    """Editing, sending and (only for letters the Code does not require) setting aside letters."""
+
+    def __init__(self, sessions: sessionmaker[Session], casework: Casework, smtp: SmtpSettings | None) -> None:
+        self.sessions = sessions
+        self.casework = casework
+        self.smtp = smtp
+        self._defaults = letter_environment(None)
+
+    def _letter(self, session: Session, letter_id: int, user: User) -> tuple[Letter, Complaint]:
+        letter = session.get(Letter, letter_id)
+        complaint = session.get(Complaint, letter.complaint_id) if letter is not None else None
+        if letter is None or not user.may_see(complaint.landlord):
+            raise NotFound(f"no letter {letter_id}")
+        return letter, complaint
+
+    def view(self, letter_id: int, user: User) -> dict[str, Any]:
+        """The letter, its complaint and landlord, and its body (a starting draft when the template had none)."""
+        with self.sessions() as session:
+            letter, complaint = self._letter(session, letter_id, user)
+            session.expunge_all()
+        return {"letter": letter, "complaint": complaint, "landlord": self.casework.landlord(complaint.landlord),
+                "body": letter.body_html if letter.body_html is not None else self.starting_draft(letter, complaint),
+                "required": code_required(letter.template), "recipient": recipient(complaint),
+                "emailed": self.smtp is not None}
+
+    def starting_draft(self, letter: Letter, complaint: Complaint) -> str:
+        """The landlord has no template of this name: a plain letter with the facts the Code asks for."""
+        landlord = self.casework.landlord(complaint.landlord)
+        return self._defaults.get_template("default.html").render(
+            letter=letter, complaint=complaint, landlord=landlord, title=letter.template.replace("_", " "),
+            today=clock.now())
+
+    def save_draft(self, letter_id: int, body_html: str, user: User) -> None:
+        body = _checked_body(body_html)
+        with transaction(self.sessions) as session:
+            letter, complaint = self._letter(session, letter_id, user)
+            if letter.status != "draft":
+                raise Conflict("this letter has been sent; it can no longer be changed")
+            letter.body_html, letter.edited_at, letter.edited_by = body, clock.now(), user.username
+            audit.record(session, complaint, "letter_edited", user.username, letter_id=letter.id,
+                         template=letter.template)
+
+    def send(self, letter_id: int, user: User, body_html: str | None = None) -> dict[str, Any]:
+        """Store the letter as sent and email it when SMTP is set up and there is an address.
+
+        An email that fails changes nothing: the letter stays a draft and the error is raised.
+        """
+        with transaction(self.sessions) as session:
+            letter, complaint = self._letter(session, letter_id, user)
+            if letter.status != "draft":
+                raise Conflict("this letter has already been sent")
+            if body_html is not None:
+                letter.body_html, letter.edited_at, letter.edited_by = _checked_body(body_html), clock.now(), \
+                    user.username
+            elif letter.body_html is None:
+                letter.body_html = self.starting_draft(letter, complaint)
+            name, email = recipient(complaint)
+            now = clock.now()
+            letter.status, letter.sent_at, letter.sent_by = "sent", now, user.username
+            emailed = False
+            if email and self.smtp is not None:
+                self._email(complaint, letter, name, email)
+                letter.emailed_at, letter.sent_to, emailed = now, email, True
+            else:
+                letter.sent_to = "post: " + (complaint.resident.get("address") or name or "address not recorded")
+            audit.record(session, complaint, "letter_sent", user.username, letter_id=letter.id,
+                         template=letter.template, emailed=emailed, sent_to=letter.sent_to)
+            return {"letter": letter.id, "emailed": emailed, "sent_to": letter.sent_to,
+                    "reference": complaint.reference}
+
+    def send_required(self, reference: str, user: User) -> list[int]:
+        """Send, as drafted, every letter of the complaint the Code requires that is still a draft: what
+        a caseworker in the simulator, Try it or the demo history does before going on."""
+        with self.sessions() as session:
+            complaint = session.scalars(select(Complaint).where(Complaint.reference == reference)).first()
+            if complaint is None or not user.may_see(complaint.landlord):
+                raise NotFound(f"no complaint {reference}")
+            waiting = [letter.id for letter in unsent_required(session, complaint.id)]
+        for letter_id in waiting:
+            self.send(letter_id, user)
+        return waiting
+
+    def set_aside(self, letter_id: int, reason: str, user: User) -> None:
+        """Mark a letter the Code does not require as not needed, with the reason."""
+        reason = (reason or "").strip()
+        with transaction(self.sessions) as session:
+            letter, complaint = self._letter(session, letter_id, user)
+            if code_required(letter.template):
+                raise Conflict("the Complaint Handling Code requires this letter: it must be sent")
+            if letter.status != "draft":
+                raise Conflict("this letter is no longer a draft")
+            if not reason:
+                raise InvalidInput({"reason": "Say why this letter is not needed"})
+            letter.status = "not_needed"
+            audit.record(session, complaint, "letter_set_aside", user.username, letter_id=letter.id,
+                         template=letter.template, reason=reason[:2000])
+
+    def unsent_required(self, session: Session, complaint_id: int) -> list[Letter]:
+        return unsent_required(session, complaint_id)
+
+    def _email(self, complaint: Complaint, letter: Letter, name: str, email: str) -> None:
+        landlord = self.casework.landlord(complaint.landlord)
+        message = EmailMessage()
+        message["Subject"] = f"{landlord.display_name}: your complaint {complaint.reference}"
+        message["From"] = self.smtp.sender
+        message["To"] = f"{name} <{email}>" if name else email
+        message["Message-ID"] = make_msgid(domain=self.smtp.sender.rpartition("@")[2] or None)
+        message.set_content(plain_text(letter.body_html or ""))
+        message.add_alternative(f"<!doctype html><html lang=\"en-GB\"><body>{letter.body_html}</body></html>",
+                                subtype="html")
+        try:
+            if self.smtp.ssl:
+                client = smtplib.SMTP_SSL(self.smtp.host, self.smtp.port, timeout=20,
+                                          context=ssl.create_default_context())
+            else:
+                client = smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=20)
+            with client:
+                if self.smtp.starttls:
+                    client.starttls(context=ssl.create_default_context())
+                if self.smtp.username:
+                    client.login(self.smtp.username, self.smtp.password or "")
+                client.send_message(message)
+        except (OSError, smtplib.SMTPException) as error:
+            raise Conflict(f"the email could not be sent ({error}); the letter is still a draft") from None
+
+
+def recipient(complaint: Complaint) -> tuple[str, str | None]:
+    """Who a letter goes to: the representative when there is one (they act for the resident)."""
+    representative = complaint.representative or {}
+    person = representative if representative.get("email") else (complaint.resident or {})
+    return person.get("name") or "", person.get("email") or None
+
+
+def _checked_body(body_html: str | None) -> str:
+    if not isinstance(body_html, str) or not body_html.strip():
+        raise InvalidInput({"body_html": "The letter is empty"})
+    if len(body_html) > MAX_LETTER:
+        raise InvalidInput({"body_html": f"The letter is longer than {MAX_LETTER:,} characters"})
+    return clean_html(body_html)

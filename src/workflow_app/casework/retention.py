@@ -1,0 +1,106 @@
+"""Retention: closed complaints are anonymised after the landlord's retention period (UK GDPR).
+
+What stays is what the Code's reporting needs: the reference, dates, category, channel,
+stages, deadlines, outcomes and the shape of the audit trail. What goes is everything
+that could identify a person: the resident and any representative, free text, letters'
+bodies and addresses, notes, attachments, support needs, form answers in the audit trail
+and in the instance state.
+
+The audit trail is append-only; anonymisation is its one deliberate exception, made with
+a direct update (the ORM refuses changes to audit events) and itself recorded as an
+audit event.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Iterator, Mapping
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from workflow_app.casework import audit
+from workflow_app.rules import clock
+from workflow_app.rules.calendar import end_of_london_day, london_date
+from workflow_app.casework.engine import Casework
+from workflow_app.rules.landlords import Landlord
+from workflow_app.casework.models import (
+    Attachment, AuditEvent, CaseNote, Complaint, Letter, PendingEvent, SupportNeeds, WorkflowInstance,
+)
+
+REDACTED = "[anonymised]"
+CASE_FACTS = {"reference", "landlord", "received_at", "channel", "category", "has_representative", "outcome"}
+SAFE_AUDIT_KEYS = {
+    "task_id", "element_id", "name", "stage", "role", "due_at", "key", "extended", "late", "template", "outcome",
+    "reference", "channel", "category", "received_at", "definition_version", "pending", "process_id",
+    "version", "content_hash", "landlord", "retention_years", "assignee", "previous", "status",
+}
+
+
+@dataclass(frozen=True)
+class Due:
+    reference: str
+    landlord: str
+    closed_at: datetime
+
+
+def cutoff(today: date, years: int) -> datetime:
+    """The end of the London day `years` calendar years before today."""
+    try:
+        earlier = today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        earlier = today.replace(year=today.year - years, day=28)
+    return end_of_london_day(earlier)
+
+
+def due_for_anonymising(session: Session, landlords: Mapping[str, Landlord]) -> Iterator[Due]:
+    today = london_date(clock.now())
+    for landlord in sorted(landlords.values(), key=lambda l: l.slug):
+        if not landlord.retention_years:
+            continue
+        query = select(Complaint.reference, Complaint.closed_at).where(
+            Complaint.landlord == landlord.slug, Complaint.status == "closed", Complaint.anonymised_at.is_(None),
+            Complaint.closed_at <= cutoff(today, landlord.retention_years)).order_by(Complaint.closed_at)
+        for reference, closed_at in session.execute(query):
+            yield Due(reference, landlord.slug, closed_at)
+
+
+def anonymise(session: Session, casework: Casework, reference: str, actor: str) -> None:
+    complaint = session.scalars(select(Complaint).where(Complaint.reference == reference)).one()
+    complaint.resident = {"name": REDACTED}
+    complaint.representative = None
+    complaint.summary = REDACTED
+    complaint.outcomes_sought = None
+    complaint.reasonable_adjustments = None
+    complaint.anonymised_at = clock.now()
+    cid = complaint.id
+    session.execute(update(Letter).where(Letter.complaint_id == cid)
+                    .values(body_html=f"<p>{REDACTED}</p>", sent_to=None))
+    session.execute(update(CaseNote).where(CaseNote.complaint_id == cid).values(body=REDACTED))
+    session.execute(update(SupportNeeds).where(SupportNeeds.complaint_id == cid)
+                    .values(adjustments=None, vulnerabilities=None))
+    session.execute(update(PendingEvent).where(PendingEvent.complaint_id == cid).values(data={}))
+    session.execute(delete(Attachment).where(Attachment.complaint_id == cid))
+    for event_id, details in session.execute(select(AuditEvent.id, AuditEvent.details)
+                                             .where(AuditEvent.complaint_id == cid)).all():
+        kept = {k: (v if k in SAFE_AUDIT_KEYS else REDACTED) for k, v in (details or {}).items()}
+        if kept != details:
+            session.execute(update(AuditEvent.__table__).where(AuditEvent.__table__.c.id == event_id)
+                            .values(details=kept))
+    instance = casework.instance_of(complaint)
+    instance.keep_only_data(lambda key: key in CASE_FACTS or key.endswith("_at"))
+    session.execute(update(WorkflowInstance).where(WorkflowInstance.complaint_id == cid)
+                    .values(state=instance.dump()))
+    retention = casework.landlord(complaint.landlord).retention_years
+    audit.record(session, complaint, "anonymised", actor, retention_years=retention)
+
+
+def apply_retention(sessions, casework: Casework, actor: str, dry_run: bool) -> list[Due]:
+    """Anonymise every complaint past its landlord's retention period, one transaction each."""
+    with sessions() as session:
+        due = list(due_for_anonymising(session, casework.landlords))
+    if not dry_run:
+        for item in due:
+            with sessions.begin() as session:
+                anonymise(session, casework, item.reference, actor)
+    return due

@@ -1,0 +1,175 @@
+"""User tasks: who may do them, completing them with checked form data, claiming them,
+and listing them for an inbox."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflow_app.casework import audit
+from workflow_app.rules import clock
+from workflow_app.casework.complaints import task_body, transaction
+from workflow_app.casework.engine import Action, Casework, load_definition
+from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound
+from workflow_app.diagrams.forms import validate_submission
+from workflow_app.casework.instances import Instance, TaskNotOpen
+from workflow_app.casework.letters import unsent_required
+from workflow_app.casework.models import Complaint, Letter, Task, User
+
+SUPERVISING_ROLES = {"admin", "manager"}
+PAGE_SIZE = 50
+
+
+class LetterNotSent(Conflict):
+    """Code rule: a letter the Code requires is sent before the complaint's next task is done."""
+
+    def __init__(self, letters: list[Letter]) -> None:
+        self.letters = [(letter.id, letter.template) for letter in letters]
+        names = ", ".join(template.replace("_", " ") for _, template in self.letters)
+        super().__init__(f"Send the {names} letter first: the Complaint Handling Code requires it before "
+                         "the next task.")
+
+    def body(self) -> dict:
+        return {"error": str(self), "letters": [{"id": id, "template": template} for id, template in self.letters]}
+
+
+def may_work(user: User, task: Task) -> bool:
+    """Whether the user holds the task's role (managers and admins may step in anywhere)."""
+    roles = set(user.roles)
+    return bool(roles & SUPERVISING_ROLES) or task.role is None or task.role in roles
+
+
+class TaskService:
+    def __init__(self, sessions: sessionmaker[Session], casework: Casework) -> None:
+        self.sessions = sessions
+        self.casework = casework
+
+    def _task(self, session: Session, task_id: str, user: User) -> tuple[Task, Complaint]:
+        task = session.get(Task, task_id)
+        complaint = session.get(Complaint, task.complaint_id) if task is not None else None
+        if task is None or not user.may_see(complaint.landlord):
+            raise NotFound(f"no task {task_id}")
+        return task, complaint
+
+    def _separation_breach(self, session: Session, complaint: Complaint, task: Task, username: str) -> str | None:
+        """Code 6.13: the person who did an earlier stage's response may not do this one."""
+        definition = load_definition(complaint.instance.definition_version)
+        element = definition.elements.get(task.element_id)
+        separate_from = element.separate_from if element else ()
+        if not separate_from:
+            return None
+        earlier = session.scalars(select(Task).where(
+            Task.complaint_id == complaint.id, Task.element_id.in_(separate_from),
+            Task.status == "completed", Task.completed_by == username)).first()
+        if earlier is None:
+            return None
+        return (f"{username} completed '{earlier.name}' on this complaint; a different person must do "
+                f"'{task.name}' (Complaint Handling Code 6.13)")
+
+    def complete(self, task_id: str, data: Any, user: User) -> dict[str, Any]:
+        """Complete a task with form data; nothing changes when the data is refused."""
+        if not isinstance(data, Mapping):
+            raise InvalidInput({"data": "send the form's values as a JSON object"})
+        with transaction(self.sessions) as session:
+            task, complaint = self._task(session, task_id, user)
+            if task.status != "open":
+                raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
+            if not may_work(user, task):
+                raise Forbidden(f"this task is for the {task.role} role")
+            if task.assignee and task.assignee != user.username and not set(user.roles) & SUPERVISING_ROLES:
+                raise Forbidden(f"this task is assigned to {task.assignee}")
+            breach = self._separation_breach(session, complaint, task, user.username)
+            if breach:
+                raise Forbidden(breach)
+            unsent = unsent_required(session, complaint.id)
+            if unsent:
+                raise LetterNotSent(unsent)
+            instance = self.casework.instance_of(complaint)
+            values = self._validated(instance, task, data)
+            element = instance.definition.element(task.element_id)
+            now = clock.now()
+            task.status, task.completed_at, task.completed_by = "completed", now, user.username
+            audit.record(session, complaint, "task_completed", user.username, task_id=task.id,
+                         element_id=task.element_id, name=task.name, stage=task.stage, data=values)
+
+            if element.properties.get("timestamp"):
+                values = {**values, element.properties["timestamp"]: now}
+
+            def move(inst: Instance, action: Action) -> None:
+                try:
+                    action.steps.extend(inst.complete(task_id, values))
+                except TaskNotOpen:
+                    raise Conflict(f"task {task_id} is no longer open") from None
+
+            self.casework.act(session, complaint, instance, user.username, move)
+            return {"task": task.id, "status": "completed", "reference": complaint.reference}
+
+    @staticmethod
+    def _validated(instance: Instance, task: Task, data: Mapping[str, Any]) -> dict[str, Any]:
+        form = instance.definition.forms.get(task.form_id) if task.form_id else None
+        if form is None:
+            if data:
+                raise InvalidInput({key: "unknown field" for key in data})
+            return {}
+        try:
+            context = instance.task_data(task.id)
+        except TaskNotOpen:
+            raise Conflict(f"task {task.id} is no longer open") from None
+        values, errors = validate_submission(form, data, context)
+        if errors:
+            raise InvalidInput(errors)
+        return values
+
+    # --- claiming and assigning --------------------------------------------------------
+
+    def assign(self, task_id: str, assignee: str | None, user: User) -> dict[str, Any]:
+        """Claim (assignee = yourself), release (None) or reassign a task; audited."""
+        with transaction(self.sessions) as session:
+            task, complaint = self._task(session, task_id, user)
+            if task.status != "open":
+                raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
+            supervising = bool(set(user.roles) & SUPERVISING_ROLES)
+            if assignee not in (None, user.username) and not supervising:
+                raise Forbidden("only a manager may assign a task to someone else")
+            if assignee is None and task.assignee not in (None, user.username) and not supervising:
+                raise Forbidden(f"this task is assigned to {task.assignee}")
+            if assignee is not None:
+                target = session.scalars(select(User).where(User.username == assignee)).first()
+                if target is None or not target.may_see(complaint.landlord):
+                    raise InvalidInput({"assignee": f"no user {assignee} works for this landlord"})
+                if not may_work(target, task):
+                    raise InvalidInput({"assignee": f"{assignee} does not have the {task.role} role"})
+                breach = self._separation_breach(session, complaint, task, assignee)
+                if breach:
+                    raise Forbidden(breach)
+            previous, task.assignee = task.assignee, assignee
+            kind = "task_claimed" if assignee == user.username else "task_released" if assignee is None \
+                else "task_assigned"
+            audit.record(session, complaint, kind, user.username, task_id=task.id, element_id=task.element_id,
+                         assignee=assignee, previous=previous)
+            return task_body(task)
+
+    # --- inbox ---------------------------------------------------------------------------
+
+    def list(self, user: User, assignee: str | None = None, role: str | None = None,
+             landlord: str | None = None, overdue: bool | None = None, page: int = 1) -> list[dict[str, Any]]:
+        query = select(Task, Complaint.reference).join(Complaint, Complaint.id == Task.complaint_id) \
+            .where(Task.status == "open")
+        if "*" not in user.landlords:
+            query = query.where(Task.landlord.in_(user.landlords or [""]))
+        if landlord:
+            query = query.where(Task.landlord == landlord)
+        if assignee:
+            query = query.where(Task.assignee == assignee)
+        if role:
+            query = query.where(Task.role == role)
+        if overdue is True:
+            query = query.where(Task.overdue_clause(clock.now()))
+        elif overdue is False:
+            query = query.where(~Task.overdue_clause(clock.now()) | Task.due_at.is_(None))
+        query = query.order_by(Task.due_at.is_(None), Task.due_at, Task.id) \
+            .limit(PAGE_SIZE).offset((max(page, 1) - 1) * PAGE_SIZE)
+        with self.sessions() as session:
+            return [{**task_body(task), "reference": reference, "landlord": task.landlord}
+                    for task, reference in session.execute(query)]

@@ -1,6 +1,0 @@
-"""The caseworkers' workspace: inbox, logging complaints, tasks, letters and the case record."""
-from flask import Blueprint
-
-bp = Blueprint("caseworker", __name__)
-
-from . import views  # noqa: E402,F401  (registers the routes on bp)

@@ -1,0 +1,404 @@
+"""The `workflow-app` command: one subcommand per operational job."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from workflow_app.rules import clock
+from sqlalchemy import select
+
+from workflow_app.casework.accounts import ROLES, create_token, create_user
+from workflow_app.casework.db import database_url, default_instance_dir
+from workflow_app.diagrams.definitions import DiagramError
+from workflow_app.casework.deployments import deploy, diagram_files, read_forms
+from workflow_app.rules.errors import WorkflowAppError
+from workflow_app.rules.landlords import SettingsError
+from workflow_app.casework.models import User
+from workflow_app.casework.runtime import Runtime, build_runtime, default_forms_dir, default_processes_dir
+
+def _runtime(ctx: click.Context) -> Runtime:
+    if ctx.obj is None:
+        try:
+            ctx.obj = build_runtime(database_url(default_instance_dir()))
+        except SettingsError as error:
+            raise click.ClickException(str(error)) from None
+        ctx.call_on_close(ctx.obj.close)
+        ctx.with_resource(clock.using(ctx.obj.clock))
+    return ctx.obj
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
+def main(verbose: bool) -> None:
+    """Complaint handling on BPMN: deploy landlords' processes, run the app and its scheduler."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command("init-db")
+@click.pass_context
+def init_db(ctx: click.Context) -> None:
+    """Create the database tables (safe to run again)."""
+    _runtime(ctx)
+    click.echo("database ready")
+
+
+@main.command("deploy")
+@click.argument("path", type=click.Path(exists=True, path_type=Path), required=False)
+@click.option("--by", "actor", default=lambda: os.environ.get("USER", "cli"), show_default="$USER")
+@click.option("--note", help="Why this version is deployed.")
+@click.option("--acknowledge-code-errors", "acknowledgement", metavar="REASON",
+              help="Deploy even with Complaint Handling Code errors, recording this reason (shown in the "
+                   "self-assessment).")
+@click.pass_context
+def deploy_command(ctx: click.Context, path: Path | None, actor: str, note: str | None,
+                   acknowledgement: str | None) -> None:
+    """Check and deploy the processes folder, one landlord's folder, or one diagram file.
+
+    Nothing is deployed unless every file passes; a diagram with Code errors needs
+    --acknowledge-code-errors.
+    """
+    from workflow_app.casework.deployments import CodeErrorsNotAcknowledged, deploy_checked
+    runtime = _runtime(ctx)
+    path = path or runtime.processes_dir
+    try:
+        forms = read_forms(runtime.forms_dir)
+        with runtime.sessions.begin() as session:
+            for landlord, file in diagram_files(path):
+                if landlord not in runtime.landlords:
+                    raise click.ClickException(f"{file}: no landlord settings for folder {landlord!r}")
+                result = deploy_checked(session, runtime.landlords[landlord], file.read_bytes(), forms, actor,
+                                        note, acknowledgement)
+                state = "deployed" if result.created else "unchanged"
+                click.echo(f"{landlord}: {result.version.process_id} version {result.version.version} {state}")
+    except DiagramError as error:
+        for problem in error.problems:
+            click.echo(f"error: {problem}", err=True)
+        raise click.ClickException("nothing was deployed") from None
+    except CodeErrorsNotAcknowledged as error:
+        for finding in error.errors:
+            click.echo(f"code error {finding.provision}: {finding.element_id}: {finding.message}", err=True)
+        raise click.ClickException("nothing was deployed: the Code errors above need "
+                                   "--acknowledge-code-errors REASON") from None
+    except WorkflowAppError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@main.command("versions")
+@click.argument("landlord")
+@click.option("--download", "version_number", type=int, metavar="N", help="Write version N's diagram to stdout.")
+@click.pass_context
+def versions_command(ctx: click.Context, landlord: str, version_number: int | None) -> None:
+    """List a landlord's deployed versions (who, when, why), or download one to edit in a modeller."""
+    from workflow_app.casework.deployments import versions
+    from workflow_app.casework.models import DefinitionVersion
+    runtime = _runtime(ctx)
+    if landlord not in runtime.landlords:
+        raise click.ClickException(f"unknown landlord {landlord!r}")
+    with runtime.sessions() as session:
+        if version_number is not None:
+            xml = session.scalar(select(DefinitionVersion.xml).where(
+                DefinitionVersion.landlord == landlord, DefinitionVersion.version == version_number))
+            if xml is None:
+                raise click.ClickException(f"{landlord} has no version {version_number}")
+            click.echo(xml, nl=False)
+            return
+        for row in versions(session, landlord):
+            marks = ("current " if row["current"] else "") + (f"{len(row['code_errors'])} Code error(s) "
+                                                              if row["code_errors"] else "")
+            click.echo(f"{row['process_id']} v{row['version']}\t{row['deployed_at'].isoformat()}\t"
+                       f"{row['deployed_by']}\t{row['running']} running\t{marks}{row['note'] or ''}"
+                       + (f"\tacknowledged: {row['acknowledgement']}" if row["acknowledgement"] else ""))
+
+
+@main.command("check")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--forms", "forms_dir", type=click.Path(path_type=Path), help="Forms folder (default: forms/).")
+@click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")
+def check(path: Path, forms_dir: Path | None, as_json: bool) -> None:
+    """Check diagrams against the engine's rules and the Complaint Handling Code; exit 1 on an error.
+
+    A diagram in a landlord's folder is checked with that landlord's settings and letters.
+    """
+    from workflow_app.diagrams.code_check import ENGINE, check_file
+    findings: list[dict] = []
+    forms_dir = forms_dir or default_forms_dir()
+    try:
+        forms = read_forms(forms_dir)
+    except DiagramError as error:
+        forms = None
+        findings += [{"provision": ENGINE, "severity": "error", "element_id": p.element_id,
+                      "message": p.reason, "file": str(forms_dir)} for p in error.problems]
+    files = [path] if path.is_file() else sorted(path.rglob("*.bpmn"))
+    for file in files:
+        findings += [{**f.as_dict(), "file": str(file)} for f in check_file(file, forms)]
+    errors = sum(1 for f in findings if f["severity"] == "error")
+    if as_json:
+        click.echo(json.dumps(findings, indent=2))
+    else:
+        for f in findings:
+            provision = "" if f["provision"] == ENGINE else f"Code {f['provision']}: "
+            click.echo(f"{f['file']}: {f['severity']}: {provision}{f['element_id'] or 'diagram'}: {f['message']}")
+        click.echo(f"{len(files)} diagram(s) checked, {errors} error(s), {len(findings) - errors} warning(s)")
+    sys.exit(1 if errors else 0)
+
+
+@main.command("migrate")
+@click.argument("landlord")
+@click.argument("references", nargs=-1)
+@click.option("--to", "to_version", type=int, help="The version number to move to (default: the newest).")
+@click.option("--all", "all_running", is_flag=True, help="Every running complaint on an older version.")
+@click.option("--preview", is_flag=True, help="Show what would change; move nothing.")
+@click.option("--by", "actor", default=lambda: os.environ.get("USER", "cli"), show_default="$USER")
+@click.pass_context
+def migrate_command(ctx: click.Context, landlord: str, references: tuple[str, ...], to_version: int | None,
+                    all_running: bool, preview: bool, actor: str) -> None:
+    """Move running complaints to a newer version of LANDLORD's process, when it is safe.
+
+    Name the complaints by reference, or give --all. Each move is audited on the complaint;
+    one that is not safe (the new version lacks what it waits at) stays where it is. Exit 1
+    when any could not move.
+    """
+    from workflow_app.casework.deployments import latest_version
+    from workflow_app.casework.models import DefinitionVersion
+    from workflow_app.casework.version_moves import VersionMoves
+    runtime = _runtime(ctx)
+    if landlord not in runtime.landlords:
+        raise click.ClickException(f"unknown landlord {landlord!r}")
+    with runtime.sessions() as session:
+        newest = latest_version(session, landlord)
+        if newest is None:
+            raise click.ClickException(f"nothing is deployed for {landlord}")
+        target = newest if to_version is None else session.scalars(select(DefinitionVersion).where(
+            DefinitionVersion.landlord == landlord, DefinitionVersion.process_id == newest.process_id,
+            DefinitionVersion.version == to_version)).first()
+        if target is None:
+            raise click.ClickException(f"{landlord} has no version {to_version} of {newest.process_id}")
+    moves = VersionMoves(runtime)
+    chosen = list(references)
+    if all_running:
+        chosen += [r["reference"] for r in moves.running(landlord, target.id)]
+    if not chosen:
+        raise click.ClickException("name the complaints to move, or give --all")
+    try:
+        if preview:
+            plans = moves.preview(landlord, chosen, target.id)
+            for plan in plans:
+                click.echo(_plan_line(plan, "can move" if plan.safe else "cannot move"))
+        else:
+            plans = []
+            for plan in moves.move_many(landlord, chosen, target.id, actor):
+                plans.append(plan)
+                click.echo(f"[{len(plans)}/{len(dict.fromkeys(chosen))}] "
+                           + _plan_line(plan, "moved" if plan.moved else "not moved"))
+    except WorkflowAppError as error:
+        raise click.ClickException(str(error)) from None
+    refused = [p for p in plans if not p.safe]
+    click.echo(f"{len(plans) - len(refused)} of {len(plans)} complaint(s) "
+               f"{'can move' if preview else 'moved'} to version {target.version}")
+    sys.exit(1 if refused else 0)
+
+
+def _plan_line(plan, state: str) -> str:
+    line = f"{plan.reference}: {state} (version {plan.from_version} -> {plan.to_version})"
+    if not plan.safe:
+        return f"{line}: {'; '.join(plan.problems)}"
+    changes = [f"{d.key} {_when(d.before)} -> {_when(d.after)}" for d in plan.deadlines]
+    return f"{line}; deadlines: {', '.join(changes) if changes else 'unchanged'}"
+
+
+def _when(value) -> str:
+    return value.isoformat() if value is not None else "none"
+
+
+@main.group("users")
+def users() -> None:
+    """Manage users."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--name", "display_name", help="Display name (default: the username).")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES))
+@click.option("--landlord", "landlords", multiple=True, required=True,
+              help="Landlord slug this user works for ('*' for all); repeat for several.")
+@click.option("--password", help="Password for signing in to the browser (prompted if omitted).")
+@click.option("--no-password", is_flag=True, help="An API-only user.")
+@click.pass_context
+def users_create(ctx, username, display_name, roles, landlords, password, no_password) -> None:
+    runtime = _runtime(ctx)
+    unknown = [slug for slug in landlords if slug != "*" and slug not in runtime.landlords]
+    if unknown:
+        raise click.ClickException(f"unknown landlord(s): {', '.join(unknown)}")
+    if not password and not no_password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with runtime.sessions.begin() as session:
+            create_user(session, username, display_name or username, list(roles), list(landlords), password)
+    except WorkflowAppError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"user {username} created")
+
+
+@main.group("tokens")
+def tokens() -> None:
+    """Manage API tokens."""
+
+
+@tokens.command("create")
+@click.argument("username")
+@click.option("--name", default="api", show_default=True, help="What the token is for.")
+@click.pass_context
+def tokens_create(ctx, username: str, name: str) -> None:
+    """Make an API token for a user and print it (it is shown only once)."""
+    runtime = _runtime(ctx)
+    with runtime.sessions.begin() as session:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise click.ClickException(f"no user {username}")
+        click.echo(create_token(session, user, name))
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+@click.pass_context
+def tokens_revoke(ctx, token_id: int) -> None:
+    """Revoke an API token by its id (see `tokens list`)."""
+    from workflow_app.casework.accounts import revoke_token
+    runtime = _runtime(ctx)
+    with runtime.sessions.begin() as session:
+        if not revoke_token(session, token_id):
+            raise click.ClickException(f"no active token {token_id}")
+    click.echo(f"token {token_id} revoked")
+
+
+@tokens.command("list")
+@click.pass_context
+def tokens_list(ctx) -> None:
+    """List API tokens: id, user, name, created, revoked."""
+    from workflow_app.casework.models import ApiToken
+    runtime = _runtime(ctx)
+    with runtime.sessions() as session:
+        for token in session.scalars(select(ApiToken).order_by(ApiToken.id)):
+            revoked = token.revoked_at.isoformat() if token.revoked_at else "active"
+            click.echo(f"{token.id}\t{token.user.username}\t{token.name}\t{token.created_at.isoformat()}\t{revoked}")
+
+
+@main.command("backup")
+@click.argument("target", type=click.Path(path_type=Path))
+def backup_command(target: Path) -> None:
+    """Copy a consistent snapshot of the SQLite database to TARGET (safe while the app runs)."""
+    from workflow_app.tools.backups import BackupError, backup
+    try:
+        count = backup(database_url(default_instance_dir()), target)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"backed up {count} complaint(s) to {target}")
+
+
+@main.command("restore")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_command(source: Path, yes: bool) -> None:
+    """Replace the SQLite database with a backup (stop the app and scheduler first)."""
+    from workflow_app.tools.backups import BackupError, restore
+    if not yes:
+        click.confirm("Replace the current database with this backup?", abort=True)
+    try:
+        count = restore(database_url(default_instance_dir()), source)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"restored {count} complaint(s) from {source}")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-scheduler", is_flag=True, help="Do not sweep timers in this process.")
+def serve(host: str, port: int, no_scheduler: bool) -> None:
+    """Serve the app (development server; see docs for production)."""
+    from workflow_app.web import create_app
+    app = create_app({"RUN_SCHEDULER": not no_scheduler})
+    app.run(host=host, port=port, use_reloader=False)
+
+
+@main.command("scheduler")
+@click.option("--interval", default=30, show_default=True, type=int, help="Seconds between sweeps.")
+@click.option("--once", is_flag=True, help="Sweep once, print how many complaints moved, and exit.")
+@click.option("--until-idle", is_flag=True, help="Sweep until nothing is due, print the total, and exit.")
+@click.pass_context
+def scheduler_command(ctx: click.Context, interval: int, once: bool, until_idle: bool) -> None:
+    """Run the timer sweeps as a standalone process."""
+    from workflow_app.casework.scheduler import due_instances, run_forever, sweep
+    if once:
+        click.echo(f"{sweep(_runtime(ctx).complaints)} complaint(s) moved")
+        return
+    if until_idle:
+        total = 0
+        while due_instances(_runtime(ctx).complaints, 1):
+            total += sweep(_runtime(ctx).complaints)
+        click.echo(f"{total} complaint(s) moved")
+        return
+    runtime = _runtime(ctx)
+    run_forever(runtime.complaints, runtime.clock, interval)
+
+
+@main.command("simulate")
+@click.argument("scenario", type=click.File("r"))
+def simulate_command(scenario) -> None:
+    """Run SCENARIO.json on a virtual clock and print the timeline as JSON."""
+    from workflow_app.casework.simulator import ScenarioError, simulate
+    try:
+        data = json.load(scenario)
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"{scenario.name} is not valid JSON: {error}") from None
+    try:
+        result = simulate(data, default_processes_dir(), default_forms_dir())
+    except (ScenarioError, SettingsError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(json.dumps(result, indent=2))
+
+
+@main.command("verify")
+@click.pass_context
+def verify(ctx: click.Context) -> None:
+    """Check every complaint's record against its instance and audit trail; exit 1 on a mismatch."""
+    from workflow_app.casework.consistency import inconsistent_complaints
+    runtime = _runtime(ctx)
+    found = 0
+    with runtime.sessions() as session:
+        for reference, problems in inconsistent_complaints(session, runtime.casework):
+            found += 1
+            for problem in problems:
+                click.echo(f"{reference}: {problem}")
+    click.echo(f"{found} inconsistent complaint(s)")
+    sys.exit(1 if found else 0)
+
+
+@main.command("retention")
+@click.option("--dry-run", is_flag=True, help="List what would be anonymised and change nothing.")
+@click.option("--by", "actor", default="retention", show_default=True)
+@click.pass_context
+def retention_command(ctx: click.Context, dry_run: bool, actor: str) -> None:
+    """Anonymise closed complaints past each landlord's retention period (landlord.toml [retention])."""
+    from workflow_app.casework.retention import apply_retention
+    runtime = _runtime(ctx)
+    due = apply_retention(runtime.sessions, runtime.casework, actor, dry_run)
+    verb = "would anonymise" if dry_run else "anonymised"
+    for item in due:
+        click.echo(f"{item.landlord}: {verb} {item.reference} (closed {item.closed_at.date().isoformat()})")
+    click.echo(f"{len(due)} complaint(s) {verb}")
+
+
+@main.command("demo")
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Deploy every landlord's process and add demo users and complaints (once)."""
+    from workflow_app.tools.demo import load_demo
+    for line in load_demo(_runtime(ctx)):
+        click.echo(line)

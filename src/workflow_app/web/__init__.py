@@ -1,0 +1,113 @@
+"""Complaint handling for UK social landlords on BPMN diagrams run by SpiffWorkflow."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, g, jsonify, redirect, render_template, request, url_for
+
+from workflow_app.rules import clock
+from workflow_app.casework.db import database_url, default_instance_dir
+from workflow_app.casework.runtime import Runtime, build_runtime
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(default_instance_dir()), instance_relative_config=True)
+    app.config.from_mapping(
+        SECRET_KEY=os.environ.get("WORKFLOW_APP_SECRET_KEY", "dev"),
+        DATABASE_URL=None,
+        PROCESSES_DIR=None,
+        FORMS_DIR=None,
+        # The timer sweep runs inside the web process unless a scheduler process does it.
+        RUN_SCHEDULER=os.environ.get("WORKFLOW_APP_RUN_SCHEDULER", "1") != "0",
+        JSON_SORT_KEYS=False,
+        # Secure cookies unless debugging or testing; WORKFLOW_APP_SECURE_COOKIES=0 for plain http.
+        SECURE_COOKIES=_flag(os.environ.get("WORKFLOW_APP_SECURE_COOKIES")),
+    )
+    if test_config:
+        app.config.from_mapping(test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    url = app.config["DATABASE_URL"] or database_url(Path(app.instance_path))
+    runtime = build_runtime(url, _path(app.config["PROCESSES_DIR"]), _path(app.config["FORMS_DIR"]),
+                            run_clock=app.config.get("CLOCK"))
+    app.extensions["workflow_app"] = runtime
+    from workflow_app.web import extensions
+    from workflow_app.web import security
+    extensions.init_app(app)
+    security.init_app(app)
+    use_runtime_clock(app, runtime)
+    if app.config["RUN_SCHEDULER"] and not app.config.get("TESTING"):
+        from workflow_app.casework.scheduler import start_background
+        app.extensions["workflow_app_scheduler"] = start_background(runtime.complaints, runtime.clock)
+
+
+def use_runtime_clock(app: Flask, runtime: Runtime) -> None:
+    """Each request reads the app's clock: the system clock, or a rehearsal's frozen one (never another
+    run's: Try it and the simulator set their own clock for their own code only)."""
+    if runtime.clock is clock.SYSTEM:
+        return
+
+    @app.before_request
+    def enter_clock() -> None:
+        g.clock_token = clock.enter(runtime.clock)
+
+    @app.teardown_request
+    def leave_clock(error: BaseException | None) -> None:
+        token = g.pop("clock_token", None)
+        if token is not None:
+            clock.leave(token)
+
+
+def register_blueprints(app: Flask) -> None:
+    from workflow_app.web import api
+    from workflow_app.web import auth
+    from workflow_app.web import caseworker
+    from workflow_app.web import manager
+    from workflow_app.web.extensions import csrf
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # bearer tokens, not cookies: no cross-site request can carry one
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(caseworker.bp)
+    from workflow_app.web.analyst import bp as analyst_bp
+    app.register_blueprint(analyst_bp)
+    app.register_blueprint(manager.bp)
+
+    @app.get("/")
+    def index():
+        if request.accept_mimetypes.best == "application/json":
+            runtime = app.extensions["workflow_app"]
+            return jsonify({"product": "workflow-app", "landlords": sorted(runtime.landlords),
+                            "api": ["/api/complaints", "/api/tasks"]})
+        return redirect(url_for("caseworker.inbox"))
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    @app.errorhandler(404)
+    def not_found(error):
+        if request.path.startswith("/api/"):
+            return jsonify({"error": "not found"}), 404
+        return render_template("error.html", status=404, title="Page not found",
+                               message="There is no such page, or it is not one you may see."), 404
+
+    @app.errorhandler(CSRFError)
+    def csrf_refused(error):
+        return render_template("error.html", status=400, title="The form has expired",
+                               message="The form could not be checked (its security token was missing, "
+                                       "expired or changed). Go back, reload the page and try again."), 400
+
+
+def _flag(value: str | None) -> bool | None:
+    return None if value in (None, "") else value.lower() not in ("0", "false", "no")
+
+
+def _path(value: Any) -> Path | None:
+    return Path(value) if value else None

@@ -1,0 +1,392 @@
+"""The caseworkers' pages: thin over the services, which own every transaction."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+from flask import (
+    Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for,
+)
+from flask_login import current_user, login_required
+import io
+
+from workflow_app.casework import case_record
+from workflow_app.casework.case_record import CaseRecord
+from workflow_app.casework.complaints import CATEGORIES, CHANNELS
+from workflow_app.rules.vocabulary import STAGES
+from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound, WorkflowAppError
+from workflow_app.casework.letters import LetterService, SmtpSettings, clean_html
+from workflow_app.casework.models import User
+from workflow_app.casework.runtime import Runtime
+from workflow_app.casework.tasks import may_work
+from workflow_app.web.caseworker import bp
+from workflow_app.casework import inbox as inbox_queries
+from workflow_app.web.caseworker import intake
+
+CHANNEL_NAMES = {"phone": "Phone", "email": "Email", "letter": "Letter", "in_person": "In person",
+                 "web": "Web form", "social_media": "Social media", "petition": "Petition"}
+CATEGORY_NAMES = {
+    "property_condition": "Property condition (repairs, damp and mould)", "complaint_handling": "Complaint handling",
+    "anti_social_behaviour": "Anti-social behaviour", "health_and_safety": "Health and safety / building safety",
+    "estate_management": "Estate management", "charges": "Charges (rent, service charges)",
+    "staff_conduct": "Staff conduct", "tenancy_and_moving": "Tenancy and moving", "other": "Other",
+}
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["workflow_app"]
+
+
+def me() -> User:
+    return current_user.record
+
+
+def letters() -> LetterService:
+    service = current_app.extensions.get("workflow_app_letters")
+    if service is None:
+        smtp = SmtpSettings.from_mapping({**current_app.config, **_environ_smtp()})
+        service = LetterService(runtime().sessions, runtime().casework, smtp)
+        current_app.extensions["workflow_app_letters"] = service
+    return service
+
+
+def record() -> CaseRecord:
+    return CaseRecord(runtime().sessions, runtime().casework)
+
+
+def _environ_smtp() -> dict[str, str]:
+    import os
+    return {k: v for k, v in os.environ.items() if k.startswith("WORKFLOW_APP_SMTP_")}
+
+
+@bp.before_request
+@login_required
+def signed_in() -> None:
+    return None
+
+
+@bp.app_template_filter("safe_letter")
+def safe_letter(body: str | None, demote: bool = True):
+    """A letter's HTML, cleaned to its safe formatting; inside a page its headings sit under the page's."""
+    from markupsafe import Markup
+    html = clean_html(body or "")
+    if demote:
+        html = re.sub(r"<(/?)h([1-4])>", lambda m: f"<{m.group(1)}h{int(m.group(2)) + 2}>", html)
+    return Markup(html)
+
+
+@bp.app_context_processor
+def names() -> dict:
+    return {"channel_names": CHANNEL_NAMES, "category_names": CATEGORY_NAMES,
+            "stage_names": case_record.STAGE_NAMES, "london": _london, "london_date": _london_date}
+
+
+def _london(value: datetime | None) -> str:
+    from workflow_app.rules.calendar import LONDON
+    return value.astimezone(LONDON).strftime("%a %-d %b %Y, %H:%M") if value else "—"
+
+
+def _london_date(value) -> str:
+    from workflow_app.rules.calendar import LONDON
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.astimezone(LONDON).date()
+    return value.strftime("%a %-d %b %Y")
+
+
+@bp.errorhandler(NotFound)
+def not_found(error: NotFound):
+    return render_template("error.html", status=404, title="Page not found",
+                           message="There is no such page, or it is not one you may see."), 404
+
+
+@bp.errorhandler(Forbidden)
+def forbidden(error: Forbidden):
+    return render_template("error.html", status=403, title="You cannot do that", message=str(error)), 403
+
+
+# --- inbox -------------------------------------------------------------------------------
+
+@bp.get("/inbox")
+def inbox():
+    query = inbox_queries.InboxQuery.from_args(request.args)
+    with runtime().sessions() as session:
+        result = inbox_queries.inbox(session, me(), runtime().landlords, query)
+        session.expunge_all()
+    landlords = {slug: l for slug, l in runtime().landlords.items() if me().may_see(slug)}
+    supervising = bool(set(me().roles) & {"admin", "manager"})
+    people = {}
+    if supervising:
+        with runtime().sessions() as session:
+            for slug in {row.task.landlord for row in result.rows}:
+                people[slug] = [(u.username, u.display_name)
+                                for u in inbox_queries.colleagues(session, me(), slug)]
+    return render_template("caseworker/inbox.html", inbox=result, q=query, views=inbox_queries.VIEWS,
+                           sorts=inbox_queries.SORTS, due_filters=inbox_queries.DUE_FILTERS,
+                           landlords=landlords, stages=STAGES, categories=CATEGORIES,
+                           supervising=supervising, people=people)
+
+
+@bp.post("/tasks/<task_id>/assign")
+def assign(task_id: str):
+    action = request.form.get("action")
+    assignee = {"claim": me().username, "release": None}.get(action, request.form.get("assignee") or None)
+    back = _back(url_for("caseworker.inbox"))
+    try:
+        runtime().tasks.assign(task_id, assignee, me())
+    except (InvalidInput, Conflict, Forbidden) as error:
+        flash(_message(error), "error")
+        return redirect(back)
+    flash({"claim": "Task claimed: it is in your tasks.", "release": "Task released to the team."}
+          .get(action, f"Task assigned to {assignee}."), "success")
+    return redirect(back)
+
+
+# --- log a complaint ---------------------------------------------------------------------
+
+@bp.route("/complaints/new", methods=["GET", "POST"])
+def new_complaint():
+    landlords = {slug: l for slug, l in runtime().landlords.items() if me().may_see(slug)}
+    today, time_now, opened_at = intake.london_now_parts()
+    form = request.form if request.method == "POST" else {
+        "received_date": today, "received_time": time_now, "opened_at": opened_at,
+        "landlord": next(iter(landlords), "")}
+    errors: dict[str, list[str]] = {}
+    related = []
+    if request.method == "POST":
+        landlord = form.get("landlord", "")
+        if form.get("join"):
+            return _join(form["join"], form)
+        taken = intake.read(form, landlord)
+        errors = taken.errors
+        if not errors and not form.get("confirmed"):
+            with runtime().sessions() as session:
+                related = case_record.open_from_same_resident(session, landlord, taken.fields["resident"], me())
+                session.expunge_all()
+        if not errors and not related:
+            try:
+                reference = runtime().complaints.log_complaint(taken.fields, me())
+            except InvalidInput as error:
+                errors = intake.form_errors(error.errors)
+            else:
+                _after_logging(reference, taken)
+                flash(f"Complaint {reference} logged.", "success")
+                return redirect(url_for("caseworker.case", reference=reference))
+    status = 422 if errors else 200
+    return render_template("caseworker/new_complaint.html", form=form, errors=errors, related=related,
+                           landlords=landlords, channels=CHANNELS, categories=CATEGORIES), status
+
+
+def _after_logging(reference: str, taken: intake.Intake) -> None:
+    """Support needs and attachments, each in its own transaction after the complaint exists."""
+    if taken.fields.get("reasonable_adjustments") or taken.vulnerabilities:
+        record().record_support_needs(reference, taken.fields["reasonable_adjustments"], taken.vulnerabilities,
+                                      taken.review_on, me())
+    for upload in request.files.getlist("attachments"):
+        if upload and upload.filename:
+            try:
+                record().add_attachment(reference, upload.filename, upload.read(), me())
+            except InvalidInput as error:
+                flash(f"{upload.filename}: {_message(error)}", "error")
+
+
+def _join(reference: str, form) -> Response:
+    """A related issue joins the resident's open complaint as a note rather than a new complaint."""
+    channel = CHANNEL_NAMES.get(form.get("channel", ""), form.get("channel", ""))
+    body = f"Related issue raised ({channel}, received {form.get('received_date')} {form.get('received_time')}): " \
+           f"{form.get('summary', '').strip()}"
+    if form.get("outcomes_sought", "").strip():
+        body += f"\nOutcomes sought: {form['outcomes_sought'].strip()}"
+    record().add_note(reference, body, me())
+    flash(f"The issue was added to complaint {reference} as a note.", "success")
+    return redirect(url_for("caseworker.case", reference=reference))
+
+
+# --- find --------------------------------------------------------------------------------
+
+@bp.get("/complaints")
+def find():
+    reference = request.args.get("reference", "").strip().upper()
+    if reference:
+        return redirect(url_for("caseworker.case", reference=reference))
+    return render_template("caseworker/find.html")
+
+
+# --- task page ---------------------------------------------------------------------------
+
+@bp.route("/tasks/<task_id>", methods=["GET", "POST"])
+def task(task_id: str):
+    errors: dict[str, list[str]] = {}
+    submitted = None
+    status = 200
+    if request.method == "POST":
+        try:
+            submitted = json.loads(request.form.get("data") or "{}")
+        except ValueError:
+            submitted, errors = {}, {"_form": ["The form could not be read; try again."]}
+        if not errors:
+            try:
+                result = runtime().tasks.complete(task_id, submitted, me())
+            except InvalidInput as error:
+                errors, status = error.errors, 422
+            except (Forbidden, Conflict) as error:
+                errors, status = {"_form": [str(error)]}, error.status
+            else:
+                flash("Task completed.", "success")
+                return redirect(_after_task(result["reference"]))
+        else:
+            status = 400
+    with runtime().sessions() as session:
+        page = case_record.task_page(session, runtime().casework, task_id, me())
+        unsent = letters().unsent_required(session, page["complaint"].id)
+        session.expunge_all()
+    return render_template("caseworker/task.html", **page, errors=errors, submitted=submitted,
+                           unsent=unsent, may_work=may_work(me(), page["task"])), status
+
+
+def _after_task(reference: str) -> str:
+    """Straight to a letter the task issued, else back to the case."""
+    with runtime().sessions() as session:
+        complaint = case_record.complaint_for(session, reference, me())
+        unsent = letters().unsent_required(session, complaint.id)
+    if unsent:
+        return url_for("caseworker.letter", letter_id=unsent[0].id)
+    return url_for("caseworker.case", reference=reference)
+
+
+# --- letters -----------------------------------------------------------------------------
+
+@bp.route("/letters/<int:letter_id>", methods=["GET", "POST"])
+def letter(letter_id: int):
+    errors: dict[str, list[str]] = {}
+    status = 200
+    body = None
+    if request.method == "POST":
+        action = request.form.get("action")
+        body = request.form.get("body_html")
+        try:
+            if action == "send":
+                result = letters().send(letter_id, me(), body)
+                flash("Letter sent by email to " + result["sent_to"] if result["emailed"]
+                      else "Letter stored as sent: print it and post it to " + result["sent_to"][6:], "success")
+                return redirect(url_for("caseworker.case", reference=result["reference"]) + "#letters")
+            if action == "set_aside":
+                letters().set_aside(letter_id, request.form.get("reason", ""), me())
+                flash("Letter marked as not needed.", "success")
+                return redirect(url_for("caseworker.letter", letter_id=letter_id))
+            letters().save_draft(letter_id, body or "", me())
+            flash("Draft saved.", "success")
+            return redirect(url_for("caseworker.letter", letter_id=letter_id))
+        except InvalidInput as error:
+            errors, status = error.errors, 422
+        except Conflict as error:
+            errors, status = {"_form": [str(error)]}, 409
+    view = letters().view(letter_id, me())
+    if body is not None:
+        view["body"] = body
+    return render_template("caseworker/letter.html", **view, errors=errors), status
+
+
+@bp.get("/letters/<int:letter_id>/print")
+def print_letter(letter_id: int):
+    view = letters().view(letter_id, me())
+    return render_template("caseworker/letter_print.html", **view)
+
+
+# --- case page ---------------------------------------------------------------------------
+
+@bp.get("/complaints/<reference>")
+def case(reference: str):
+    with runtime().sessions() as session:
+        page = case_record.case_page(session, runtime().casework, reference, me())
+        session.expunge_all()
+    return render_template("caseworker/case.html", **page, errors={})
+
+
+@bp.get("/complaints/<reference>/diagram.json")
+def diagram(reference: str):
+    """The diagram and its marks for the case page's viewer (same origin, no inline script)."""
+    with runtime().sessions() as session:
+        complaint = case_record.complaint_for(session, reference, me())
+        marks = case_record.diagram_marks(runtime().casework, complaint)
+        xml = complaint.instance.definition_version.xml
+    return {"xml": xml, **marks}
+
+
+@bp.post("/complaints/<reference>/notes")
+def add_note(reference: str):
+    try:
+        record().add_note(reference, request.form.get("note", ""), me())
+        flash("Note added.", "success")
+    except InvalidInput as error:
+        flash(_message(error), "error")
+    return redirect(url_for("caseworker.case", reference=reference) + "#notes")
+
+
+@bp.post("/complaints/<reference>/attachments")
+def add_attachment(reference: str):
+    upload = request.files.get("attachment")
+    try:
+        if upload is None or not upload.filename:
+            raise InvalidInput({"attachment": "Choose a file"})
+        record().add_attachment(reference, upload.filename, upload.read(), me())
+        flash("File attached.", "success")
+    except InvalidInput as error:
+        flash(_message(error), "error")
+    return redirect(url_for("caseworker.case", reference=reference) + "#attachments")
+
+
+@bp.get("/complaints/<reference>/attachments/<int:attachment_id>")
+def attachment(reference: str, attachment_id: int):
+    item = record().attachment(reference, attachment_id, me())
+    return send_file(io.BytesIO(item.content), mimetype="application/octet-stream", as_attachment=True,
+                     download_name=item.filename)
+
+
+@bp.post("/complaints/<reference>/support")
+def support(reference: str):
+    from datetime import date
+    try:
+        review_on = date.fromisoformat(request.form["review_on"]) if request.form.get("review_on") else None
+    except ValueError:
+        review_on = None
+    try:
+        record().record_support_needs(reference, request.form.get("adjustments"),
+                                      request.form.get("vulnerabilities"), review_on, me())
+        flash("Adjustments and vulnerabilities recorded.", "success")
+    except InvalidInput as error:
+        flash(_message(error), "error")
+    return redirect(url_for("caseworker.case", reference=reference) + "#support")
+
+
+@bp.post("/complaints/<reference>/events")
+def send_event(reference: str):
+    name = request.form.get("name", "")
+    try:
+        result = runtime().complaints.send_event(reference, name, {}, me())
+    except (InvalidInput, Conflict) as error:
+        flash(_message(error), "error")
+    else:
+        flash(f"Recorded: {name.replace('_', ' ')}." + ("" if result["delivered"] else
+              " The process cannot take it yet; it will when it reaches that point."), "success")
+    return redirect(url_for("caseworker.case", reference=reference))
+
+
+@bp.get("/complaints/<reference>/export.zip")
+def export(reference: str):
+    content = record().export(reference, me())
+    return send_file(io.BytesIO(content), mimetype="application/zip", as_attachment=True,
+                     download_name=f"{reference}-record.zip")
+
+
+def _message(error: WorkflowAppError) -> str:
+    if isinstance(error, InvalidInput):
+        return " ".join(m for messages in error.errors.values() for m in messages)
+    return str(error)
+
+
+def _back(default: str) -> str:
+    target = request.form.get("next", "")
+    return target if target.startswith("/") and not target.startswith("//") else default

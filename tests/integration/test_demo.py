@@ -1,0 +1,130 @@
+"""The demo data the README's run command loads."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from workflow_app.rules import clock
+from workflow_app.tools.demo import load_demo
+from workflow_app.casework.models import Complaint, User
+
+
+def test_demo_deploys_logs_complaints_and_can_run_twice(runtime):
+    first = list(load_demo(runtime))
+    assert any("testshire: complaint TH-" in line for line in first)
+    list(load_demo(runtime))
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count(Complaint.id))) == 3
+        assert session.scalar(select(func.count(User.id))) == 5  # admin and four per landlord
+
+
+DEMO_NOW = datetime(2026, 12, 23, 16, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def landlords_demo(tmp_path_factory):
+    """`make run`'s demo for the three landlords, built once on a fixed clock; yields the runtime, its database
+    and what the demo printed."""
+    from workflow_app.diagrams.definitions import cache as definition_cache
+    from workflow_app.casework.runtime import build_runtime
+
+    from tests.support.reporting_data import FORMS, PROCESSES
+
+    definition_cache.clear()
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite3'}"
+    runtime = build_runtime(url, PROCESSES, FORMS)
+    with clock.using(clock.VirtualClock(DEMO_NOW)):
+        printed = list(load_demo(runtime))
+    yield runtime, url, printed
+    runtime.close()
+    definition_cache.clear()
+
+
+def test_the_landlords_demo_has_a_history_a_team_at_work_and_owned_improvements(landlords_demo):
+    """What `make run` shows: each landlord's past complaints, current ones, work assigned, lessons owned."""
+    from workflow_app.casework.models import LessonLearnt, Task
+
+    runtime, _, _ = landlords_demo
+    with runtime.sessions() as session:
+        for landlord in ("great_places", "brighter_places", "harrogate"):
+            complaints = session.execute(select(Complaint.reference, Complaint.received_at)
+                                         .where(Complaint.landlord == landlord)
+                                         .order_by(Complaint.received_at)).all()
+            assert len(complaints) == 33                     # 30 past, 3 current
+            assert complaints[0].received_at < DEMO_NOW - timedelta(days=365)
+            numbers = [(r.split("-")[1], int(r.split("-")[2])) for r, _ in complaints]
+            assert numbers == sorted(numbers), "references run in order of receipt"
+            open_tasks = session.execute(select(Task.assignee).where(Task.landlord == landlord,
+                                                                     Task.status == "open")).scalars().all()
+            assigned = [a for a in open_tasks if a]
+            assert assigned and all(a.startswith(f"{landlord}.") for a in assigned)
+            assert len(assigned) >= len(open_tasks) / 2
+        lessons = session.execute(select(LessonLearnt.landlord, LessonLearnt.owner, LessonLearnt.due_on,
+                                         LessonLearnt.status)).all()
+        assert {row.landlord for row in lessons} == {"great_places", "brighter_places", "harrogate"}
+        assert all(row.owner and row.due_on for row in lessons)
+        assert {row.status for row in lessons} == {"open", "in_progress", "done"}
+        count = session.scalar(select(func.count(Complaint.id)))
+    with clock.using(clock.VirtualClock(DEMO_NOW)):
+        list(load_demo(runtime))                                  # running it again adds nothing
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count(Complaint.id))) == count
+
+
+def test_the_inbox_the_api_the_case_pages_and_the_dashboard_agree_on_what_is_overdue(landlords_demo):
+    """One definition of overdue, read by every page, complaint by complaint, on the demo's data."""
+    from workflow_app.web import create_app
+    from workflow_app.casework.models import Deadline, Task
+
+    runtime, url, printed = landlords_demo
+    [token] = [line.rsplit(": ", 1)[1] for line in printed if line.startswith("API token for admin")]
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "PROCESSES_DIR": str(runtime.processes_dir),
+                      "FORMS_DIR": str(runtime.forms_dir), "CLOCK": clock.VirtualClock(DEMO_NOW)})
+    try:
+        web = app.test_client()
+        web.post("/sign-in", data={"username": "admin", "password": "demo", "csrf_token": _csrf(web)})
+        with app.extensions["workflow_app"].sessions() as session:
+            references = dict(session.execute(select(Complaint.id, Complaint.reference)
+                                              .where(Complaint.status == "open")).all())
+            tasks = session.execute(select(Task.id, Task.complaint_id, Task.element_id, Task.due_at)
+                                    .where(Task.status == "open")).all()
+            running_overdue = {references[d.complaint_id] for d in session.scalars(
+                select(Deadline).where(Deadline.complaint_id.in_(references))) if d.overdue(DEMO_NOW)}
+        inbox_overdue = _inbox_references(web, "due=overdue")
+        api_overdue, page = set(), 1
+        while listed := web.get(f"/api/tasks?overdue=true&page={page}",
+                                headers={"Authorization": f"Bearer {token}"}).json:
+            api_overdue |= {t["reference"] for t in listed}
+            page += 1
+        case_overdue = {reference for reference in references.values()
+                        if "tag--overdue" in web.get(f"/complaints/{reference}").get_data(as_text=True)}
+        board = web.get("/manager/dashboard.json?landlord=all").json
+    finally:
+        app.extensions["workflow_app"].close()
+    overdue_tasks = [t for t in tasks if t.due_at is not None and t.due_at < DEMO_NOW]
+    assert overdue_tasks, "the demo has overdue work to show"
+    assert inbox_overdue == api_overdue == case_overdue == running_overdue
+    assert {references[t.complaint_id] for t in overdue_tasks} == inbox_overdue
+    assert sum(w["overdue"] for w in board["waiting"]) == len(overdue_tasks)
+    assert board["overdue"] >= len(inbox_overdue)
+    # The current complaints waiting for the decision to accept them show the acknowledgement's clock.
+    current = [t for t in tasks if t.element_id in ("decide_acceptance", "first_contact")]
+    assert current and all(t.due_at is not None for t in current)
+
+
+def _csrf(web, path: str = "/sign-in") -> str:
+    import re
+    return re.search(r'name="csrf_token" value="([^"]+)"', web.get(path).get_data(as_text=True)).group(1)
+
+
+def _inbox_references(web, query: str) -> set[str]:
+    import re
+    found, page = set(), 1
+    while True:
+        html = web.get(f"/inbox?view=all&{query}&page={page}").get_data(as_text=True)
+        found |= set(re.findall(r'href="/complaints/([A-Z]+-\d{4}-\d{6})"', html))
+        if f"page={page + 1}" not in html:
+            return found
+        page += 1

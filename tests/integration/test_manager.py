@@ -1,0 +1,313 @@
+"""The managers' pages through the Flask test client, on the hand-built data set (tests/support/reporting_data.py):
+who may see what, the dashboard and its JSON, the performance tables and CSV, the heatmap, the annual
+report, the self-assessment form and export, the checklist and the lessons log; no inline script."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import datetime
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from workflow_app.rules import clock
+from workflow_app.web import create_app
+from workflow_app.reporting import measures as reporting
+from workflow_app.diagrams.definitions import cache as definition_cache
+from workflow_app.casework.models import ChecklistAnswer, LessonLearnt, SelfAssessmentAnswer, User
+from workflow_app.casework.runtime import build_runtime
+
+from tests.conftest import postgres_url_or_skip
+from tests.support.reporting_data import END, FORMS, PROCESSES, build
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def site(request, tmp_path_factory):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('manager') / 'manager.sqlite3'}"
+    else:
+        url = postgres_url_or_skip()
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    definition_cache.clear()
+    runtime = build_runtime(url, PROCESSES, FORMS)
+    references = build(runtime)
+    with runtime.sessions.begin() as session:
+        from workflow_app.casework.accounts import create_user
+        create_user(session, "carl", "Carl", ["caseworker"], ["great_places"], "pw")
+        create_user(session, "otto", "Otto", ["complaints_officer"], ["harrogate"], "pw")
+    runtime.close()
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "PROCESSES_DIR": str(PROCESSES),
+                      "FORMS_DIR": str(FORMS), "RUN_SCHEDULER": False})
+    with clock.using(clock.VirtualClock(END)):
+        yield app, references
+    app.extensions["workflow_app"].close()
+    definition_cache.clear()
+
+
+def signed_in(app, username: str):
+    client = app.test_client()
+    token = TOKEN.search(client.get("/sign-in").get_data(as_text=True)).group(1)
+    assert client.post("/sign-in", data={"username": username, "password": "pw",
+                                         "csrf_token": token}).status_code == 302
+    return client
+
+
+def csrf(client, path: str) -> str:
+    return TOKEN.search(client.get(path).get_data(as_text=True)).group(1)
+
+
+def no_inline_script_or_style(html: str) -> None:
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), "inline script"
+    assert not re.search(r"\sstyle=", html), "inline style"
+    assert not re.search(r"\son[a-z]+=", html), "inline event handler"
+
+
+# --- who may see what --------------------------------------------------------------------------------
+
+def test_only_managers_admins_and_for_some_pages_complaints_officers_get_in(site):
+    app, _ = site
+    caseworker = signed_in(app, "carl")
+    assert caseworker.get("/manager/").status_code == 403
+    assert caseworker.get("/manager/lessons").status_code == 403
+    assert "Managers" not in caseworker.get("/inbox").get_data(as_text=True)
+    officer = signed_in(app, "otto")
+    assert officer.get("/manager/").status_code == 403
+    assert officer.get("/manager/performance").status_code == 403
+    assert officer.get("/manager/lessons").status_code == 200
+    assert officer.get("/manager/self-assessment").status_code == 200
+    assert "Lessons and self-assessment" in officer.get("/inbox").get_data(as_text=True)
+    manager = signed_in(app, "mandy")                 # great_places only
+    assert manager.get("/manager/").status_code == 200
+    assert '>Managers</a>' in manager.get("/inbox").get_data(as_text=True)
+    assert manager.get("/manager/?landlord=harrogate").status_code == 404
+    assert manager.get("/manager/dashboard.json?landlord=all").status_code == 404   # only one landlord to see
+    assert manager.get("/manager/performance.json?landlord=harrogate").status_code == 404
+    assert manager.get("/manager/complaints/HHA-2027-000001/checklist").status_code == 404
+    assert signed_in(app, "ada").get("/manager/dashboard.json?landlord=all").status_code == 200
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(site):
+    app, _ = site
+    response = app.test_client().get("/manager/dashboard.json")
+    assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
+
+
+# --- dashboard -----------------------------------------------------------------------------------------
+
+def test_the_dashboard_refreshes_from_its_own_json_endpoint(site):
+    app, _ = site
+    client = signed_in(app, "mandy")
+    page = client.get("/manager/")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "default-src 'self'" in page.headers["Content-Security-Policy"]
+    no_inline_script_or_style(html)
+    assert 'data-source="/manager/dashboard.json?landlord=great_places"' in html
+    assert 'data-refresh="30"' in html and "build/dashboard.entry.js" in html
+    assert re.search(r'data-field="running">5<', html) and re.search(r'data-field="overdue">1<', html)
+    board = client.get("/manager/dashboard.json?landlord=great_places").get_json()
+    assert (board["running"], board["overdue"], board["due_soon"], board["extended"]) == (5, 1, 1, 1)
+    assert board["at"] == END.isoformat()
+    assert {r["key"]: r["name"] for r in board["deadlines"]} == {
+        "stage1_acknowledge": "Acknowledge (stage 1)", "stage1_response": "Respond (stage 1)"}
+    assert [r["name"] for r in board["by_stage"]] == ["Before stage 1", "Stage 1", "After the final response"]
+
+
+def test_an_admin_sees_every_landlord_together(site):
+    app, _ = site
+    board = signed_in(app, "ada").get("/manager/dashboard.json?landlord=all").get_json()
+    assert [(r["landlord"], r["count"]) for r in board["by_landlord"]] == [
+        ("brighter_places", 1), ("great_places", 5), ("harrogate", 0)]
+    page = signed_in(app, "ada").get("/manager/").get_data(as_text=True)
+    assert "Running complaints by landlord" in page and "Brighter Places" in page
+
+
+# --- performance ------------------------------------------------------------------------------------------
+
+def test_performance_tables_with_charts_and_a_csv_for_every_table(site):
+    app, _ = site
+    client = signed_in(app, "mandy")
+    html = client.get("/manager/performance?landlord=great_places&year=2026").get_data(as_text=True)
+    no_inline_script_or_style(html)
+    assert "build/charts.entry.js" in html and 'data-chart="bar"' in html
+    tables = re.findall(r'href="(/manager/performance\.csv\?table=([a-z_0-9]+)[^"]*)"', html)
+    assert {t for _, t in tables} == {"ch01", "ch02", "acknowledgements", "response_times", "response_spread",
+                                      "resolution", "refusals", "categories", "remedies", "compensation",
+                                      "satisfaction", "deadlines"}
+    for href, _ in tables:
+        response = client.get(href.replace("&amp;", "&"))
+        assert response.status_code == 200 and response.mimetype == "text/csv"
+        assert "attachment" in response.headers["Content-Disposition"]
+    ch02 = client.get("/manager/performance.csv?table=ch02&landlord=great_places&year=2026")
+    rows = list(csv.reader(io.StringIO(ch02.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[1] == ["Stage 1", "4", "3", "75.0", "1", "1", "1", "3"]
+    assert rows[2] == ["Stage 2", "1", "1", "100.0", "0", "0", "0", "1"]
+    assert client.get("/manager/performance.csv?table=nope&landlord=great_places").status_code == 404
+
+
+def test_any_period_and_the_json_of_every_figure(site):
+    app, _ = site
+    client = signed_in(app, "mandy")
+    january = client.get("/manager/performance.json?landlord=great_places&from=2027-01-01&to=2027-01-31").get_json()
+    assert january["period"]["first"] == "2027-01-01" and january["ch01"]["stage1"] == 3
+    html = client.get("/manager/performance?landlord=great_places&from=2027-01-31&to=2027-01-01").get_data(
+        as_text=True)
+    assert "Give the period as two dates" in html
+
+
+# --- heatmap ----------------------------------------------------------------------------------------------
+
+def test_the_heatmap_counts_waiting_passing_and_missed_on_the_deployed_diagram(site):
+    app, _ = site
+    client = signed_in(app, "mandy")
+    html = client.get("/manager/heatmap?landlord=great_places&year=2026").get_data(as_text=True)
+    no_inline_script_or_style(html)
+    assert "build/heatmap.entry.js" in html and "/manager/heatmap.json?landlord=great_places&amp;year=2026" in html
+    data = client.get("/manager/heatmap.json?landlord=great_places&year=2026").get_json()
+    assert data["xml"].startswith("<?xml") and data["version"].startswith("great_places")
+    assert data["waiting"] == {"acknowledge": 2, "decide_acceptance": 1, "stage1_response": 1,
+                               "satisfaction_survey": 1, "lessons_learnt": 1}
+    # Received in the year: A, B, C, D, E, J, K, L (I came on 1 April 2027).
+    assert data["passed"]["received"] == 8 and data["passed"]["decide_acceptance"] == 8
+    assert data["passed"]["stage2_acknowledge"] == 1
+    # Due in the year: A, B, C, D (refused in time), E (acknowledged late), J, K (not at all).
+    assert data["missed"]["acknowledge_due"] == {"due": 7, "missed": 2}
+    starts = [flow for flow, count in data["flows"].items() if count == 8]
+    assert starts, "the flows out of the start event carry every complaint received"
+    assert client.get("/manager/heatmap.json?landlord=all").status_code == 404
+
+
+# --- annual report ----------------------------------------------------------------------------------------
+
+def test_the_annual_report_has_the_figures_refusals_improvements_and_room_for_the_response(site):
+    app, _ = site
+    client = signed_in(app, "mandy")
+    path = "/manager/annual-report?landlord=great_places&year=2026"
+    html = client.get(path).get_data(as_text=True)
+    no_inline_script_or_style(html)
+    assert "Annual complaints performance and service improvement report 2026/27" in html
+    assert "We received <strong>7</strong> stage 1 complaints and <strong>1</strong> stage 2 complaints" in html
+    assert "Submitted twelve months or more after the issue occurred" in html     # a type of complaint refused
+    assert "Surveyor after one failed repair visit." in html                          # an improvement
+    assert 'class="response-space"' in html and "data-print" in html
+    response = client.post(path, data={"csrf_token": csrf(client, path), "ombudsman_findings": "One finding of "
+                                       "maladministration (case 202412345).", "governing_body_response":
+                                       "The Board accepts the report.", "response_date": "2027-06-30"})
+    assert response.status_code == 302
+    html = client.get(path).get_data(as_text=True)
+    assert "The Board accepts the report." in html and "Wed 30 Jun 2027" in html
+    assert "maladministration (case 202412345)" in html and 'class="response-space"' not in html
+    assert client.post(path, data={"governing_body_response": "forged"}).status_code == 400   # no CSRF token
+
+
+# --- self-assessment ---------------------------------------------------------------------------------------
+
+def test_the_self_assessment_is_prefilled_saved_and_exported(site):
+    app, _ = site
+    client = signed_in(app, "otto")                 # Harrogate's complaints officer
+    path = "/manager/self-assessment?landlord=harrogate&year=2026"
+    html = client.get(path).get_data(as_text=True)
+    no_inline_script_or_style(html)
+    assert html.count('<fieldset class="provision') == 72
+    # 5.2: Harrogate's informal stage, found by the Code check; 6.13: a different person at stage 2.
+    assert re.search(r'id="p-5\.2".*?value="no" checked', html, re.S)
+    assert re.search(r'id="p-6\.13".*?value="yes" checked', html, re.S)
+    assert "informal complaint" in html
+    form = {"csrf_token": csrf(client, path), "comply-1.2": "yes",
+            "evidence-1.2": "Policy section 2 quotes the Code's definition.", "commentary-1.2": "",
+            "comply-5.2": "no", "evidence-5.2": "The informal stage is being removed.", "commentary-5.2": "By July."}
+    assert client.post(path, data=form).status_code == 302
+    html = client.get(path).get_data(as_text=True)
+    assert "Policy section 2 quotes the Code&#39;s definition." in html and "saved by otto" in html
+    exported = client.get("/manager/self-assessment.csv?landlord=harrogate&year=2026")
+    rows = {r[0]: r for r in csv.reader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff")))}
+    assert rows["Code provision"] == ["Code provision", "Code requirement", "Comply: Yes/No", "Evidence",
+                                      "Commentary / explanation"]
+    assert rows["1.2"][2:4] == ["Yes", "Policy section 2 quotes the Code's definition."]
+    assert rows["5.2"][2:5] == ["No", "The informal stage is being removed.", "By July."]
+    assert rows["6.13"][2] == "Yes" and "cannot be assigned to or completed by" in rows["6.13"][3]
+    assert rows["3.1"][2:4] == ["", ""]                                        # left for the officer
+    printable = client.get("/manager/self-assessment/print?landlord=harrogate&year=2026").get_data(as_text=True)
+    assert "Policy section 2 quotes the Code&#39;s definition." in printable and "<table" in printable
+    assert client.post(path, data={**form, "comply-1.2": "maybe"}).status_code == 422
+
+
+# --- checklist -----------------------------------------------------------------------------------------------
+
+def test_the_checklist_answers_from_the_record_and_keeps_the_ticks(site):
+    app, references = site
+    client = signed_in(app, "otto")
+    path = f"/manager/complaints/{references['H']}/checklist"
+    html = client.get(path).get_data(as_text=True)
+    no_inline_script_or_style(html)
+
+    def answer(question: str) -> str:
+        row = re.search(rf'id="q-{question}">.*?</tr>', html, re.S).group(0)
+        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))
+
+    assert "Yes From the record Acknowledged 1 working day after the start" in answer("ack_time")
+    assert f"quotes {references['H']}" in answer("ack_reference")
+    assert "Yes From the record Investigator: Olive, complaints officer" in answer("ack_who")
+    assert "The complaint progressed to review" in answer("res_resolved")
+    assert "An apology was not among the remedies" in answer("res_apology")
+    assert 'name="answer-res_visit"' in answer("res_visit") or 'name="answer-res_visit"' in html
+    response = client.post(path, data={"csrf_token": csrf(client, path), "answer-res_visit": "yes",
+                                       "comment-res_visit": "Visited on 6 January.", "answer-ack_time": "no"})
+    assert response.status_code == 302
+    html = client.get(path).get_data(as_text=True)
+    assert re.search(r'id="a-res_visit-yes" name="answer-res_visit" value="yes" checked', html)
+    assert "Visited on 6 January." in html
+    runtime = app.extensions["workflow_app"]
+    with runtime.sessions() as session:
+        saved = {a.item: (a.answer, a.comment) for a in session.scalars(select(ChecklistAnswer))}
+    assert saved == {"res_visit": ("yes", "Visited on 6 January.")}   # the record answers ack_time itself
+    assert client.get("/manager/checklist?reference=" + references["H"].lower()).headers["Location"] \
+        .endswith(f"/manager/complaints/{references['H']}/checklist")
+
+
+# --- lessons learnt -------------------------------------------------------------------------------------------
+
+def test_lessons_come_from_closed_complaints_and_can_be_owned_filtered_and_exported(site):
+    app, references = site
+    client = signed_in(app, "mandy")
+    html = client.get("/manager/lessons?landlord=great_places").get_data(as_text=True)
+    no_inline_script_or_style(html)
+    assert html.count("Repeat leaks need a surveyor sooner.") == 2 and "Escalations waited for a report." in html
+    systemic = client.get("/manager/lessons?landlord=great_places&systemic=1").get_data(as_text=True)
+    assert "Escalations waited for a report." in systemic and "Repeat leaks" not in systemic
+    runtime = app.extensions["workflow_app"]
+    with runtime.sessions() as session:
+        entry = session.scalars(select(LessonLearnt).where(LessonLearnt.systemic.is_(True))).one()
+    path = f"/manager/lessons/{entry.id}"
+    form = {"csrf_token": csrf(client, path), "what_went_wrong": entry.what_went_wrong,
+            "improvement": "Escalations go to the reviewer the same day.", "theme": "complaint_handling",
+            "owner": "Head of Customer Experience", "due_on": "2027-05-31", "status": "done", "systemic": "1"}
+    assert client.post(path, data=form).status_code == 302
+    with runtime.sessions() as session:
+        saved = session.get(LessonLearnt, entry.id)
+        assert (saved.owner, saved.status, str(saved.due_on), str(saved.completed_on), saved.updated_by) == (
+            "Head of Customer Experience", "done", "2027-05-31", "2027-04-02", "mandy")
+    assert client.post(path, data={**form, "due_on": "next week"}).status_code == 422
+    done = client.get("/manager/lessons?landlord=great_places&status=done&owner=customer").get_data(as_text=True)
+    assert "Escalations go to the reviewer the same day." in done and "Repeat leaks" not in done
+    exported = client.get("/manager/lessons.csv?landlord=great_places&status=done").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(exported.lstrip("\ufeff"))))
+    assert rows[1][:3] == ["great_places", references["B"], "2027-03-01"] and rows[1][6:9] == [
+        "Head of Customer Experience", "2027-05-31", "Done"]
+    path = "/manager/lessons?landlord=great_places"
+    response = client.post("/manager/lessons", data={
+        "csrf_token": csrf(client, path), "landlord": "great_places", "what_went_wrong": "Letters went second class.",
+        "theme": "complaint_handling", "reference": references["C"].lower(), "status": "open"})
+    assert response.status_code == 302
+    assert "Letters went second class." in client.get(response.headers["Location"]).get_data(as_text=True)
+    refused = client.post("/manager/lessons", data={"csrf_token": csrf(client, path), "landlord": "great_places",
+                                                    "what_went_wrong": "", "theme": "other"})
+    assert refused.status_code == 422
+    other = signed_in(app, "otto")
+    assert other.get(path.replace("?landlord=great_places", f"/{entry.id}")).status_code == 404
