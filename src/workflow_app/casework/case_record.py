@@ -24,6 +24,7 @@ from workflow_app.rules import clock
 from workflow_app.rules.calendar import calendar_for, end_of_london_day, london_date
 from workflow_app.casework.complaints import transaction
 from workflow_app.casework.engine import Casework, load_definition
+from workflow_app.rules.vocabulary import DEADLINE_NAMES, STAGE_NAMES
 from workflow_app.rules.errors import InvalidInput, NotFound
 from workflow_app.casework.models import (
     Attachment, AuditEvent, CaseNote, Complaint, Deadline, Letter, SupportNeeds, Task, User,
@@ -42,16 +43,6 @@ ATTACHMENT_TYPES = {
     ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".wav": "audio/wav", ".mp4": "video/mp4", ".mov": "video/quicktime",
 }
 MAX_NOTE = 20_000
-STAGE_NAMES = {"pre": "Before stage 1", "1": "Stage 1", "2": "Stage 2", "post": "After the final response"}
-DEADLINE_NAMES = {
-    "stage1_acknowledge": "Acknowledge (stage 1)", "stage1_response": "Respond (stage 1)",
-    "stage2_acknowledge": "Acknowledge (stage 2)", "stage2_response": "Final response (stage 2)",
-    "clarification": "Clarification window", "no_contact_closure": "No contact closure",
-    "escalation_window": "Escalation window", "colleague_response": "Colleague complaint response",
-    "panel_hearing": "Panel hearing", "panel_outcome": "Panel outcome", "closure_followup": "Closure follow-up",
-    "update_interval": "Agreed update", "restriction_review": "Restriction review",
-    "ombudsman_evidence": "Evidence to the Ombudsman",
-}
 
 
 def complaint_for(session: Session, reference: str, user: User) -> Complaint:

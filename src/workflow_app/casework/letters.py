@@ -30,20 +30,19 @@ from workflow_app.casework import audit
 from workflow_app.rules import clock
 from workflow_app.casework.complaints import transaction
 from workflow_app.casework.engine import Casework, letter_environment
+from workflow_app.rules.regime import HOUSING_OMBUDSMAN
 from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
 from workflow_app.casework.models import Complaint, Letter, User
 
 MAX_LETTER = 200_000
-# A template whose name contains one of these is a letter the Code requires (5.x, 6.x):
-# acknowledging, extending, responding at either stage, refusing a complaint.
-CODE_REQUIRED_WORDS = ("acknowledg", "extension", "response", "refus", "declin", "not_accepted", "exclusion")
 ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "h1", "h2", "h3", "h4",
                 "table", "thead", "tbody", "tr", "th", "td", "address", "blockquote", "hr", "span", "div",
                 "section", "header", "footer", "main", "dl", "dt", "dd", "a"}
 
 
 def code_required(template: str) -> bool:
-    return any(word in template.lower() for word in CODE_REQUIRED_WORDS)
+    """True when the Code requires the letter drafted from this template (the regime's letter words)."""
+    return HOUSING_OMBUDSMAN.requires_letter(template)
 
 
 def unsent_required(session: Session, complaint_id: int) -> list[Letter]:

@@ -54,6 +54,8 @@ from workflow_app.diagrams.definitions import (
     ACTIVITY_TAGS, BPMN_NS, NS, DiagramError, Element, Problem, find_problems, read_elements, read_xml,
 )
 from workflow_app.diagrams.expressions import RestrictedEnvironment
+from workflow_app.rules.regime import HOUSING_OMBUDSMAN, Limit
+from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, RESPONSE_KEYS, STAGE2_KEYS
 from workflow_app.diagrams.forms import Field, Form
 
 ERROR = "error"
@@ -64,32 +66,9 @@ ENGINE = "engine"
 
 # --- the Code's limits: one home -------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Limit:
-    """A Code timescale for one deadline key, in working days from the Code's starting point."""
-
-    provision: str
-    working_days: int
-    starts: str                           # what the Code counts from, in words
-    stage: str
-    extension_provision: str | None = None
-    extension_days: int = 0
-    ombudsman_provision: str | None = None
-
-
-CODE_LIMITS: dict[str, Limit] = {
-    "stage1_acknowledge": Limit("6.2", 5, "the complaint being received", "1"),
-    "stage1_response": Limit("6.3", 10, "the complaint being acknowledged", "1", "6.4", 10, "6.5"),
-    "stage2_acknowledge": Limit("6.11", 5, "the escalation request being received", "2"),
-    "stage2_response": Limit("6.14", 20, "the escalation being acknowledged", "2", "6.15", 20, "6.16"),
-}
-RESPONSE_KEYS = {"1": "stage1_response", "2": "stage2_response"}
-ACKNOWLEDGE_KEYS = {"1": "stage1_acknowledge", "2": "stage2_acknowledge"}
-STAGE2_KEYS = ("stage2_acknowledge", "stage2_response")
-COMPLETION_PROVISIONS = {"1": "6.9", "2": "6.19"}
-
-ACCEPTANCE_MONTHS = 12
-"""Code 2.3: complaints raised within 12 months of the issue (or of learning of it) are accepted."""
+CODE_LIMITS = HOUSING_OMBUDSMAN.limits
+COMPLETION_PROVISIONS = HOUSING_OMBUDSMAN.completion_provisions
+ACCEPTANCE_MONTHS = HOUSING_OMBUDSMAN.acceptance_months
 
 UNLIMITED_WORKING_DAYS = 100
 """A deadline this far out in the sweep's worst case is taken as having no limit at all."""

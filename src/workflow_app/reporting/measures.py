@@ -63,8 +63,9 @@ from sqlalchemy.sql import ColumnElement
 
 from workflow_app.rules import clock
 from workflow_app.rules.calendar import LONDON, calendar_for, end_of_london_day, london_date
-from workflow_app.rules.vocabulary import DUTY_KEYS
+from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, DUTY_KEYS, RESPONSE_KEYS, STAGE_NAMES, deadline_name
 from workflow_app.rules.landlords import Landlord
+from workflow_app.rules.regime import HOUSING_OMBUDSMAN
 from workflow_app.casework.models import (
     AuditEvent, Complaint, Deadline, DefinitionVersion, ReportCalendarDay, ReportResponse, Task,
 )
@@ -72,9 +73,9 @@ from workflow_app.casework.models import (
 CALENDAR_FIRST_YEAR = 2000
 """Working days are numbered in `report_calendar` from this year (reports before it count nothing)."""
 
-CODE_TIMESCALES = {"1": (10, 10), "2": (20, 20)}
+CODE_TIMESCALES = {stage: HOUSING_OMBUDSMAN.response_timescale(stage) for stage in HOUSING_OMBUDSMAN.response_stages}
 """Working days from the acknowledgement to the response, and the most an extension may add
-(Code 6.3 and 6.4 at stage 1, 6.14 and 6.15 at stage 2)."""
+(Code 6.3 and 6.4 at stage 1, 6.14 and 6.15 at stage 2), from the regime (rules/regimes)."""
 
 NOT_STAGE1_OUTCOMES = ("refused", "withdrawn")
 REFUSAL_FIELDS = {"refused": "exclusion_reasons", "review_refused": "review_refusal_reasons"}
@@ -416,7 +417,7 @@ def refresh(sessions, landlords: Mapping[str, Landlord], everything: bool = Fals
     """
     ensure_calendar(sessions, {l.nation for l in landlords.values()} | {"ENG"})
     scope = Scope(tuple(landlords.values()))
-    response_keys = [f"stage{stage}_response" for stage in CODE_TIMESCALES]
+    response_keys = [RESPONSE_KEYS[stage] for stage in CODE_TIMESCALES]
     with sessions() as session:
         newest = None
         for slug in ([] if everything else scope.slugs):   # one index lookup per landlord
@@ -464,7 +465,7 @@ def _measured(session: Session, scope: Scope, stage: str, since: datetime | None
     """SELECT one row per response of the stage not yet measured, shaped as `report_responses`."""
     days = _Days(session, scope)
     response, ack, later_ack = aliased(Deadline), aliased(Deadline), aliased(Deadline)
-    ack_key = f"stage{stage}_acknowledge"
+    ack_key = ACKNOWLEDGE_KEYS[stage]
     base, extension = CODE_TIMESCALES[stage]
     acknowledged = and_(
         ack.complaint_id == response.complaint_id, ack.key == ack_key, ack.met_at <= response.met_at,
@@ -501,7 +502,7 @@ def _measured(session: Session, scope: Scope, stage: str, since: datetime | None
                  from_ack.label("days_from_acknowledgement"), from_start.label("days_from_start"),
                  case((and_(ack.met_at.is_not(None), on_answer.day0.is_not(None), from_ack <= limit), True),
                       else_=False).label("within_code"))
-             .where(response.key == f"stage{stage}_response", response.met_at.is_not(None),
+             .where(response.key == RESPONSE_KEYS[stage], response.met_at.is_not(None),
                     ~exists().where(ReportResponse.deadline_id == response.id)))
     if since is not None:
         query = query.where(response.met_at >= since)
@@ -580,7 +581,7 @@ def acknowledgements(session: Session, scope: Scope, period: Period) -> dict[str
         row = session.execute(
             select(func.count(), func.sum(case((Deadline.met_at <= Deadline.due_at, 1), else_=0)))
             .join(Complaint, Complaint.id == Deadline.complaint_id)
-            .where(Deadline.key == f"stage{stage}_acknowledge", Deadline.met_at >= period.starts_at,
+            .where(Deadline.key == ACKNOWLEDGE_KEYS[stage], Deadline.met_at >= period.starts_at,
                    Deadline.met_at < period.ends_at, Complaint.landlord.in_(scope.slugs))).one()
         made, on_time = int(row[0] or 0), int(row[1] or 0)
         result[f"stage{stage}"] = {"acknowledged": made, "on_time": on_time, "late": made - on_time,
@@ -851,7 +852,7 @@ def csv_safe(value: Any) -> Any:
     return value
 
 
-STAGE_LABELS = {"1": "Stage 1", "2": "Stage 2"}
+STAGE_LABELS = {stage: STAGE_NAMES[stage] for stage in ("1", "2")}
 
 
 def tables(report: Mapping[str, Any], labels: "Labels | None" = None) -> list[Table]:
@@ -952,8 +953,7 @@ class Labels:
 
     @staticmethod
     def deadline(value: str) -> str:
-        from workflow_app.casework.case_record import DEADLINE_NAMES
-        return DEADLINE_NAMES.get(value, value)
+        return deadline_name(value)
 
 
 def labels_for(session: Session, scope: Scope, categories: Mapping[str, str] | None = None) -> Labels:

@@ -24,6 +24,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from workflow_app.rules.calendar import NATIONS
+from workflow_app.rules.regime import DEFAULT as DEFAULT_REGIME, HOUSING_OMBUDSMAN, Regime, known_regimes, regime_named
 
 SETTINGS_FILE = "landlord.toml"
 TIMEZONE = "Europe/London"
@@ -63,6 +64,8 @@ SCHEMA: dict[str, Any] = {
             "x-message": "must be 2 to 5 capital letters, e.g. GP",
         },
         "nation": {"enum": list(NATIONS)},
+        "regime": {"enum": list(known_regimes()),
+                   "x-message": f"must name a complaint-handling regime: {', '.join(known_regimes())}"},
         "homes": {"type": "integer", "minimum": 1},
         "timezone": {"const": TIMEZONE},
         "contact": {
@@ -175,6 +178,8 @@ class Landlord:
     ombudsman: Mapping[str, str] = field(hash=False)
     retention_years: int | None
     folder: Path
+    regime: Regime = field(default=HOUSING_OMBUDSMAN, hash=False)
+    """The complaint-handling rules it works under (`regime` in landlord.toml; the Housing Ombudsman's Code by default)."""
 
 
 def load_landlord(folder: Path) -> Landlord:
@@ -220,6 +225,7 @@ def load_landlord(folder: Path) -> Landlord:
         ombudsman=MappingProxyType(dict(data["ombudsman"])),
         retention_years=data.get("retention", {}).get("anonymise_closed_after_years"),
         folder=folder,
+        regime=regime_named(data.get("regime", DEFAULT_REGIME)),
     )
 
 

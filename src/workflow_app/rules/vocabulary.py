@@ -29,6 +29,12 @@ class Stage(str, Enum):
 _STAGE_ORDER = {Stage.PRE: 0, Stage.ONE: 1, Stage.TWO: 2, Stage.POST: 3}
 STAGES: tuple[str, ...] = tuple(s.value for s in Stage)
 
+STAGE_NAMES: dict[str, str] = {
+    Stage.PRE.value: "Before stage 1", Stage.ONE.value: "Stage 1", Stage.TWO.value: "Stage 2",
+    Stage.POST.value: "After the final response",
+}
+"""What people read for each stage."""
+
 DUTY_KEYS: frozenset[str] = frozenset({
     "stage1_acknowledge",
     "stage1_response",
@@ -50,6 +56,31 @@ WINDOW_KEYS: frozenset[str] = frozenset({
 })
 
 DEADLINE_KEYS: frozenset[str] = DUTY_KEYS | WINDOW_KEYS
+
+DEADLINE_NAMES: dict[str, str] = {
+    "stage1_acknowledge": "Acknowledge (stage 1)", "stage1_response": "Respond (stage 1)",
+    "stage2_acknowledge": "Acknowledge (stage 2)", "stage2_response": "Final response (stage 2)",
+    "clarification": "Clarification window", "no_contact_closure": "No contact closure",
+    "escalation_window": "Escalation window", "colleague_response": "Colleague complaint response",
+    "panel_hearing": "Panel hearing", "panel_outcome": "Panel outcome", "closure_followup": "Closure follow-up",
+    "update_interval": "Agreed update", "restriction_review": "Restriction review",
+    "ombudsman_evidence": "Evidence to the Ombudsman",
+}
+"""What people read for each deadline key (the inbox, the case page, the reports)."""
+assert DEADLINE_NAMES.keys() == DEADLINE_KEYS
+
+ACKNOWLEDGE_KEYS: dict[str, str] = {Stage.ONE.value: "stage1_acknowledge", Stage.TWO.value: "stage2_acknowledge"}
+RESPONSE_KEYS: dict[str, str] = {Stage.ONE.value: "stage1_response", Stage.TWO.value: "stage2_response"}
+"""The Code's two duties at each of its stages, by stage."""
+STAGE2_KEYS: tuple[str, ...] = (ACKNOWLEDGE_KEYS[Stage.TWO.value], RESPONSE_KEYS[Stage.TWO.value])
+
+
+def deadline_name(key: str) -> str:
+    return DEADLINE_NAMES.get(key, key)
+
+
+def stage_name(stage: str) -> str:
+    return STAGE_NAMES.get(stage, stage)
 
 # Keys that come round again: each time one is armed afresh it is a new deadline (the last
 # update was sent, the next is due), never an extension of the previous one.

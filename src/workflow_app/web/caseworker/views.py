@@ -14,7 +14,7 @@ import io
 from workflow_app.casework import case_record
 from workflow_app.casework.case_record import CaseRecord
 from workflow_app.casework.complaints import CATEGORIES, CHANNELS
-from workflow_app.rules.vocabulary import STAGES
+from workflow_app.rules.vocabulary import STAGE_NAMES, STAGES
 from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound, WorkflowAppError
 from workflow_app.casework.letters import LetterService, SmtpSettings, clean_html
 from workflow_app.casework.models import User
@@ -79,7 +79,7 @@ def safe_letter(body: str | None, demote: bool = True):
 @bp.app_context_processor
 def names() -> dict:
     return {"channel_names": CHANNEL_NAMES, "category_names": CATEGORY_NAMES,
-            "stage_names": case_record.STAGE_NAMES, "london": _london, "london_date": _london_date}
+            "stage_names": STAGE_NAMES, "london": _london, "london_date": _london_date}
 
 
 def _london(value: datetime | None) -> str:

@@ -21,7 +21,8 @@ from workflow_app.reporting import measures as reporting
 from workflow_app.reporting import self_assessment
 from workflow_app.rules.calendar import london_date
 from workflow_app.casework.complaints import CATEGORIES
-from workflow_app.casework.case_record import DEADLINE_NAMES, complaint_for
+from workflow_app.casework.case_record import complaint_for
+from workflow_app.rules.vocabulary import DEADLINE_NAMES, STAGE_NAMES
 from workflow_app.web.caseworker.views import CATEGORY_NAMES
 from workflow_app.rules.errors import Forbidden, InvalidInput, NotFound
 from workflow_app.rules.landlords import Landlord
@@ -37,7 +38,6 @@ OFFICER_PAGES = {"manager.self_assessment", "manager.self_assessment_csv", "mana
                  "manager.lessons", "manager.lessons_csv", "manager.lesson", "manager.add_lesson",
                  "manager.checklist", "manager.find_checklist"}
 REFRESH_SECONDS = 30
-STAGE_NAMES = {"pre": "Before stage 1", "1": "Stage 1", "2": "Stage 2", "post": "After the final response"}
 
 
 def runtime() -> Runtime:
