@@ -22,13 +22,9 @@ from workflow_app.casework.engine import Action, Casework, deliver_event, load_d
 from workflow_app.casework.deployments import current_version
 from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
 from workflow_app.casework.instances import Instance
+from workflow_app.rules.vocabulary import CATEGORIES, CHANNELS
 from workflow_app.casework.models import Complaint, Deadline, PendingEvent, ReferenceCounter, Task, User, WorkflowInstance
 
-CHANNELS = ("phone", "email", "letter", "in_person", "web", "social_media", "petition")
-CATEGORIES = (
-    "property_condition", "complaint_handling", "anti_social_behaviour", "health_and_safety",
-    "estate_management", "charges", "staff_conduct", "tenancy_and_moving", "other",
-)
 COMPLAINT_FIELDS = {"landlord", "received_at", "channel", "category", "summary", "resident", "representative",
                     "outcomes_sought", "reasonable_adjustments", "received_earlier_reason"}
 PERSON_FIELDS = {"name", "email", "phone", "address", "relationship", "authority"}

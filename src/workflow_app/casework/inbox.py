@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from workflow_app.rules import clock
 from workflow_app.casework.case_record import Due, due, due_today_end
-from workflow_app.casework.complaints import CATEGORIES
+from workflow_app.rules.vocabulary import CATEGORIES
 from workflow_app.rules.vocabulary import STAGES
 from workflow_app.rules.landlords import Landlord
 from workflow_app.casework.models import Complaint, Task, User

@@ -15,7 +15,8 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow_app.rules import clock
-from workflow_app.casework.complaints import CATEGORIES, transaction
+from workflow_app.casework.complaints import transaction
+from workflow_app.rules.vocabulary import CATEGORIES
 from workflow_app.rules.errors import InvalidInput, NotFound
 from workflow_app.casework.models import AuditEvent, Complaint, LessonLearnt, User
 

@@ -113,3 +113,20 @@ def is_recurring(key: str) -> bool:
 
 def stage_order(stage: str) -> int:
     return Stage(stage).order
+
+
+CHANNEL_NAMES: dict[str, str] = {
+    "phone": "Phone", "email": "Email", "letter": "Letter", "in_person": "In person",
+    "web": "Web form", "social_media": "Social media", "petition": "Petition",
+}
+"""How a complaint reached the landlord, and what people read for each."""
+CHANNELS: tuple[str, ...] = tuple(CHANNEL_NAMES)
+
+CATEGORY_NAMES: dict[str, str] = {
+    "property_condition": "Property condition (repairs, damp and mould)", "complaint_handling": "Complaint handling",
+    "anti_social_behaviour": "Anti-social behaviour", "health_and_safety": "Health and safety / building safety",
+    "estate_management": "Estate management", "charges": "Charges (rent, service charges)",
+    "staff_conduct": "Staff conduct", "tenancy_and_moving": "Tenancy and moving", "other": "Other",
+}
+"""What a complaint is about (also the themes of the lessons-learnt log), and what people read for each."""
+CATEGORIES: tuple[str, ...] = tuple(CATEGORY_NAMES)

@@ -13,8 +13,7 @@ import io
 
 from workflow_app.casework import case_record
 from workflow_app.casework.case_record import CaseRecord
-from workflow_app.casework.complaints import CATEGORIES, CHANNELS
-from workflow_app.rules.vocabulary import STAGE_NAMES, STAGES
+from workflow_app.rules.vocabulary import CATEGORIES, CATEGORY_NAMES, CHANNEL_NAMES, CHANNELS, STAGE_NAMES, STAGES
 from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound, WorkflowAppError
 from workflow_app.casework.letters import LetterService, SmtpSettings, clean_html
 from workflow_app.casework.models import User
@@ -24,14 +23,6 @@ from workflow_app.web.caseworker import bp
 from workflow_app.casework import inbox as inbox_queries
 from workflow_app.web.caseworker import intake
 
-CHANNEL_NAMES = {"phone": "Phone", "email": "Email", "letter": "Letter", "in_person": "In person",
-                 "web": "Web form", "social_media": "Social media", "petition": "Petition"}
-CATEGORY_NAMES = {
-    "property_condition": "Property condition (repairs, damp and mould)", "complaint_handling": "Complaint handling",
-    "anti_social_behaviour": "Anti-social behaviour", "health_and_safety": "Health and safety / building safety",
-    "estate_management": "Estate management", "charges": "Charges (rent, service charges)",
-    "staff_conduct": "Staff conduct", "tenancy_and_moving": "Tenancy and moving", "other": "Other",
-}
 
 
 def runtime() -> Runtime:

@@ -20,10 +20,8 @@ from workflow_app.reporting import lessons as lessons_log
 from workflow_app.reporting import measures as reporting
 from workflow_app.reporting import self_assessment
 from workflow_app.rules.calendar import london_date
-from workflow_app.casework.complaints import CATEGORIES
 from workflow_app.casework.case_record import complaint_for
-from workflow_app.rules.vocabulary import DEADLINE_NAMES, STAGE_NAMES
-from workflow_app.web.caseworker.views import CATEGORY_NAMES
+from workflow_app.rules.vocabulary import CATEGORIES, CATEGORY_NAMES, DEADLINE_NAMES, STAGE_NAMES
 from workflow_app.rules.errors import Forbidden, InvalidInput, NotFound
 from workflow_app.rules.landlords import Landlord
 from workflow_app.casework.models import AnnualReportNote, User
