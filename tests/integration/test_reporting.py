@@ -9,15 +9,14 @@ import pytest
 from sqlalchemy import create_engine, literal, select, text
 from sqlalchemy.orm import aliased
 
-from workflow_app.rules import clock
 from workflow_app.reporting import measures as reporting
 from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.casework.models import ReportCalendarDay, ReportResponse, UTCDateTime
 from workflow_app.reporting.measures import Period, Scope
 from workflow_app.casework.runtime import build_runtime
-from workflow_app.casework.simulator import advance_to
+from workflow_app.casework.runner import ComplaintRun
 
-from tests.conftest import postgres_url_or_skip, send_letters
+from tests.conftest import postgres_url_or_skip
 from tests.support.reporting_data import END, FORMS, PROCESSES, STORIES, build, people
 
 YEAR = Period.reporting_year(2026)
@@ -328,11 +327,10 @@ def test_working_days_taken_is_the_rule_of_the_brief():
 def test_a_later_response_is_measured_on_the_next_refresh(data):
     runtime, references = data
     users = people(runtime)
-    with clock.using(clock.VirtualClock(END)):
+    with ComplaintRun(runtime, END, send_letters_after=False) as run:
         from tests.support.reporting_data import _task, respond1
-        advance_to(runtime, datetime(2027, 4, 6, 10, tzinfo=timezone.utc))
-        send_letters(runtime, references["J"], users["olive"])
-        runtime.tasks.complete(_task(runtime, references["J"], "stage1_response"), respond1(), users["olive"])
+        run.advance_to(datetime(2027, 4, 6, 10, tzinfo=timezone.utc))
+        run.complete(references["J"], _task(runtime, references["J"], "stage1_response"), respond1(), users["olive"])
     assert reporting.refresh(runtime.sessions, runtime.landlords) == 1
     with runtime.sessions() as session:
         april = reporting.ch02(session, scope(runtime, "great_places"), Period(date(2027, 4, 1), date(2027, 4, 30)))
