@@ -356,17 +356,20 @@ def serve(host: str, port: int, no_scheduler: bool, dev_secret: bool | None) -> 
 def scheduler_command(ctx: click.Context, interval: int, once: bool, until_idle: bool) -> None:
     """Run the timer sweeps as a standalone process."""
     from workflow_app.casework.scheduler import due_instances, run_forever, sweep
+    from workflow_app.reporting.projections import after_each_sweep
+    runtime = _runtime(ctx)
     if once:
-        click.echo(f"{sweep(_runtime(ctx).complaints)} complaint(s) moved")
+        click.echo(f"{sweep(runtime.complaints)} complaint(s) moved")
+        after_each_sweep(runtime)()
         return
     if until_idle:
         total = 0
-        while due_instances(_runtime(ctx).complaints, 1):
-            total += sweep(_runtime(ctx).complaints)
+        while due_instances(runtime.complaints, 1):
+            total += sweep(runtime.complaints)
+        after_each_sweep(runtime)()
         click.echo(f"{total} complaint(s) moved")
         return
-    runtime = _runtime(ctx)
-    run_forever(runtime.complaints, runtime.clock, interval)
+    run_forever(runtime.complaints, runtime.clock, interval, after_sweep=[after_each_sweep(runtime)])
 
 
 @main.command("simulate")
