@@ -75,7 +75,7 @@ def live(tmp_path_factory):
     runtime.close()
     # Not TESTING: the session cookie is Secure, as with `make run` (browsers accept Secure
     # cookies from http://127.0.0.1, a potentially trustworthy origin).
-    app = create_app({"DATABASE_URL": url, "PROCESSES_DIR": str(PROCESSES),
+    app = create_app({"SECRET_KEY": "browser-test-secret", "DATABASE_URL": url, "PROCESSES_DIR": str(PROCESSES),
                       "FORMS_DIR": str(FORMS), "RUN_SCHEDULER": False})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -40,7 +40,7 @@ def analyst_live(tmp_path_factory):
         create_user(session, "olive", "Olive Officer", ["complaints_officer", "caseworker"], ["great_places"],
                     PASSWORD)
     runtime.close()
-    app = create_app({"DATABASE_URL": url, "PROCESSES_DIR": str(PROCESSES), "FORMS_DIR": str(FORMS),
+    app = create_app({"SECRET_KEY": "browser-test-secret", "DATABASE_URL": url, "PROCESSES_DIR": str(PROCESSES), "FORMS_DIR": str(FORMS),
                       "RUN_SCHEDULER": False, "ANALYST_DRAFTS_DIR": str(folder / "drafts")})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

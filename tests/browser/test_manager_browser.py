@@ -33,7 +33,7 @@ def site(browser, tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('manager-browser') / 'browser.sqlite3'}"
     runtime = build_runtime(url, PROCESSES, FORMS)
     build(runtime)
-    app = create_app({"DATABASE_URL": url, "PROCESSES_DIR": str(PROCESSES), "FORMS_DIR": str(FORMS),
+    app = create_app({"SECRET_KEY": "browser-test-secret", "DATABASE_URL": url, "PROCESSES_DIR": str(PROCESSES), "FORMS_DIR": str(FORMS),
                       "RUN_SCHEDULER": False, "MANAGER_REFRESH_SECONDS": 1,
                       "CLOCK": clock.VirtualClock(NOW)})
     server = make_server("127.0.0.1", 0, app, threaded=True)

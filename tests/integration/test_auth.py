@@ -39,7 +39,7 @@ def test_a_disabled_user_is_refused_and_signed_out(app, deployed, caseworker):
 
 
 def test_session_cookie_is_httponly_samesite_and_secure_outside_testing(deployed, database_url, caseworker):
-    app = make_app(database_url, TESTING=False)
+    app = make_app(database_url, TESTING=False, SECRET_KEY="a-long-random-value")
     client = app.test_client()
     response = sign_in(client, "carl")
     cookie = response.headers["Set-Cookie"]

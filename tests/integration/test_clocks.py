@@ -155,15 +155,16 @@ def test_a_sweep_in_another_thread_reads_the_real_time_while_try_it_runs_in_2040
                                                                                monkeypatch):
     """Try it runs a diagram on its own virtual clock; the timer sweep, in its own thread, keeps the real time
     and so does not fire a real complaint's timer that is due only in Try it's world."""
-    from workflow_app.web.analyst import try_it
+    from workflow_app.casework.runner import ComplaintRun
     from workflow_app.rules.landlords import load_landlords
+    from workflow_app.web.analyst import try_it
 
     virtual_clock.set(datetime(2040, 1, 2, 9, tzinfo=timezone.utc))
     reference = log(deployed, officer, received_at="2040-01-02T09:00:00+00:00")   # acknowledge by Tue 9 Jan 2040
     seen: dict[str, object] = {}
-    original = try_it.advance_to
+    original = ComplaintRun.advance_to
 
-    def advance_and_sweep_elsewhere(runtime, at):
+    def advance_and_sweep_elsewhere(run, at):
         if "swept" not in seen:
             seen["try_it"] = clock.now()
 
@@ -174,9 +175,9 @@ def test_a_sweep_in_another_thread_reads_the_real_time_while_try_it_runs_in_2040
             thread = threading.Thread(target=elsewhere)
             thread.start()
             thread.join()
-        return original(runtime, at)
+        return original(run, at)
 
-    monkeypatch.setattr(try_it, "advance_to", advance_and_sweep_elsewhere)
+    monkeypatch.setattr(ComplaintRun, "advance_to", advance_and_sweep_elsewhere)
     landlord = load_landlords(PROCESSES)["great_places"]
     result = try_it.try_diagram(landlord, (PROCESSES / "great_places" / "complaint.bpmn").read_text(),
                                 read_forms(FORMS), PROCESSES, datetime(2040, 6, 1, 10, tzinfo=timezone.utc))

@@ -18,6 +18,8 @@ from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.casework.models import ChecklistAnswer, LessonLearnt, SelfAssessmentAnswer, User
 from workflow_app.casework.runtime import build_runtime
 
+from workflow_app.reporting.projections import bring_up_to_date
+
 from tests.conftest import postgres_url_or_skip
 from tests.support.reporting_data import END, FORMS, PROCESSES, build
 
@@ -38,6 +40,7 @@ def site(request, tmp_path_factory):
     definition_cache.clear()
     runtime = build_runtime(url, PROCESSES, FORMS)
     references = build(runtime)
+    bring_up_to_date(runtime.sessions, runtime.landlords)   # as the scheduler does after each sweep
     with runtime.sessions.begin() as session:
         from workflow_app.casework.accounts import create_user
         create_user(session, "carl", "Carl", ["caseworker"], ["great_places"], "pw")
@@ -311,3 +314,40 @@ def test_lessons_come_from_closed_complaints_and_can_be_owned_filtered_and_expor
     assert refused.status_code == 422
     other = signed_in(app, "otto")
     assert other.get(path.replace("?landlord=great_places", f"/{entry.id}")).status_code == 404
+
+
+def test_reading_a_managers_page_writes_nothing(site):
+    """Nothing writes on a GET: the figures and the lessons log are brought up to date by the scheduler."""
+    from sqlalchemy import event, select
+    from workflow_app.casework.models import LessonLearnt
+
+    app, references = site
+    client = signed_in(app, "ada")
+    engine = app.extensions["workflow_app"].engine
+    with app.extensions["workflow_app"].sessions() as session:
+        lesson = session.scalars(select(LessonLearnt.id).order_by(LessonLearnt.id).limit(1)).first()
+    pages = ["/manager/?landlord=great_places", "/manager/?landlord=all", "/manager/dashboard.json?landlord=all",
+             "/manager/performance?landlord=great_places&year=2026", "/manager/performance.json?landlord=all&year=2026",
+             "/manager/performance.csv?table=ch02&landlord=great_places&year=2026",
+             "/manager/heatmap?landlord=great_places&year=2026", "/manager/heatmap.json?landlord=great_places&year=2026",
+             "/manager/annual-report?landlord=great_places&year=2026",
+             "/manager/self-assessment?landlord=harrogate&year=2026",
+             "/manager/self-assessment.csv?landlord=harrogate&year=2026",
+             "/manager/self-assessment/print?landlord=harrogate&year=2026",
+             f"/manager/checklist?reference={references['H']}", f"/manager/complaints/{references['H']}/checklist",
+             "/manager/lessons?landlord=all", "/manager/lessons.csv?landlord=great_places", f"/manager/lessons/{lesson}"]
+    written: list[tuple[str, str]] = []
+    page = None
+
+    def watch(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE", "REPLACE"):
+            written.append((page, statement.split("\n")[0][:80]))
+
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        for page in pages:
+            response = client.get(page)
+            assert response.status_code in (200, 302), (page, response.status_code)
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+    assert written == []

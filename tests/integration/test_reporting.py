@@ -6,18 +6,18 @@ import random
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, literal, select, text
+from sqlalchemy import create_engine, func, literal, select, text
 from sqlalchemy.orm import aliased
 
-from workflow_app.rules import clock
 from workflow_app.reporting import measures as reporting
 from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.casework.models import ReportCalendarDay, ReportResponse, UTCDateTime
 from workflow_app.reporting.measures import Period, Scope
 from workflow_app.casework.runtime import build_runtime
-from workflow_app.casework.simulator import advance_to
+from workflow_app.casework.runner import ComplaintRun
+from workflow_app.rules import clock
 
-from tests.conftest import postgres_url_or_skip, send_letters
+from tests.conftest import postgres_url_or_skip
 from tests.support.reporting_data import END, FORMS, PROCESSES, STORIES, build, people
 
 YEAR = Period.reporting_year(2026)
@@ -328,11 +328,10 @@ def test_working_days_taken_is_the_rule_of_the_brief():
 def test_a_later_response_is_measured_on_the_next_refresh(data):
     runtime, references = data
     users = people(runtime)
-    with clock.using(clock.VirtualClock(END)):
+    with ComplaintRun(runtime, END, send_letters_after=False) as run:
         from tests.support.reporting_data import _task, respond1
-        advance_to(runtime, datetime(2027, 4, 6, 10, tzinfo=timezone.utc))
-        send_letters(runtime, references["J"], users["olive"])
-        runtime.tasks.complete(_task(runtime, references["J"], "stage1_response"), respond1(), users["olive"])
+        run.advance_to(datetime(2027, 4, 6, 10, tzinfo=timezone.utc))
+        run.complete(references["J"], _task(runtime, references["J"], "stage1_response"), respond1(), users["olive"])
     assert reporting.refresh(runtime.sessions, runtime.landlords) == 1
     with runtime.sessions() as session:
         april = reporting.ch02(session, scope(runtime, "great_places"), Period(date(2027, 4, 1), date(2027, 4, 30)))
@@ -357,3 +356,20 @@ def test_every_table_exports_as_csv_with_formulas_defused(data):
         "Not accepted,A matter previously considered under the Customer Feedback policy,1"]
     table = reporting.Table("x", "X", ["a"], [['=HYPERLINK("http://evil")'], ["+1"], [None], [-3]])
     assert table.csv().splitlines()[1:] == ["\"'=HYPERLINK(\"\"http://evil\"\")\"", "'+1", '""', "-3"]
+
+
+def test_the_scheduler_brings_the_read_side_up_to_date_after_each_sweep(tmp_path):
+    """The job the web process and `workflow-app scheduler` run after each sweep measures new responses."""
+    from workflow_app.casework.scheduler import sweep_job
+    from workflow_app.reporting.projections import after_each_sweep
+
+    runtime = build_runtime(f"sqlite:///{tmp_path / 'a.sqlite3'}", PROCESSES, FORMS)
+    try:
+        build(runtime, [s for s in STORIES if s.name == "A"])
+        sweep_job(runtime.complaints, clock.VirtualClock(END), [after_each_sweep(runtime)])()
+        with runtime.sessions() as session:
+            assert reporting.ch02(session, scope(runtime, "great_places"), YEAR)["stage1"]["responded"] == 1
+            from workflow_app.casework.models import LessonLearnt
+            assert session.scalar(select(func.count()).select_from(LessonLearnt)) == 1
+    finally:
+        runtime.close()

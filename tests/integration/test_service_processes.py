@@ -49,7 +49,8 @@ def pg():
             deploy(session, landlord, path.read_bytes(), read_forms(FORMS), "tester")
         create_user(session, "loader", "Loader", ["complaints_officer", "caseworker"], ["testshire"])
     env = {**os.environ, "WORKFLOW_APP_DATABASE_URL": url, "WORKFLOW_APP_PROCESSES": str(PROCESSES),
-           "WORKFLOW_APP_FORMS": str(FORMS), "WORKFLOW_APP_RUN_SCHEDULER": "0"}
+           "WORKFLOW_APP_FORMS": str(FORMS), "WORKFLOW_APP_RUN_SCHEDULER": "0",
+           "WORKFLOW_APP_SECRET_KEY": "service-processes-test-secret"}
     yield runtime, env
     runtime.close()
 

@@ -5,12 +5,12 @@ without it the app uses a SQLite file in its instance folder.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow_app import settings
 
 DATABASE_URL_VARIABLE = "WORKFLOW_APP_DATABASE_URL"
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
@@ -22,11 +22,11 @@ def default_instance_dir() -> Path:
     The web app and the CLI both use this, so `workflow-app demo` and `workflow-app serve`
     see the same database.
     """
-    return Path(os.environ.get("WORKFLOW_APP_INSTANCE", "instance")).resolve()
+    return settings.load().instance.resolve()
 
 
 def database_url(instance_path: Path) -> str:
-    url = os.environ.get(DATABASE_URL_VARIABLE)
+    url = settings.load().database_url
     if url:
         return url
     instance_path.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,6 @@ marked "not needed", and no task of the complaint can be completed while one is 
 """
 from __future__ import annotations
 
-import os
 import re
 import smtplib
 import ssl
@@ -26,6 +25,7 @@ import nh3
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow_app import settings
 from workflow_app.casework import audit
 from workflow_app.rules import clock
 from workflow_app.casework.complaints import transaction
@@ -92,7 +92,7 @@ class SmtpSettings:
 
     @classmethod
     def from_environment(cls) -> SmtpSettings | None:
-        return cls.from_mapping(os.environ)
+        return cls.from_mapping(settings.load().smtp_values())
 
 
 class LetterService:

@@ -5,7 +5,6 @@ so they share one way of wiring the product together.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow_app import settings
 from workflow_app.rules import clock
 from workflow_app.casework.complaints import ComplaintService
 from workflow_app.casework.db import create_schema, make_engine, make_session_factory
@@ -26,16 +26,16 @@ NOW_VARIABLE = "WORKFLOW_APP_NOW"
 
 
 def default_processes_dir() -> Path:
-    return Path(os.environ.get(PROCESSES_VARIABLE, "processes")).resolve()
+    return settings.load().processes.resolve()
 
 
 def default_forms_dir() -> Path:
-    return Path(os.environ.get(FORMS_VARIABLE, "forms")).resolve()
+    return settings.load().forms.resolve()
 
 
 def default_clock() -> clock.Clock:
     """The system clock, or a frozen one from WORKFLOW_APP_NOW (rehearsals and tests, never production)."""
-    fixed = os.environ.get(NOW_VARIABLE)
+    fixed = settings.load().now
     if not fixed:
         return clock.SYSTEM
     try:

@@ -4,11 +4,15 @@ A sweep reads only instances whose indexed `next_due_at` has passed (one indexed
 query), fires each in its own transaction and saves it. Two sweeps at once cannot fire
 one timer twice: PostgreSQL skips rows another sweep has locked, and on every backend
 the instance's revision counter refuses the second writer.
+
+After each sweep the scheduler runs the jobs it was given (`after_sweep`): the web app and
+the scheduler process give it the read side's refresh (`reporting.projections`), so the
+managers' pages read figures brought up to date here, never written by a page view.
 """
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import Callable, Sequence
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -47,29 +51,38 @@ def sweep(service: ComplaintService, limit: int = BATCH) -> int:
     return fired
 
 
-def sweep_job(service: ComplaintService, run_clock: clock.Clock) -> Callable[[], int]:
-    """A sweep for the scheduler's own threads, reading the runtime's clock (the system clock in production)."""
+def sweep_job(service: ComplaintService, run_clock: clock.Clock,
+              after_sweep: Sequence[Callable[[], object]] = ()) -> Callable[[], int]:
+    """A sweep for the scheduler's own threads, reading the runtime's clock (the system clock in production),
+    then each job to run after a sweep."""
     def job() -> int:
         with clock.using(run_clock):
-            return sweep(service)
+            fired = sweep(service)
+            for after in after_sweep:
+                try:
+                    after()
+                except Exception:
+                    log.exception("a job after the timer sweep failed; it runs again after the next sweep")
+            return fired
     return job
 
 
 def start_background(service: ComplaintService, run_clock: clock.Clock = clock.SYSTEM,
-                     seconds: int = SWEEP_SECONDS) -> BackgroundScheduler:
+                     seconds: int = SWEEP_SECONDS,
+                     after_sweep: Sequence[Callable[[], object]] = ()) -> BackgroundScheduler:
     """Run sweeps inside the web process (the default for a single-process install)."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.add_job(sweep_job(service, run_clock), "interval", seconds=seconds, max_instances=1, coalesce=True,
-                      id="timer-sweep")
+    scheduler.add_job(sweep_job(service, run_clock, after_sweep), "interval", seconds=seconds, max_instances=1,
+                      coalesce=True, id="timer-sweep")
     scheduler.start()
     return scheduler
 
 
 def run_forever(service: ComplaintService, run_clock: clock.Clock = clock.SYSTEM,
-                seconds: int = SWEEP_SECONDS) -> None:
+                seconds: int = SWEEP_SECONDS, after_sweep: Sequence[Callable[[], object]] = ()) -> None:
     """Run sweeps as a standalone process (`workflow-app scheduler`)."""
     scheduler = BlockingScheduler(timezone="UTC")
-    scheduler.add_job(sweep_job(service, run_clock), "interval", seconds=seconds, max_instances=1, coalesce=True,
-                      id="timer-sweep")
+    scheduler.add_job(sweep_job(service, run_clock, after_sweep), "interval", seconds=seconds, max_instances=1,
+                      coalesce=True, id="timer-sweep")
     log.info("scheduler sweeping every %d s", seconds)
     scheduler.start()

@@ -1,8 +1,8 @@
 """The lessons-learnt and service-improvement log (Code 9.1 to 9.4, and 8.1's improvements).
 
 Entries come from closed complaints: each "lessons learnt" form completed on a complaint,
-and each stage 2 final response that records what was learnt, becomes an entry the first
-time the log is read after it. Managers then give each entry an owner, a due date and a
+and each stage 2 final response that records what was learnt, becomes an entry when the
+log is next brought up to date (after each timer sweep: `reporting.projections`). Managers then give each entry an owner, a due date and a
 status, and can add entries of their own. Each change is one transaction.
 """
 from __future__ import annotations
@@ -45,7 +45,7 @@ class LessonFilter:
 
 
 def collect(session: Session, landlords: Sequence[str]) -> int:
-    """Add an entry for each lesson recorded on a complaint since the log was last read.
+    """Add an entry for each lesson recorded on a complaint since the log was last brought up to date.
 
     Each landlord's log is read on from its own newest entry: lessons recorded within a day
     before it are looked at again (and skipped when already in the log), so one committed late

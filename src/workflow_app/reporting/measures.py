@@ -5,7 +5,7 @@ Every figure is an aggregate the database computes over indexed columns of `comp
 rows that come back (a histogram has a few dozen at most). Working days are counted in SQL
 against `report_calendar`, the working-day rule of `calendar` written out as day numbers,
 so the SQL and the engine's deadlines agree to the day. Each response is measured once,
-by `refresh` (an INSERT ... SELECT run before every report), into `report_responses`.
+by `refresh` (an INSERT ... SELECT run after each timer sweep), into `report_responses`.
 
 What each measure counts, for a period of London dates (a reporting year runs from
 1 April to 31 March):
@@ -409,8 +409,8 @@ REFRESH_WINDOW = timedelta(days=92)
 def refresh(sessions, landlords: Mapping[str, Landlord], everything: bool = False) -> int:
     """Measure every response made since the last refresh, in SQL; returns how many were added.
 
-    Runs before each report: a response is measured once, when its deadline is met, and a
-    report then reads `report_responses` instead of joining deadlines, acknowledgements,
+    Runs after each timer sweep (`reporting.projections`), never inside a page view: a
+    response is measured once, when its deadline is met, and a report then reads `report_responses` instead of joining deadlines, acknowledgements,
     escalations and the calendar for every row. Responses met within a day before the newest
     one measured are looked at again, so a transaction that committed late is not missed;
     `everything` looks at all of them (after loading history written with older dates).

@@ -316,14 +316,35 @@ def restore_command(source: Path, yes: bool) -> None:
     click.echo(f"restored {count} complaint(s) from {source}")
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--no-scheduler", is_flag=True, help="Do not sweep timers in this process.")
-def serve(host: str, port: int, no_scheduler: bool) -> None:
+@click.option("--dev-secret/--no-dev-secret", default=None,
+              help="Without WORKFLOW_APP_SECRET_KEY, sign sessions with a throwaway secret for this run "
+                   "[default: on for 127.0.0.1, localhost and ::1 only].")
+def serve(host: str, port: int, no_scheduler: bool, dev_secret: bool | None) -> None:
     """Serve the app (development server; see docs for production)."""
+    from workflow_app import settings
     from workflow_app.web import create_app
-    app = create_app({"RUN_SCHEDULER": not no_scheduler})
+    config: dict[str, object] = {"RUN_SCHEDULER": not no_scheduler}
+    if not settings.load().secret_is_usable():
+        loopback = host in LOOPBACK
+        if dev_secret and not loopback:
+            raise click.ClickException(f"a throwaway secret is for this machine only (--host 127.0.0.1); "
+                                       f"set {settings.SECRET_KEY_VARIABLE} to serve on {host}")
+        if dev_secret is None and loopback or dev_secret:
+            import secrets
+            config["SECRET_KEY"] = secrets.token_hex(32)
+            click.echo(f"{settings.SECRET_KEY_VARIABLE} is not set: signing sessions with a throwaway secret "
+                       f"for this run on {host} (everyone is signed out when it stops).", err=True)
+    try:
+        app = create_app(config)
+    except settings.InsecureSettings as error:
+        raise click.ClickException(str(error)) from None
     app.run(host=host, port=port, use_reloader=False)
 
 
@@ -335,17 +356,20 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
 def scheduler_command(ctx: click.Context, interval: int, once: bool, until_idle: bool) -> None:
     """Run the timer sweeps as a standalone process."""
     from workflow_app.casework.scheduler import due_instances, run_forever, sweep
+    from workflow_app.reporting.projections import after_each_sweep
+    runtime = _runtime(ctx)
     if once:
-        click.echo(f"{sweep(_runtime(ctx).complaints)} complaint(s) moved")
+        click.echo(f"{sweep(runtime.complaints)} complaint(s) moved")
+        after_each_sweep(runtime)()
         return
     if until_idle:
         total = 0
-        while due_instances(_runtime(ctx).complaints, 1):
-            total += sweep(_runtime(ctx).complaints)
+        while due_instances(runtime.complaints, 1):
+            total += sweep(runtime.complaints)
+        after_each_sweep(runtime)()
         click.echo(f"{total} complaint(s) moved")
         return
-    runtime = _runtime(ctx)
-    run_forever(runtime.complaints, runtime.clock, interval)
+    run_forever(runtime.complaints, runtime.clock, interval, after_sweep=[after_each_sweep(runtime)])
 
 
 @main.command("simulate")

@@ -3,8 +3,8 @@
 
 Each past complaint follows a plan (accepted or refused, acknowledged on time or late, extended,
 answered late, escalated, how the resident answered the survey) and is worked through the
-landlord's own deployed diagram on a virtual clock by the product's services, exactly as
-caseworkers would: the open tasks are completed with answers chosen by their form, timers fire
+landlord's own deployed diagram on a virtual clock by the product's services (a
+`runner.ComplaintRun`), exactly as caseworkers would: the open tasks are completed with answers chosen by their form, timers fire
 as the clock passes them, and escalations arrive as events. Tasks whose forms it does not know
 are left open, so a diagram that gains new steps still gets a history, only a shorter one.
 
@@ -13,7 +13,6 @@ have no complaint received more than two weeks ago (so running the demo again ad
 """
 from __future__ import annotations
 
-import heapq
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,10 +24,9 @@ from workflow_app.rules import clock
 from workflow_app.rules.calendar import calendar_for
 from workflow_app.casework.engine import load_definition
 from workflow_app.rules.errors import WorkflowAppError
-from workflow_app.casework.letters import LetterService
 from workflow_app.casework.models import Complaint, DefinitionVersion, Task, User
+from workflow_app.casework.runner import ComplaintRun
 from workflow_app.casework.runtime import Runtime
-from workflow_app.casework.simulator import advance_to
 
 COMPLAINTS_PER_LANDLORD = 30
 DAYS_BACK = 400
@@ -91,52 +89,52 @@ def add_history(runtime: Runtime, logger: User, now: datetime | None = None, see
                 eligible.append(slug)
     if not eligible:
         return
-    reviewer = _reviewer(runtime, eligible)
     plans = [_plan(rng, slug, now) for slug in eligible for _ in range(COMPLAINTS_PER_LANDLORD)]
-    queue: list[tuple[datetime, int, int, tuple]] = []
-    counter = 0
-
-    def schedule(at: datetime, index: int, action: tuple) -> None:
-        nonlocal counter
-        counter += 1
-        heapq.heappush(queue, (at, counter, index, action))
-
-    for index, plan in enumerate(plans):
-        schedule(plan.received_at, index, ("log",))
-    stop = now - timedelta(hours=12)
-    done = 0
-    by_reference: dict[str, int] = {}
-    with clock.using(clock.VirtualClock(min(p.received_at for p in plans) - timedelta(minutes=1))):
-        seen = clock.now()
-        while queue:
-            at, _, index, action = heapq.heappop(queue)
-            if at >= stop:
-                break
-            advance_to(runtime, at)
-            seen = _after_timers(runtime, plans, by_reference, seen, rng, schedule)
-            plan = plans[index]
-            try:
-                _act(runtime, plan, action, (logger, reviewer), rng, lambda when, act: schedule(when, index, act))
-            except WorkflowAppError as error:   # a form or step this history does not know: leave it there
-                plan.scheduled.add(f"stuck: {error}")
-            if action[0] == "log":
-                done += 1
-                by_reference[plan.reference] = index
-        advance_to(runtime, stop)
-    yield f"demo history: {done} past complaints worked through their landlords' processes"
+    run = ComplaintRun(runtime, min(p.received_at for p in plans) - timedelta(minutes=1))
+    reviewer = run.person("demo.reviewer", ["stage2_reviewer", "complaints_officer"], eligible,
+                          "Demo Reviewer (stage 2)")
+    with run:
+        history = _History(run, plans, (logger, reviewer), rng)
+        for index, plan in enumerate(plans):
+            history.plan(index, plan.received_at, ("log",))
+        run.play(now - timedelta(hours=12))
+    yield f"demo history: {history.logged} past complaints worked through their landlords' processes"
 
 
-def _after_timers(runtime: Runtime, plans: list[Plan], by_reference: Mapping[str, int], seen: datetime,
-                  rng: random.Random, schedule) -> datetime:
-    """Look at the complaints whose timers opened tasks since `seen` (an escalation window closing)."""
-    with runtime.sessions() as session:
-        references = session.scalars(select(Complaint.reference).join(Task, Task.complaint_id == Complaint.id)
-                                     .where(Task.status == "open", Task.created_at > seen).distinct()).all()
-    for reference in references:
-        index = by_reference.get(reference)
-        if index is not None:
-            _look(runtime, plans[index], rng, lambda when, act, i=index: schedule(when, i, act))
-    return clock.now()
+class _History:
+    """The team at work on the planned complaints: each action, then what it leads them to plan next."""
+
+    def __init__(self, run: ComplaintRun, plans: list[Plan], people: tuple[User, User], rng: random.Random) -> None:
+        self.run, self.plans, self.people, self.rng = run, plans, people, rng
+        self.by_reference: dict[str, int] = {}
+        self.seen = run.now()
+        self.logged = 0
+
+    def plan(self, index: int, when: datetime, action: tuple) -> None:
+        self.run.plan(when, lambda: self.do(index, action))
+
+    def do(self, index: int, action: tuple) -> None:
+        self.after_timers()
+        plan = self.plans[index]
+        try:
+            _act(self.run, plan, action, self.people, self.rng, lambda when, act: self.plan(index, when, act))
+        except WorkflowAppError as error:   # a form or step this history does not know: leave it there
+            plan.scheduled.add(f"stuck: {error}")
+        if action[0] == "log":
+            self.logged += 1
+            self.by_reference[plan.reference] = index
+
+    def after_timers(self) -> None:
+        """Look at the complaints whose timers opened tasks since last time (an escalation window closing)."""
+        runtime = self.run.runtime
+        with runtime.sessions() as session:
+            references = session.scalars(select(Complaint.reference).join(Task, Task.complaint_id == Complaint.id)
+                                         .where(Task.status == "open", Task.created_at > self.seen).distinct()).all()
+        for reference in references:
+            index = self.by_reference.get(reference)
+            if index is not None:
+                _look(runtime, self.plans[index], self.rng, lambda when, act, i=index: self.plan(i, when, act))
+        self.seen = self.run.now()
 
 
 def _uses_shared_forms(version: DefinitionVersion) -> bool:
@@ -160,26 +158,14 @@ def _plan(rng: random.Random, landlord: str, now: datetime) -> Plan:
                 remedies=remedies, compensation=rng.choice([50, 75, 100, 250]) if "financial_remedy" in remedies else 0)
 
 
-def _reviewer(runtime: Runtime, landlords: list[str]) -> User:
-    from workflow_app.casework.accounts import create_user
-    with runtime.sessions.begin() as session:
-        user = session.scalars(select(User).where(User.username == "demo.reviewer")).first() or create_user(
-            session, "demo.reviewer", "Demo Reviewer (stage 2)", ["stage2_reviewer", "complaints_officer"],
-            landlords, None)
-        session.flush()
-        session.expunge(user)
-        return user
-
-
-def _act(runtime: Runtime, plan: Plan, action: tuple, people: tuple[User, User], rng: random.Random,
+def _act(run: ComplaintRun, plan: Plan, action: tuple, people: tuple[User, User], rng: random.Random,
          schedule) -> None:
     """One action on a past complaint; the team sends each letter the Code requires as it comes (before
     the next task), those a timer drafted when it next acts."""
+    runtime = run.runtime
     logger, reviewer = people
-    letters = LetterService(runtime.sessions, runtime.casework, None)
-    person = logger
     if action[0] == "log":
-        plan.reference = runtime.complaints.log_complaint({
+        plan.reference = run.log({
             "landlord": plan.landlord, "received_at": plan.received_at.isoformat(), "channel": plan.channel,
             "category": plan.category, "summary": SUMMARIES[plan.category],
             "resident": {"name": "Demo Resident", "email": "resident@example.org"}}, logger)
@@ -189,12 +175,9 @@ def _act(runtime: Runtime, plan: Plan, action: tuple, people: tuple[User, User],
             status, stage = session.execute(select(Task.status, Task.stage).where(Task.id == task_id)).one()
         if status != "open":
             return
-        person = reviewer if stage == "2" else logger
-        letters.send_required(plan.reference, person)
-        runtime.tasks.complete(task_id, data, person)
+        run.complete(plan.reference, task_id, data, reviewer if stage == "2" else logger)
     elif action[0] == "event":
-        runtime.complaints.send_event(plan.reference, action[1], {}, logger)
-    letters.send_required(plan.reference, person)
+        run.event(plan.reference, action[1], logger)
     _look(runtime, plan, rng, schedule)
 
 

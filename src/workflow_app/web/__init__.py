@@ -1,36 +1,56 @@
 """Complaint handling for UK social landlords on BPMN diagrams run by SpiffWorkflow."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask, g, jsonify, redirect, render_template, request, url_for
 
+from workflow_app import settings as app_settings
 from workflow_app.rules import clock
 from workflow_app.casework.db import database_url, default_instance_dir
 from workflow_app.casework.runtime import Runtime, build_runtime
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """The app, configured from the environment (`workflow_app.settings`) and then `test_config`.
+
+    Refuses to start without a real secret key (WORKFLOW_APP_SECRET_KEY, or SECRET_KEY in
+    `test_config`) unless the app is debugging or testing."""
+    settings = app_settings.load()
     app = Flask(__name__, instance_path=str(default_instance_dir()), instance_relative_config=True)
     app.config.from_mapping(
-        SECRET_KEY=os.environ.get("WORKFLOW_APP_SECRET_KEY", "dev"),
+        SECRET_KEY=settings.secret_key,
         DATABASE_URL=None,
         PROCESSES_DIR=None,
         FORMS_DIR=None,
         # The timer sweep runs inside the web process unless a scheduler process does it.
-        RUN_SCHEDULER=os.environ.get("WORKFLOW_APP_RUN_SCHEDULER", "1") != "0",
+        RUN_SCHEDULER=settings.run_scheduler,
         JSON_SORT_KEYS=False,
         # Secure cookies unless debugging or testing; WORKFLOW_APP_SECURE_COOKIES=0 for plain http.
-        SECURE_COOKIES=_flag(os.environ.get("WORKFLOW_APP_SECURE_COOKIES")),
+        SECURE_COOKIES=settings.secure_cookies,
     )
     if test_config:
         app.config.from_mapping(test_config)
+    require_secret(app)
+    app.extensions["workflow_app_settings"] = settings
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     return app
+
+
+def require_secret(app: Flask) -> None:
+    """No real secret, no app: sessions and CSRF tokens signed with a known key can be forged."""
+    if app_settings.usable_secret(app.config.get("SECRET_KEY")):
+        return
+    if app.debug or app.config.get("TESTING"):
+        app.config["SECRET_KEY"] = "dev"   # debugging or tests on this machine only
+        return
+    raise app_settings.InsecureSettings(
+        f"{app_settings.SECRET_KEY_VARIABLE} is not set (or is a placeholder): set it to a long random "
+        "value, e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`, the same in every web "
+        "process. For a look on this machine, `workflow-app serve` on 127.0.0.1 makes a throwaway one.")
 
 
 def register_extensions(app: Flask) -> None:
@@ -45,7 +65,9 @@ def register_extensions(app: Flask) -> None:
     use_runtime_clock(app, runtime)
     if app.config["RUN_SCHEDULER"] and not app.config.get("TESTING"):
         from workflow_app.casework.scheduler import start_background
-        app.extensions["workflow_app_scheduler"] = start_background(runtime.complaints, runtime.clock)
+        from workflow_app.reporting.projections import after_each_sweep
+        app.extensions["workflow_app_scheduler"] = start_background(runtime.complaints, runtime.clock,
+                                                                    after_sweep=[after_each_sweep(runtime)])
 
 
 def use_runtime_clock(app: Flask, runtime: Runtime) -> None:
@@ -103,10 +125,6 @@ def register_errorhandlers(app: Flask) -> None:
         return render_template("error.html", status=400, title="The form has expired",
                                message="The form could not be checked (its security token was missing, "
                                        "expired or changed). Go back, reload the page and try again."), 400
-
-
-def _flag(value: str | None) -> bool | None:
-    return None if value in (None, "") else value.lower() not in ("0", "false", "no")
 
 
 def _path(value: Any) -> Path | None:

@@ -1,7 +1,7 @@
 """Try a diagram on a date: one complaint run through it on a virtual clock, by the engine.
 
-The run uses the same services and timer sweep as `workflow-app simulate`, in a throwaway
-SQLite database, so the timeline is what the product would do. Nobody has to write a
+The run is a `runner.ComplaintRun`, as `workflow-app simulate`'s is, in a throwaway SQLite
+database, so the timeline is what the product would do. Nobody has to write a
 scenario: each task is done by a stand-in (on the day it opens, or on its last day), its
 form answered the usual way (accept, respond, a formal complaint...), optionally with one
 extension of each response as long as the form allows, and an escalation asked for when
@@ -9,7 +9,6 @@ the process waits for one.
 """
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -18,21 +17,20 @@ from typing import Any, Mapping
 from sqlalchemy import select
 
 from workflow_app.rules import clock
-from workflow_app.casework.accounts import ROLES, create_user
+from workflow_app.casework.accounts import ROLES
 from workflow_app.rules.calendar import LONDON, london_date
 from workflow_app.casework.deployments import deploy
 from workflow_app.casework.engine import load_definition
 from workflow_app.rules.errors import WorkflowAppError
 from workflow_app.diagrams.forms import Field, Form, validate_submission
 from workflow_app.rules.landlords import Landlord
-from workflow_app.casework.letters import LetterService
-from workflow_app.casework.models import Complaint, Deadline, Task, User
-from workflow_app.casework.runtime import build_runtime
-from workflow_app.casework.simulator import advance_to
+from workflow_app.casework.models import Complaint, Deadline, Task
+from workflow_app.casework.runner import ComplaintRun, scratch_runtime
 
 MAX_STEPS = 60
 PREFERRED = ("accept", "respond", "formal", "no", "complaint", "upheld", "not_upheld", "resolved", "yes")
 ESCALATION = ("escalat", "review", "stage2", "stage_2")
+WORKER_ROLES = [r for r in ROLES if r not in ("admin", "manager")]
 
 
 @dataclass
@@ -53,25 +51,21 @@ def try_diagram(landlord: Landlord, xml: str, forms: Mapping[str, Form], process
     """Run one complaint received at `received_at` through `xml` and report what happened."""
     if received_at.tzinfo is None:
         raise ValueError("received_at needs a time zone")
-    with tempfile.TemporaryDirectory(prefix="workflow-app-try-") as folder:
-        runtime = build_runtime(f"sqlite:///{Path(folder) / 'try.sqlite3'}", processes_dir)
-        try:
-            with clock.using(clock.VirtualClock(received_at)):
-                return _run(runtime, landlord, xml, forms, received_at, pace, escalate, extend)
-        finally:
-            runtime.close()
+    with scratch_runtime(processes_dir, prefix="workflow-app-try-") as runtime:
+        with ComplaintRun(runtime, received_at) as run:
+            return _run(run, landlord, xml, forms, received_at, pace, escalate, extend)
 
 
-def _run(runtime, landlord: Landlord, xml: str, forms: Mapping[str, Form], received_at: datetime,
+def _run(run: ComplaintRun, landlord: Landlord, xml: str, forms: Mapping[str, Form], received_at: datetime,
          pace: str, escalate: bool, extend: bool) -> TryResult:
+    runtime = run.runtime
     result = TryResult()
     with runtime.sessions.begin() as session:
         version = deploy(session, landlord.slug, xml, forms, "try-it").version
-        first = _user(session, "try.first", landlord.slug)
-        second = _user(session, "try.second", landlord.slug)
+    first, second = (run.person(name, WORKER_ROLES, [landlord.slug]) for name in ("try.first", "try.second"))
     definition = load_definition(version)
     try:
-        result.reference = runtime.complaints.log_complaint({
+        result.reference = run.log({
             "landlord": landlord.slug, "received_at": received_at.isoformat(), "channel": "email",
             "category": "other", "summary": "A complaint to try the process on",
             "resident": {"name": "A Resident", "email": "resident@example.org"}}, first)
@@ -80,7 +74,6 @@ def _run(runtime, landlord: Landlord, xml: str, forms: Mapping[str, Form], recei
         return result
     extended: set[str] = set()
     escalated = False
-    letters = LetterService(runtime.sessions, runtime.casework, None)
     for _ in range(MAX_STEPS):
         body = runtime.complaints.describe(result.reference, first)
         if body["status"] == "closed":
@@ -88,11 +81,11 @@ def _run(runtime, landlord: Landlord, xml: str, forms: Mapping[str, Form], recei
         tasks = body["open_tasks"]
         if tasks:
             task = min(tasks, key=lambda t: t["due_at"] or "9999")
-            at = clock.now()
+            at = run.now()
             if pace == "last_day" and task["due_at"]:
                 at = max(at, datetime.fromisoformat(task["due_at"]) - timedelta(minutes=1))
-            advance_to(runtime, at)
-            if not _still_open(runtime, task["id"]):
+            run.advance_to(at)
+            if not run.task_is_open(task["id"]):
                 continue
             element = definition.elements[task["element_id"]]
             user = second if element.separate_from else first
@@ -101,16 +94,14 @@ def _run(runtime, landlord: Landlord, xml: str, forms: Mapping[str, Form], recei
             if answers.pop("__extended__", False):
                 extended.add(element.id)
             try:
-                letters.send_required(result.reference, user)   # as the caseworker must before the next task
-                runtime.tasks.complete(task["id"], answers, user)
-                letters.send_required(result.reference, user)
+                run.complete(result.reference, task["id"], answers, user)
             except WorkflowAppError as error:
                 result.problem = f"'{element.name}' could not be completed with the usual answers: {error}"
                 break
             continue
         message = _awaited_message(runtime, result.reference, definition) if escalate and not escalated else None
         if message is not None:
-            runtime.complaints.send_event(result.reference, message, {}, first)
+            run.event(result.reference, message, first)
             escalated = escalated or any(word in message for word in ESCALATION)
             continue
         with runtime.sessions() as session:
@@ -118,26 +109,11 @@ def _run(runtime, landlord: Landlord, xml: str, forms: Mapping[str, Form], recei
             next_due = complaint.instance.next_due_at
         if next_due is None:
             break
-        advance_to(runtime, next_due + timedelta(seconds=1))
+        run.advance_to(next_due + timedelta(seconds=1))
     result.timeline = runtime.complaints.history(result.reference, first)
     result.final = runtime.complaints.describe(result.reference, first)
     _marks(runtime, result)
     return result
-
-
-def _user(session, username: str, landlord: str) -> User:
-    user = session.scalars(select(User).where(User.username == username)).first()
-    user = user or create_user(session, username, username, [r for r in ROLES if r not in ("admin", "manager")],
-                               [landlord])
-    session.flush()
-    session.expunge(user)
-    return user
-
-
-def _still_open(runtime, task_id: str) -> bool:
-    with runtime.sessions() as session:
-        task = session.get(Task, task_id)
-        return task is not None and task.status == "open"
 
 
 def _awaited_message(runtime, reference: str, definition) -> str | None:

@@ -36,7 +36,8 @@ def me() -> User:
 def letters() -> LetterService:
     service = current_app.extensions.get("workflow_app_letters")
     if service is None:
-        smtp = SmtpSettings.from_mapping({**current_app.config, **_environ_smtp()})
+        from_environment = current_app.extensions["workflow_app_settings"].smtp_values()
+        smtp = SmtpSettings.from_mapping({**current_app.config, **from_environment})
         service = LetterService(runtime().sessions, runtime().casework, smtp)
         current_app.extensions["workflow_app_letters"] = service
     return service
@@ -44,11 +45,6 @@ def letters() -> LetterService:
 
 def record() -> CaseRecord:
     return CaseRecord(runtime().sessions, runtime().casework)
-
-
-def _environ_smtp() -> dict[str, str]:
-    import os
-    return {k: v for k, v in os.environ.items() if k.startswith("WORKFLOW_APP_SMTP_")}
 
 
 @bp.before_request

@@ -1,5 +1,8 @@
 """The managers' pages: thin over `reporting`, `self_assessment`, `lessons` and the checklist.
 
+A GET only reads: the measured responses and the lessons log are brought up to date after
+each timer sweep (`reporting.projections`), not by the page that shows them.
+
 Every page answers only for the landlords the signed-in user may see; another landlord is a 404.
 Managers and admins see everything here; complaints officers (who complete the self-assessment
 and keep the lessons log) see the self-assessment, the lessons log and the checklist.
@@ -174,7 +177,6 @@ def dashboard_json():
 # --- performance --------------------------------------------------------------------------------------
 
 def _report(scope: Scope, period: Period) -> tuple[dict[str, Any], list[reporting.Table]]:
-    reporting.refresh(runtime().sessions, runtime().landlords)
     with runtime().sessions() as session:
         report = reporting.performance(session, scope, period)
         labels = reporting.labels_for(session, scope, CATEGORY_NAMES)
@@ -265,8 +267,6 @@ def annual_report():
         flash("The report's notes were saved.", "success")
         return redirect(url_for("manager.annual_report", landlord=choice, year=year))
     report, tables = _report(scope, period)
-    with runtime().sessions.begin() as session:
-        lessons_log.collect(session, scope.slugs)
     with runtime().sessions() as session:
         note = session.scalars(select(AnnualReportNote).where(AnnualReportNote.landlord == landlord.slug,
                                                               AnnualReportNote.year == year)).first()
@@ -332,9 +332,6 @@ def invalid(error: InvalidInput):
 
 def _assessment(landlord: Landlord, year: int) -> tuple[list[self_assessment.Answer], Any]:
     period = Period.reporting_year(year)
-    reporting.refresh(runtime().sessions, runtime().landlords)
-    with runtime().sessions.begin() as session:
-        lessons_log.collect(session, [landlord.slug])
     with runtime().sessions() as session:
         scope = Scope((landlord,))
         figures = {"ch02": reporting.ch02(session, scope, period),
@@ -426,8 +423,6 @@ def checklist(reference: str):
 def lessons():
     scope, choice = chosen()
     which = lessons_log.LessonFilter.from_args(request.args)
-    with runtime().sessions.begin() as session:
-        lessons_log.collect(session, scope.slugs)
     with runtime().sessions() as session:
         rows = lessons_log.entries(session, scope.slugs, which)
         session.expunge_all()
@@ -441,8 +436,6 @@ def lessons_csv():
     import io
     scope, choice = chosen()
     which = lessons_log.LessonFilter.from_args(request.args)
-    with runtime().sessions.begin() as session:
-        lessons_log.collect(session, scope.slugs)
     with runtime().sessions() as session:
         rows = lessons_log.entries(session, scope.slugs, which, limit=100_000)
     out = io.StringIO()
