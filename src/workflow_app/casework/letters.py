@@ -33,6 +33,7 @@ from workflow_app.casework.engine import Casework, letter_environment
 from workflow_app.rules.regime import HOUSING_OMBUDSMAN
 from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
 from workflow_app.casework.models import Complaint, Letter, User
+from workflow_app.rules.statuses import LetterStatus
 
 MAX_LETTER = 200_000
 ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "h1", "h2", "h3", "h4",
@@ -48,7 +49,7 @@ def code_required(template: str) -> bool:
 def unsent_required(session: Session, complaint_id: int) -> list[Letter]:
     """The complaint's drafts of letters the Code requires, oldest first: each must be sent before more work."""
     return [letter for letter in session.scalars(select(Letter).where(Letter.complaint_id == complaint_id,
-                                                                     Letter.status == "draft")
+                                                                     Letter.status == LetterStatus.DRAFT)
                                                  .order_by(Letter.id))
             if code_required(letter.template)]
 
@@ -132,7 +133,7 @@ class LetterService:
         body = _checked_body(body_html)
         with transaction(self.sessions) as session:
             letter, complaint = self._letter(session, letter_id, user)
-            if letter.status != "draft":
+            if letter.status != LetterStatus.DRAFT:
                 raise Conflict("this letter has been sent; it can no longer be changed")
             letter.body_html, letter.edited_at, letter.edited_by = body, clock.now(), user.username
             audit.record(session, complaint, "letter_edited", user.username, letter_id=letter.id,
@@ -145,7 +146,7 @@ class LetterService:
         """
         with transaction(self.sessions) as session:
             letter, complaint = self._letter(session, letter_id, user)
-            if letter.status != "draft":
+            if letter.status != LetterStatus.DRAFT:
                 raise Conflict("this letter has already been sent")
             if body_html is not None:
                 letter.body_html, letter.edited_at, letter.edited_by = _checked_body(body_html), clock.now(), \
@@ -154,7 +155,7 @@ class LetterService:
                 letter.body_html = self.starting_draft(letter, complaint)
             name, email = recipient(complaint)
             now = clock.now()
-            letter.status, letter.sent_at, letter.sent_by = "sent", now, user.username
+            letter.status, letter.sent_at, letter.sent_by = LetterStatus.SENT, now, user.username
             emailed = False
             if email and self.smtp is not None:
                 self._email(complaint, letter, name, email)
@@ -185,11 +186,11 @@ class LetterService:
             letter, complaint = self._letter(session, letter_id, user)
             if code_required(letter.template):
                 raise Conflict("the Complaint Handling Code requires this letter: it must be sent")
-            if letter.status != "draft":
+            if letter.status != LetterStatus.DRAFT:
                 raise Conflict("this letter is no longer a draft")
             if not reason:
                 raise InvalidInput({"reason": "Say why this letter is not needed"})
-            letter.status = "not_needed"
+            letter.status = LetterStatus.NOT_NEEDED
             audit.record(session, complaint, "letter_set_aside", user.username, letter_id=letter.id,
                          template=letter.template, reason=reason[:2000])
 

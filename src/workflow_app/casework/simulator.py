@@ -22,6 +22,7 @@ from workflow_app.casework.letters import LetterService
 from workflow_app.casework.models import Complaint, Task, User, WorkflowInstance
 from workflow_app.casework.runtime import Runtime, build_runtime
 from workflow_app.casework.scheduler import sweep
+from workflow_app.rules.statuses import TaskStatus
 
 ONE_SECOND = timedelta(seconds=1)
 WORKER_ROLES = [r for r in ROLES if r not in ("admin", "manager")]
@@ -158,7 +159,7 @@ def _open_task(runtime: Runtime, reference: str, element_id: str) -> str:
     with runtime.sessions() as session:
         rows = session.execute(
             select(Task.id, Task.element_id).join(Complaint, Complaint.id == Task.complaint_id)
-            .where(Complaint.reference == reference, Task.status == "open")
+            .where(Complaint.reference == reference, Task.status == TaskStatus.OPEN)
         ).all()
     for task_id, element in rows:
         if element == element_id:

@@ -20,6 +20,7 @@ from workflow_app.casework.complaints import transaction
 from workflow_app.rules.errors import InvalidInput, NotFound
 from workflow_app.rules.landlords import Landlord
 from workflow_app.casework.models import AuditEvent, ChecklistAnswer, Complaint, Deadline, Letter, Task, User
+from workflow_app.rules.statuses import ComplaintStatus, TaskStatus
 
 YES, NO = "yes", "no"
 
@@ -54,7 +55,7 @@ class Record:
         return found
 
     def done(self, element_id: str) -> Task | None:
-        done = [t for t in self.tasks if t.element_id == element_id and t.status == "completed"]
+        done = [t for t in self.tasks if t.element_id == element_id and t.status == TaskStatus.COMPLETED]
         return done[-1] if done else None
 
     def opened(self, element_id: str) -> Task | None:
@@ -184,7 +185,7 @@ def _resolved(record: Record) -> tuple[str | None, str]:
     c = record.complaint
     if record.deadline("stage2_acknowledge") is not None:
         return YES, "The complaint progressed to review (stage 2)."
-    if c.status != "closed":
+    if c.status != ComplaintStatus.CLOSED:
         return None, "The complaint is still open."
     closure, lessons = record.letter("closure"), record.done("lessons_learnt")
     parts = [f"closing letter {'issued ' + _day(closure.created_at) if closure else 'not issued'}",
@@ -341,11 +342,11 @@ QUESTIONS: tuple[Question, ...] = (
     Question("close_letter", "Closing the complaint",
              "Was a formal closing letter sent to the customer after completion, with a feedback form?",
              lambda r: ((YES, f"Closing letter issued {_day(r.letter('closure').created_at)}.") if r.letter("closure")
-                        else (None if r.complaint.status != "closed" else NO, "No closing letter on the record."))),
+                        else (None if r.complaint.status != ComplaintStatus.CLOSED else NO, "No closing letter on the record."))),
     Question("close_lessons", "Closing the complaint", "Was the lessons learnt on complaints completed and the log "
              "updated?", lambda r: ((YES, f"Completed by {r.done('lessons_learnt').completed_by}.")
                                     if r.done("lessons_learnt") else
-                                    (None if r.complaint.status != "closed" else NO,
+                                    (None if r.complaint.status != ComplaintStatus.CLOSED else NO,
                                      "The lessons-learnt task has not been completed."))),
 )
 QUESTION_IDS = {q.id for q in QUESTIONS}

@@ -69,6 +69,7 @@ from workflow_app.rules.regime import HOUSING_OMBUDSMAN
 from workflow_app.casework.models import (
     AuditEvent, Complaint, Deadline, DefinitionVersion, ReportCalendarDay, ReportResponse, Task,
 )
+from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
 
 CALENDAR_FIRST_YEAR = 2000
 """Working days are numbered in `report_calendar` from this year (reports before it count nothing)."""
@@ -82,8 +83,8 @@ REFUSAL_FIELDS = {"refused": "exclusion_reasons", "review_refused": "review_refu
 RESPONSE_ELEMENT_KEYS = ("remedies", "compensation")
 SATISFIED = ("very_satisfied", "satisfied")
 SATISFACTION_LEVELS = ("very_satisfied", "satisfied", "neutral", "dissatisfied", "very_dissatisfied")
-OPEN = literal_column("'open'")
-MISSED = literal_column("'missed'")
+OPEN = literal_column(f"'{DeadlineStatus.OPEN}'")
+MISSED = literal_column(f"'{DeadlineStatus.MISSED}'")
 REMEDIES = ("apology", "acknowledgement", "explanation", "action_on_delay", "reconsidered_decision",
             "amended_record", "financial_remedy", "changed_policy")
 
@@ -269,7 +270,7 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
 
     by_stage = session.execute(
         select(Complaint.landlord, Complaint.stage, func.count())
-        .where(Complaint.landlord.in_(slugs), Complaint.status == "open")
+        .where(Complaint.landlord.in_(slugs), Complaint.status == ComplaintStatus.OPEN)
         .group_by(Complaint.landlord, Complaint.stage)).all()
 
     # Open tasks and open or missed deadlines are held by partial indexes, which the database uses
@@ -288,7 +289,7 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
 
     # Deadlines running by key (`Deadline.running_clauses`: open, or missed with the work not done), for
     # running complaints; overdue is `Deadline.overdue`, the one definition the inbox and the API share.
-    running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs), Complaint.status == "open")
+    running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs), Complaint.status == ComplaintStatus.OPEN)
     duty = Deadline.key.in_(sorted(DUTY_KEYS))
     deadlines: dict[str, dict[str, int]] = {}
     for part, soon_counts in zip(Deadline.running_clauses(), (True, False)):
@@ -522,7 +523,7 @@ def _reached_stage1() -> ColumnElement:
     """A complaint's stage only moves on from "pre" at stage 1; one closed at "pre" other than by
     a refusal or a withdrawal was resolved at first contact, which the Code counts as stage 1."""
     return or_(Complaint.stage != "pre",
-               and_(Complaint.status == "closed", Complaint.outcome.not_in(NOT_STAGE1_OUTCOMES)))
+               and_(Complaint.status == ComplaintStatus.CLOSED, Complaint.outcome.not_in(NOT_STAGE1_OUTCOMES)))
 
 
 def _escalated(complaint_id: ColumnElement) -> ColumnElement:
@@ -622,7 +623,7 @@ def resolution(session: Session, scope: Scope, period: Period) -> dict[str, Any]
     stage1_answered = exists().where(ReportResponse.complaint_id == Complaint.id, ReportResponse.stage == "1")
     row = session.execute(
         select(func.count(), func.sum(case((_escalated(Complaint.id), 0), else_=1)))
-        .where(Complaint.landlord.in_(scope.slugs), Complaint.status == "closed",
+        .where(Complaint.landlord.in_(scope.slugs), Complaint.status == ComplaintStatus.CLOSED,
                Complaint.closed_at >= period.starts_at, Complaint.closed_at < period.ends_at,
                stage1_answered)).one()
     closed, at_stage1 = int(row[0] or 0), int(row[1] or 0)
@@ -744,12 +745,12 @@ def deadline_performance(session: Session, scope: Scope, period: Period) -> list
         select(Deadline.key, func.count(),
                func.sum(case((and_(Deadline.met_at.is_not(None), Deadline.met_at <= Deadline.due_at), 1), else_=0)),
                func.sum(case((Deadline.met_at > Deadline.due_at, 1), else_=0)),
-               func.sum(case((and_(Deadline.met_at.is_(None), Deadline.status == "missed"), 1), else_=0)),
+               func.sum(case((and_(Deadline.met_at.is_(None), Deadline.status == DeadlineStatus.MISSED), 1), else_=0)),
                func.sum(case((Deadline.extended.is_(True), 1), else_=0)))
         .join(Complaint, Complaint.id == Deadline.complaint_id)
         .where(Complaint.landlord.in_(scope.slugs), Deadline.key.in_(sorted(DUTY_KEYS)),
                Deadline.due_at >= period.starts_at, Deadline.due_at < period.ends_at,
-               Deadline.status != "cancelled")
+               Deadline.status != DeadlineStatus.CANCELLED)
         .group_by(Deadline.key).order_by(Deadline.key)).all()
     return [{"key": key, "due": int(n), "on_time": int(ok or 0), "late": int(late or 0),
              "outstanding": int(out or 0), "extended": int(ext or 0), "share": _share(int(ok or 0), int(n))}
@@ -780,15 +781,15 @@ def diagram_activity(session: Session, scope: Scope, period: Period, user_tasks:
     """Per diagram element: running complaints waiting there now, and in the period how often it was
     reached (tasks opened, timers fired, letters issued, ends by outcome) and each timer's deadlines missed."""
     slugs = scope.slugs
-    running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs), Complaint.status == "open")
+    running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs), Complaint.status == ComplaintStatus.OPEN)
     waiting: dict[str, int] = {}
     for element, count in session.execute(
-            select(Task.element_id, func.count()).where(Task.status == "open", Task.landlord.in_(slugs))
+            select(Task.element_id, func.count()).where(Task.status == TaskStatus.OPEN, Task.landlord.in_(slugs))
             .group_by(Task.element_id)):
         waiting[element] = waiting.get(element, 0) + count
     for element, count in session.execute(   # a timer the flow waits at (not one on a task): a window
             select(Deadline.element_id, func.count()).join(Complaint, running)
-            .where(Deadline.status == "open", Deadline.guards.is_(None)).group_by(Deadline.element_id)):
+            .where(Deadline.status == DeadlineStatus.OPEN, Deadline.guards.is_(None)).group_by(Deadline.element_id)):
         waiting[element] = waiting.get(element, 0) + count
     in_period = and_(AuditEvent.landlord.in_(slugs), AuditEvent.at >= period.starts_at,
                      AuditEvent.at < period.ends_at)
@@ -809,7 +810,7 @@ def diagram_activity(session: Session, scope: Scope, period: Period, user_tasks:
             reached[element_id] = max(reached.get(element_id, 0), count)
     ends = dict(session.execute(
         select(Complaint.outcome, func.count()).where(
-            Complaint.landlord.in_(slugs), Complaint.status == "closed",
+            Complaint.landlord.in_(slugs), Complaint.status == ComplaintStatus.CLOSED,
             Complaint.closed_at >= period.starts_at, Complaint.closed_at < period.ends_at)
         .group_by(Complaint.outcome)).all())
     missed = {element_id: {"due": int(due), "missed": int(late or 0)} for element_id, due, late in session.execute(
@@ -817,7 +818,7 @@ def diagram_activity(session: Session, scope: Scope, period: Period, user_tasks:
         .join(Complaint, Complaint.id == Deadline.complaint_id)
         .where(Complaint.landlord.in_(slugs), Deadline.key.in_(sorted(DUTY_KEYS)),
                Deadline.due_at >= period.starts_at, Deadline.due_at < period.ends_at,
-               Deadline.status != "cancelled")
+               Deadline.status != DeadlineStatus.CANCELLED)
         .group_by(Deadline.element_id))}
     return {"waiting": waiting, "reached": reached, "ends": {k: v for k, v in ends.items() if k}, "missed": missed}
 

@@ -20,6 +20,7 @@ from workflow_app.casework.deployments import deploy_checked, diagram_files, rea
 from workflow_app.rules.errors import Forbidden, InvalidInput
 from workflow_app.casework.models import Complaint, LessonLearnt, Task, User
 from workflow_app.casework.runtime import Runtime
+from workflow_app.rules.statuses import LessonStatus, TaskStatus
 
 DEMO_PASSWORD = "demo"
 DEMO_ACKNOWLEDGEMENT = ("Demo data: each landlord's policy is modelled as written, so the Code check's findings "
@@ -76,7 +77,7 @@ def _share_out_tasks(runtime: Runtime, landlord: str, manager: User) -> int:
     team = [f"{landlord}.{role}" for role in ("caseworker", "complaints_officer", "stage2_reviewer")]
     with runtime.sessions() as session:
         task_ids = session.scalars(select(Task.id).join(Complaint, Complaint.id == Task.complaint_id)
-                                   .where(Complaint.landlord == landlord, Task.status == "open")
+                                   .where(Complaint.landlord == landlord, Task.status == TaskStatus.OPEN)
                                    .order_by(Task.created_at, Task.id)).all()
     assigned = 0
     for turn, task_id in enumerate(task_ids):
@@ -103,7 +104,8 @@ def _plan_improvements(runtime: Runtime, landlord: str, manager: User) -> int:
     for turn, (entry_id, recorded_at) in enumerate(entries):
         due = (recorded_at + timedelta(days=30 + 15 * (turn % 4))).date()
         age = (today - recorded_at).days
-        status = "done" if age > 150 and turn % 5 else "in_progress" if age > 60 and turn % 3 else "open"
+        status = (LessonStatus.DONE if age > 150 and turn % 5 else LessonStatus.IN_PROGRESS if age > 60 and turn % 3
+                  else LessonStatus.OPEN)
         service.update(entry_id, {"owner": IMPROVEMENT_OWNERS[turn % len(IMPROVEMENT_OWNERS)],
                                   "due_on": due.isoformat(), "status": status}, manager)
     return len(entries)

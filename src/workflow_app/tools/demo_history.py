@@ -29,6 +29,7 @@ from workflow_app.casework.letters import LetterService
 from workflow_app.casework.models import Complaint, DefinitionVersion, Task, User
 from workflow_app.casework.runtime import Runtime
 from workflow_app.casework.simulator import advance_to
+from workflow_app.rules.statuses import ComplaintStatus, TaskStatus
 
 COMPLAINTS_PER_LANDLORD = 30
 DAYS_BACK = 400
@@ -131,7 +132,7 @@ def _after_timers(runtime: Runtime, plans: list[Plan], by_reference: Mapping[str
     """Look at the complaints whose timers opened tasks since `seen` (an escalation window closing)."""
     with runtime.sessions() as session:
         references = session.scalars(select(Complaint.reference).join(Task, Task.complaint_id == Complaint.id)
-                                     .where(Task.status == "open", Task.created_at > seen).distinct()).all()
+                                     .where(Task.status == TaskStatus.OPEN, Task.created_at > seen).distinct()).all()
     for reference in references:
         index = by_reference.get(reference)
         if index is not None:
@@ -187,7 +188,7 @@ def _act(runtime: Runtime, plan: Plan, action: tuple, people: tuple[User, User],
         _, task_id, data = action
         with runtime.sessions() as session:
             status, stage = session.execute(select(Task.status, Task.stage).where(Task.id == task_id)).one()
-        if status != "open":
+        if status != TaskStatus.OPEN:
             return
         person = reviewer if stage == "2" else logger
         letters.send_required(plan.reference, person)
@@ -203,12 +204,12 @@ def _look(runtime: Runtime, plan: Plan, rng: random.Random, schedule) -> None:
     with runtime.sessions() as session:
         complaint = session.scalars(select(Complaint).where(Complaint.reference == plan.reference)).one()
         tasks = session.execute(select(Task.id, Task.element_id, Task.form_id, Task.created_at)
-                                .where(Task.complaint_id == complaint.id, Task.status == "open")).all()
+                                .where(Task.complaint_id == complaint.id, Task.status == TaskStatus.OPEN)).all()
         definition = load_definition(complaint.instance.definition_version)
-        closed = complaint.status == "closed"
+        closed = complaint.status == ComplaintStatus.CLOSED
         stage1_done = session.scalar(select(func.count()).select_from(Task).where(
             Task.complaint_id == complaint.id, Task.stage == "1", Task.form_id.like("stage1_response%"),
-            Task.status == "completed")) or 0
+            Task.status == TaskStatus.COMPLETED)) or 0
     if closed:
         return
     nation = runtime.landlords[plan.landlord].nation

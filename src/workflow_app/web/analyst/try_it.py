@@ -29,6 +29,7 @@ from workflow_app.casework.letters import LetterService
 from workflow_app.casework.models import Complaint, Deadline, Task, User
 from workflow_app.casework.runtime import build_runtime
 from workflow_app.casework.simulator import advance_to
+from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
 
 MAX_STEPS = 60
 PREFERRED = ("accept", "respond", "formal", "no", "complaint", "upheld", "not_upheld", "resolved", "yes")
@@ -83,7 +84,7 @@ def _run(runtime, landlord: Landlord, xml: str, forms: Mapping[str, Form], recei
     letters = LetterService(runtime.sessions, runtime.casework, None)
     for _ in range(MAX_STEPS):
         body = runtime.complaints.describe(result.reference, first)
-        if body["status"] == "closed":
+        if body["status"] == ComplaintStatus.CLOSED:
             break
         tasks = body["open_tasks"]
         if tasks:
@@ -137,7 +138,7 @@ def _user(session, username: str, landlord: str) -> User:
 def _still_open(runtime, task_id: str) -> bool:
     with runtime.sessions() as session:
         task = session.get(Task, task_id)
-        return task is not None and task.status == "open"
+        return task is not None and task.status == TaskStatus.OPEN
 
 
 def _awaited_message(runtime, reference: str, definition) -> str | None:
@@ -222,7 +223,7 @@ def _marks(runtime, result: TryResult) -> None:
         complaint = session.scalars(select(Complaint).where(Complaint.reference == result.reference)).one()
         for deadline in session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id)
                                         .order_by(Deadline.id)):
-            state = "missed" if deadline.missed else "met" if deadline.met_at else deadline.status
+            state = DeadlineStatus.MISSED if deadline.missed else DeadlineStatus.MET if deadline.met_at else deadline.status
             extended = ", extended" if deadline.extended else ""
             result.marks.setdefault(deadline.element_id, []).append(
                 f"due {_words(deadline.due_at)} ({state}{extended})")

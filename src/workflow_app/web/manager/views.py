@@ -32,6 +32,7 @@ from workflow_app.casework.runtime import Runtime
 from workflow_app.web.manager import bp
 from workflow_app.reporting.checklist import ChecklistService, checklist as complaint_checklist
 from workflow_app.reporting.heatmap import flow_counts, read_graph
+from workflow_app.rules.statuses import LESSON_STATUS_NAMES
 
 MANAGING = {"manager", "admin"}
 OFFICER_PAGES = {"manager.self_assessment", "manager.self_assessment_csv", "manager.self_assessment_print",
@@ -434,7 +435,7 @@ def lessons():
         rows = lessons_log.entries(session, scope.slugs, which)
         session.expunge_all()
     return page("manager/lessons.html", scope=scope, choice=choice, rows=rows, which=which,
-                statuses=lessons_log.STATUSES, themes=CATEGORIES, errors={}, form={})
+                statuses=LESSON_STATUS_NAMES, themes=CATEGORIES, errors={}, form={})
 
 
 @bp.get("/lessons.csv")
@@ -454,7 +455,7 @@ def lessons_csv():
     for entry, reference in rows:
         writer.writerow([entry.landlord, reference or "", london_date(entry.recorded_at).isoformat(), entry.theme,
                          _safe(entry.what_went_wrong), _safe(entry.improvement), _safe(entry.owner),
-                         entry.due_on.isoformat() if entry.due_on else "", lessons_log.STATUSES[entry.status],
+                         entry.due_on.isoformat() if entry.due_on else "", LESSON_STATUS_NAMES[entry.status],
                          "yes" if entry.systemic else "no",
                          entry.completed_on.isoformat() if entry.completed_on else ""])
     return _csv(out.getvalue(), f"lessons-learnt-{choice}.csv")
@@ -475,7 +476,7 @@ def add_lesson():
             rows = lessons_log.entries(session, scope.slugs)
             session.expunge_all()
         return page("manager/lessons.html", scope=scope, choice=choice, rows=rows,
-                    which=lessons_log.LessonFilter(), statuses=lessons_log.STATUSES, themes=CATEGORIES,
+                    which=lessons_log.LessonFilter(), statuses=LESSON_STATUS_NAMES, themes=CATEGORIES,
                     errors=error.errors, form=request.form), 422
     flash("The entry was added to the lessons-learnt log.", "success")
     return redirect(url_for("manager.lesson", entry_id=entry_id))
@@ -499,5 +500,5 @@ def lesson(entry_id: int):
             raise NotFound(f"no entry {entry_id}")
         reference = session.get(Complaint, entry.complaint_id).reference if entry.complaint_id else None
         session.expunge_all()
-    return page("manager/lesson.html", entry=entry, reference=reference, statuses=lessons_log.STATUSES,
+    return page("manager/lesson.html", entry=entry, reference=reference, statuses=LESSON_STATUS_NAMES,
                 themes=CATEGORIES, errors=errors, form=request.form if errors else None), (422 if errors else 200)
