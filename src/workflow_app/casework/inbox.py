@@ -17,7 +17,7 @@ from workflow_app.casework.complaints import CATEGORIES
 from workflow_app.rules.vocabulary import STAGES
 from workflow_app.rules.landlords import Landlord
 from workflow_app.casework.models import Complaint, Task, User
-from workflow_app.casework.tasks import SUPERVISING_ROLES
+from workflow_app.rules.roles import may_supervise
 from workflow_app.rules.statuses import TaskStatus
 
 PAGE_SIZE = 25
@@ -89,7 +89,7 @@ def _base(user: User, view: str) -> Any:
         query = query.where(Task.assignee == user.username)
     elif view == "team":
         query = query.where(Task.assignee.is_(None))
-        if not set(user.roles) & SUPERVISING_ROLES:
+        if not may_supervise(user.roles):
             query = query.where(Task.role.is_(None) | Task.role.in_(list(user.roles) or [""]))
     return query
 

@@ -15,7 +15,7 @@ import jsonschema
 from sqlalchemy import select
 
 from workflow_app.rules import clock
-from workflow_app.casework.accounts import ROLES, create_user
+from workflow_app.casework.accounts import create_user
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms
 from workflow_app.rules.errors import WorkflowAppError
 from workflow_app.casework.letters import LetterService
@@ -23,9 +23,9 @@ from workflow_app.casework.models import Complaint, Task, User, WorkflowInstance
 from workflow_app.casework.runtime import Runtime, build_runtime
 from workflow_app.casework.scheduler import sweep
 from workflow_app.rules.statuses import TaskStatus
+from workflow_app.rules.roles import ROLES, Role, WORKER_ROLES
 
 ONE_SECOND = timedelta(seconds=1)
-WORKER_ROLES = [r for r in ROLES if r not in ("admin", "manager")]
 
 SCENARIO_SCHEMA = {
     "type": "object",
@@ -89,7 +89,7 @@ def _run(runtime: Runtime, scenario: Mapping[str, Any]) -> dict[str, Any]:
     if landlord not in runtime.landlords:
         raise ScenarioError(f"landlord: unknown landlord {landlord!r} (known: {', '.join(sorted(runtime.landlords))})")
     _deploy_landlord(runtime, landlord)
-    logger = _user(runtime, "complaints_officer", landlord)
+    logger = _user(runtime, Role.COMPLAINTS_OFFICER, landlord)
     try:
         reference = runtime.complaints.log_complaint({"landlord": landlord, **scenario["complaint"]}, logger)
     except WorkflowAppError as error:
@@ -127,7 +127,7 @@ def _run_step(runtime: Runtime, letters: LetterService, landlord: str, reference
     if at < clock.now():
         raise ValueError(f"'at' goes back in time (the clock is at {clock.now().isoformat()})")
     advance_to(runtime, at)
-    user = _user(runtime, step.get("as", "caseworker"), landlord)
+    user = _user(runtime, step.get("as", Role.CASEWORKER), landlord)
     letters.send_required(reference, user)
     if "complete" in step:
         task_id = _open_task(runtime, reference, step["complete"])
@@ -170,7 +170,7 @@ def _open_task(runtime: Runtime, reference: str, element_id: str) -> str:
 
 def _user(runtime: Runtime, name: str, landlord: str) -> User:
     username = f"sim-{name}" if name in ROLES else name
-    roles = [name] if name in ROLES else WORKER_ROLES
+    roles = [name] if name in ROLES else list(WORKER_ROLES)
     with runtime.sessions.begin() as session:
         user = session.scalars(select(User).where(User.username == username)).first()
         if user is None:

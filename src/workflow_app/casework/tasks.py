@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow_app.casework import audit
-from workflow_app.rules import clock
+from workflow_app.rules import clock, roles
 from workflow_app.casework.complaints import task_body, transaction
 from workflow_app.casework.engine import Action, Casework, load_definition
 from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -18,7 +18,6 @@ from workflow_app.casework.letters import unsent_required
 from workflow_app.casework.models import Complaint, Letter, Task, User
 from workflow_app.rules.statuses import TaskStatus
 
-SUPERVISING_ROLES = {"admin", "manager"}
 PAGE_SIZE = 50
 
 
@@ -37,8 +36,7 @@ class LetterNotSent(Conflict):
 
 def may_work(user: User, task: Task) -> bool:
     """Whether the user holds the task's role (managers and admins may step in anywhere)."""
-    roles = set(user.roles)
-    return bool(roles & SUPERVISING_ROLES) or task.role is None or task.role in roles
+    return roles.may_work(user.roles, task.role)
 
 
 class TaskService:
@@ -78,7 +76,7 @@ class TaskService:
                 raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
             if not may_work(user, task):
                 raise Forbidden(f"this task is for the {task.role} role")
-            if task.assignee and task.assignee != user.username and not set(user.roles) & SUPERVISING_ROLES:
+            if task.assignee and task.assignee != user.username and not roles.may_supervise(user.roles):
                 raise Forbidden(f"this task is assigned to {task.assignee}")
             breach = self._separation_breach(session, complaint, task, user.username)
             if breach:
@@ -130,7 +128,7 @@ class TaskService:
             task, complaint = self._task(session, task_id, user)
             if task.status != TaskStatus.OPEN:
                 raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
-            supervising = bool(set(user.roles) & SUPERVISING_ROLES)
+            supervising = roles.may_supervise(user.roles)
             if assignee not in (None, user.username) and not supervising:
                 raise Forbidden("only a manager may assign a task to someone else")
             if assignee is None and task.assignee not in (None, user.username) and not supervising:

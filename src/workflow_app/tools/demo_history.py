@@ -30,6 +30,7 @@ from workflow_app.casework.models import Complaint, DefinitionVersion, Task, Use
 from workflow_app.casework.runtime import Runtime
 from workflow_app.casework.simulator import advance_to
 from workflow_app.rules.statuses import ComplaintStatus, TaskStatus
+from workflow_app.rules.roles import Role
 
 COMPLAINTS_PER_LANDLORD = 30
 DAYS_BACK = 400
@@ -165,7 +166,7 @@ def _reviewer(runtime: Runtime, landlords: list[str]) -> User:
     from workflow_app.casework.accounts import create_user
     with runtime.sessions.begin() as session:
         user = session.scalars(select(User).where(User.username == "demo.reviewer")).first() or create_user(
-            session, "demo.reviewer", "Demo Reviewer (stage 2)", ["stage2_reviewer", "complaints_officer"],
+            session, "demo.reviewer", "Demo Reviewer (stage 2)", [Role.STAGE2_REVIEWER, Role.COMPLAINTS_OFFICER],
             landlords, None)
         session.flush()
         session.expunge(user)

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from sqlalchemy import select
 
 from workflow_app.rules import clock
-from workflow_app.casework.accounts import ROLES, create_user
+from workflow_app.casework.accounts import create_user
 from workflow_app.rules.calendar import LONDON, london_date
 from workflow_app.casework.deployments import deploy
 from workflow_app.casework.engine import load_definition
@@ -30,6 +30,7 @@ from workflow_app.casework.models import Complaint, Deadline, Task, User
 from workflow_app.casework.runtime import build_runtime
 from workflow_app.casework.simulator import advance_to
 from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
+from workflow_app.rules.roles import WORKER_ROLES
 
 MAX_STEPS = 60
 PREFERRED = ("accept", "respond", "formal", "no", "complaint", "upheld", "not_upheld", "resolved", "yes")
@@ -128,7 +129,7 @@ def _run(runtime, landlord: Landlord, xml: str, forms: Mapping[str, Form], recei
 
 def _user(session, username: str, landlord: str) -> User:
     user = session.scalars(select(User).where(User.username == username)).first()
-    user = user or create_user(session, username, username, [r for r in ROLES if r not in ("admin", "manager")],
+    user = user or create_user(session, username, username, list(WORKER_ROLES),
                                [landlord])
     session.flush()
     session.expunge(user)

@@ -33,8 +33,8 @@ from workflow_app.web.manager import bp
 from workflow_app.reporting.checklist import ChecklistService, checklist as complaint_checklist
 from workflow_app.reporting.heatmap import flow_counts, read_graph
 from workflow_app.rules.statuses import LESSON_STATUS_NAMES
+from workflow_app.rules.roles import may_keep_records, may_read_reports, may_report_across_landlords
 
-MANAGING = {"manager", "admin"}
 OFFICER_PAGES = {"manager.self_assessment", "manager.self_assessment_csv", "manager.self_assessment_print",
                  "manager.lessons", "manager.lessons_csv", "manager.lesson", "manager.add_lesson",
                  "manager.checklist", "manager.find_checklist"}
@@ -52,10 +52,10 @@ def me() -> User:
 @bp.before_request
 @login_required
 def allowed() -> None:
-    roles = set(me().roles)
-    if roles & MANAGING:
+    roles = me().roles
+    if may_read_reports(roles):
         return None
-    if "complaints_officer" in roles and request.endpoint in OFFICER_PAGES:
+    if may_keep_records(roles) and request.endpoint in OFFICER_PAGES:
         return None
     abort(403)
 
@@ -80,10 +80,10 @@ def refused(error: Forbidden):
 @bp.app_context_processor
 def manager_links() -> dict:
     def sees_reports() -> bool:
-        return current_user.is_authenticated and bool(set(current_user.roles) & MANAGING)
+        return current_user.is_authenticated and may_read_reports(current_user.roles)
 
     def keeps_records() -> bool:
-        return current_user.is_authenticated and "complaints_officer" in current_user.roles
+        return current_user.is_authenticated and may_keep_records(current_user.roles)
     return {"sees_reports": sees_reports, "keeps_records": keeps_records}
 
 
@@ -106,7 +106,7 @@ def chosen(allow_all: bool = True) -> tuple[Scope, str]:
     if not landlords:
         abort(404)
     several = allow_all and len(landlords) > 1
-    choice = request.values.get("landlord") or ("all" if several and "admin" in me().roles else next(iter(landlords)))
+    choice = request.values.get("landlord") or ("all" if several and may_report_across_landlords(me().roles) else next(iter(landlords)))
     if choice == "all" and several:
         return Scope(tuple(landlords.values())), "all"
     if choice not in landlords:
