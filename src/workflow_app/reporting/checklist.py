@@ -63,8 +63,7 @@ class Record:
         return rows[-1] if rows else None
 
     def working_days(self, start: datetime, end: datetime) -> int:
-        from workflow_app.reporting.measures import working_days_taken
-        return working_days_taken(self.landlord.nation, start, end)
+        return calendar_for(self.landlord.nation).working_days_taken(start, end)
 
 
 def read_record(session: Session, complaint: Complaint, landlord: Landlord) -> Record:

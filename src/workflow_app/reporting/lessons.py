@@ -19,6 +19,7 @@ from workflow_app.casework.complaints import CATEGORIES, transaction
 from workflow_app.rules.errors import InvalidInput, NotFound
 from workflow_app.casework.models import AuditEvent, Complaint, LessonLearnt, User
 from workflow_app.rules.statuses import LESSON_STATUS_NAMES, LessonStatus, UNFINISHED_LESSONS
+from workflow_app.rules.calendar import london_date, london_midnight
 
 MAX_TEXT = 5000
 SOURCES = (("lessons", "improvement_actions"), ("learning", None))
@@ -135,8 +136,8 @@ def improvements(session: Session, landlords: Sequence[str], first: date, last: 
              .where(LessonLearnt.landlord.in_(list(landlords)), LessonLearnt.status != LessonStatus.NOT_TAKEN_FORWARD,
                     or_(and_(LessonLearnt.completed_on >= first, LessonLearnt.completed_on <= last),
                         and_(LessonLearnt.improvement.is_not(None),
-                             LessonLearnt.recorded_at >= _midnight(first),
-                             LessonLearnt.recorded_at < _midnight(last + timedelta(days=1)))))
+                             LessonLearnt.recorded_at >= london_midnight(first),
+                             LessonLearnt.recorded_at < london_midnight(last + timedelta(days=1)))))
              .order_by(LessonLearnt.theme, LessonLearnt.recorded_at))
     return [(entry, reference) for entry, reference in session.execute(query).all()]
 
@@ -228,10 +229,5 @@ def _escaped(text: str) -> str:
 
 
 def _today() -> date:
-    from workflow_app.rules.calendar import london_date
     return london_date(clock.now())
 
-
-def _midnight(day: date) -> datetime:
-    from workflow_app.reporting.measures import london_midnight
-    return london_midnight(day)

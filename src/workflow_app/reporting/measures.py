@@ -62,7 +62,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
 from workflow_app.rules import clock
-from workflow_app.rules.calendar import LONDON, calendar_for, end_of_london_day, london_date
+from workflow_app.rules.calendar import LONDON, calendar_for, end_of_london_day, london_date, london_midnight
 from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, DUTY_KEYS, RESPONSE_KEYS, STAGE_NAMES, deadline_name
 from workflow_app.rules.landlords import Landlord
 from workflow_app.rules.regime import HOUSING_OMBUDSMAN
@@ -132,10 +132,6 @@ def reporting_year_of(day: date) -> int:
     return day.year if day.month >= 4 else day.year - 1
 
 
-def london_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=LONDON).astimezone(timezone.utc)
-
-
 # --- the working-day calendar as a table --------------------------------------------------
 
 def ensure_calendar(sessions, nations: Iterable[str]) -> None:
@@ -160,26 +156,13 @@ def ensure_calendar(sessions, nations: Iterable[str]) -> None:
 
 
 def _calendar_rows(nation: str) -> Iterable[dict[str, Any]]:
-    calendar = calendar_for(nation)
-    day, last = date(CALENDAR_FIRST_YEAR, 1, 1), date(2100, 12, 30)
-    number, previous = 0, None
-    numbers: list[tuple[date, int]] = []
-    while day <= last + timedelta(days=1):
-        numbers.append((day, number))
-        if calendar.is_working_day(day):
-            number += 1
-        day += timedelta(days=1)
+    """The calendar's day numbers (`WorkingCalendar.day_numbers`), with each day's number for an
+    instant from 23:00 UTC on: in summer time that is already the next London date, so the SQL
+    can find an instant's London date from its UTC date and hour alone."""
+    numbers = list(calendar_for(nation).day_numbers(date(CALENDAR_FIRST_YEAR, 1, 1), date(2100, 12, 31)))
     for (day, day0), (_, next_day0) in zip(numbers, numbers[1:]):
-        late_is_next_day = datetime.combine(day, time(23), tzinfo=timezone.utc).astimezone(LONDON).date() != day
+        late_is_next_day = london_date(datetime.combine(day, time(23), tzinfo=timezone.utc)) != day
         yield {"nation": nation, "day": day, "day0": day0, "day0_late": next_day0 if late_is_next_day else day0}
-
-
-def working_days_taken(nation: str, start: datetime, end: datetime) -> int:
-    """What the SQL counts, in Python: the least N for which `end` is within N working days of `start`
-    (day 0 of `end`'s London date, numbered like `start`'s; negative if `end` is before `start`'s day 0)."""
-    calendar = calendar_for(nation)
-    between = calendar.working_days_between(start, end)
-    return between if calendar.is_working_day(end) else between + 1
 
 
 class _Days:
