@@ -24,7 +24,7 @@ from workflow_app.rules import clock
 from workflow_app.rules.calendar import calendar_for, end_of_london_day, london_date
 from workflow_app.casework.complaints import transaction
 from workflow_app.casework.engine import Casework, load_definition
-from workflow_app.rules.vocabulary import DEADLINE_NAMES, STAGE_NAMES
+from workflow_app.rules.vocabulary import DEADLINE_NAMES, DeadlineKey, STAGE_NAMES
 from workflow_app.rules.errors import InvalidInput, NotFound
 from workflow_app.casework.models import (
     Attachment, AuditEvent, CaseNote, Complaint, Deadline, Letter, SupportNeeds, Task, User,
@@ -225,11 +225,11 @@ def stage_dates(session: Session, complaint: Complaint, case: Mapping[str, Any])
             met[d.key] = d.met_at
     return [
         {"stage": "Stage 1", "received": complaint.received_at,
-         "acknowledged": _instant(case.get("acknowledged_at")) or met.get("stage1_acknowledge"),
-         "responded": met.get("stage1_response")},
+         "acknowledged": _instant(case.get("acknowledged_at")) or met.get(DeadlineKey.STAGE1_ACKNOWLEDGE),
+         "responded": met.get(DeadlineKey.STAGE1_RESPONSE)},
         {"stage": "Stage 2", "received": _instant(case.get("escalation_requested_at")),
-         "acknowledged": _instant(case.get("stage2_acknowledged_at")) or met.get("stage2_acknowledge"),
-         "responded": met.get("stage2_response")},
+         "acknowledged": _instant(case.get("stage2_acknowledged_at")) or met.get(DeadlineKey.STAGE2_ACKNOWLEDGE),
+         "responded": met.get(DeadlineKey.STAGE2_RESPONSE)},
     ]
 
 

@@ -63,7 +63,7 @@ from sqlalchemy.sql import ColumnElement
 
 from workflow_app.rules import clock
 from workflow_app.rules.calendar import LONDON, calendar_for, end_of_london_day, london_date, london_midnight
-from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, DUTY_KEYS, RESPONSE_KEYS, STAGE_NAMES, deadline_name
+from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, DUTY_KEYS, DeadlineKey, RESPONSE_KEYS, STAGE_NAMES, deadline_name
 from workflow_app.rules.landlords import Landlord
 from workflow_app.rules.regime import HOUSING_OMBUDSMAN
 from workflow_app.casework.models import (
@@ -221,7 +221,7 @@ def stage2_entry_elements(session: Session, scope: Scope) -> list[str]:
     found: set[str] = set()
     for version in session.scalars(select(DefinitionVersion).where(DefinitionVersion.landlord.in_(scope.slugs))):
         for element in load_definition(version).elements.values():
-            if element.deadline_key == "stage2_acknowledge" and element.attached_to:
+            if element.deadline_key == DeadlineKey.STAGE2_ACKNOWLEDGE and element.attached_to:
                 found.add(element.attached_to)
     return sorted(found)
 
@@ -511,7 +511,7 @@ def _reached_stage1() -> ColumnElement:
 
 def _escalated(complaint_id: ColumnElement) -> ColumnElement:
     escalated = aliased(Deadline)
-    return exists().where(escalated.complaint_id == complaint_id, escalated.key == "stage2_acknowledge")
+    return exists().where(escalated.complaint_id == complaint_id, escalated.key == DeadlineKey.STAGE2_ACKNOWLEDGE)
 
 
 def ch01(session: Session, scope: Scope, period: Period) -> dict[str, Any]:
