@@ -81,7 +81,7 @@ class TaskService:
             breach = self._separation_breach(session, complaint, task, user.username)
             if breach:
                 raise Forbidden(breach)
-            unsent = unsent_required(session, complaint.id)
+            unsent = unsent_required(session, complaint.id, self.casework.landlord(complaint.landlord).regime)
             if unsent:
                 raise LetterNotSent(unsent)
             instance = self.casework.instance_of(complaint)

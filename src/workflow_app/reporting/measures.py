@@ -65,7 +65,7 @@ from workflow_app.rules import clock
 from workflow_app.rules.calendar import LONDON, calendar_for, end_of_london_day, london_date, london_midnight
 from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, DUTY_KEYS, DeadlineKey, RESPONSE_KEYS, STAGE_NAMES, deadline_name
 from workflow_app.rules.landlords import Landlord
-from workflow_app.rules.regime import HOUSING_OMBUDSMAN
+from workflow_app.rules.regime import DEFAULT as DEFAULT_REGIME, Regime, regime_named
 from workflow_app.casework.models import (
     AuditEvent, Complaint, Deadline, DefinitionVersion, ReportCalendarDay, ReportResponse, Task,
 )
@@ -73,10 +73,6 @@ from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskSta
 
 CALENDAR_FIRST_YEAR = 2000
 """Working days are numbered in `report_calendar` from this year (reports before it count nothing)."""
-
-CODE_TIMESCALES = {stage: HOUSING_OMBUDSMAN.response_timescale(stage) for stage in HOUSING_OMBUDSMAN.response_stages}
-"""Working days from the acknowledgement to the response, and the most an extension may add
-(Code 6.3 and 6.4 at stage 1, 6.14 and 6.15 at stage 2), from the regime (rules/regimes)."""
 
 NOT_STAGE1_OUTCOMES = ("refused", "withdrawn")
 REFUSAL_FIELDS = {"refused": "exclusion_reasons", "review_refused": "review_refusal_reasons"}
@@ -204,6 +200,33 @@ class Scope:
     @property
     def slugs(self) -> list[str]:
         return [l.slug for l in self.landlords]
+
+    @property
+    def regime(self) -> Regime | None:
+        """The complaint-handling regime the landlords share (`Landlord.regime`; the default when there
+        are none), or None when they work under different ones."""
+        regimes = {l.regime.key: l.regime for l in self.landlords} or {DEFAULT_REGIME: regime_named(DEFAULT_REGIME)}
+        return next(iter(regimes.values())) if len(regimes) == 1 else None
+
+    @property
+    def response_stages(self) -> tuple[str, ...]:
+        """The stages whose responses the landlords' regimes time (the Code's: 1 and 2)."""
+        regimes = [l.regime for l in self.landlords] or [regime_named(DEFAULT_REGIME)]
+        return tuple(stage for stage in RESPONSE_KEYS if any(stage in r.response_stages for r in regimes))
+
+    def code_limit(self, stage: str, extended: ColumnElement, landlord: ColumnElement) -> ColumnElement:
+        """SQL for the working days a response of the stage may take under its landlord's regime: the
+        regime's timescale, or with its most extension when the response deadline was extended."""
+        shared = self.regime
+        if shared is not None:
+            base, extension = shared.response_timescale(stage)
+            return case((extended.is_(True), base + extension), else_=base)
+        default = regime_named(DEFAULT_REGIME).response_timescale(stage)
+        timescales = {l.slug: l.regime.response_timescale(stage) for l in self.landlords}
+        extended_days = case({slug: b + e for slug, (b, e) in timescales.items()}, value=landlord,
+                             else_=sum(default))
+        days = case({slug: b for slug, (b, _) in timescales.items()}, value=landlord, else_=default[0])
+        return case((extended.is_(True), extended_days), else_=days)
 
     @property
     def homes(self) -> int:
@@ -401,7 +424,7 @@ def refresh(sessions, landlords: Mapping[str, Landlord], everything: bool = Fals
     """
     ensure_calendar(sessions, {l.nation for l in landlords.values()} | {"ENG"})
     scope = Scope(tuple(landlords.values()))
-    response_keys = [RESPONSE_KEYS[stage] for stage in CODE_TIMESCALES]
+    response_keys = [RESPONSE_KEYS[stage] for stage in scope.response_stages]
     with sessions() as session:
         newest = None
         for slug in ([] if everything else scope.slugs):   # one index lookup per landlord
@@ -422,7 +445,7 @@ def refresh(sessions, landlords: Mapping[str, Landlord], everything: bool = Fals
         until = start + REFRESH_WINDOW
         with sessions.begin() as session:
             postgres = session.get_bind().dialect.name == "postgresql"
-            for stage in CODE_TIMESCALES:
+            for stage in scope.response_stages:
                 source = _measured(session, scope, stage, start, until if until <= last else None)
                 statement = _insert_ignoring_duplicates(session, ReportResponse.__table__, source)
                 added += max(session.execute(statement).rowcount or 0, 0)
@@ -450,7 +473,6 @@ def _measured(session: Session, scope: Scope, stage: str, since: datetime | None
     days = _Days(session, scope)
     response, ack, later_ack = aliased(Deadline), aliased(Deadline), aliased(Deadline)
     ack_key = ACKNOWLEDGE_KEYS[stage]
-    base, extension = CODE_TIMESCALES[stage]
     acknowledged = and_(
         ack.complaint_id == response.complaint_id, ack.key == ack_key, ack.met_at <= response.met_at,
         ~exists().where(later_ack.complaint_id == response.complaint_id, later_ack.key == ack_key,
@@ -472,7 +494,7 @@ def _measured(session: Session, scope: Scope, stage: str, since: datetime | None
     answered = days.number(on_answer, response.met_at)
     from_ack = answered - days.number(on_ack, ack.met_at)
     from_start = answered - days.number(on_start, started_at)
-    limit = case((response.extended.is_(True), base + extension), else_=base)
+    limit = scope.code_limit(stage, response.extended, Complaint.landlord)
     query = (query
              .outerjoin(on_answer, days.join(on_answer, response.met_at, Complaint.landlord))
              .outerjoin(on_ack, days.join(on_ack, ack.met_at, Complaint.landlord))
@@ -547,13 +569,15 @@ def ch02(session: Session, scope: Scope, period: Period) -> dict[str, Any]:
                func.sum(case((ReportResponse.met_own_deadline.is_(True), 1), else_=0)))
         .where(_measured_in(scope, period)).group_by(ReportResponse.stage))}
     result: dict[str, Any] = {}
-    for stage, (base, extension) in CODE_TIMESCALES.items():
+    regime = scope.regime
+    for stage in scope.response_stages:
+        base, extension = regime.response_timescale(stage) if regime else (None, None)
         responded, inside, extended, inside_extended, own = (int(v or 0) for v in rows.get(stage, [0] * 5))
         result[f"stage{stage}"] = {
             "responded": responded, "within": inside, "share": _share(inside, responded),
             "extended": extended, "within_after_extension": inside_extended,
             "outside": responded - inside, "met_own_deadline": own,
-            "code_days": base, "code_days_extended": base + extension,
+            "code_days": base, "code_days_extended": base + extension if regime else None,
         }
     return result
 
