@@ -283,7 +283,8 @@ def annual_report():
     return page("manager/annual_report.html", scope=scope, choice=choice, landlord=landlord, period=period,
                 year=year, report=report, tables={t.id: t for t in tables}, note=note, improvements=improvements,
                 lesson_summary=lesson_summary, answers=rows, findings=findings, evidence=evidence,
-                acknowledged=acknowledged, themes=dict(zip(CATEGORIES, CATEGORIES)))
+                acknowledged=acknowledged, themes=dict(zip(CATEGORIES, CATEGORIES)),
+                statuses=LESSON_STATUS_NAMES)
 
 
 def _acknowledged_versions(session, landlord: str) -> list[Any]:
