@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import create_engine, func, literal, select, text
 from sqlalchemy.orm import aliased
 
+from workflow_app.rules import clock
+from workflow_app.rules.calendar import calendar_for
 from workflow_app.reporting import measures as reporting
 from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.casework.models import ReportCalendarDay, ReportResponse, UTCDateTime
@@ -315,14 +317,14 @@ def test_sql_working_days_match_the_calendar_rule(data):
             got = session.scalar(select(days.number(b, second) - days.number(a, first))
                                  .select_from(a).join(b, days.join(b, second, literal("great_places")))
                                  .where(days.join(a, first, literal("great_places"))))
-            assert got == reporting.working_days_taken("ENG", start, when), when
+            assert got == calendar_for("ENG").working_days_taken(start, when), when
 
 
 def test_working_days_taken_is_the_rule_of_the_brief():
     received = datetime(2026, 12, 23, 16, 30, tzinfo=timezone.utc)   # Wed 23 Dec 2026
-    assert reporting.working_days_taken("ENG", received, datetime(2027, 1, 4, 23, 0, tzinfo=timezone.utc)) == 5
-    assert reporting.working_days_taken("ENG", received, datetime(2027, 1, 5, 9, 0, tzinfo=timezone.utc)) == 6
-    assert reporting.working_days_taken("ENG", received, received) == 0
+    assert calendar_for("ENG").working_days_taken(received, datetime(2027, 1, 4, 23, 0, tzinfo=timezone.utc)) == 5
+    assert calendar_for("ENG").working_days_taken(received, datetime(2027, 1, 5, 9, 0, tzinfo=timezone.utc)) == 6
+    assert calendar_for("ENG").working_days_taken(received, received) == 0
 
 
 def test_a_later_response_is_measured_on_the_next_refresh(data):

@@ -11,13 +11,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from workflow_app.rules import clock
 from workflow_app.rules.errors import Conflict, InvalidInput
 from workflow_app.casework.models import ApiToken, User
-
-ROLES = ("caseworker", "stage2_reviewer", "complaints_officer", "manager", "analyst", "admin")
+from workflow_app.rules.roles import ROLES, unknown_roles
 
 
 def create_user(session: Session, username: str, display_name: str, roles: list[str], landlords: list[str],
                 password: str | None = None) -> User:
-    unknown = sorted(set(roles) - set(ROLES))
+    unknown = unknown_roles(roles)
     if unknown:
         raise InvalidInput({"roles": f"unknown role(s) {', '.join(unknown)}; choose from {', '.join(ROLES)}"})
     if session.scalars(select(User).where(User.username == username)).first() is not None:

@@ -24,11 +24,12 @@ from workflow_app.rules import clock
 from workflow_app.rules.calendar import calendar_for, end_of_london_day, london_date
 from workflow_app.casework.complaints import transaction
 from workflow_app.casework.engine import Casework, load_definition
-from workflow_app.rules.vocabulary import DEADLINE_NAMES, STAGE_NAMES
+from workflow_app.rules.vocabulary import DEADLINE_NAMES, DeadlineKey, STAGE_NAMES
 from workflow_app.rules.errors import InvalidInput, NotFound
 from workflow_app.casework.models import (
     Attachment, AuditEvent, CaseNote, Complaint, Deadline, Letter, SupportNeeds, Task, User,
 )
+from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 # What residents and staff send as evidence; the type is taken from this list, never from the upload.
@@ -162,7 +163,7 @@ def separation(session: Session, complaint: Complaint, task: Task) -> dict[str, 
         return None
     earlier = list(session.scalars(select(Task).where(
         Task.complaint_id == complaint.id, Task.element_id.in_(element.separate_from),
-        Task.status == "completed").order_by(Task.completed_at)))
+        Task.status == TaskStatus.COMPLETED).order_by(Task.completed_at)))
     names = [definition.elements[e].name for e in element.separate_from if e in definition.elements]
     return {"tasks": names, "excluded": sorted({t.completed_by for t in earlier if t.completed_by})}
 
@@ -192,7 +193,7 @@ def deadlines(session: Session, complaint: Complaint, nation: str) -> list[dict[
         shown.append({
             "row": d, "name": DEADLINE_NAMES.get(d.key, d.key), "stage": STAGE_NAMES.get(d.stage, d.stage),
             "due": due(d.due_at, nation) if d.running else None,   # a missed duty still to do stays overdue
-            "state": ("missed" if d.missed else "met" if d.status == "met" else d.status)
+            "state": (DeadlineStatus.MISSED if d.missed else DeadlineStatus.MET if d.status == DeadlineStatus.MET else d.status)
             + (" (met late)" if d.missed and d.met_at else "")
             + (f" by {d.met_by.replace('_', ' ')}" if d.met_at and d.met_by else ""),
         })
@@ -224,11 +225,11 @@ def stage_dates(session: Session, complaint: Complaint, case: Mapping[str, Any])
             met[d.key] = d.met_at
     return [
         {"stage": "Stage 1", "received": complaint.received_at,
-         "acknowledged": _instant(case.get("acknowledged_at")) or met.get("stage1_acknowledge"),
-         "responded": met.get("stage1_response")},
+         "acknowledged": _instant(case.get("acknowledged_at")) or met.get(DeadlineKey.STAGE1_ACKNOWLEDGE),
+         "responded": met.get(DeadlineKey.STAGE1_RESPONSE)},
         {"stage": "Stage 2", "received": _instant(case.get("escalation_requested_at")),
-         "acknowledged": _instant(case.get("stage2_acknowledged_at")) or met.get("stage2_acknowledge"),
-         "responded": met.get("stage2_response")},
+         "acknowledged": _instant(case.get("stage2_acknowledged_at")) or met.get(DeadlineKey.STAGE2_ACKNOWLEDGE),
+         "responded": met.get(DeadlineKey.STAGE2_RESPONSE)},
     ]
 
 
@@ -257,7 +258,7 @@ def case_page(session: Session, casework: Casework, reference: str, user: User) 
         "deadlines": deadlines(session, complaint, landlord.nation),
         "deadline_reasons": _extension_reasons(session, complaint),
         "tasks": tasks,
-        "open_tasks": [t for t in tasks if t.status == "open"],
+        "open_tasks": [t for t in tasks if t.status == TaskStatus.OPEN],
         "work": completed_work(session, complaint),
         "letters": list(session.scalars(select(Letter).where(Letter.complaint_id == complaint.id)
                                         .order_by(Letter.id))),
@@ -310,7 +311,7 @@ def open_from_same_resident(session: Session, landlord: str, resident: Mapping[s
     if not matches:
         return []
     return list(session.scalars(select(Complaint).where(
-        Complaint.landlord == landlord, Complaint.status == "open", or_(*matches))
+        Complaint.landlord == landlord, Complaint.status == ComplaintStatus.OPEN, or_(*matches))
         .order_by(Complaint.received_at.desc()).limit(10)))
 
 

@@ -24,6 +24,7 @@ from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
 from workflow_app.casework.instances import Instance
 from workflow_app.rules.vocabulary import CATEGORIES, CHANNELS
 from workflow_app.casework.models import Complaint, Deadline, PendingEvent, ReferenceCounter, Task, User, WorkflowInstance
+from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
 
 COMPLAINT_FIELDS = {"landlord", "received_at", "channel", "category", "summary", "resident", "representative",
                     "outcomes_sought", "reasonable_adjustments", "received_earlier_reason"}
@@ -61,7 +62,7 @@ class ComplaintService:
             version = current_version(session, landlord.slug)
             complaint = Complaint(
                 reference=self._next_reference(session, landlord.slug, landlord.reference_prefix),
-                created_at=clock.now(), created_by=user.username, status="open", stage="pre",
+                created_at=clock.now(), created_by=user.username, status=ComplaintStatus.OPEN, stage="pre",
                 **{k: v for k, v in values.items() if k != "received_earlier_reason"},
             )
             session.add(complaint)
@@ -167,7 +168,7 @@ class ComplaintService:
             raise InvalidInput({"data": f"is larger than {MAX_EVENT_BYTES // 1024} KB"})
         with transaction(self.sessions) as session:
             complaint = self.complaint(session, reference, user)
-            if complaint.status == "closed":
+            if complaint.status == ComplaintStatus.CLOSED:
                 raise Conflict(f"complaint {reference} is closed; a new complaint must be logged")
             instance = self.casework.instance_of(complaint)
             if name not in instance.definition.messages:
@@ -194,7 +195,7 @@ class ComplaintService:
         """Run the complaint's process on now, working out again any timer that failed (an incident)."""
         with transaction(self.sessions) as session:
             complaint = self.complaint(session, reference, user)
-            if complaint.status == "closed":
+            if complaint.status == ComplaintStatus.CLOSED:
                 raise Conflict(f"complaint {reference} is closed")
             instance = self.casework.instance_of(complaint)
             self.casework.act(session, complaint, instance, user.username,
@@ -235,8 +236,8 @@ def case_data(complaint: Complaint) -> dict[str, Any]:
 
 def complaint_body(session: Session, complaint: Complaint) -> dict[str, Any]:
     deadlines = session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id,
-                                                       Deadline.status != "cancelled").order_by(Deadline.id))
-    tasks = session.scalars(select(Task).where(Task.complaint_id == complaint.id, Task.status == "open")
+                                                       Deadline.status != DeadlineStatus.CANCELLED).order_by(Deadline.id))
+    tasks = session.scalars(select(Task).where(Task.complaint_id == complaint.id, Task.status == TaskStatus.OPEN)
                             .order_by(Task.created_at, Task.id))
     return {
         "reference": complaint.reference,

@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 
 from workflow_app.casework.engine import Casework
 from workflow_app.casework.models import AuditEvent, Complaint, Deadline, Task
+from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
 
 
 def complaint_problems(session: Session, casework: Casework, complaint: Complaint) -> list[str]:
     problems = []
     instance = casework.instance_of(complaint)
     open_rows = set(session.scalars(select(Task.id).where(Task.complaint_id == complaint.id,
-                                                          Task.status == "open")))
+                                                          Task.status == TaskStatus.OPEN)))
     open_now = {task.task_id for task in instance.open_tasks()}
     if open_rows != open_now:
         problems.append(f"open tasks differ: recorded {sorted(open_rows)}, instance {sorted(open_now)}")
@@ -29,18 +30,18 @@ def complaint_problems(session: Session, casework: Casework, complaint: Complain
     if complaint.instance.next_due_at != expected_due:
         problems.append(f"next_due_at is {complaint.instance.next_due_at}, instance says {expected_due}")
     open_keys = Counter(session.scalars(select(Deadline.key).where(Deadline.complaint_id == complaint.id,
-                                                                   Deadline.status == "open")))
+                                                                   Deadline.status == DeadlineStatus.OPEN)))
     armed_keys = Counter(timer.key for timer in armed)
     if open_keys != armed_keys:
         problems.append(f"open deadlines {dict(open_keys)} but armed timers {dict(armed_keys)}")
-    if instance.finished != (complaint.status == "closed"):
+    if instance.finished != (complaint.status == ComplaintStatus.CLOSED):
         problems.append(f"status is {complaint.status} but the instance is "
                         f"{'finished' if instance.finished else 'running'}")
     counts = dict(session.execute(select(AuditEvent.type, func.count(AuditEvent.id))
                                   .where(AuditEvent.complaint_id == complaint.id).group_by(AuditEvent.type)).all())
     tasks = session.scalar(select(func.count(Task.id)).where(Task.complaint_id == complaint.id))
     completed = session.scalar(select(func.count(Task.id)).where(Task.complaint_id == complaint.id,
-                                                                 Task.status == "completed"))
+                                                                 Task.status == TaskStatus.COMPLETED))
     if counts.get("complaint_logged", 0) != 1:
         problems.append(f"{counts.get('complaint_logged', 0)} complaint_logged events")
     if counts.get("task_ready", 0) != tasks:

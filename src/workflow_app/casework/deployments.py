@@ -22,6 +22,7 @@ from workflow_app.diagrams.definitions import DiagramError, Problem, compile_def
 from workflow_app.rules.errors import InvalidInput, NotFound, WorkflowAppError
 from workflow_app.diagrams.forms import Form, FormDefinitionError, load_forms
 from workflow_app.casework.models import Complaint, DefinitionVersion, WorkflowInstance
+from workflow_app.rules.statuses import ComplaintStatus
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def versions(session: Session, landlord: str) -> list[dict[str, Any]]:
     running = dict(session.execute(
         select(WorkflowInstance.definition_version_id, func.count(WorkflowInstance.id))
         .join(Complaint, Complaint.id == WorkflowInstance.complaint_id)
-        .where(Complaint.landlord == landlord, Complaint.status != "closed")
+        .where(Complaint.landlord == landlord, Complaint.status != ComplaintStatus.CLOSED)
         .group_by(WorkflowInstance.definition_version_id)).all())
     rows = session.scalars(select(DefinitionVersion).where(DefinitionVersion.landlord == landlord)
                            .order_by(DefinitionVersion.id.desc()))

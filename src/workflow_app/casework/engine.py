@@ -30,6 +30,7 @@ from workflow_app.diagrams.forms import load_form
 from workflow_app.casework.instances import ArmedTimer, Instance, Step
 from workflow_app.rules.landlords import Landlord
 from workflow_app.casework.models import Complaint, Deadline, DefinitionVersion, Incident, Letter, PendingEvent, Task
+from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, LetterStatus, TaskStatus
 
 
 def load_definition(version: DefinitionVersion) -> Definition:
@@ -122,7 +123,7 @@ class Casework:
         self._record_deadlines(session, complaint, instance, deadlines, armed, action.actor, now, met_by, failing)
         self._record_tasks(session, complaint, instance, deadlines, action.actor)
         self._record_stage(session, complaint, instance, armed, action.actor)
-        if instance.finished and complaint.status != "closed":
+        if instance.finished and complaint.status != ComplaintStatus.CLOSED:
             self._close(session, complaint, deadlines,
                         complaint.outcome or instance.data().get("outcome") or "completed", action.actor, now)
         record = complaint.instance
@@ -135,7 +136,7 @@ class Casework:
         element = instance.definition.element(step.element_id)
         actor = audit.CLOCK
         audit.record(session, complaint, "timer_fired", actor, element_id=element.id, key=element.deadline_key)
-        deadline = _latest(deadlines, element.deadline_key, {"open"})
+        deadline = _latest(deadlines, element.deadline_key, {DeadlineStatus.OPEN})
         if deadline is None:
             if step.due_at is None:
                 return
@@ -144,24 +145,24 @@ class Casework:
                                      element.id, element.attached_to, step.due_at, actor)
         if is_duty(deadline.key):
             deadline.missed = True
-            deadline.status = "missed"
+            deadline.status = DeadlineStatus.MISSED
             if element.attached_to and element.interrupting:
                 deadline.guards = None  # the late work was cancelled by the timer: it can never be met
             audit.record(session, complaint, "deadline_missed", actor, key=deadline.key, stage=deadline.stage,
                          due_at=deadline.due_at.isoformat())
         else:
-            deadline.status = "elapsed"
+            deadline.status = DeadlineStatus.ELAPSED
 
     def _record_deadlines(self, session, complaint, instance, deadlines, armed: list[ArmedTimer],
                           actor: str, now: datetime, met_by: Mapping[str, str], failing: set[str]) -> None:
         armed_keys = set(failing)
         for timer in armed:
             armed_keys.add(timer.key)
-            deadline = _latest(deadlines, timer.key, {"open", "missed"})
+            deadline = _latest(deadlines, timer.key, {DeadlineStatus.OPEN, DeadlineStatus.MISSED})
             if deadline is not None and is_recurring(timer.key) and deadline.due_at != timer.due_at:
                 # The next round of a recurring deadline: the last one was kept, this one starts.
-                if deadline.status == "open":
-                    deadline.status, deadline.met_at = "met", now
+                if deadline.status == DeadlineStatus.OPEN:
+                    deadline.status, deadline.met_at = DeadlineStatus.MET, now
                     audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage)
                 elif deadline.met_at is None:
                     deadline.met_at = now
@@ -178,8 +179,8 @@ class Casework:
                 continue
             deadline.extended = deadline.extended or timer.due_at > deadline.due_at
             deadline.due_at = timer.due_at
-            if deadline.status == "missed" and timer.due_at > now:
-                deadline.status = "open"
+            if deadline.status == DeadlineStatus.MISSED and timer.due_at > now:
+                deadline.status = DeadlineStatus.OPEN
             audit.record(session, complaint, "deadline_set", actor, key=deadline.key, stage=deadline.stage,
                          due_at=deadline.due_at.isoformat(), extended=deadline.extended)
         active = instance.active_elements()
@@ -191,14 +192,14 @@ class Casework:
             cancelled = deadline.guards is not None and not is_recurring(deadline.key) \
                 and instance.was_cancelled(deadline.guards)
             how = met_by.get(deadline.guards or "")
-            if deadline.status == "open" and cancelled:
-                deadline.status = "cancelled"
+            if deadline.status == DeadlineStatus.OPEN and cancelled:
+                deadline.status = DeadlineStatus.CANCELLED
                 audit.record(session, complaint, "deadline_cancelled", actor, key=deadline.key, stage=deadline.stage)
-            elif deadline.status == "open":
-                deadline.status, deadline.met_at, deadline.met_by = "met", now, how
+            elif deadline.status == DeadlineStatus.OPEN:
+                deadline.status, deadline.met_at, deadline.met_by = DeadlineStatus.MET, now, how
                 audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage,
                              **({"met_by": how} if how else {}))
-            elif deadline.status == "missed" and deadline.met_at is None and deadline.guards is not None \
+            elif deadline.status == DeadlineStatus.MISSED and deadline.met_at is None and deadline.guards is not None \
                     and deadline.guards not in active:
                 if cancelled:
                     deadline.guards = None  # missed, and the work was never done
@@ -209,7 +210,7 @@ class Casework:
 
     def _record_tasks(self, session, complaint, instance, deadlines: list[Deadline], actor: str) -> None:
         rows = {t.id: t for t in session.scalars(
-            select(Task).where(Task.complaint_id == complaint.id, Task.status == "open"))}
+            select(Task).where(Task.complaint_id == complaint.id, Task.status == TaskStatus.OPEN))}
         open_now = instance.open_tasks()
         running = [d for d in deadlines if d.running and is_duty(d.key)]
         for task in open_now:
@@ -218,14 +219,14 @@ class Casework:
             if row is None:
                 session.add(Task(id=task.task_id, complaint_id=complaint.id, landlord=complaint.landlord,
                                  element_id=task.element_id, name=task.name, stage=task.stage, role=task.role,
-                                 form_id=task.form_id, due_at=due, status="open", created_at=clock.now()))
+                                 form_id=task.form_id, due_at=due, status=TaskStatus.OPEN, created_at=clock.now()))
                 audit.record(session, complaint, "task_ready", actor, task_id=task.task_id,
                              element_id=task.element_id, name=task.name, stage=task.stage, role=task.role,
                              due_at=due.isoformat() if due else None)
             elif row.due_at != due:
                 row.due_at = due
         for row in rows.values():
-            row.status = "cancelled"
+            row.status = TaskStatus.CANCELLED
             audit.record(session, complaint, "task_cancelled", actor, task_id=row.id, element_id=row.element_id)
 
     def _record_stage(self, session, complaint, instance, armed: list[ArmedTimer], actor: str) -> None:
@@ -242,9 +243,9 @@ class Casework:
 
     def _close(self, session, complaint, deadlines, outcome: str, actor: str, now: datetime) -> None:
         for deadline in deadlines:
-            if deadline.status == "open":
-                deadline.status = "cancelled"
-        complaint.status, complaint.outcome, complaint.closed_at = "closed", outcome, now
+            if deadline.status == DeadlineStatus.OPEN:
+                deadline.status = DeadlineStatus.CANCELLED
+        complaint.status, complaint.outcome, complaint.closed_at = ComplaintStatus.CLOSED, outcome, now
         audit.record(session, complaint, "closed", actor, outcome=outcome)
 
     def _record_incidents(self, session, complaint, failed: Mapping[str, str], actor: str) -> None:
@@ -271,7 +272,7 @@ class Casework:
     def _issue_letter(self, session, complaint, instance, step: Step, actor: str) -> None:
         element = instance.definition.element(step.element_id)
         letter = Letter(complaint_id=complaint.id, template=step.detail, element_id=element.id,
-                        stage=element.stage or complaint.stage, status="draft",
+                        stage=element.stage or complaint.stage, status=LetterStatus.DRAFT,
                         body_html=self._render_letter(complaint, instance, step.detail), created_at=clock.now())
         session.add(letter)
         audit.record(session, complaint, "letter_issued", actor, template=step.detail, element_id=element.id)
@@ -327,7 +328,7 @@ def deliver_event(instance: Instance, name: str, data: Mapping[str, Any], receiv
 def _set_deadline(session: Session, complaint: Complaint, deadlines: list[Deadline], key: str, stage: str,
                   element_id: str, guards: str | None, due_at: datetime, actor: str) -> Deadline:
     deadline = Deadline(complaint_id=complaint.id, key=key, stage=stage, element_id=element_id, guards=guards,
-                        due_at=due_at, original_due_at=due_at, missed=False, extended=False, status="open")
+                        due_at=due_at, original_due_at=due_at, missed=False, extended=False, status=DeadlineStatus.OPEN)
     session.add(deadline)
     deadlines.append(deadline)
     audit.record(session, complaint, "deadline_set", actor, key=key, stage=stage, due_at=due_at.isoformat(),

@@ -17,7 +17,8 @@ from workflow_app.rules.vocabulary import CATEGORIES
 from workflow_app.rules.vocabulary import STAGES
 from workflow_app.rules.landlords import Landlord
 from workflow_app.casework.models import Complaint, Task, User
-from workflow_app.casework.tasks import SUPERVISING_ROLES
+from workflow_app.rules.roles import may_supervise
+from workflow_app.rules.statuses import TaskStatus
 
 PAGE_SIZE = 25
 VIEWS = {"mine": "My tasks", "team": "Team's unassigned", "all": "Everything I may see"}
@@ -81,14 +82,14 @@ class Inbox:
 
 def _base(user: User, view: str) -> Any:
     """Open tasks in a view; tasks only (no join), so counts read the task indexes alone."""
-    query = select(Task).where(Task.status == "open")
+    query = select(Task).where(Task.status == TaskStatus.OPEN)
     if "*" not in user.landlords:
         query = query.where(Task.landlord.in_(user.landlords or [""]))
     if view == "mine":
         query = query.where(Task.assignee == user.username)
     elif view == "team":
         query = query.where(Task.assignee.is_(None))
-        if not set(user.roles) & SUPERVISING_ROLES:
+        if not may_supervise(user.roles):
             query = query.where(Task.role.is_(None) | Task.role.in_(list(user.roles) or [""]))
     return query
 

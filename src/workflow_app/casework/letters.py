@@ -30,9 +30,10 @@ from workflow_app.casework import audit
 from workflow_app.rules import clock
 from workflow_app.casework.complaints import transaction
 from workflow_app.casework.engine import Casework, letter_environment
-from workflow_app.rules.regime import HOUSING_OMBUDSMAN
+from workflow_app.rules.regime import HOUSING_OMBUDSMAN, Regime
 from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
 from workflow_app.casework.models import Complaint, Letter, User
+from workflow_app.rules.statuses import LetterStatus
 
 MAX_LETTER = 200_000
 ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "h1", "h2", "h3", "h4",
@@ -40,17 +41,18 @@ ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "h1"
                 "section", "header", "footer", "main", "dl", "dt", "dd", "a"}
 
 
-def code_required(template: str) -> bool:
-    """True when the Code requires the letter drafted from this template (the regime's letter words)."""
-    return HOUSING_OMBUDSMAN.requires_letter(template)
+def code_required(template: str, regime: Regime = HOUSING_OMBUDSMAN) -> bool:
+    """True when the complaint's regime (its landlord's `regime`) requires the letter drafted from this
+    template; the Housing Ombudsman's Code when no landlord is at hand."""
+    return regime.requires_letter(template)
 
 
-def unsent_required(session: Session, complaint_id: int) -> list[Letter]:
-    """The complaint's drafts of letters the Code requires, oldest first: each must be sent before more work."""
+def unsent_required(session: Session, complaint_id: int, regime: Regime) -> list[Letter]:
+    """The complaint's drafts of letters its regime requires, oldest first: each must be sent before more work."""
     return [letter for letter in session.scalars(select(Letter).where(Letter.complaint_id == complaint_id,
-                                                                     Letter.status == "draft")
+                                                                     Letter.status == LetterStatus.DRAFT)
                                                  .order_by(Letter.id))
-            if code_required(letter.template)]
+            if code_required(letter.template, regime)]
 
 
 def clean_html(body: str) -> str:
@@ -116,9 +118,10 @@ class LetterService:
         with self.sessions() as session:
             letter, complaint = self._letter(session, letter_id, user)
             session.expunge_all()
-        return {"letter": letter, "complaint": complaint, "landlord": self.casework.landlord(complaint.landlord),
+        landlord = self.casework.landlord(complaint.landlord)
+        return {"letter": letter, "complaint": complaint, "landlord": landlord,
                 "body": letter.body_html if letter.body_html is not None else self.starting_draft(letter, complaint),
-                "required": code_required(letter.template), "recipient": recipient(complaint),
+                "required": code_required(letter.template, landlord.regime), "recipient": recipient(complaint),
                 "emailed": self.smtp is not None}
 
     def starting_draft(self, letter: Letter, complaint: Complaint) -> str:
@@ -132,7 +135,7 @@ class LetterService:
         body = _checked_body(body_html)
         with transaction(self.sessions) as session:
             letter, complaint = self._letter(session, letter_id, user)
-            if letter.status != "draft":
+            if letter.status != LetterStatus.DRAFT:
                 raise Conflict("this letter has been sent; it can no longer be changed")
             letter.body_html, letter.edited_at, letter.edited_by = body, clock.now(), user.username
             audit.record(session, complaint, "letter_edited", user.username, letter_id=letter.id,
@@ -145,7 +148,7 @@ class LetterService:
         """
         with transaction(self.sessions) as session:
             letter, complaint = self._letter(session, letter_id, user)
-            if letter.status != "draft":
+            if letter.status != LetterStatus.DRAFT:
                 raise Conflict("this letter has already been sent")
             if body_html is not None:
                 letter.body_html, letter.edited_at, letter.edited_by = _checked_body(body_html), clock.now(), \
@@ -154,7 +157,7 @@ class LetterService:
                 letter.body_html = self.starting_draft(letter, complaint)
             name, email = recipient(complaint)
             now = clock.now()
-            letter.status, letter.sent_at, letter.sent_by = "sent", now, user.username
+            letter.status, letter.sent_at, letter.sent_by = LetterStatus.SENT, now, user.username
             emailed = False
             if email and self.smtp is not None:
                 self._email(complaint, letter, name, email)
@@ -173,7 +176,7 @@ class LetterService:
             complaint = session.scalars(select(Complaint).where(Complaint.reference == reference)).first()
             if complaint is None or not user.may_see(complaint.landlord):
                 raise NotFound(f"no complaint {reference}")
-            waiting = [letter.id for letter in unsent_required(session, complaint.id)]
+            waiting = [letter.id for letter in unsent_required(session, complaint.id, self._regime(complaint))]
         for letter_id in waiting:
             self.send(letter_id, user)
         return waiting
@@ -183,18 +186,21 @@ class LetterService:
         reason = (reason or "").strip()
         with transaction(self.sessions) as session:
             letter, complaint = self._letter(session, letter_id, user)
-            if code_required(letter.template):
+            if code_required(letter.template, self._regime(complaint)):
                 raise Conflict("the Complaint Handling Code requires this letter: it must be sent")
-            if letter.status != "draft":
+            if letter.status != LetterStatus.DRAFT:
                 raise Conflict("this letter is no longer a draft")
             if not reason:
                 raise InvalidInput({"reason": "Say why this letter is not needed"})
-            letter.status = "not_needed"
+            letter.status = LetterStatus.NOT_NEEDED
             audit.record(session, complaint, "letter_set_aside", user.username, letter_id=letter.id,
                          template=letter.template, reason=reason[:2000])
 
     def unsent_required(self, session: Session, complaint_id: int) -> list[Letter]:
-        return unsent_required(session, complaint_id)
+        return unsent_required(session, complaint_id, self._regime(session.get(Complaint, complaint_id)))
+
+    def _regime(self, complaint: Complaint) -> Regime:
+        return self.casework.landlord(complaint.landlord).regime
 
     def _email(self, complaint: Complaint, letter: Letter, name: str, email: str) -> None:
         landlord = self.casework.landlord(complaint.landlord)

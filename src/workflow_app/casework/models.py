@@ -18,6 +18,8 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, LessonStatus, LetterStatus, TaskStatus
+
 
 class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC instants on every backend (SQLite stores them naive, in UTC)."""
@@ -130,7 +132,7 @@ class Complaint(Base):
     representative: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     outcomes_sought: Mapped[str | None] = mapped_column(Text)
     reasonable_adjustments: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default=ComplaintStatus.OPEN)
     stage: Mapped[str] = mapped_column(String(10), default="pre")
     outcome: Mapped[str | None] = mapped_column(String(60))
     closed_at: Mapped[datetime | None]
@@ -174,7 +176,7 @@ class Task(Base):
         Index("ix_tasks_open_landlord_assignee_role", "status", "landlord", "assignee", "role"),
         Index("ix_tasks_landlord_element_created", "landlord", "element_id", "created_at"),
         Index("ix_tasks_open_work", "status", "landlord", "element_id", "assignee", "complaint_id",
-              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+              sqlite_where=text(f"status = '{TaskStatus.OPEN}'"), postgresql_where=text(f"status = '{TaskStatus.OPEN}'")),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -188,19 +190,19 @@ class Task(Base):
     assignee: Mapped[str | None] = mapped_column(String(120))
     due_at: Mapped[datetime | None]
     """The earliest running deadline the task works towards (see `engine.due_for`); kept in step on every action."""
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default=TaskStatus.OPEN)
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(120))
 
     def overdue(self, now: datetime) -> bool:
-        return self.status == "open" and self.due_at is not None and self.due_at < now
+        return self.status == TaskStatus.OPEN and self.due_at is not None and self.due_at < now
 
     @classmethod
     def overdue_clause(cls, now: datetime) -> ColumnElement[bool]:
         """Open tasks past their due time: the inbox's Overdue filter, `GET /api/tasks?overdue=true`
         and the dashboard's overdue work all read this."""
-        return and_(cls.status == literal_column("'open'"), cls.due_at < now)
+        return and_(cls.status == literal_column(f"'{TaskStatus.OPEN}'"), cls.due_at < now)
 
 
 class Deadline(Base):
@@ -212,10 +214,11 @@ class Deadline(Base):
         Index("ix_deadlines_status_due", "status", "due_at"),
         Index("ix_deadlines_key_met", "key", "met_at", "complaint_id", "due_at"),
         Index("ix_deadlines_open", "status", "complaint_id", "key", "due_at", "extended",
-              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+              sqlite_where=text(f"status = '{DeadlineStatus.OPEN}'"),
+              postgresql_where=text(f"status = '{DeadlineStatus.OPEN}'")),
         Index("ix_deadlines_missed_unmet", "status", "complaint_id", "key", "guards", "met_at",
-              sqlite_where=text("status = 'missed' AND met_at IS NULL"),
-              postgresql_where=text("status = 'missed' AND met_at IS NULL")),
+              sqlite_where=text(f"status = '{DeadlineStatus.MISSED}' AND met_at IS NULL"),
+              postgresql_where=text(f"status = '{DeadlineStatus.MISSED}' AND met_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -231,7 +234,7 @@ class Deadline(Base):
     """How the work ended when not in the usual way (a refusal letter meets the acknowledgement duty)."""
     missed: Mapped[bool] = mapped_column(Boolean, default=False)
     extended: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default=DeadlineStatus.OPEN)
 
     # The one definition of a running deadline, and so of "overdue", that the engine, the inbox, the
     # API, the case page and the dashboard all read: a deadline runs while it is open, or after its
@@ -240,7 +243,7 @@ class Deadline(Base):
 
     @property
     def running(self) -> bool:
-        return self.status == "open" or (self.status == "missed" and self.met_at is None
+        return self.status == DeadlineStatus.OPEN or (self.status == DeadlineStatus.MISSED and self.met_at is None
                                          and self.guards is not None)
 
     def overdue(self, now: datetime) -> bool:
@@ -250,8 +253,8 @@ class Deadline(Base):
     def running_clauses(cls) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
         """The two ways a deadline runs: open, or missed with its work not done. Each matches a partial
         index (literal statuses, not parameters), so a query can read them one at a time."""
-        return (cls.status == literal_column("'open'"),
-                and_(cls.status == literal_column("'missed'"), cls.met_at.is_(None), cls.guards.is_not(None)))
+        return (cls.status == literal_column(f"'{DeadlineStatus.OPEN}'"),
+                and_(cls.status == literal_column(f"'{DeadlineStatus.MISSED}'"), cls.met_at.is_(None), cls.guards.is_not(None)))
 
     @classmethod
     def running_clause(cls) -> ColumnElement[bool]:
@@ -302,7 +305,7 @@ class Letter(Base):
     template: Mapped[str] = mapped_column(String(120))
     element_id: Mapped[str] = mapped_column(String(200))
     stage: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(20), default="draft")
+    status: Mapped[str] = mapped_column(String(20), default=LetterStatus.DRAFT)
     body_html: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
@@ -481,7 +484,7 @@ class LessonLearnt(Base):
     improvement: Mapped[str | None] = mapped_column(Text)
     owner: Mapped[str | None] = mapped_column(String(200))
     due_on: Mapped[date | None] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default=LessonStatus.OPEN)
     systemic: Mapped[bool] = mapped_column(Boolean, default=False)
     recorded_at: Mapped[datetime]
     recorded_by: Mapped[str] = mapped_column(String(120))

@@ -27,6 +27,7 @@ from workflow_app.rules.landlords import Landlord
 from workflow_app.casework.models import (
     Attachment, AuditEvent, CaseNote, Complaint, Letter, PendingEvent, SupportNeeds, WorkflowInstance,
 )
+from workflow_app.rules.statuses import ComplaintStatus
 
 REDACTED = "[anonymised]"
 CASE_FACTS = {"reference", "landlord", "received_at", "channel", "category", "has_representative", "outcome"}
@@ -59,7 +60,7 @@ def due_for_anonymising(session: Session, landlords: Mapping[str, Landlord]) -> 
         if not landlord.retention_years:
             continue
         query = select(Complaint.reference, Complaint.closed_at).where(
-            Complaint.landlord == landlord.slug, Complaint.status == "closed", Complaint.anonymised_at.is_(None),
+            Complaint.landlord == landlord.slug, Complaint.status == ComplaintStatus.CLOSED, Complaint.anonymised_at.is_(None),
             Complaint.closed_at <= cutoff(today, landlord.retention_years)).order_by(Complaint.closed_at)
         for reference, closed_at in session.execute(query):
             yield Due(reference, landlord.slug, closed_at)

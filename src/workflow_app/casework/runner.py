@@ -28,6 +28,7 @@ from workflow_app.casework.letters import LetterService
 from workflow_app.casework.models import Complaint, Task, User, WorkflowInstance
 from workflow_app.casework.runtime import Runtime, build_runtime
 from workflow_app.casework.scheduler import sweep
+from workflow_app.rules.statuses import TaskStatus
 
 ONE_SECOND = timedelta(seconds=1)
 
@@ -209,7 +210,7 @@ class ComplaintRun:
         with self.runtime.sessions() as session:
             rows = session.execute(
                 select(Task.id, Task.element_id).join(Complaint, Complaint.id == Task.complaint_id)
-                .where(Complaint.reference == reference, Task.status == "open")
+                .where(Complaint.reference == reference, Task.status == TaskStatus.OPEN)
             ).all()
         for task_id, element in rows:
             if element == element_id:
@@ -222,4 +223,4 @@ class ComplaintRun:
     def task_is_open(self, task_id: str) -> bool:
         with self.runtime.sessions() as session:
             task = session.get(Task, task_id)
-            return task is not None and task.status == "open"
+            return task is not None and task.status == TaskStatus.OPEN

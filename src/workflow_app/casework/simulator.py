@@ -13,14 +13,13 @@ from typing import Any, Mapping
 
 import jsonschema
 
-from workflow_app.casework.accounts import ROLES
+from workflow_app.rules.roles import ROLES, WORKER_ROLES, Role
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms
 from workflow_app.rules.errors import WorkflowAppError
 from workflow_app.casework.models import User
 from workflow_app.casework.runner import ComplaintRun, scratch_runtime
 from workflow_app.casework.runtime import Runtime
 
-WORKER_ROLES = [r for r in ROLES if r not in ("admin", "manager")]
 
 SCENARIO_SCHEMA = {
     "type": "object",
@@ -82,7 +81,7 @@ def _run(run: ComplaintRun, scenario: Mapping[str, Any]) -> dict[str, Any]:
     if landlord not in runtime.landlords:
         raise ScenarioError(f"landlord: unknown landlord {landlord!r} (known: {', '.join(sorted(runtime.landlords))})")
     _deploy_landlord(runtime, landlord)
-    logger = _user(run, "complaints_officer", landlord)
+    logger = _user(run, Role.COMPLAINTS_OFFICER, landlord)
     try:
         reference = run.log({"landlord": landlord, **scenario["complaint"]}, logger)
     except WorkflowAppError as error:
@@ -112,7 +111,7 @@ def _run_step(run: ComplaintRun, landlord: str, reference: str, step: Mapping[st
     """One step at its time; the letters the Code requires are sent as they come (Code rule: before the
     next task), those a timer issued when the step's person next acts."""
     run.at(datetime.fromisoformat(step["at"]))
-    user = _user(run, step.get("as", "caseworker"), landlord)
+    user = _user(run, step.get("as", Role.CASEWORKER), landlord)
     run.send_required_letters(reference, user)
     if "complete" in step:
         run.complete(reference, run.open_task(reference, step["complete"]), step.get("data", {}), user)
@@ -123,7 +122,7 @@ def _run_step(run: ComplaintRun, landlord: str, reference: str, step: Mapping[st
 def _user(run: ComplaintRun, name: str, landlord: str) -> User:
     if name in ROLES:
         return run.person(f"sim-{name}", [name], [landlord], name)
-    return run.person(name, WORKER_ROLES, [landlord])
+    return run.person(name, list(WORKER_ROLES), [landlord])
 
 
 def _describe(step: Mapping[str, Any]) -> str:

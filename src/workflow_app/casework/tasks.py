@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow_app.casework import audit
-from workflow_app.rules import clock
+from workflow_app.rules import clock, roles
 from workflow_app.casework.complaints import task_body, transaction
 from workflow_app.casework.engine import Action, Casework, load_definition
 from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -16,8 +16,8 @@ from workflow_app.diagrams.forms import validate_submission
 from workflow_app.casework.instances import Instance, TaskNotOpen
 from workflow_app.casework.letters import unsent_required
 from workflow_app.casework.models import Complaint, Letter, Task, User
+from workflow_app.rules.statuses import TaskStatus
 
-SUPERVISING_ROLES = {"admin", "manager"}
 PAGE_SIZE = 50
 
 
@@ -36,8 +36,7 @@ class LetterNotSent(Conflict):
 
 def may_work(user: User, task: Task) -> bool:
     """Whether the user holds the task's role (managers and admins may step in anywhere)."""
-    roles = set(user.roles)
-    return bool(roles & SUPERVISING_ROLES) or task.role is None or task.role in roles
+    return roles.may_work(user.roles, task.role)
 
 
 class TaskService:
@@ -61,7 +60,7 @@ class TaskService:
             return None
         earlier = session.scalars(select(Task).where(
             Task.complaint_id == complaint.id, Task.element_id.in_(separate_from),
-            Task.status == "completed", Task.completed_by == username)).first()
+            Task.status == TaskStatus.COMPLETED, Task.completed_by == username)).first()
         if earlier is None:
             return None
         return (f"{username} completed '{earlier.name}' on this complaint; a different person must do "
@@ -73,23 +72,23 @@ class TaskService:
             raise InvalidInput({"data": "send the form's values as a JSON object"})
         with transaction(self.sessions) as session:
             task, complaint = self._task(session, task_id, user)
-            if task.status != "open":
+            if task.status != TaskStatus.OPEN:
                 raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
             if not may_work(user, task):
                 raise Forbidden(f"this task is for the {task.role} role")
-            if task.assignee and task.assignee != user.username and not set(user.roles) & SUPERVISING_ROLES:
+            if task.assignee and task.assignee != user.username and not roles.may_supervise(user.roles):
                 raise Forbidden(f"this task is assigned to {task.assignee}")
             breach = self._separation_breach(session, complaint, task, user.username)
             if breach:
                 raise Forbidden(breach)
-            unsent = unsent_required(session, complaint.id)
+            unsent = unsent_required(session, complaint.id, self.casework.landlord(complaint.landlord).regime)
             if unsent:
                 raise LetterNotSent(unsent)
             instance = self.casework.instance_of(complaint)
             values = self._validated(instance, task, data)
             element = instance.definition.element(task.element_id)
             now = clock.now()
-            task.status, task.completed_at, task.completed_by = "completed", now, user.username
+            task.status, task.completed_at, task.completed_by = TaskStatus.COMPLETED, now, user.username
             audit.record(session, complaint, "task_completed", user.username, task_id=task.id,
                          element_id=task.element_id, name=task.name, stage=task.stage, data=values)
 
@@ -103,7 +102,7 @@ class TaskService:
                     raise Conflict(f"task {task_id} is no longer open") from None
 
             self.casework.act(session, complaint, instance, user.username, move)
-            return {"task": task.id, "status": "completed", "reference": complaint.reference}
+            return {"task": task.id, "status": TaskStatus.COMPLETED, "reference": complaint.reference}
 
     @staticmethod
     def _validated(instance: Instance, task: Task, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,9 +126,9 @@ class TaskService:
         """Claim (assignee = yourself), release (None) or reassign a task; audited."""
         with transaction(self.sessions) as session:
             task, complaint = self._task(session, task_id, user)
-            if task.status != "open":
+            if task.status != TaskStatus.OPEN:
                 raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
-            supervising = bool(set(user.roles) & SUPERVISING_ROLES)
+            supervising = roles.may_supervise(user.roles)
             if assignee not in (None, user.username) and not supervising:
                 raise Forbidden("only a manager may assign a task to someone else")
             if assignee is None and task.assignee not in (None, user.username) and not supervising:
@@ -155,7 +154,7 @@ class TaskService:
     def list(self, user: User, assignee: str | None = None, role: str | None = None,
              landlord: str | None = None, overdue: bool | None = None, page: int = 1) -> list[dict[str, Any]]:
         query = select(Task, Complaint.reference).join(Complaint, Complaint.id == Task.complaint_id) \
-            .where(Task.status == "open")
+            .where(Task.status == TaskStatus.OPEN)
         if "*" not in user.landlords:
             query = query.where(Task.landlord.in_(user.landlords or [""]))
         if landlord:

@@ -26,6 +26,7 @@ from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
 from workflow_app.casework.instances import Instance, _thread_serializer
 from workflow_app.casework.models import Complaint, Deadline, DefinitionVersion, Task, WorkflowInstance
 from workflow_app.casework.runtime import Runtime
+from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
 
 @dataclass(frozen=True)
 class DeadlineChange:
@@ -85,7 +86,7 @@ class VersionMoves:
                        DefinitionVersion.id)
                 .join(WorkflowInstance, WorkflowInstance.complaint_id == Complaint.id)
                 .join(DefinitionVersion, DefinitionVersion.id == WorkflowInstance.definition_version_id)
-                .where(Complaint.landlord == landlord, Complaint.status != "closed",
+                .where(Complaint.landlord == landlord, Complaint.status != ComplaintStatus.CLOSED,
                        DefinitionVersion.process_id == target.process_id, DefinitionVersion.id != target.id)
                 .order_by(Complaint.received_at, Complaint.id)).all()
         return [{"reference": r, "stage": s, "received_at": at, "version": v, "version_id": vid}
@@ -150,7 +151,7 @@ class VersionMoves:
     def _plan(self, complaint: Complaint, target: DefinitionVersion) -> tuple[MovePlan, Instance | None]:
         current = complaint.instance.definition_version
         plan = MovePlan(complaint.reference, current.version, target.version)
-        if complaint.status == "closed":
+        if complaint.status == ComplaintStatus.CLOSED:
             plan.safe, plan.problems = False, ["the complaint is closed"]
             return plan, None
         if current.id == target.id:
@@ -188,12 +189,12 @@ class VersionMoves:
         # the action below re-arms it as the diagram would have (an extension when it is later).
         failing = _failing(self.casework, complaint) if complaint.instance.open_incidents else set()
         for deadline in session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id,
-                                                               Deadline.status == "open")):
+                                                               Deadline.status == DeadlineStatus.OPEN)):
             timer = after.get(deadline.key)
             if deadline.key in failing:
                 continue
             if timer is None:
-                deadline.status = "cancelled"   # the new version no longer has this deadline here
+                deadline.status = DeadlineStatus.CANCELLED   # the new version no longer has this deadline here
             elif timer.due_at != deadline.due_at:
                 if not deadline.extended:
                     deadline.original_due_at = timer.due_at
@@ -204,7 +205,7 @@ class VersionMoves:
                      deadlines=[d.as_dict() for d in plan.deadlines])
         complaint.instance.definition_version_id = target.id
         complaint.instance.definition_version = target
-        for task in session.scalars(select(Task).where(Task.complaint_id == complaint.id, Task.status == "open")):
+        for task in session.scalars(select(Task).where(Task.complaint_id == complaint.id, Task.status == TaskStatus.OPEN)):
             element = moved.definition.elements.get(task.element_id)
             if element is not None:
                 task.name, task.role, task.form_id = element.name, element.role, element.form_ref

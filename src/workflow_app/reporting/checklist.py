@@ -20,6 +20,8 @@ from workflow_app.casework.complaints import transaction
 from workflow_app.rules.errors import InvalidInput, NotFound
 from workflow_app.rules.landlords import Landlord
 from workflow_app.casework.models import AuditEvent, ChecklistAnswer, Complaint, Deadline, Letter, Task, User
+from workflow_app.rules.statuses import ComplaintStatus, TaskStatus
+from workflow_app.rules.vocabulary import DeadlineKey
 
 YES, NO = "yes", "no"
 
@@ -54,7 +56,7 @@ class Record:
         return found
 
     def done(self, element_id: str) -> Task | None:
-        done = [t for t in self.tasks if t.element_id == element_id and t.status == "completed"]
+        done = [t for t in self.tasks if t.element_id == element_id and t.status == TaskStatus.COMPLETED]
         return done[-1] if done else None
 
     def opened(self, element_id: str) -> Task | None:
@@ -62,8 +64,7 @@ class Record:
         return rows[-1] if rows else None
 
     def working_days(self, start: datetime, end: datetime) -> int:
-        from workflow_app.reporting.measures import working_days_taken
-        return working_days_taken(self.landlord.nation, start, end)
+        return calendar_for(self.landlord.nation).working_days_taken(start, end)
 
 
 def read_record(session: Session, complaint: Complaint, landlord: Landlord) -> Record:
@@ -89,6 +90,7 @@ def read_record(session: Session, complaint: Complaint, landlord: Landlord) -> R
 # --- the questions ----------------------------------------------------------------------------------
 
 Rule = Callable[[Record], "tuple[str | None, str]"]
+# The tasks (diagram element ids) whose forms answer a question; some share a name with a deadline key.
 ACKNOWLEDGE = ("acknowledge",)
 STAGE1 = ("stage1_response", "colleague_response", "new_information_response")
 STAGE2 = ("stage2_response",)
@@ -182,9 +184,9 @@ def _review_started(record: Record) -> datetime | None:
 
 def _resolved(record: Record) -> tuple[str | None, str]:
     c = record.complaint
-    if record.deadline("stage2_acknowledge") is not None:
+    if record.deadline(DeadlineKey.STAGE2_ACKNOWLEDGE) is not None:
         return YES, "The complaint progressed to review (stage 2)."
-    if c.status != "closed":
+    if c.status != ComplaintStatus.CLOSED:
         return None, "The complaint is still open."
     closure, lessons = record.letter("closure"), record.done("lessons_learnt")
     parts = [f"closing letter {'issued ' + _day(closure.created_at) if closure else 'not issued'}",
@@ -211,7 +213,7 @@ def _full_record(record: Record) -> tuple[str | None, str]:
 
 
 def _ack_response_date(record: Record) -> tuple[str | None, str]:
-    deadline = record.deadline("stage1_response")
+    deadline = record.deadline(DeadlineKey.STAGE1_RESPONSE)
     if record.letter("acknowledgement") is None or deadline is None:
         return None, "No acknowledgement letter on the record yet."
     date_text = london_date(deadline.original_due_at).strftime("%-d %B %Y")
@@ -256,7 +258,7 @@ class Question:
 
 QUESTIONS: tuple[Question, ...] = (
     Question("ack_time", "Complaint acknowledgement", "Was the complaint acknowledged within 48 working hours?",
-             lambda r: _within(r, "stage1_acknowledge", r.complaint.received_at, 2, "acknowledged")),
+             lambda r: _within(r, DeadlineKey.STAGE1_ACKNOWLEDGE, r.complaint.received_at, 2, "acknowledged")),
     Question("ack_reference", "Complaint acknowledgement", "Did the acknowledgement include a ref number?",
              lambda r: _letter_has_reference(r, "acknowledgement")),
     Question("ack_who", "Complaint acknowledgement",
@@ -281,7 +283,7 @@ QUESTIONS: tuple[Question, ...] = (
     Question("res_time", "Complaint resolution stage",
              "Was the letter provided to the customer within 10 working days? If not, was the response extended "
              "with the reasons, within the 10 days maximum, and did the extension letter give the Ombudsman's "
-             "details?", lambda r: _response_on_time(r, "stage1_response")),
+             "details?", lambda r: _response_on_time(r, DeadlineKey.STAGE1_RESPONSE)),
     Question("res_apology", "Complaint resolution stage", "Did the letter contain an apology?",
              lambda r: _remedy(r, STAGE1, "apology", "An apology")),
     Question("res_all_points", "Complaint resolution stage",
@@ -302,8 +304,8 @@ QUESTIONS: tuple[Question, ...] = (
              "lessons-learnt table completed? If not, did it progress to review?", _resolved),
     Question("rev_time", "Complaint review stage: acknowledgement",
              "Was the review request responded to in 48 working hours?",
-             lambda r: _within(r, "stage2_acknowledge", _review_started(r), 2, "acknowledged")
-             if r.deadline("stage2_acknowledge") else (None, "No review was asked for.")),
+             lambda r: _within(r, DeadlineKey.STAGE2_ACKNOWLEDGE, _review_started(r), 2, "acknowledged")
+             if r.deadline(DeadlineKey.STAGE2_ACKNOWLEDGE) else (None, "No review was asked for.")),
     Question("rev_reason", "Complaint review stage: acknowledgement",
              "Was the reason from the customer for the review acknowledged in the response?", _review_reasons),
     Question("rev_reference", "Complaint review stage: acknowledgement",
@@ -319,7 +321,7 @@ QUESTIONS: tuple[Question, ...] = (
     Question("rev_letter_time", "Complaint review stage: action",
              "Was the letter provided to the customer within 10 working days? If not, was an extension explained "
              "and did the extension letter give the Ombudsman's details?",
-             lambda r: _response_on_time(r, "stage2_response")),
+             lambda r: _response_on_time(r, DeadlineKey.STAGE2_RESPONSE)),
     Question("rev_apology", "Complaint review stage: action", "Did the letter contain an apology?",
              lambda r: _remedy(r, STAGE2, "apology", "An apology")),
     Question("rev_all_points", "Complaint review stage: action",
@@ -332,7 +334,7 @@ QUESTIONS: tuple[Question, ...] = (
     Question("rev_panel", "Complaint review stage: action", "Did the CLC attend and resolve the complaint?", _panel),
     Question("rev_panel_letter", "Complaint review stage: action",
              "If yes, was a letter confirming the outcome and the actions after the CLC sent within 10 working days?",
-             lambda r: _response_on_time(r, "panel_outcome") if r.deadline("panel_outcome")
+             lambda r: _response_on_time(r, DeadlineKey.PANEL_OUTCOME) if r.deadline(DeadlineKey.PANEL_OUTCOME)
              else (None, "No panel outcome on the record.")),
     Question("rev_end", "Complaint review stage: action",
              "Did the letter confirm that this was the end of the complaint process?"),
@@ -341,11 +343,11 @@ QUESTIONS: tuple[Question, ...] = (
     Question("close_letter", "Closing the complaint",
              "Was a formal closing letter sent to the customer after completion, with a feedback form?",
              lambda r: ((YES, f"Closing letter issued {_day(r.letter('closure').created_at)}.") if r.letter("closure")
-                        else (None if r.complaint.status != "closed" else NO, "No closing letter on the record."))),
+                        else (None if r.complaint.status != ComplaintStatus.CLOSED else NO, "No closing letter on the record."))),
     Question("close_lessons", "Closing the complaint", "Was the lessons learnt on complaints completed and the log "
              "updated?", lambda r: ((YES, f"Completed by {r.done('lessons_learnt').completed_by}.")
                                     if r.done("lessons_learnt") else
-                                    (None if r.complaint.status != "closed" else NO,
+                                    (None if r.complaint.status != ComplaintStatus.CLOSED else NO,
                                      "The lessons-learnt task has not been completed."))),
 )
 QUESTION_IDS = {q.id for q in QUESTIONS}

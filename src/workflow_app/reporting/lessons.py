@@ -19,8 +19,9 @@ from workflow_app.casework.complaints import transaction
 from workflow_app.rules.vocabulary import CATEGORIES
 from workflow_app.rules.errors import InvalidInput, NotFound
 from workflow_app.casework.models import AuditEvent, Complaint, LessonLearnt, User
+from workflow_app.rules.statuses import LESSON_STATUS_NAMES, LessonStatus, UNFINISHED_LESSONS
+from workflow_app.rules.calendar import london_date, london_midnight
 
-STATUSES = {"open": "Open", "in_progress": "In progress", "done": "Done", "not_taken_forward": "Not taken forward"}
 MAX_TEXT = 5000
 SOURCES = (("lessons", "improvement_actions"), ("learning", None))
 """Form fields that hold a lesson, and the field (if any) with the improvement it leads to."""
@@ -37,7 +38,7 @@ class LessonFilter:
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> "LessonFilter":
-        status = args.get("status") if args.get("status") in STATUSES else None
+        status = args.get("status") if args.get("status") in LESSON_STATUS_NAMES else None
         theme = args.get("theme") if args.get("theme") in CATEGORIES else None
         return cls(status=status, theme=theme, owner=(args.get("owner") or "").strip()[:200] or None,
                    overdue=args.get("overdue") == "1", systemic=args.get("systemic") == "1",
@@ -82,7 +83,7 @@ def collect(session: Session, landlords: Sequence[str]) -> int:
                 what_went_wrong=text.strip()[:MAX_TEXT],
                 improvement=improvement.strip()[:MAX_TEXT] if isinstance(improvement, str) and improvement.strip()
                 else None,
-                systemic=bool(data.get("systemic_issue")), status="open", recorded_at=event.at,
+                systemic=bool(data.get("systemic_issue")), status=LessonStatus.OPEN, recorded_at=event.at,
                 recorded_by=event.actor))
             added += 1
             break
@@ -104,7 +105,7 @@ def entries(session: Session, landlords: Sequence[str], which: LessonFilter | No
         query = query.where(LessonLearnt.owner.ilike(f"%{_escaped(which.owner)}%", escape="\\"))
     if which.overdue:
         query = query.where(LessonLearnt.due_on < (today or _today()),
-                            LessonLearnt.status.in_(["open", "in_progress"]))
+                            LessonLearnt.status.in_(list(UNFINISHED_LESSONS)))
     if which.systemic:
         query = query.where(LessonLearnt.systemic.is_(True))
     if which.search:
@@ -124,7 +125,7 @@ def summary(session: Session, landlords: Sequence[str], first: datetime, end: da
         .group_by(LessonLearnt.theme, LessonLearnt.status)).all()
     by_theme: dict[str, dict[str, int]] = {}
     for theme, status, count in recorded:
-        by_theme.setdefault(theme, {s: 0 for s in STATUSES})[status] = count
+        by_theme.setdefault(theme, {s: 0 for s in LESSON_STATUS_NAMES})[status] = count
     return {"by_theme": [{"theme": t, **by_theme[t], "total": sum(by_theme[t].values())} for t in sorted(by_theme)],
             "recorded": sum(sum(v.values()) for v in by_theme.values())}
 
@@ -133,11 +134,11 @@ def improvements(session: Session, landlords: Sequence[str], first: date, last: 
     """Improvements made or under way: entries done in the period, or recorded in it with an improvement."""
     query = (select(LessonLearnt, Complaint.reference)
              .outerjoin(Complaint, Complaint.id == LessonLearnt.complaint_id)
-             .where(LessonLearnt.landlord.in_(list(landlords)), LessonLearnt.status != "not_taken_forward",
+             .where(LessonLearnt.landlord.in_(list(landlords)), LessonLearnt.status != LessonStatus.NOT_TAKEN_FORWARD,
                     or_(and_(LessonLearnt.completed_on >= first, LessonLearnt.completed_on <= last),
                         and_(LessonLearnt.improvement.is_not(None),
-                             LessonLearnt.recorded_at >= _midnight(first),
-                             LessonLearnt.recorded_at < _midnight(last + timedelta(days=1)))))
+                             LessonLearnt.recorded_at >= london_midnight(first),
+                             LessonLearnt.recorded_at < london_midnight(last + timedelta(days=1)))))
              .order_by(LessonLearnt.theme, LessonLearnt.recorded_at))
     return [(entry, reference) for entry, reference in session.execute(query).all()]
 
@@ -156,9 +157,9 @@ class LessonService:
                 raise NotFound(f"no lessons-learnt entry {entry_id}")
             for key, value in values.items():
                 setattr(entry, key, value)
-            if entry.status == "done" and entry.completed_on is None:
+            if entry.status == LessonStatus.DONE and entry.completed_on is None:
                 entry.completed_on = _today()
-            elif entry.status != "done":
+            elif entry.status != LessonStatus.DONE:
                 entry.completed_on = None
             entry.updated_at, entry.updated_by = clock.now(), user.username
 
@@ -175,8 +176,8 @@ class LessonService:
                     raise InvalidInput({"reference": f"no complaint {reference} for this landlord"})
                 complaint_id = complaint.id
             entry = LessonLearnt(landlord=landlord, complaint_id=complaint_id, recorded_at=clock.now(),
-                                 recorded_by=user.username, **{"status": "open", "systemic": False, **values})
-            if entry.status == "done":
+                                 recorded_by=user.username, **{"status": LessonStatus.OPEN, "systemic": False, **values})
+            if entry.status == LessonStatus.DONE:
                 entry.completed_on = _today()
             session.add(entry)
             session.flush()
@@ -206,7 +207,7 @@ def _checked(fields: Mapping[str, str], require_text: bool) -> dict[str, Any]:
         except ValueError:
             errors["due_on"] = "Enter a date, e.g. 2027-06-30"
     if "status" in fields:
-        if fields.get("status") not in STATUSES:
+        if fields.get("status") not in LESSON_STATUS_NAMES:
             errors["status"] = "Choose a status"
         else:
             values["status"] = fields["status"]
@@ -229,10 +230,5 @@ def _escaped(text: str) -> str:
 
 
 def _today() -> date:
-    from workflow_app.rules.calendar import london_date
     return london_date(clock.now())
 
-
-def _midnight(day: date) -> datetime:
-    from workflow_app.reporting.measures import london_midnight
-    return london_midnight(day)

@@ -62,28 +62,25 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
 from workflow_app.rules import clock
-from workflow_app.rules.calendar import LONDON, calendar_for, end_of_london_day, london_date
-from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, DUTY_KEYS, RESPONSE_KEYS, STAGE_NAMES, deadline_name
+from workflow_app.rules.calendar import LONDON, calendar_for, end_of_london_day, london_date, london_midnight
+from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, DUTY_KEYS, DeadlineKey, RESPONSE_KEYS, STAGE_NAMES, deadline_name
 from workflow_app.rules.landlords import Landlord
-from workflow_app.rules.regime import HOUSING_OMBUDSMAN
+from workflow_app.rules.regime import DEFAULT as DEFAULT_REGIME, Regime, regime_named
 from workflow_app.casework.models import (
     AuditEvent, Complaint, Deadline, DefinitionVersion, ReportCalendarDay, ReportResponse, Task,
 )
+from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
 
 CALENDAR_FIRST_YEAR = 2000
 """Working days are numbered in `report_calendar` from this year (reports before it count nothing)."""
-
-CODE_TIMESCALES = {stage: HOUSING_OMBUDSMAN.response_timescale(stage) for stage in HOUSING_OMBUDSMAN.response_stages}
-"""Working days from the acknowledgement to the response, and the most an extension may add
-(Code 6.3 and 6.4 at stage 1, 6.14 and 6.15 at stage 2), from the regime (rules/regimes)."""
 
 NOT_STAGE1_OUTCOMES = ("refused", "withdrawn")
 REFUSAL_FIELDS = {"refused": "exclusion_reasons", "review_refused": "review_refusal_reasons"}
 RESPONSE_ELEMENT_KEYS = ("remedies", "compensation")
 SATISFIED = ("very_satisfied", "satisfied")
 SATISFACTION_LEVELS = ("very_satisfied", "satisfied", "neutral", "dissatisfied", "very_dissatisfied")
-OPEN = literal_column("'open'")
-MISSED = literal_column("'missed'")
+OPEN = literal_column(f"'{DeadlineStatus.OPEN}'")
+MISSED = literal_column(f"'{DeadlineStatus.MISSED}'")
 REMEDIES = ("apology", "acknowledgement", "explanation", "action_on_delay", "reconsidered_decision",
             "amended_record", "financial_remedy", "changed_policy")
 
@@ -131,10 +128,6 @@ def reporting_year_of(day: date) -> int:
     return day.year if day.month >= 4 else day.year - 1
 
 
-def london_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=LONDON).astimezone(timezone.utc)
-
-
 # --- the working-day calendar as a table --------------------------------------------------
 
 def ensure_calendar(sessions, nations: Iterable[str]) -> None:
@@ -159,26 +152,13 @@ def ensure_calendar(sessions, nations: Iterable[str]) -> None:
 
 
 def _calendar_rows(nation: str) -> Iterable[dict[str, Any]]:
-    calendar = calendar_for(nation)
-    day, last = date(CALENDAR_FIRST_YEAR, 1, 1), date(2100, 12, 30)
-    number, previous = 0, None
-    numbers: list[tuple[date, int]] = []
-    while day <= last + timedelta(days=1):
-        numbers.append((day, number))
-        if calendar.is_working_day(day):
-            number += 1
-        day += timedelta(days=1)
+    """The calendar's day numbers (`WorkingCalendar.day_numbers`), with each day's number for an
+    instant from 23:00 UTC on: in summer time that is already the next London date, so the SQL
+    can find an instant's London date from its UTC date and hour alone."""
+    numbers = list(calendar_for(nation).day_numbers(date(CALENDAR_FIRST_YEAR, 1, 1), date(2100, 12, 31)))
     for (day, day0), (_, next_day0) in zip(numbers, numbers[1:]):
-        late_is_next_day = datetime.combine(day, time(23), tzinfo=timezone.utc).astimezone(LONDON).date() != day
+        late_is_next_day = london_date(datetime.combine(day, time(23), tzinfo=timezone.utc)) != day
         yield {"nation": nation, "day": day, "day0": day0, "day0_late": next_day0 if late_is_next_day else day0}
-
-
-def working_days_taken(nation: str, start: datetime, end: datetime) -> int:
-    """What the SQL counts, in Python: the least N for which `end` is within N working days of `start`
-    (day 0 of `end`'s London date, numbered like `start`'s; negative if `end` is before `start`'s day 0)."""
-    calendar = calendar_for(nation)
-    between = calendar.working_days_between(start, end)
-    return between if calendar.is_working_day(end) else between + 1
 
 
 class _Days:
@@ -222,6 +202,33 @@ class Scope:
         return [l.slug for l in self.landlords]
 
     @property
+    def regime(self) -> Regime | None:
+        """The complaint-handling regime the landlords share (`Landlord.regime`; the default when there
+        are none), or None when they work under different ones."""
+        regimes = {l.regime.key: l.regime for l in self.landlords} or {DEFAULT_REGIME: regime_named(DEFAULT_REGIME)}
+        return next(iter(regimes.values())) if len(regimes) == 1 else None
+
+    @property
+    def response_stages(self) -> tuple[str, ...]:
+        """The stages whose responses the landlords' regimes time (the Code's: 1 and 2)."""
+        regimes = [l.regime for l in self.landlords] or [regime_named(DEFAULT_REGIME)]
+        return tuple(stage for stage in RESPONSE_KEYS if any(stage in r.response_stages for r in regimes))
+
+    def code_limit(self, stage: str, extended: ColumnElement, landlord: ColumnElement) -> ColumnElement:
+        """SQL for the working days a response of the stage may take under its landlord's regime: the
+        regime's timescale, or with its most extension when the response deadline was extended."""
+        shared = self.regime
+        if shared is not None:
+            base, extension = shared.response_timescale(stage)
+            return case((extended.is_(True), base + extension), else_=base)
+        default = regime_named(DEFAULT_REGIME).response_timescale(stage)
+        timescales = {l.slug: l.regime.response_timescale(stage) for l in self.landlords}
+        extended_days = case({slug: b + e for slug, (b, e) in timescales.items()}, value=landlord,
+                             else_=sum(default))
+        days = case({slug: b for slug, (b, _) in timescales.items()}, value=landlord, else_=default[0])
+        return case((extended.is_(True), extended_days), else_=days)
+
+    @property
     def homes(self) -> int:
         return sum(l.homes for l in self.landlords)
 
@@ -237,7 +244,7 @@ def stage2_entry_elements(session: Session, scope: Scope) -> list[str]:
     found: set[str] = set()
     for version in session.scalars(select(DefinitionVersion).where(DefinitionVersion.landlord.in_(scope.slugs))):
         for element in load_definition(version).elements.values():
-            if element.deadline_key == "stage2_acknowledge" and element.attached_to:
+            if element.deadline_key == DeadlineKey.STAGE2_ACKNOWLEDGE and element.attached_to:
                 found.add(element.attached_to)
     return sorted(found)
 
@@ -269,7 +276,7 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
 
     by_stage = session.execute(
         select(Complaint.landlord, Complaint.stage, func.count())
-        .where(Complaint.landlord.in_(slugs), Complaint.status == "open")
+        .where(Complaint.landlord.in_(slugs), Complaint.status == ComplaintStatus.OPEN)
         .group_by(Complaint.landlord, Complaint.stage)).all()
 
     # Open tasks and open or missed deadlines are held by partial indexes, which the database uses
@@ -288,7 +295,7 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
 
     # Deadlines running by key (`Deadline.running_clauses`: open, or missed with the work not done), for
     # running complaints; overdue is `Deadline.overdue`, the one definition the inbox and the API share.
-    running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs), Complaint.status == "open")
+    running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs), Complaint.status == ComplaintStatus.OPEN)
     duty = Deadline.key.in_(sorted(DUTY_KEYS))
     deadlines: dict[str, dict[str, int]] = {}
     for part, soon_counts in zip(Deadline.running_clauses(), (True, False)):
@@ -417,7 +424,7 @@ def refresh(sessions, landlords: Mapping[str, Landlord], everything: bool = Fals
     """
     ensure_calendar(sessions, {l.nation for l in landlords.values()} | {"ENG"})
     scope = Scope(tuple(landlords.values()))
-    response_keys = [RESPONSE_KEYS[stage] for stage in CODE_TIMESCALES]
+    response_keys = [RESPONSE_KEYS[stage] for stage in scope.response_stages]
     with sessions() as session:
         newest = None
         for slug in ([] if everything else scope.slugs):   # one index lookup per landlord
@@ -438,7 +445,7 @@ def refresh(sessions, landlords: Mapping[str, Landlord], everything: bool = Fals
         until = start + REFRESH_WINDOW
         with sessions.begin() as session:
             postgres = session.get_bind().dialect.name == "postgresql"
-            for stage in CODE_TIMESCALES:
+            for stage in scope.response_stages:
                 source = _measured(session, scope, stage, start, until if until <= last else None)
                 statement = _insert_ignoring_duplicates(session, ReportResponse.__table__, source)
                 added += max(session.execute(statement).rowcount or 0, 0)
@@ -466,7 +473,6 @@ def _measured(session: Session, scope: Scope, stage: str, since: datetime | None
     days = _Days(session, scope)
     response, ack, later_ack = aliased(Deadline), aliased(Deadline), aliased(Deadline)
     ack_key = ACKNOWLEDGE_KEYS[stage]
-    base, extension = CODE_TIMESCALES[stage]
     acknowledged = and_(
         ack.complaint_id == response.complaint_id, ack.key == ack_key, ack.met_at <= response.met_at,
         ~exists().where(later_ack.complaint_id == response.complaint_id, later_ack.key == ack_key,
@@ -488,7 +494,7 @@ def _measured(session: Session, scope: Scope, stage: str, since: datetime | None
     answered = days.number(on_answer, response.met_at)
     from_ack = answered - days.number(on_ack, ack.met_at)
     from_start = answered - days.number(on_start, started_at)
-    limit = case((response.extended.is_(True), base + extension), else_=base)
+    limit = scope.code_limit(stage, response.extended, Complaint.landlord)
     query = (query
              .outerjoin(on_answer, days.join(on_answer, response.met_at, Complaint.landlord))
              .outerjoin(on_ack, days.join(on_ack, ack.met_at, Complaint.landlord))
@@ -522,12 +528,12 @@ def _reached_stage1() -> ColumnElement:
     """A complaint's stage only moves on from "pre" at stage 1; one closed at "pre" other than by
     a refusal or a withdrawal was resolved at first contact, which the Code counts as stage 1."""
     return or_(Complaint.stage != "pre",
-               and_(Complaint.status == "closed", Complaint.outcome.not_in(NOT_STAGE1_OUTCOMES)))
+               and_(Complaint.status == ComplaintStatus.CLOSED, Complaint.outcome.not_in(NOT_STAGE1_OUTCOMES)))
 
 
 def _escalated(complaint_id: ColumnElement) -> ColumnElement:
     escalated = aliased(Deadline)
-    return exists().where(escalated.complaint_id == complaint_id, escalated.key == "stage2_acknowledge")
+    return exists().where(escalated.complaint_id == complaint_id, escalated.key == DeadlineKey.STAGE2_ACKNOWLEDGE)
 
 
 def ch01(session: Session, scope: Scope, period: Period) -> dict[str, Any]:
@@ -563,13 +569,15 @@ def ch02(session: Session, scope: Scope, period: Period) -> dict[str, Any]:
                func.sum(case((ReportResponse.met_own_deadline.is_(True), 1), else_=0)))
         .where(_measured_in(scope, period)).group_by(ReportResponse.stage))}
     result: dict[str, Any] = {}
-    for stage, (base, extension) in CODE_TIMESCALES.items():
+    regime = scope.regime
+    for stage in scope.response_stages:
+        base, extension = regime.response_timescale(stage) if regime else (None, None)
         responded, inside, extended, inside_extended, own = (int(v or 0) for v in rows.get(stage, [0] * 5))
         result[f"stage{stage}"] = {
             "responded": responded, "within": inside, "share": _share(inside, responded),
             "extended": extended, "within_after_extension": inside_extended,
             "outside": responded - inside, "met_own_deadline": own,
-            "code_days": base, "code_days_extended": base + extension,
+            "code_days": base, "code_days_extended": base + extension if regime else None,
         }
     return result
 
@@ -622,7 +630,7 @@ def resolution(session: Session, scope: Scope, period: Period) -> dict[str, Any]
     stage1_answered = exists().where(ReportResponse.complaint_id == Complaint.id, ReportResponse.stage == "1")
     row = session.execute(
         select(func.count(), func.sum(case((_escalated(Complaint.id), 0), else_=1)))
-        .where(Complaint.landlord.in_(scope.slugs), Complaint.status == "closed",
+        .where(Complaint.landlord.in_(scope.slugs), Complaint.status == ComplaintStatus.CLOSED,
                Complaint.closed_at >= period.starts_at, Complaint.closed_at < period.ends_at,
                stage1_answered)).one()
     closed, at_stage1 = int(row[0] or 0), int(row[1] or 0)
@@ -744,12 +752,12 @@ def deadline_performance(session: Session, scope: Scope, period: Period) -> list
         select(Deadline.key, func.count(),
                func.sum(case((and_(Deadline.met_at.is_not(None), Deadline.met_at <= Deadline.due_at), 1), else_=0)),
                func.sum(case((Deadline.met_at > Deadline.due_at, 1), else_=0)),
-               func.sum(case((and_(Deadline.met_at.is_(None), Deadline.status == "missed"), 1), else_=0)),
+               func.sum(case((and_(Deadline.met_at.is_(None), Deadline.status == DeadlineStatus.MISSED), 1), else_=0)),
                func.sum(case((Deadline.extended.is_(True), 1), else_=0)))
         .join(Complaint, Complaint.id == Deadline.complaint_id)
         .where(Complaint.landlord.in_(scope.slugs), Deadline.key.in_(sorted(DUTY_KEYS)),
                Deadline.due_at >= period.starts_at, Deadline.due_at < period.ends_at,
-               Deadline.status != "cancelled")
+               Deadline.status != DeadlineStatus.CANCELLED)
         .group_by(Deadline.key).order_by(Deadline.key)).all()
     return [{"key": key, "due": int(n), "on_time": int(ok or 0), "late": int(late or 0),
              "outstanding": int(out or 0), "extended": int(ext or 0), "share": _share(int(ok or 0), int(n))}
@@ -780,15 +788,15 @@ def diagram_activity(session: Session, scope: Scope, period: Period, user_tasks:
     """Per diagram element: running complaints waiting there now, and in the period how often it was
     reached (tasks opened, timers fired, letters issued, ends by outcome) and each timer's deadlines missed."""
     slugs = scope.slugs
-    running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs), Complaint.status == "open")
+    running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs), Complaint.status == ComplaintStatus.OPEN)
     waiting: dict[str, int] = {}
     for element, count in session.execute(
-            select(Task.element_id, func.count()).where(Task.status == "open", Task.landlord.in_(slugs))
+            select(Task.element_id, func.count()).where(Task.status == TaskStatus.OPEN, Task.landlord.in_(slugs))
             .group_by(Task.element_id)):
         waiting[element] = waiting.get(element, 0) + count
     for element, count in session.execute(   # a timer the flow waits at (not one on a task): a window
             select(Deadline.element_id, func.count()).join(Complaint, running)
-            .where(Deadline.status == "open", Deadline.guards.is_(None)).group_by(Deadline.element_id)):
+            .where(Deadline.status == DeadlineStatus.OPEN, Deadline.guards.is_(None)).group_by(Deadline.element_id)):
         waiting[element] = waiting.get(element, 0) + count
     in_period = and_(AuditEvent.landlord.in_(slugs), AuditEvent.at >= period.starts_at,
                      AuditEvent.at < period.ends_at)
@@ -809,7 +817,7 @@ def diagram_activity(session: Session, scope: Scope, period: Period, user_tasks:
             reached[element_id] = max(reached.get(element_id, 0), count)
     ends = dict(session.execute(
         select(Complaint.outcome, func.count()).where(
-            Complaint.landlord.in_(slugs), Complaint.status == "closed",
+            Complaint.landlord.in_(slugs), Complaint.status == ComplaintStatus.CLOSED,
             Complaint.closed_at >= period.starts_at, Complaint.closed_at < period.ends_at)
         .group_by(Complaint.outcome)).all())
     missed = {element_id: {"due": int(due), "missed": int(late or 0)} for element_id, due, late in session.execute(
@@ -817,7 +825,7 @@ def diagram_activity(session: Session, scope: Scope, period: Period, user_tasks:
         .join(Complaint, Complaint.id == Deadline.complaint_id)
         .where(Complaint.landlord.in_(slugs), Deadline.key.in_(sorted(DUTY_KEYS)),
                Deadline.due_at >= period.starts_at, Deadline.due_at < period.ends_at,
-               Deadline.status != "cancelled")
+               Deadline.status != DeadlineStatus.CANCELLED)
         .group_by(Deadline.element_id))}
     return {"waiting": waiting, "reached": reached, "ends": {k: v for k, v in ends.items() if k}, "missed": missed}
 

@@ -23,6 +23,7 @@ from workflow_app.casework.complaints import transaction
 from workflow_app.rules.errors import InvalidInput, NotFound
 from workflow_app.rules.landlords import Landlord
 from workflow_app.casework.models import Complaint, DefinitionVersion, LessonLearnt, SelfAssessmentAnswer, SupportNeeds, User
+from workflow_app.rules.vocabulary import DeadlineKey
 
 SECTIONS = {
     "1": "Definition of a complaint",
@@ -243,29 +244,31 @@ def suggestions(evidence: Evidence) -> dict[str, Suggestion]:
     remedy_forms = [e for e in ev.tasks() if "remedies" in ev.form_fields(e.form_ref)]
     add("5.13", f"Remedies can be offered at {_names(remedy_forms)}.",
         {e.stage for e in remedy_forms} >= {"1", "2"})
+    ack1, response1 = DeadlineKey.STAGE1_ACKNOWLEDGE, DeadlineKey.STAGE1_RESPONSE
+    ack2, response2 = DeadlineKey.STAGE2_ACKNOWLEDGE, DeadlineKey.STAGE2_RESPONSE
     ack = figures.get("acknowledgements", {}).get("stage1", {})
-    add("6.2", f"Timer {_names(ev.timers('stage1_acknowledge'))} (deadline stage1_acknowledge); this year "
+    add("6.2", f"Timer {_names(ev.timers(ack1))} (deadline {ack1}); this year "
                f"{ack.get('on_time', 0)} of {ack.get('acknowledged', 0)} acknowledgements were on time.",
-        bool(ev.timers("stage1_acknowledge")))
+        bool(ev.timers(ack1)))
     ch02 = figures.get("ch02", {})
     one, two = ch02.get("stage1", {}), ch02.get("stage2", {})
-    add("6.3", f"Timer {_names(ev.timers('stage1_response'))} (deadline stage1_response); CH02: "
+    add("6.3", f"Timer {_names(ev.timers(response1))} (deadline {response1}); CH02: "
                f"{one.get('within', 0)} of {one.get('responded', 0)} stage 1 responses this year were within "
-               f"the Code's timescales.", bool(ev.timers("stage1_response")))
+               f"the Code's timescales.", bool(ev.timers(response1)))
     add("6.4", f"Extensions move the stage 1 response deadline and are explained in a letter; "
                f"{one.get('extended', 0)} stage 1 responses this year were extended.")
     add("6.5", "The extension letter is checked by the Code check for the Ombudsman's contact details.")
     add("6.9", "The stage 1 completion letter is checked by the Code check for the content 6.9 requires.")
-    add("6.11", f"Timer {_names(ev.timers('stage2_acknowledge'))} (deadline stage2_acknowledge).",
-        bool(ev.timers("stage2_acknowledge")))
+    add("6.11", f"Timer {_names(ev.timers(ack2))} (deadline {ack2}).",
+        bool(ev.timers(ack2)))
     add("6.12", "The stage 2 forms are checked by the Code check for a demand for the resident's reasons.")
     separated = [e for e in ev.tasks("2") if e.separate_from]
     add("6.13", f"{_names(separated)} cannot be assigned to or completed by whoever did "
                 + ", ".join(sorted({s for e in separated for s in e.separate_from}))
                 + " on the same complaint (the product refuses it).", bool(separated))
-    add("6.14", f"Timer {_names(ev.timers('stage2_response'))} (deadline stage2_response); CH02: "
+    add("6.14", f"Timer {_names(ev.timers(response2))} (deadline {response2}); CH02: "
                 f"{two.get('within', 0)} of {two.get('responded', 0)} stage 2 responses this year were within "
-                f"the Code's timescales.", bool(ev.timers("stage2_response")))
+                f"the Code's timescales.", bool(ev.timers(response2)))
     add("6.15", f"Extensions move the stage 2 response deadline and are explained in a letter; "
                 f"{two.get('extended', 0)} stage 2 responses this year were extended.")
     add("6.16", "The stage 2 extension letter is checked by the Code check for the Ombudsman's contact details.")

@@ -14,7 +14,7 @@ argument raises ValueError.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta, timezone
 from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
@@ -23,7 +23,7 @@ import holidays
 
 __all__ = [
     "LONDON", "NATIONS", "FIRST_YEAR", "LAST_YEAR", "Instant", "WorkingCalendar",
-    "calendar_for", "london_date", "end_of_london_day",
+    "calendar_for", "london_date", "end_of_london_day", "london_midnight",
     "MAX_WORKING_DAYS", "MAX_DAYS", "MAX_WEEKS", "MAX_MONTHS",
 ]
 
@@ -88,6 +88,14 @@ def end_of_london_day(day: date) -> datetime:
     """23:59:59 London time on `day`, as a UTC instant: when every deadline falls."""
     try:
         return datetime.combine(day, _END_OF_DAY, tzinfo=LONDON).astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{day.isoformat()} is outside the supported dates") from None
+
+
+def london_midnight(day: date) -> datetime:
+    """00:00 London time on `day`, as a UTC instant: where a London date (and a report's period) starts."""
+    try:
+        return datetime.combine(day, time(0), tzinfo=LONDON).astimezone(timezone.utc)
     except OverflowError:
         raise ValueError(f"{day.isoformat()} is outside the supported dates") from None
 
@@ -157,6 +165,10 @@ class _WorkingDays:
 
     def last_index_on_or_before(self, day: date) -> int:
         return bisect_right(self.ordinals, self.ordinal_of(day)) - 1
+
+    def working_days_before(self, day: date) -> int:
+        """How many working days in the supported years come before `day`: the index of its day 0."""
+        return bisect_left(self.ordinals, self.ordinal_of(day))
 
 
 @lru_cache(maxsize=None)
@@ -231,6 +243,24 @@ class WorkingCalendar:
         days = self._days
         return (days.last_index_on_or_before(london_date(end))
                 - days.index_of_day_zero(london_date(start)))
+
+    def working_days_taken(self, start: Instant, end: Instant) -> int:
+        """The least N for which `end` is within N working days of `start`: 0 on day 0, N on the N-th
+        working day after it, N + 1 on the weekend or bank holiday after that; negative if `end`'s
+        date is before day 0. The reports' "working days to respond" and the checklist's count."""
+        between = self.working_days_between(start, end)
+        return between if self.is_working_day(end) else between + 1
+
+    def day_numbers(self, first: date, last: date) -> Iterator[tuple[date, int]]:
+        """Each date from `first` to `last` with the number of its day 0, counted in working days from
+        `first`'s: two dates' numbers differ by the working days between their days 0. This is the
+        rule written out as a table, for a query to count working days by subtraction."""
+        days = self._days
+        origin = days.working_days_before(first)
+        day = first
+        while day <= last:
+            yield day, days.working_days_before(day) - origin
+            day += timedelta(days=1)
 
     def expression_functions(self) -> dict[str, Callable]:
         """The calendar functions diagram expressions see, bound to this nation."""

@@ -10,7 +10,7 @@ the window has simply elapsed and nobody missed anything.
 """
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 
 
 class Stage(str, Enum):
@@ -35,44 +35,52 @@ STAGE_NAMES: dict[str, str] = {
 }
 """What people read for each stage."""
 
-DUTY_KEYS: frozenset[str] = frozenset({
-    "stage1_acknowledge",
-    "stage1_response",
-    "stage2_acknowledge",
-    "stage2_response",
-    "colleague_response",
-    "panel_hearing",
-    "panel_outcome",
-    "closure_followup",
-    "update_interval",
-    "restriction_review",
-    "ombudsman_evidence",
-})
+class DeadlineKey(StrEnum):
+    """A timer's deadline key. Members equal their strings, so a key read from a diagram or the
+    database compares equal to its member."""
 
-WINDOW_KEYS: frozenset[str] = frozenset({
-    "clarification",
-    "no_contact_closure",
-    "escalation_window",
-})
+    # the landlord's duties
+    STAGE1_ACKNOWLEDGE = "stage1_acknowledge"
+    STAGE1_RESPONSE = "stage1_response"
+    STAGE2_ACKNOWLEDGE = "stage2_acknowledge"
+    STAGE2_RESPONSE = "stage2_response"
+    COLLEAGUE_RESPONSE = "colleague_response"
+    PANEL_HEARING = "panel_hearing"
+    PANEL_OUTCOME = "panel_outcome"
+    CLOSURE_FOLLOWUP = "closure_followup"
+    UPDATE_INTERVAL = "update_interval"
+    RESTRICTION_REVIEW = "restriction_review"
+    OMBUDSMAN_EVIDENCE = "ombudsman_evidence"
+    # windows given to the resident or the case
+    CLARIFICATION = "clarification"
+    NO_CONTACT_CLOSURE = "no_contact_closure"
+    ESCALATION_WINDOW = "escalation_window"
 
-DEADLINE_KEYS: frozenset[str] = DUTY_KEYS | WINDOW_KEYS
+
+K = DeadlineKey
+
+WINDOW_KEYS: frozenset[str] = frozenset({K.CLARIFICATION, K.NO_CONTACT_CLOSURE, K.ESCALATION_WINDOW})
+
+DUTY_KEYS: frozenset[str] = frozenset(DeadlineKey) - WINDOW_KEYS
+
+DEADLINE_KEYS: frozenset[str] = frozenset(DeadlineKey)
 
 DEADLINE_NAMES: dict[str, str] = {
-    "stage1_acknowledge": "Acknowledge (stage 1)", "stage1_response": "Respond (stage 1)",
-    "stage2_acknowledge": "Acknowledge (stage 2)", "stage2_response": "Final response (stage 2)",
-    "clarification": "Clarification window", "no_contact_closure": "No contact closure",
-    "escalation_window": "Escalation window", "colleague_response": "Colleague complaint response",
-    "panel_hearing": "Panel hearing", "panel_outcome": "Panel outcome", "closure_followup": "Closure follow-up",
-    "update_interval": "Agreed update", "restriction_review": "Restriction review",
-    "ombudsman_evidence": "Evidence to the Ombudsman",
+    K.STAGE1_ACKNOWLEDGE: "Acknowledge (stage 1)", K.STAGE1_RESPONSE: "Respond (stage 1)",
+    K.STAGE2_ACKNOWLEDGE: "Acknowledge (stage 2)", K.STAGE2_RESPONSE: "Final response (stage 2)",
+    K.CLARIFICATION: "Clarification window", K.NO_CONTACT_CLOSURE: "No contact closure",
+    K.ESCALATION_WINDOW: "Escalation window", K.COLLEAGUE_RESPONSE: "Colleague complaint response",
+    K.PANEL_HEARING: "Panel hearing", K.PANEL_OUTCOME: "Panel outcome", K.CLOSURE_FOLLOWUP: "Closure follow-up",
+    K.UPDATE_INTERVAL: "Agreed update", K.RESTRICTION_REVIEW: "Restriction review",
+    K.OMBUDSMAN_EVIDENCE: "Evidence to the Ombudsman",
 }
 """What people read for each deadline key (the inbox, the case page, the reports)."""
 assert DEADLINE_NAMES.keys() == DEADLINE_KEYS
 
-ACKNOWLEDGE_KEYS: dict[str, str] = {Stage.ONE.value: "stage1_acknowledge", Stage.TWO.value: "stage2_acknowledge"}
-RESPONSE_KEYS: dict[str, str] = {Stage.ONE.value: "stage1_response", Stage.TWO.value: "stage2_response"}
+ACKNOWLEDGE_KEYS: dict[str, DeadlineKey] = {Stage.ONE.value: K.STAGE1_ACKNOWLEDGE, Stage.TWO.value: K.STAGE2_ACKNOWLEDGE}
+RESPONSE_KEYS: dict[str, DeadlineKey] = {Stage.ONE.value: K.STAGE1_RESPONSE, Stage.TWO.value: K.STAGE2_RESPONSE}
 """The Code's two duties at each of its stages, by stage."""
-STAGE2_KEYS: tuple[str, ...] = (ACKNOWLEDGE_KEYS[Stage.TWO.value], RESPONSE_KEYS[Stage.TWO.value])
+STAGE2_KEYS: tuple[DeadlineKey, ...] = (ACKNOWLEDGE_KEYS[Stage.TWO.value], RESPONSE_KEYS[Stage.TWO.value])
 
 
 def deadline_name(key: str) -> str:
@@ -84,7 +92,7 @@ def stage_name(stage: str) -> str:
 
 # Keys that come round again: each time one is armed afresh it is a new deadline (the last
 # update was sent, the next is due), never an extension of the previous one.
-RECURRING_KEYS: frozenset[str] = frozenset({"update_interval", "restriction_review"})
+RECURRING_KEYS: frozenset[str] = frozenset({K.UPDATE_INTERVAL, K.RESTRICTION_REVIEW})
 
 
 # What a user task works towards when nothing attached to it (or to a subprocess around it) keeps a
@@ -92,9 +100,9 @@ RECURRING_KEYS: frozenset[str] = frozenset({"update_interval", "restriction_revi
 # Before acknowledgement that is the acknowledgement, whatever the task (accepting, first contact,
 # clarifying, registering); a stage 1 or 2 task otherwise works towards its stage's response.
 STAGE_DUTIES: dict[str, tuple[str, ...]] = {
-    Stage.PRE.value: ("stage1_acknowledge",),
-    Stage.ONE.value: ("stage1_acknowledge", "stage1_response", "colleague_response"),
-    Stage.TWO.value: ("stage2_acknowledge", "stage2_response"),
+    Stage.PRE.value: (K.STAGE1_ACKNOWLEDGE,),
+    Stage.ONE.value: (K.STAGE1_ACKNOWLEDGE, K.STAGE1_RESPONSE, K.COLLEAGUE_RESPONSE),
+    Stage.TWO.value: (K.STAGE2_ACKNOWLEDGE, K.STAGE2_RESPONSE),
     Stage.POST.value: (),
 }
 

@@ -12,7 +12,7 @@ import click
 from workflow_app.rules import clock
 from sqlalchemy import select
 
-from workflow_app.casework.accounts import ROLES, create_token, create_user
+from workflow_app.casework.accounts import create_token, create_user
 from workflow_app.casework.db import database_url, default_instance_dir
 from workflow_app.diagrams.definitions import DiagramError
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms
@@ -20,6 +20,7 @@ from workflow_app.rules.errors import WorkflowAppError
 from workflow_app.rules.landlords import SettingsError
 from workflow_app.casework.models import User
 from workflow_app.casework.runtime import Runtime, build_runtime, default_forms_dir, default_processes_dir
+from workflow_app.rules.roles import ROLES
 
 def _runtime(ctx: click.Context) -> Runtime:
     if ctx.obj is None:

@@ -21,6 +21,8 @@ from workflow_app.casework.deployments import deploy_checked, diagram_files, rea
 from workflow_app.rules.errors import Forbidden, InvalidInput
 from workflow_app.casework.models import Complaint, LessonLearnt, Task, User
 from workflow_app.casework.runtime import Runtime
+from workflow_app.rules.statuses import LessonStatus, TaskStatus
+from workflow_app.rules.roles import Role
 
 DEMO_PASSWORD = "demo"
 DEMO_ACKNOWLEDGEMENT = ("Demo data: each landlord's policy is modelled as written, so the Code check's findings "
@@ -44,14 +46,14 @@ def load_demo(runtime: Runtime) -> Iterator[str]:
                                         "demo data", DEMO_ACKNOWLEDGEMENT)
                 deployed.append(landlord)
                 yield f"{landlord}: {path.name} version {result.version.version}"
-        admin = _user(session, "admin", "Administrator", ["admin", "manager", "analyst"], ["*"])
+        admin = _user(session, "admin", "Administrator", [Role.ADMIN, Role.MANAGER, Role.ANALYST], ["*"])
         yield f"API token for admin: {create_token(session, admin, 'demo')}"
         session.flush()
         session.expunge(admin)
     fresh = []
     for landlord in deployed:
         with runtime.sessions.begin() as session:
-            for role in ("caseworker", "complaints_officer", "stage2_reviewer", "manager"):
+            for role in (Role.CASEWORKER, Role.COMPLAINTS_OFFICER, Role.STAGE2_REVIEWER, Role.MANAGER):
                 _user(session, f"{landlord}.{role}", f"{role.replace('_', ' ').title()} ({landlord})",
                       [role], [landlord])
             if not session.scalar(select(func.count(Complaint.id)).where(Complaint.landlord == landlord)):
@@ -76,10 +78,10 @@ def load_demo(runtime: Runtime) -> Iterator[str]:
 
 def _share_out_tasks(runtime: Runtime, landlord: str, manager: User) -> int:
     """Assign most open tasks, in turn, to the landlord's demo people who may do them; leave every fourth."""
-    team = [f"{landlord}.{role}" for role in ("caseworker", "complaints_officer", "stage2_reviewer")]
+    team = [f"{landlord}.{role}" for role in (Role.CASEWORKER, Role.COMPLAINTS_OFFICER, Role.STAGE2_REVIEWER)]
     with runtime.sessions() as session:
         task_ids = session.scalars(select(Task.id).join(Complaint, Complaint.id == Task.complaint_id)
-                                   .where(Complaint.landlord == landlord, Task.status == "open")
+                                   .where(Complaint.landlord == landlord, Task.status == TaskStatus.OPEN)
                                    .order_by(Task.created_at, Task.id)).all()
     assigned = 0
     for turn, task_id in enumerate(task_ids):
@@ -106,7 +108,8 @@ def _plan_improvements(runtime: Runtime, landlord: str, manager: User) -> int:
     for turn, (entry_id, recorded_at) in enumerate(entries):
         due = (recorded_at + timedelta(days=30 + 15 * (turn % 4))).date()
         age = (today - recorded_at).days
-        status = "done" if age > 150 and turn % 5 else "in_progress" if age > 60 and turn % 3 else "open"
+        status = (LessonStatus.DONE if age > 150 and turn % 5 else LessonStatus.IN_PROGRESS if age > 60 and turn % 3
+                  else LessonStatus.OPEN)
         service.update(entry_id, {"owner": IMPROVEMENT_OWNERS[turn % len(IMPROVEMENT_OWNERS)],
                                   "due_on": due.isoformat(), "status": status}, manager)
     return len(entries)

@@ -27,6 +27,8 @@ from workflow_app.rules.errors import WorkflowAppError
 from workflow_app.casework.models import Complaint, DefinitionVersion, Task, User
 from workflow_app.casework.runner import ComplaintRun
 from workflow_app.casework.runtime import Runtime
+from workflow_app.rules.statuses import ComplaintStatus, TaskStatus
+from workflow_app.rules.roles import Role
 
 COMPLAINTS_PER_LANDLORD = 30
 DAYS_BACK = 400
@@ -91,7 +93,7 @@ def add_history(runtime: Runtime, logger: User, now: datetime | None = None, see
         return
     plans = [_plan(rng, slug, now) for slug in eligible for _ in range(COMPLAINTS_PER_LANDLORD)]
     run = ComplaintRun(runtime, min(p.received_at for p in plans) - timedelta(minutes=1))
-    reviewer = run.person("demo.reviewer", ["stage2_reviewer", "complaints_officer"], eligible,
+    reviewer = run.person("demo.reviewer", [Role.STAGE2_REVIEWER, Role.COMPLAINTS_OFFICER], eligible,
                           "Demo Reviewer (stage 2)")
     with run:
         history = _History(run, plans, (logger, reviewer), rng)
@@ -129,7 +131,7 @@ class _History:
         runtime = self.run.runtime
         with runtime.sessions() as session:
             references = session.scalars(select(Complaint.reference).join(Task, Task.complaint_id == Complaint.id)
-                                         .where(Task.status == "open", Task.created_at > self.seen).distinct()).all()
+                                         .where(Task.status == TaskStatus.OPEN, Task.created_at > self.seen).distinct()).all()
         for reference in references:
             index = self.by_reference.get(reference)
             if index is not None:
@@ -173,7 +175,7 @@ def _act(run: ComplaintRun, plan: Plan, action: tuple, people: tuple[User, User]
         _, task_id, data = action
         with runtime.sessions() as session:
             status, stage = session.execute(select(Task.status, Task.stage).where(Task.id == task_id)).one()
-        if status != "open":
+        if status != TaskStatus.OPEN:
             return
         run.complete(plan.reference, task_id, data, reviewer if stage == "2" else logger)
     elif action[0] == "event":
@@ -186,12 +188,12 @@ def _look(runtime: Runtime, plan: Plan, rng: random.Random, schedule) -> None:
     with runtime.sessions() as session:
         complaint = session.scalars(select(Complaint).where(Complaint.reference == plan.reference)).one()
         tasks = session.execute(select(Task.id, Task.element_id, Task.form_id, Task.created_at)
-                                .where(Task.complaint_id == complaint.id, Task.status == "open")).all()
+                                .where(Task.complaint_id == complaint.id, Task.status == TaskStatus.OPEN)).all()
         definition = load_definition(complaint.instance.definition_version)
-        closed = complaint.status == "closed"
+        closed = complaint.status == ComplaintStatus.CLOSED
         stage1_done = session.scalar(select(func.count()).select_from(Task).where(
             Task.complaint_id == complaint.id, Task.stage == "1", Task.form_id.like("stage1_response%"),
-            Task.status == "completed")) or 0
+            Task.status == TaskStatus.COMPLETED)) or 0
     if closed:
         return
     nation = runtime.landlords[plan.landlord].nation

@@ -23,6 +23,7 @@ from workflow_app.rules.calendar import (
     WorkingCalendar,
     calendar_for,
     london_date,
+    london_midnight,
 )
 
 UTC = timezone.utc
@@ -343,3 +344,41 @@ def test_expression_functions_are_the_documented_names_bound_to_the_nation():
     assert functions["working_days_after"]("2026-12-23T16:30:00+00:00", 5) == utc(
         "2027-01-05T23:59:59+00:00"
     )
+
+
+# --- the rule as the reports count it -------------------------------------------------------------
+
+def test_london_midnight_is_the_start_of_the_london_date_in_utc():
+    assert london_midnight(date(2027, 1, 4)) == datetime(2027, 1, 4, 0, 0, tzinfo=UTC)       # GMT
+    assert london_midnight(date(2027, 7, 1)) == datetime(2027, 6, 30, 23, 0, tzinfo=UTC)     # BST
+    assert london_midnight(date(2027, 3, 28)) == datetime(2027, 3, 28, 0, 0, tzinfo=UTC)     # clocks go forward at 01:00
+    assert london_date(london_midnight(date(2027, 10, 31))) == date(2027, 10, 31)
+    assert london_date(london_midnight(date(2027, 10, 31)) - timedelta(seconds=1)) == date(2027, 10, 30)
+
+
+def test_working_days_taken_counts_to_the_working_day_a_response_falls_on():
+    eng = calendar_for("ENG")
+    received = datetime(2026, 12, 23, 16, 30, tzinfo=UTC)   # Wednesday; 25, 26 (28 in lieu) Dec and 1 Jan are holidays
+    assert eng.working_days_taken(received, received) == 0
+    assert eng.working_days_taken(received, datetime(2026, 12, 24, 12, 0, tzinfo=UTC)) == 1
+    assert eng.working_days_taken(received, datetime(2026, 12, 25, 12, 0, tzinfo=UTC)) == 2   # a holiday counts as the next working day
+    assert eng.working_days_taken(received, datetime(2027, 1, 4, 23, 0, tzinfo=UTC)) == 5    # Mon 4 Jan, 23:00 GMT
+    assert eng.working_days_taken(received, datetime(2027, 1, 5, 9, 0, tzinfo=UTC)) == 6
+    assert eng.working_days_taken(received, datetime(2026, 12, 22, 9, 0, tzinfo=UTC)) == -1
+
+
+@given(st.dates(date(2001, 1, 1), date(2099, 12, 31)), st.integers(0, 60), st.sampled_from(NATIONS))
+def test_a_deadline_n_working_days_after_is_taken_in_n(day, n, nation):
+    calendar = calendar_for(nation)
+    assert calendar.working_days_taken(day, calendar.working_days_after(day, n)) == n
+
+
+@given(st.dates(date(2001, 1, 1), date(2099, 11, 30)), st.integers(0, 40), st.sampled_from(NATIONS))
+def test_day_numbers_differ_by_the_working_days_between(first, span, nation):
+    calendar = calendar_for(nation)
+    numbers = dict(calendar.day_numbers(first, first + timedelta(days=span)))
+    assert len(numbers) == span + 1 and numbers[first] == 0
+    for day, number in numbers.items():
+        assert number == calendar.working_days_taken(first, day)
+    assert all(numbers[d + timedelta(days=1)] - numbers[d] == int(calendar.is_working_day(d))
+               for d in numbers if d + timedelta(days=1) in numbers)

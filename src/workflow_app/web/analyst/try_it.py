@@ -17,7 +17,6 @@ from typing import Any, Mapping
 from sqlalchemy import select
 
 from workflow_app.rules import clock
-from workflow_app.casework.accounts import ROLES
 from workflow_app.rules.calendar import LONDON, london_date
 from workflow_app.casework.deployments import deploy
 from workflow_app.casework.engine import load_definition
@@ -26,11 +25,12 @@ from workflow_app.diagrams.forms import Field, Form, validate_submission
 from workflow_app.rules.landlords import Landlord
 from workflow_app.casework.models import Complaint, Deadline, Task
 from workflow_app.casework.runner import ComplaintRun, scratch_runtime
+from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
+from workflow_app.rules.roles import WORKER_ROLES
 
 MAX_STEPS = 60
 PREFERRED = ("accept", "respond", "formal", "no", "complaint", "upheld", "not_upheld", "resolved", "yes")
 ESCALATION = ("escalat", "review", "stage2", "stage_2")
-WORKER_ROLES = [r for r in ROLES if r not in ("admin", "manager")]
 
 
 @dataclass
@@ -62,7 +62,7 @@ def _run(run: ComplaintRun, landlord: Landlord, xml: str, forms: Mapping[str, Fo
     result = TryResult()
     with runtime.sessions.begin() as session:
         version = deploy(session, landlord.slug, xml, forms, "try-it").version
-    first, second = (run.person(name, WORKER_ROLES, [landlord.slug]) for name in ("try.first", "try.second"))
+    first, second = (run.person(name, list(WORKER_ROLES), [landlord.slug]) for name in ("try.first", "try.second"))
     definition = load_definition(version)
     try:
         result.reference = run.log({
@@ -76,7 +76,7 @@ def _run(run: ComplaintRun, landlord: Landlord, xml: str, forms: Mapping[str, Fo
     escalated = False
     for _ in range(MAX_STEPS):
         body = runtime.complaints.describe(result.reference, first)
-        if body["status"] == "closed":
+        if body["status"] == ComplaintStatus.CLOSED:
             break
         tasks = body["open_tasks"]
         if tasks:
@@ -198,7 +198,7 @@ def _marks(runtime, result: TryResult) -> None:
         complaint = session.scalars(select(Complaint).where(Complaint.reference == result.reference)).one()
         for deadline in session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id)
                                         .order_by(Deadline.id)):
-            state = "missed" if deadline.missed else "met" if deadline.met_at else deadline.status
+            state = DeadlineStatus.MISSED if deadline.missed else DeadlineStatus.MET if deadline.met_at else deadline.status
             extended = ", extended" if deadline.extended else ""
             result.marks.setdefault(deadline.element_id, []).append(
                 f"due {_words(deadline.due_at)} ({state}{extended})")

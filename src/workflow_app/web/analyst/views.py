@@ -29,8 +29,8 @@ from workflow_app.casework.version_moves import VersionMoves
 from workflow_app.web.analyst import bp
 from workflow_app.web.analyst.drafts import Drafts
 from workflow_app.web.analyst.try_it import try_diagram
+from workflow_app.rules.roles import may_analyse
 
-ANALYST_ROLES = {"analyst", "admin"}
 
 
 def runtime() -> Runtime:
@@ -52,8 +52,15 @@ def forms():
 @bp.before_request
 @login_required
 def analysts_only() -> None:
-    if not ANALYST_ROLES & set(current_user.roles):
+    if not may_analyse(current_user.roles):
         abort(403)
+
+
+@bp.app_context_processor
+def analyst_links() -> dict:
+    def sees_processes() -> bool:
+        return current_user.is_authenticated and may_analyse(current_user.roles)
+    return {"sees_processes": sees_processes}
 
 
 def landlord_for(slug: str) -> Landlord:

@@ -22,6 +22,7 @@ from workflow_app.casework.tasks import may_work
 from workflow_app.web.caseworker import bp
 from workflow_app.casework import inbox as inbox_queries
 from workflow_app.web.caseworker import intake
+from workflow_app.rules.roles import may_supervise
 
 
 
@@ -103,7 +104,7 @@ def inbox():
         result = inbox_queries.inbox(session, me(), runtime().landlords, query)
         session.expunge_all()
     landlords = {slug: l for slug, l in runtime().landlords.items() if me().may_see(slug)}
-    supervising = bool(set(me().roles) & {"admin", "manager"})
+    supervising = may_supervise(me().roles)
     people = {}
     if supervising:
         with runtime().sessions() as session:

@@ -33,8 +33,9 @@ from workflow_app.casework.runtime import Runtime
 from workflow_app.web.manager import bp
 from workflow_app.reporting.checklist import ChecklistService, checklist as complaint_checklist
 from workflow_app.reporting.heatmap import flow_counts, read_graph
+from workflow_app.rules.statuses import LESSON_STATUS_NAMES
+from workflow_app.rules.roles import may_keep_records, may_read_reports, may_report_across_landlords
 
-MANAGING = {"manager", "admin"}
 OFFICER_PAGES = {"manager.self_assessment", "manager.self_assessment_csv", "manager.self_assessment_print",
                  "manager.lessons", "manager.lessons_csv", "manager.lesson", "manager.add_lesson",
                  "manager.checklist", "manager.find_checklist"}
@@ -52,10 +53,10 @@ def me() -> User:
 @bp.before_request
 @login_required
 def allowed() -> None:
-    roles = set(me().roles)
-    if roles & MANAGING:
+    roles = me().roles
+    if may_read_reports(roles):
         return None
-    if "complaints_officer" in roles and request.endpoint in OFFICER_PAGES:
+    if may_keep_records(roles) and request.endpoint in OFFICER_PAGES:
         return None
     abort(403)
 
@@ -80,10 +81,10 @@ def refused(error: Forbidden):
 @bp.app_context_processor
 def manager_links() -> dict:
     def sees_reports() -> bool:
-        return current_user.is_authenticated and bool(set(current_user.roles) & MANAGING)
+        return current_user.is_authenticated and may_read_reports(current_user.roles)
 
     def keeps_records() -> bool:
-        return current_user.is_authenticated and "complaints_officer" in current_user.roles
+        return current_user.is_authenticated and may_keep_records(current_user.roles)
     return {"sees_reports": sees_reports, "keeps_records": keeps_records}
 
 
@@ -106,7 +107,7 @@ def chosen(allow_all: bool = True) -> tuple[Scope, str]:
     if not landlords:
         abort(404)
     several = allow_all and len(landlords) > 1
-    choice = request.values.get("landlord") or ("all" if several and "admin" in me().roles else next(iter(landlords)))
+    choice = request.values.get("landlord") or ("all" if several and may_report_across_landlords(me().roles) else next(iter(landlords)))
     if choice == "all" and several:
         return Scope(tuple(landlords.values())), "all"
     if choice not in landlords:
@@ -280,7 +281,8 @@ def annual_report():
     return page("manager/annual_report.html", scope=scope, choice=choice, landlord=landlord, period=period,
                 year=year, report=report, tables={t.id: t for t in tables}, note=note, improvements=improvements,
                 lesson_summary=lesson_summary, answers=rows, findings=findings, evidence=evidence,
-                acknowledged=acknowledged, themes=dict(zip(CATEGORIES, CATEGORIES)))
+                acknowledged=acknowledged, themes=dict(zip(CATEGORIES, CATEGORIES)),
+                statuses=LESSON_STATUS_NAMES)
 
 
 def _acknowledged_versions(session, landlord: str) -> list[Any]:
@@ -427,7 +429,7 @@ def lessons():
         rows = lessons_log.entries(session, scope.slugs, which)
         session.expunge_all()
     return page("manager/lessons.html", scope=scope, choice=choice, rows=rows, which=which,
-                statuses=lessons_log.STATUSES, themes=CATEGORIES, errors={}, form={})
+                statuses=LESSON_STATUS_NAMES, themes=CATEGORIES, errors={}, form={})
 
 
 @bp.get("/lessons.csv")
@@ -445,7 +447,7 @@ def lessons_csv():
     for entry, reference in rows:
         writer.writerow([entry.landlord, reference or "", london_date(entry.recorded_at).isoformat(), entry.theme,
                          _safe(entry.what_went_wrong), _safe(entry.improvement), _safe(entry.owner),
-                         entry.due_on.isoformat() if entry.due_on else "", lessons_log.STATUSES[entry.status],
+                         entry.due_on.isoformat() if entry.due_on else "", LESSON_STATUS_NAMES[entry.status],
                          "yes" if entry.systemic else "no",
                          entry.completed_on.isoformat() if entry.completed_on else ""])
     return _csv(out.getvalue(), f"lessons-learnt-{choice}.csv")
@@ -466,7 +468,7 @@ def add_lesson():
             rows = lessons_log.entries(session, scope.slugs)
             session.expunge_all()
         return page("manager/lessons.html", scope=scope, choice=choice, rows=rows,
-                    which=lessons_log.LessonFilter(), statuses=lessons_log.STATUSES, themes=CATEGORIES,
+                    which=lessons_log.LessonFilter(), statuses=LESSON_STATUS_NAMES, themes=CATEGORIES,
                     errors=error.errors, form=request.form), 422
     flash("The entry was added to the lessons-learnt log.", "success")
     return redirect(url_for("manager.lesson", entry_id=entry_id))
@@ -490,5 +492,5 @@ def lesson(entry_id: int):
             raise NotFound(f"no entry {entry_id}")
         reference = session.get(Complaint, entry.complaint_id).reference if entry.complaint_id else None
         session.expunge_all()
-    return page("manager/lesson.html", entry=entry, reference=reference, statuses=lessons_log.STATUSES,
+    return page("manager/lesson.html", entry=entry, reference=reference, statuses=LESSON_STATUS_NAMES,
                 themes=CATEGORIES, errors=errors, form=request.form if errors else None), (422 if errors else 200)
