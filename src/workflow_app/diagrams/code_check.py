@@ -50,9 +50,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from lxml import etree
 
 from workflow_app.rules.calendar import FIRST_YEAR, LAST_YEAR, LONDON, WorkingCalendar, calendar_for, london_date
-from workflow_app.diagrams.definitions import (
-    ACTIVITY_TAGS, BPMN_NS, NS, DiagramError, Element, Problem, find_problems, read_elements, read_xml,
-)
+from workflow_app.diagrams.definitions import ACTIVITY_TAGS, Element, find_problems, read_elements
+from workflow_app.diagrams.graph import DiagramError, Graph as Diagram, Problem, read_graph, read_xml
 from workflow_app.diagrams.expressions import RestrictedEnvironment
 from workflow_app.rules.regime import HOUSING_OMBUDSMAN, Limit
 from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, RESPONSE_KEYS, STAGE2_KEYS
@@ -246,37 +245,34 @@ class Node:
 class Graph:
     """Sequence flows, boundary events and scopes: what the walk follows."""
 
-    def __init__(self, root: etree._Element, elements: Mapping[str, Element], forms: Mapping[str, Form]) -> None:
+    def __init__(self, diagram: Diagram, elements: Mapping[str, Element], forms: Mapping[str, Form]) -> None:
         self.elements = elements
         self.forms = forms
         self.nodes: dict[str, Node] = {}
         self.flows: dict[str, Flow] = {}
         self.starts: dict[str, list[str]] = defaultdict(list)
-        messages = {m.get("id"): m.get("name") or m.get("id") for m in root.iter(f"{{{BPMN_NS}}}message")}
-        by_id = {node.get("id"): node for node in root.iter() if isinstance(node.tag, str) and node.get("id")}
+        messages = diagram.messages
         for element in elements.values():
-            node_xml = by_id.get(element.id)
-            if node_xml is None:
+            found = diagram.by_id.get(element.id)
+            if found is None:
                 continue
-            node = Node(element, node_xml.getparent().get("id"), default=node_xml.get("default"))
+            node = Node(element, found.parent, default=found.default)
             for kind in ("timer", "message", "error", "signal", "escalation", "conditional",
                          "terminate", "compensate", "link", "cancel"):
-                definition = node_xml.find(f"bpmn:{kind}EventDefinition", NS)
+                definition = found.event(kind)
                 if definition is not None:
                     node.event = kind
-                    ref = definition.get("messageRef")
+                    ref = definition.message_ref
                     node.message = messages.get(ref, ref) if kind == "message" and ref else None
                     break
             if element.tag == "callActivity":
-                node.called = node_xml.get("calledElement")
+                node.called = found.called
             self.nodes[element.id] = node
             if element.tag == "startEvent":
                 self.starts[node.scope].append(element.id)
-        for flow_xml in root.iter(f"{{{BPMN_NS}}}sequenceFlow"):
-            condition = flow_xml.find("bpmn:conditionExpression", NS)
-            text = (condition.text or "").strip() if condition is not None else ""
-            flow = Flow(flow_xml.get("id"), flow_xml.get("sourceRef"), flow_xml.get("targetRef"),
-                        text or None, (flow_xml.get("name") or "").strip())
+        for written in diagram.flows:
+            flow = Flow(written.id, written.source, written.target, written.condition or None,
+                        (written.name or "").strip())
             self.flows[flow.id] = flow
             if flow.source in self.nodes and flow.target in self.nodes:
                 self.nodes[flow.source].outgoing.append(flow)
@@ -288,9 +284,8 @@ class Graph:
                                              if n.element.deadline_key == key and n.event == "timer"
                                              and n.element.attached_to in self.nodes)
                               for key in ACKNOWLEDGE_KEYS.values()}
-        self.scripts = {node.get("id"): (node.findtext("bpmn:script", namespaces=NS) or "")
-                        for node in root.iter(f"{{{BPMN_NS}}}scriptTask")}
-        self.main_process = main_process(root)
+        self.scripts = {node.id: (node.script or "") for node in diagram.of("scriptTask")}
+        self.main_process = diagram.main_process
         self.conditions = [f.condition for f in self.flows.values() if f.condition]
         self._guarded: dict[str, frozenset[str]] = {}
         self.key_reads: dict[str, frozenset[str]] = defaultdict(frozenset)
@@ -448,12 +443,9 @@ class Graph:
         return {n: frozenset((reach[n] | {n}) & cyclic) for n in self.nodes}
 
 
-def main_process(root: etree._Element) -> str | None:
-    processes = root.findall("bpmn:process", NS)
-    executable = [p for p in processes if p.get("isExecutable", "true") != "false"] or processes
-    called = {c.get("calledElement") for c in root.iter(f"{{{BPMN_NS}}}callActivity")}
-    main = [p.get("id") for p in executable if p.get("id") not in called]
-    return main[0] if len(main) == 1 else None
+def main_process(diagram: etree._Element | Diagram) -> str | None:
+    """The process a complaint runs (None unless exactly one executable process is called by nothing)."""
+    return (diagram if isinstance(diagram, Diagram) else read_graph(diagram)).main_process
 
 
 # --- answers tried for forms ----------------------------------------------------------------------
@@ -1623,16 +1615,15 @@ def _option_labels(form: Form, key: str) -> list[str]:
 
 # --- rules read straight from the diagram ---------------------------------------------------------
 
-def _names_findings(root: etree._Element, elements: Mapping[str, Element],
+def _names_findings(diagram: Diagram, elements: Mapping[str, Element],
                     forms: Mapping[str, Form]) -> list[Finding]:
     """5.2 and 5.3: an extra named stage ("stage 0", "informal complaint") or a third stage."""
     findings = []
-    for node in root.iter(f"{{{BPMN_NS}}}*"):
-        tag = etree.QName(node.tag).localname
-        if tag in ("textAnnotation", "documentation", "definitions", "message", "sequenceFlow"):
+    for node in diagram.elements:
+        if node.tag in ("textAnnotation", "documentation", "definitions", "message", "sequenceFlow"):
             continue
-        owner = node.get("id")
-        texts = [node.get("name") or ""]
+        owner = node.id
+        texts = [node.name or ""]
         element = elements.get(owner or "")
         if element is not None:
             texts += [element.properties.get("outcome", "")]
@@ -1722,10 +1713,11 @@ def check_code(xml: bytes | str, forms: Mapping[str, Form] | None = None, *, lan
         root = read_xml(xml)
     except DiagramError as error:
         return [_engine(p) for p in error.problems]
-    elements = read_elements(root)
+    diagram = read_graph(root)
+    elements = read_elements(diagram)
     findings = [_engine(p) for p in find_problems(root, elements, forms)]
-    findings += _names_findings(root, elements, forms)
-    graph = Graph(root, elements, forms)
+    findings += _names_findings(diagram, elements, forms)
+    graph = Graph(diagram, elements, forms)
     if graph.main_process is None or not graph.starts.get(graph.main_process):
         findings.append(Finding(ENGINE, ERROR, None, "the diagram needs exactly one executable process "
                                                      "with a start event"))
