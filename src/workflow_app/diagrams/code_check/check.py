@@ -17,6 +17,7 @@ from workflow_app.diagrams.expressions import RestrictedEnvironment
 from workflow_app.diagrams.forms import Form
 from workflow_app.diagrams.graph import DiagramError, read_graph, read_xml
 from workflow_app.rules.calendar import calendar_for
+from workflow_app.rules.regime import HOUSING_OMBUDSMAN
 
 
 def check_code(xml: bytes | str, forms: Mapping[str, Form] | None = None, *, landlord: Any | None = None,
@@ -24,10 +25,10 @@ def check_code(xml: bytes | str, forms: Mapping[str, Form] | None = None, *, lan
                sweep_days: int = 400) -> list[Finding]:
     """Every finding on a diagram: the engine's problems (provision "engine") and the Code's.
 
-    `landlord` is the landlord's settings (`landlords.Landlord`: its nation's bank holidays
-    and the Ombudsman's details its letters must give); `letters_dir` holds its letter
-    templates. Without them the check uses England's bank holidays and looks for the
-    Ombudsman by name in letters.
+    `landlord` is the landlord's settings (`landlords.Landlord`: its nation's bank holidays,
+    the Ombudsman's details its letters must give, and the regime whose limits apply);
+    `letters_dir` holds its letter templates. Without them the check uses England's bank
+    holidays and the Housing Ombudsman's Code, and looks for the Ombudsman by name in letters.
     """
     forms = dict(forms or {})
     try:
@@ -38,16 +39,17 @@ def check_code(xml: bytes | str, forms: Mapping[str, Form] | None = None, *, lan
     elements = read_elements(diagram)
     findings = [engine_finding(p) for p in find_problems(root, elements, forms)]
     findings += names_findings(diagram, elements, forms)
-    graph = ProcessGraph(diagram, elements, forms)
+    regime = getattr(landlord, "regime", None) or HOUSING_OMBUDSMAN
+    graph = ProcessGraph(diagram, elements, forms, regime.limits)
     if graph.main_process is None or not graph.starts.get(graph.main_process):
         findings.append(Finding(ENGINE, ERROR, None, "the diagram needs exactly one executable process "
                                                      "with a start event"))
         return sort_findings(findings)
-    findings += stages_findings(elements) + exclusion_wording_findings(graph)
+    findings += stages_findings(elements, regime) + exclusion_wording_findings(graph, regime)
     calendar = calendar_for(getattr(landlord, "nation", "ENG"))
     check = CodeCheck(graph, Letters(letters_dir, landlord), calendar,
                       RestrictedEnvironment(calendar.expression_functions()),
-                      sweep_instants(sweep_start, sweep_days), getattr(landlord, "slug", "landlord"))
+                      sweep_instants(sweep_start, sweep_days), getattr(landlord, "slug", "landlord"), regime)
     check.run()
     if check.cut_short:
         check.add(ENGINE, WARNING, None, f"the diagram has too many paths to follow them all (more than "

@@ -6,10 +6,8 @@ from workflow_app.diagrams.code_check.facts import Deadline, Extension, Facts, T
 from workflow_app.diagrams.code_check.findings import ENGINE, ERROR
 from workflow_app.diagrams.code_check.process_graph import Node
 from workflow_app.diagrams.code_check.reading import names_read
-from workflow_app.rules.regime import HOUSING_OMBUDSMAN, Limit
+from workflow_app.rules.regime import Limit
 from workflow_app.rules.vocabulary import RESPONSE_KEYS, STAGE2_KEYS
-
-CODE_LIMITS = HOUSING_OMBUDSMAN.limits
 
 
 class ClockRules:
@@ -26,9 +24,10 @@ class ClockRules:
                      f"the due time of {self.name(timer_id)} cannot be worked out for a complaint received on "
                      f"{result.failure_day:%a %d %b %Y}: {result.failure}", once=("fail", timer_id))
         facts = token.facts
-        if key not in CODE_LIMITS:
+        limits = self.regime.limits
+        if key not in limits:
             return
-        limit = CODE_LIMITS[key]
+        limit = limits[key]
         late = sorted(names_read(element.timer_expression) & facts.anchors.get(key, frozenset()))
         for name in late:
             self.add(limit.provision, ERROR, timer_id,
@@ -103,7 +102,9 @@ class ClockRules:
             facts.unclocked2 |= {node.id}
 
     def _unclocked(self, element_id: str, key: str) -> None:
-        limit = CODE_LIMITS[key]
+        limit = self.regime.limits.get(key)
+        if limit is None:
+            return
         when, start = ("before it is acknowledged", "receipt") if key == "stage1_acknowledge" else \
             ("between the escalation request and the stage 2 acknowledgement", "the request")
         self.add(limit.provision, ERROR, element_id,

@@ -7,9 +7,8 @@ import re
 from workflow_app.diagrams.code_check.facts import Extension, Facts
 from workflow_app.diagrams.code_check.findings import ERROR, WARNING
 from workflow_app.diagrams.code_check.letters import OMBUDSMAN_SENT
-from workflow_app.rules.regime import HOUSING_OMBUDSMAN, Limit
+from workflow_app.rules.regime import Limit
 
-CODE_LIMITS = HOUSING_OMBUDSMAN.limits
 UNLIMITED_WORKING_DAYS = 100
 """A deadline this far out in the sweep's worst case is taken as having no limit at all."""
 AGREEMENT = re.compile(r"agree", re.IGNORECASE)
@@ -47,7 +46,7 @@ class ExtensionRules:
         The worst reach after one extension and after two are compared: when two reach
         further than any one, the extension can be repeated without limit.
         """
-        limit = CODE_LIMITS[key]
+        limit = self.regime.limits[key]
         allowed = limit.working_days + limit.extension_days
         worst: dict[int, Extension] = {}
         for extension in seen:

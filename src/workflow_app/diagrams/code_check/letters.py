@@ -10,9 +10,7 @@ from typing import Any
 from workflow_app.diagrams.code_check.facts import EXPLORE_AT, Token
 from workflow_app.diagrams.code_check.findings import ERROR
 from workflow_app.diagrams.code_check.process_graph import Node
-from workflow_app.rules.regime import HOUSING_OMBUDSMAN
 
-COMPLETION_PROVISIONS = HOUSING_OMBUDSMAN.completion_provisions
 
 
 class _ProbeCase(dict):
@@ -140,7 +138,7 @@ class LetterRules:
 
     def _judge_completion(self, stage: str, responder: str, letters: frozenset[str]) -> None:
         """6.9 and 6.19: the letter closing a stage says everything the Code lists."""
-        provision = COMPLETION_PROVISIONS[stage]
+        provision = self.regime.completion_provisions[stage]
         if not letters:
             self.add(provision, ERROR, responder,
                      f"no letter is sent when stage {stage} is completed after {self.name(responder)}: the Code "

@@ -13,12 +13,12 @@ from workflow_app.diagrams.code_check.reading import expression_tree, feel_names
 from workflow_app.diagrams.definitions import Element
 from workflow_app.diagrams.forms import Form
 from workflow_app.diagrams.graph import Graph as Diagram, read_graph
-from workflow_app.rules.regime import HOUSING_OMBUDSMAN
+from workflow_app.rules.regime import Limit
 from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, RESPONSE_KEYS
 
-CODE_LIMITS = HOUSING_OMBUDSMAN.limits
 WAIT_TAGS = frozenset({"userTask", "manualTask", "receiveTask", "intermediateCatchEvent", "eventBasedGateway"})
 """Where a complaint waits for someone or something: the places a Code clock must be running."""
+
 MAX_VISITS = 3          # times one path may pass the same element: enough to see a repeated extension
 
 
@@ -58,8 +58,10 @@ class Node:
 class ProcessGraph:
     """Sequence flows, boundary events and scopes: what the walk follows."""
 
-    def __init__(self, diagram: Diagram, elements: Mapping[str, Element], forms: Mapping[str, Form]) -> None:
+    def __init__(self, diagram: Diagram, elements: Mapping[str, Element], forms: Mapping[str, Form],
+                 limits: Mapping[str, Limit]) -> None:
         self.elements = elements
+        self.limits = limits
         self.forms = forms
         self.nodes: dict[str, Node] = {}
         self.flows: dict[str, Flow] = {}
@@ -243,7 +245,7 @@ class ProcessGraph:
             reach[n] = seen
         cyclic = {n for n in self.nodes if n in reach[n]}
         code_timers = {n for n, node in self.nodes.items()
-                       if any(self.nodes[b].element.deadline_key in CODE_LIMITS for b in node.boundaries)}
+                       if any(self.nodes[b].element.deadline_key in self.limits for b in node.boundaries)}
         self.visit_cap = {n: MAX_VISITS if n in cyclic and any(t in reach[n] and n in reach[t] for t in code_timers)
                           else MAX_VISITS - 1 for n in self.nodes}
         self.keys_ahead = {n: frozenset(self.nodes[m].element.deadline_key for m in reach[n] | {n}

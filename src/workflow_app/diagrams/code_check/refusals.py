@@ -10,9 +10,8 @@ from workflow_app.diagrams.code_check.findings import ERROR, Finding
 from workflow_app.diagrams.code_check.forms import option_labels
 from workflow_app.diagrams.code_check.process_graph import Flow, Node, ProcessGraph
 from workflow_app.diagrams.code_check.reading import words_in
-from workflow_app.rules.regime import HOUSING_OMBUDSMAN
+from workflow_app.rules.regime import Regime
 
-ACCEPTANCE_MONTHS = HOUSING_OMBUDSMAN.acceptance_months
 REFUSAL_OUTCOME = re.compile(r"(refus|exclu|declin|not[_-]?accept|reject)", re.IGNORECASE)
 NO_LETTER_NEEDED_OUTCOME = re.compile(r"(withdraw|duplicate|merged|not[_-]?a[_-]?complaint|service[_-]?request)",
                                       re.IGNORECASE)
@@ -31,7 +30,7 @@ TIME_LIMIT = re.compile(r"(over|more[\s_]*than|older[\s_]*than|after|beyond|exce
 ACCEPTING = re.compile(r"^(?!.*\bnot[\s_-]*accept).*\baccept", re.IGNORECASE)
 
 
-def exclusion_wording_findings(graph: ProcessGraph) -> list[Finding]:
+def exclusion_wording_findings(graph: ProcessGraph, regime: Regime) -> list[Finding]:
     """2.3: a ground for refusing a complaint that names a time limit shorter than 12 months.
 
     The acceptance window is best drawn as a gateway on the date of the issue, which the
@@ -49,11 +48,11 @@ def exclusion_wording_findings(graph: ProcessGraph) -> list[Finding]:
                     continue
                 number, unit = int(match.group(2)), match.group(3).lower()
                 months = number * {"y": 12, "m": 1, "w": 12 / 52, "d": 12 / 365}[unit[0]]
-                if months < ACCEPTANCE_MONTHS:
+                if months < regime.acceptance_months:
                     findings.append(Finding(
                         "2.3", ERROR, node.id,
                         f"'{node.element.name}' offers '{text}' ({form.id}.{f.key}) as a ground for not accepting "
-                        f"a complaint; the Code requires complaints raised within {ACCEPTANCE_MONTHS} months of "
+                        f"a complaint; the Code requires complaints raised within {regime.acceptance_months} months of "
                         "the issue (or of the resident becoming aware of it) to be accepted"))
                     break
             else:
@@ -107,12 +106,12 @@ class RefusalRules:
                            "details (the right to take the refusal to the Ombudsman)")
             self.add(provision, ERROR, end.id, message, once=("refusal", end.id))
         for gateway, name, value, months in sorted(facts.date_decisions):
-            if 0 <= months < ACCEPTANCE_MONTHS:
+            if 0 <= months < self.regime.acceptance_months:
                 age = f"{months:.0f} months" if months >= 1 else "days"
                 self.add("2.3", ERROR, gateway,
                          f"{self.name(gateway)} leads to a refusal ({self.name(end.id)}) for an issue only {age} "
                          f"before the complaint ({name} = {value}); the Code requires complaints raised within "
-                         f"{ACCEPTANCE_MONTHS} months of the issue to be accepted", once=("2.3", gateway))
+                         f"{self.regime.acceptance_months} months of the issue to be accepted", once=("2.3", gateway))
         for gateway in sorted(facts.reasons):
             self.add("5.11", ERROR, gateway,
                      f"{self.name(gateway)} can refuse escalation ({self.name(end.id)}) depending on the "

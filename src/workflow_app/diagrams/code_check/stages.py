@@ -13,9 +13,8 @@ from workflow_app.diagrams.code_check.process_graph import Node
 from workflow_app.diagrams.definitions import Element
 from workflow_app.diagrams.forms import Form
 from workflow_app.diagrams.graph import Graph as Diagram
-from workflow_app.rules.regime import HOUSING_OMBUDSMAN
+from workflow_app.rules.regime import Regime
 
-CODE_LIMITS = HOUSING_OMBUDSMAN.limits
 EXTRA_STAGE = re.compile(
     r"\b(stage[\s_-]*(0|zero|nought)|informal[\s_-]*(complaints?|stage|resolution)|quick[\s_-]*fix(es)?"
     r"|pre[\s_-]*formal|first[\s_-]*tier)\b", re.IGNORECASE)
@@ -51,25 +50,26 @@ def names_findings(diagram: Diagram, elements: Mapping[str, Element],
     return findings
 
 
-def stages_findings(elements: Mapping[str, Element]) -> list[Finding]:
+def stages_findings(elements: Mapping[str, Element], regime: Regime) -> list[Finding]:
     """6.2, 6.3, 6.10, 6.11, 6.14: both stages exist, each with its acknowledgement and response deadline."""
     keys = {e.deadline_key for e in elements.values() if e.timer_expression is not None}
     stages = {e.stage for e in elements.values() if e.tag == "userTask"}
     findings = []
 
     def missing(key: str) -> Finding:
-        limit = CODE_LIMITS[key]
+        limit = regime.limits[key]
         return Finding(limit.provision, ERROR, None,
                        f"no timer has the deadline key {key}: the Code's {limit.working_days} working days from "
                        f"{limit.starts} are not enforced")
 
-    findings += [missing(k) for k in ("stage1_acknowledge", "stage1_response") if k not in keys]
+    findings += [missing(k) for k in ("stage1_acknowledge", "stage1_response") if k not in keys and k in regime.limits]
     if "2" not in stages and not keys & {"stage2_acknowledge", "stage2_response"}:
         findings.append(Finding("6.10", ERROR, None,
                                 "the diagram has no stage 2 (no user task with stage 2): a complaint not resolved "
                                 "at stage 1 must be able to progress to stage 2"))
     else:
-        findings += [missing(k) for k in ("stage2_acknowledge", "stage2_response") if k not in keys]
+        findings += [missing(k) for k in ("stage2_acknowledge", "stage2_response")
+                     if k not in keys and k in regime.limits]
     return findings
 
 

@@ -20,6 +20,7 @@ from workflow_app.diagrams.code_check.timers import DeadlineResult, TimerSweep
 from workflow_app.diagrams.definitions import ACTIVITY_TAGS
 from workflow_app.diagrams.expressions import RestrictedEnvironment
 from workflow_app.rules.calendar import WorkingCalendar
+from workflow_app.rules.regime import Regime
 from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, STAGE2_KEYS
 
 MAX_STEPS = 200_000     # elements entered over all paths, so a tangled diagram cannot hang the check
@@ -29,8 +30,10 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
     """Walks a diagram's paths and applies the Code's rules along them."""
 
     def __init__(self, graph: ProcessGraph, letters: Letters, calendar: WorkingCalendar,
-                 environment: RestrictedEnvironment, instants: Sequence[datetime], landlord: str) -> None:
+                 environment: RestrictedEnvironment, instants: Sequence[datetime], landlord: str,
+                 regime: Regime) -> None:
         self.graph = graph
+        self.regime = regime
         self.letters = letters
         self.calendar = calendar
         self.environment = environment
