@@ -167,6 +167,10 @@ class Graph:
     def of(self, *tags: str) -> list[Node]:
         return [n for n in self.elements if n.tag in tags]
 
+    def children(self, scope: str) -> list[Node]:
+        """The elements with an id directly inside a process or subprocess (its flows included)."""
+        return [n for n in self.elements if n.parent == scope and n.id is not None]
+
     @property
     def messages(self) -> dict[str | None, str | None]:
         """Message id -> its name (its id when unnamed)."""
