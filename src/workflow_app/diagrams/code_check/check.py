@@ -1,10 +1,11 @@
 """The check's entry points: a diagram (with its forms, landlord and letters), or a diagram file."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Mapping
 
+from workflow_app.diagrams.code_check.cache import cache, check_key
 from workflow_app.diagrams.code_check.findings import ENGINE, ERROR, WARNING, Finding, engine_finding, sort_findings
 from workflow_app.diagrams.code_check.letters import Letters
 from workflow_app.diagrams.code_check.process_graph import ProcessGraph
@@ -29,7 +30,20 @@ def check_code(xml: bytes | str, forms: Mapping[str, Form] | None = None, *, lan
     the Ombudsman's details its letters must give, and the regime whose limits apply);
     `letters_dir` holds its letter templates. Without them the check uses England's bank
     holidays and the Housing Ombudsman's Code, and looks for the Ombudsman by name in letters.
+
+    The findings are kept by the content they depend on (`cache`): checking the same diagram,
+    forms, landlord settings and letters again returns them without walking the paths again.
     """
+    forms = dict(forms or {})
+    instants = sweep_instants(sweep_start, sweep_days)
+    key = check_key(xml, forms, landlord, letters_dir, instants)
+    return cache.get(key, lambda: run_check(xml, forms, landlord=landlord, letters_dir=letters_dir,
+                                            instants=instants))
+
+
+def run_check(xml: bytes | str, forms: Mapping[str, Form], *, landlord: Any | None, letters_dir: Path | None,
+              instants: list[datetime]) -> list[Finding]:
+    """The check itself, every time: `check_code` without the cache."""
     forms = dict(forms or {})
     try:
         root = read_xml(xml)
@@ -49,7 +63,7 @@ def check_code(xml: bytes | str, forms: Mapping[str, Form] | None = None, *, lan
     calendar = calendar_for(getattr(landlord, "nation", "ENG"))
     check = CodeCheck(graph, Letters(letters_dir, landlord), calendar,
                       RestrictedEnvironment(calendar.expression_functions()),
-                      sweep_instants(sweep_start, sweep_days), getattr(landlord, "slug", "landlord"), regime)
+                      instants, getattr(landlord, "slug", "landlord"), regime)
     check.run()
     if check.cut_short:
         check.add(ENGINE, WARNING, None, f"the diagram has too many paths to follow them all (more than "
