@@ -27,7 +27,11 @@ MAX_STEPS = 200_000     # elements entered over all paths, so a tangled diagram 
 
 
 class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRules, TimerSweep):
-    """Walks a diagram's paths and applies the Code's rules along them."""
+    """Walks a diagram's paths and applies the Code's rules along them.
+
+    The rules are mixed in by concern (clocks, extensions, letters, refusals, stages, the timer
+    sweep); they read the walk's state (`graph`, `letters`, `regime`...) and report through `add`.
+    """
 
     def __init__(self, graph: ProcessGraph, letters: Letters, calendar: WorkingCalendar,
                  environment: RestrictedEnvironment, instants: Sequence[datetime], landlord: str,
