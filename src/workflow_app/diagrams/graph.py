@@ -222,6 +222,11 @@ def _flow(node: etree._Element) -> Flow:
                 (condition.text or "").strip() if condition is not None else None, node.getparent().get("id"))
 
 
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+_BPMN_PREFIX = f"{{{BPMN_NS}}}"
+_SUBPROCESSES = {f"{_BPMN_PREFIX}{t}" for t in SUBPROCESS_TAGS}
+
+
 def read_graph(diagram: bytes | str | etree._Element) -> Graph:
     """The graph of a diagram (its XML, or a root `read_xml` gave)."""
     root = diagram if isinstance(diagram, etree._Element) else read_xml(diagram)
@@ -231,33 +236,49 @@ def read_graph(diagram: bytes | str | etree._Element) -> Graph:
     for flow in flows:
         outgoing.setdefault(flow.source, []).append(flow)
         incoming.setdefault(flow.target, []).append(flow)
-    found: list[tuple[etree._Element, str]] = []
     boundaries: dict[str, list[str]] = {}
     for node in root.iter(f"{{{BPMN_NS}}}*"):
-        found.append((node, _local(node.tag)))
         if node.get("attachedToRef") is not None and node.get("id") is not None:
             boundaries.setdefault(node.get("attachedToRef"), []).append(node.get("id"))
-    def element(node: etree._Element, tag: str) -> Node:
+
+    def element(node: etree._Element, tag: str, parent: str | None, enclosing: tuple[str | None, ...]) -> Node:
         element_id = node.get("id")
-        documentation = node.find("bpmn:documentation", NS)
-        parent = node.getparent()
+        has_children = len(node) > 0
+        documentation = node.find("bpmn:documentation", NS) if has_children else None
         return Node(
             id=element_id,
             tag=tag,
             name=node.get("name"),
-            parent=parent.get("id") if parent is not None else None,
-            enclosing=tuple(a.get("id") for a in node.iterancestors(*(f"{{{BPMN_NS}}}{t}" for t in SUBPROCESS_TAGS))),
+            parent=parent,
+            enclosing=enclosing,
             attributes=MappingProxyType(dict(node.attrib)),
-            properties=MappingProxyType(_properties(node)),
+            properties=MappingProxyType(_properties(node)) if has_children else _EMPTY,
             documentation=(documentation.text or "").strip() if documentation is not None else None,
-            events=_events(node),
+            events=_events(node) if has_children else (),
             script=node.findtext("bpmn:script", namespaces=NS) if tag == "scriptTask" else None,
             incoming=tuple(incoming.get(element_id, ())) if element_id is not None else (),
             outgoing=tuple(outgoing.get(element_id, ())) if element_id is not None else (),
             boundaries=tuple(boundaries.get(element_id, ())) if element_id is not None else (),
         )
 
-    elements = tuple(element(node, tag) for node, tag in found)
+    elements: list[Node] = []
+    processes: list[Node] = []
+
+    def visit(node: etree._Element, parent: str | None, enclosing: tuple[str | None, ...]) -> None:
+        """Document order, as lxml's iter gives it, with each element's scope carried down."""
+        tag = node.tag
+        if isinstance(tag, str) and tag.startswith(_BPMN_PREFIX):
+            read = element(node, tag[len(_BPMN_PREFIX):], parent, enclosing)
+            elements.append(read)
+            if read.tag == "process" and node.getparent() is root:
+                processes.append(read)
+        if not isinstance(tag, str) or not len(node):
+            return
+        inner = (node.get("id"), *enclosing) if tag in _SUBPROCESSES else enclosing
+        for child in node:
+            visit(child, node.get("id"), inner)
+
+    parent = root.getparent()
+    visit(root, parent.get("id") if parent is not None else None, ())
     by_id = {n.id: n for n in elements if n.id is not None}
-    processes = tuple(element(node, "process") for node in root.findall("bpmn:process", NS))
-    return Graph(elements, flows, processes, MappingProxyType(by_id))
+    return Graph(tuple(elements), flows, tuple(processes), MappingProxyType(by_id))
