@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from lxml import etree
-
-from workflow_app.diagrams.definitions import BPMN_NS, NS, Element, read_elements, read_xml
+from workflow_app.diagrams.definitions import Element, read_elements
+from workflow_app.diagrams.graph import Graph, read_graph
 
 COMPARED = ("tag", "name", "properties", "form_ref", "role", "attached_to", "timer_expression", "interrupting")
 
@@ -82,22 +81,21 @@ class _Item:
     facts: dict[str, Any]
 
 
-def _items(root: etree._Element) -> dict[str, _Item]:
+def _items(graph: Graph) -> dict[str, _Item]:
     items: dict[str, _Item] = {}
-    for element in read_elements(root).values():
+    for element in read_elements(graph).values():
         items[element.id] = _Item(element.id, element.tag, element.name, _facts(element))
-    for flow in root.iter(f"{{{BPMN_NS}}}sequenceFlow"):
-        condition = flow.find("bpmn:conditionExpression", NS)
-        items[flow.get("id")] = _Item(flow.get("id"), "sequenceFlow", (flow.get("name") or flow.get("id")).strip(), {
-            "from": flow.get("sourceRef"), "to": flow.get("targetRef"), "name": (flow.get("name") or "").strip(),
-            "condition": (condition.text or "").strip() if condition is not None else None,
+    for flow in graph.flows:
+        items[flow.id] = _Item(flow.id, "sequenceFlow", (flow.name or flow.id).strip(), {
+            "from": flow.source, "to": flow.target, "name": (flow.name or "").strip(),
+            "condition": flow.condition,
         })
-    for gateway in root.iter(f"{{{BPMN_NS}}}exclusiveGateway", f"{{{BPMN_NS}}}inclusiveGateway"):
-        if gateway.get("id") in items:
-            items[gateway.get("id")].facts["default"] = gateway.get("default")
-    for script in root.iter(f"{{{BPMN_NS}}}scriptTask"):
-        if script.get("id") in items:
-            items[script.get("id")].facts["script"] = (script.findtext("bpmn:script", namespaces=NS) or "").strip()
+    for gateway in graph.of("exclusiveGateway", "inclusiveGateway"):
+        if gateway.id in items:
+            items[gateway.id].facts["default"] = gateway.default
+    for script in graph.of("scriptTask"):
+        if script.id in items:
+            items[script.id].facts["script"] = (script.script or "").strip()
     return items
 
 
@@ -115,7 +113,7 @@ def diff_diagrams(before_xml: bytes | str, after_xml: bytes | str,
     `before_forms` and `after_forms` map form ids to their JSON (as stored on a version or
     read from `forms/`); only the forms either diagram uses are compared.
     """
-    before, after = _items(read_xml(before_xml)), _items(read_xml(after_xml))
+    before, after = _items(read_graph(before_xml)), _items(read_graph(after_xml))
     diff = DiagramDiff()
     for item_id in sorted(after.keys() - before.keys()):
         item = after[item_id]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from workflow_app.diagrams.definitions import BPMN_NS, read_xml
+from workflow_app.diagrams.graph import read_graph as read_diagram
 
 FLOW_NODE_TAGS = {"task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask",
                   "businessRuleTask", "subProcess", "callActivity", "startEvent", "endEvent",
@@ -29,20 +29,15 @@ class Graph:
 
 
 def read_graph(xml: str | bytes) -> Graph:
-    root = read_xml(xml)
+    diagram = read_diagram(xml)
     nodes: dict[str, str] = {}
-    flows: dict[str, tuple[str, str]] = {}
     outcomes: dict[str, str] = {}
-    for node in root.iter(f"{{{BPMN_NS}}}*"):
-        tag = node.tag.split("}", 1)[1] if isinstance(node.tag, str) and "}" in node.tag else ""
-        if tag in FLOW_NODE_TAGS and node.get("id"):
-            nodes[node.get("id")] = tag
-            if tag == "endEvent":
-                for prop in node.iter("{http://camunda.org/schema/1.0/bpmn}property"):
-                    if prop.get("name") == "outcome" and prop.get("value"):
-                        outcomes[node.get("id")] = prop.get("value")
-        elif tag == "sequenceFlow" and node.get("id"):
-            flows[node.get("id")] = (node.get("sourceRef"), node.get("targetRef"))
+    for node in diagram.elements:
+        if node.tag in FLOW_NODE_TAGS and node.id:
+            nodes[node.id] = node.tag
+            if node.tag == "endEvent" and node.properties.get("outcome"):
+                outcomes[node.id] = node.properties["outcome"]
+    flows = {flow.id: (flow.source, flow.target) for flow in diagram.flows if flow.id}
     starts = tuple(n for n, tag in nodes.items() if tag == "startEvent")
     return Graph(nodes, flows, starts, tuple(n for n, t in nodes.items() if t == "userTask"), outcomes)
 

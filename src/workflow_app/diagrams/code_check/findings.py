@@ -1,0 +1,51 @@
+"""What the check reports: findings with a provision, a severity and the element to look at."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from workflow_app.diagrams.graph import Problem
+
+ERROR = "error"
+WARNING = "warning"
+ENGINE = "engine"
+"""The `provision` of a finding that is not about the Code: the diagram cannot run as it is."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the check found: the provision, error or warning, the element, and why."""
+
+    provision: str
+    severity: str
+    element_id: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"provision": self.provision, "severity": self.severity,
+                "element_id": self.element_id, "message": self.message}
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+
+def _provision_order(provision: str) -> tuple:
+    if provision == ENGINE:
+        return (0,)
+    return (1, *[int(part) if part.isdigit() else 0 for part in provision.split(".")])
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    unique = list(dict.fromkeys(findings))
+    return sorted(unique, key=lambda f: (f.severity != ERROR, _provision_order(f.provision),
+                                         f.element_id or "", f.message))
+
+
+def code_errors(findings: Iterable[Finding]) -> list[Finding]:
+    """The Code errors (not the engine's): deploying with these needs an acknowledgement."""
+    return [f for f in findings if f.is_error and f.provision != ENGINE]
+
+
+def engine_finding(problem: Problem) -> Finding:
+    return Finding(ENGINE, ERROR, problem.element_id, problem.reason)

@@ -1,0 +1,263 @@
+"""The diagram as the walk sees it: sequence flows, boundary events and scopes, with what
+each element reads and writes, and what lies ahead of it (liveness, reach, loops)."""
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from lxml import etree
+
+from workflow_app.diagrams.code_check.reading import expression_tree, feel_names, names_read
+from workflow_app.diagrams.definitions import Element
+from workflow_app.diagrams.forms import Form
+from workflow_app.diagrams.graph import Graph as Diagram, read_graph
+from workflow_app.rules.regime import Limit
+from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, RESPONSE_KEYS
+
+WAIT_TAGS = frozenset({"userTask", "manualTask", "receiveTask", "intermediateCatchEvent", "eventBasedGateway"})
+"""Where a complaint waits for someone or something: the places a Code clock must be running."""
+
+MAX_VISITS = 3          # times one path may pass the same element: enough to see a repeated extension
+
+
+@dataclass(frozen=True)
+class Flow:
+    id: str
+    source: str
+    target: str
+    condition: str | None
+    name: str
+
+
+@dataclass
+class Node:
+    element: Element
+    scope: str                                   # the process or subprocess it sits in
+    outgoing: list[Flow] = field(default_factory=list)
+    boundaries: list[str] = field(default_factory=list)
+    default: str | None = None
+    event: str | None = None                     # timer, message, error, signal, ...
+    message: str | None = None                   # the message's name
+    called: str | None = None                    # a call activity's process
+
+    @property
+    def id(self) -> str:
+        return self.element.id
+
+    @property
+    def tag(self) -> str:
+        return self.element.tag
+
+    @property
+    def letter(self) -> str | None:
+        return self.element.properties.get("letter") or None
+
+
+class ProcessGraph:
+    """Sequence flows, boundary events and scopes: what the walk follows."""
+
+    def __init__(self, diagram: Diagram, elements: Mapping[str, Element], forms: Mapping[str, Form],
+                 limits: Mapping[str, Limit]) -> None:
+        self.elements = elements
+        self.limits = limits
+        self.forms = forms
+        self.nodes: dict[str, Node] = {}
+        self.flows: dict[str, Flow] = {}
+        self.starts: dict[str, list[str]] = defaultdict(list)
+        messages = diagram.messages
+        for element in elements.values():
+            found = diagram.by_id.get(element.id)
+            if found is None:
+                continue
+            node = Node(element, found.parent, default=found.default)
+            for kind in ("timer", "message", "error", "signal", "escalation", "conditional",
+                         "terminate", "compensate", "link", "cancel"):
+                definition = found.event(kind)
+                if definition is not None:
+                    node.event = kind
+                    ref = definition.message_ref
+                    node.message = messages.get(ref, ref) if kind == "message" and ref else None
+                    break
+            if element.tag == "callActivity":
+                node.called = found.called
+            self.nodes[element.id] = node
+            if element.tag == "startEvent":
+                self.starts[node.scope].append(element.id)
+        for written in diagram.flows:
+            flow = Flow(written.id, written.source, written.target, written.condition or None,
+                        (written.name or "").strip())
+            self.flows[flow.id] = flow
+            if flow.source in self.nodes and flow.target in self.nodes:
+                self.nodes[flow.source].outgoing.append(flow)
+        for node in self.nodes.values():
+            if node.element.attached_to in self.nodes:
+                self.nodes[node.element.attached_to].boundaries.append(node.id)
+        self.clocks = {n: self._clocks(node) for n, node in self.nodes.items()}
+        self.acknowledgers = {key: frozenset(n.element.attached_to for n in self.nodes.values()
+                                             if n.element.deadline_key == key and n.event == "timer"
+                                             and n.element.attached_to in self.nodes)
+                              for key in ACKNOWLEDGE_KEYS.values()}
+        self.scripts = {node.id: (node.script or "") for node in diagram.of("scriptTask")}
+        self.main_process = diagram.main_process
+        self.conditions = [f.condition for f in self.flows.values() if f.condition]
+        self._guarded: dict[str, frozenset[str]] = {}
+        self.key_reads: dict[str, frozenset[str]] = defaultdict(frozenset)
+        for node in self.nodes.values():
+            if node.element.deadline_key:
+                self.key_reads[node.element.deadline_key] |= names_read(node.element.timer_expression)
+        self.live = self._liveness()
+        self._outcomes: dict[str, frozenset[str]] = {}
+        self._deciders: dict[str, list[str]] = {}
+        self.cyclic_reach = self._cyclic_reach()
+
+    def node(self, element_id: str) -> Node:
+        return self.nodes[element_id]
+
+    def _clocks(self, node: Node) -> frozenset[str]:
+        """The deadline keys whose timers run while a complaint waits at an element: its boundary
+        timers, and an event-based gateway's (or a timer event's) own."""
+        timers = [self.nodes[b] for b in node.boundaries]
+        if node.tag == "eventBasedGateway":
+            timers += [self.nodes[f.target] for f in node.outgoing]
+        if node.tag == "intermediateCatchEvent":
+            timers.append(node)
+        return frozenset(t.element.deadline_key for t in timers if t.event == "timer" and t.element.deadline_key)
+
+    def waits(self, node: Node) -> bool:
+        return node.tag in WAIT_TAGS and node.event != "link"
+
+    def outcomes(self, element_id: str) -> frozenset[str]:
+        """The outcomes of the end events a path from this element can still reach."""
+        if element_id not in self._outcomes:
+            self._outcomes[element_id] = frozenset(
+                self.nodes[m].element.properties["outcome"] for m in self.reach[element_id] | {element_id}
+                if self.nodes[m].tag == "endEvent" and self.nodes[m].element.properties.get("outcome"))
+        return self._outcomes[element_id]
+
+    def outcome_deciders(self, task_id: str) -> list[str]:
+        """The gateways after a user task that read its answers to choose between different outcomes."""
+        if task_id not in self._deciders:
+            form = self.forms.get(self.elements[task_id].form_ref or "")
+            answers = {f.key for f in form.fields if f.readonly is not True and f.disabled is not True} \
+                if form is not None else set()
+            deciders = []
+            for gateway in sorted(self.reach[task_id]) if answers else ():
+                node = self.nodes[gateway]
+                if node.tag not in ("exclusiveGateway", "inclusiveGateway"):
+                    continue
+                read = set().union(*[names_read(f.condition) for f in node.outgoing]) if node.outgoing else set()
+                if read & answers and len({self.outcomes(f.target) for f in node.outgoing}) > 1:
+                    deciders.append(gateway)
+            self._deciders[task_id] = deciders
+        return self._deciders[task_id]
+
+    def guarded_by(self, key: str) -> frozenset[str]:
+        """The activities a timer with this deadline key is attached to, and what they enclose."""
+        if key not in self._guarded:
+            guarded = {n.element.attached_to for n in self.nodes.values()
+                       if n.element.deadline_key == key and n.element.attached_to}
+            enclosed = {n.id for n in self.nodes.values() if set(n.element.enclosing) & guarded}
+            self._guarded[key] = frozenset(guarded | enclosed)
+        return self._guarded[key]
+
+    def responders(self, stage: str) -> frozenset[str]:
+        """The activities that give a stage's response: those its response deadline guards."""
+        return frozenset(e for e in self.guarded_by(RESPONSE_KEYS[stage])
+                         if self.elements[e].tag in ("userTask", "subProcess", "callActivity", "transaction"))
+
+    def successors(self, node: Node) -> list[str]:
+        following = [f.target for f in node.outgoing]
+        following += [t for b in node.boundaries for t in (f.target for f in self.nodes[b].outgoing)]
+        following += self.starts.get(node.id, []) + self.starts.get(node.called or "", [])
+        if not node.outgoing or node.tag == "endEvent":
+            parent = self.nodes.get(node.scope)
+            if parent is not None:
+                following += [f.target for f in parent.outgoing]
+        return following
+
+    def reads(self, node: Node) -> set[str]:
+        """The case data an element reads: conditions, scripts, timers, its form's FEEL."""
+        names = set().union(*[names_read(f.condition) for f in node.outgoing]) if node.outgoing else set()
+        names |= names_read(node.element.timer_expression)
+        names |= set().union(*[names_read(self.nodes[b].element.timer_expression) for b in node.boundaries]) \
+            if node.boundaries else set()
+        if node.tag == "scriptTask":
+            names |= names_read(self.scripts.get(node.id))
+        if node.tag == "eventBasedGateway":
+            for f in node.outgoing:
+                names |= names_read(self.nodes[f.target].element.timer_expression)
+        form = self.forms.get(node.element.form_ref or "") if node.tag == "userTask" else None
+        for f in form.fields if form is not None else ():
+            for bound in (f.min, f.max):
+                names |= feel_names(bound) - set(form.keys)
+        return names
+
+    def writes(self, node: Node) -> set[str]:
+        """The case data an element always sets when it completes (a script's assignments, its
+        timestamp, a message's arrival, a form's required fields that are never hidden)."""
+        names = set()
+        if node.tag == "scriptTask":
+            tree = expression_tree(self.scripts.get(node.id))
+            names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} \
+                if tree is not None else set()
+        if node.element.properties.get("timestamp"):
+            names.add(node.element.properties["timestamp"])
+        if node.event == "message":
+            names.add(f"{node.message or node.id}_at")
+        form = self.forms.get(node.element.form_ref or "") if node.tag == "userTask" else None
+        for f in form.fields if form is not None else ():
+            if f.required and not f.hide and f.readonly is False and f.disabled is False:
+                names.add(f.key)
+        return names
+
+    def _liveness(self) -> dict[str, frozenset[str]]:
+        """For each element, the case data it, or anything after it, may read before it is set again."""
+        reads = {n: self.reads(node) for n, node in self.nodes.items()}
+        writes = {n: self.writes(node) for n, node in self.nodes.items()}
+        boundary_targets = {n: {f.target for b in node.boundaries for f in self.nodes[b].outgoing}
+                            for n, node in self.nodes.items()}
+        following = {n: [s for s in self.successors(node) if s in self.nodes] for n, node in self.nodes.items()}
+        live: dict[str, set[str]] = {n: set(reads[n]) for n in self.nodes}
+        changed = True
+        while changed:
+            changed = False
+            for n in self.nodes:
+                before = len(live[n])
+                for s in following[n]:
+                    later = live[s] if s in boundary_targets[n] else live[s] - writes[n]
+                    live[n] |= later
+                changed |= len(live[n]) != before
+        return {n: frozenset(v) for n, v in live.items()}
+
+    def _cyclic_reach(self) -> dict[str, frozenset[str]]:
+        """For each element, the elements on loops it can still reach (whose visit counts matter)."""
+        following = {n: [s for s in self.successors(node) if s in self.nodes] for n, node in self.nodes.items()}
+        reach: dict[str, set[str]] = {}
+        for n in self.nodes:
+            seen, stack = set(), list(following[n])
+            while stack:
+                m = stack.pop()
+                if m not in seen:
+                    seen.add(m)
+                    stack.extend(following[m])
+            reach[n] = seen
+        cyclic = {n for n in self.nodes if n in reach[n]}
+        code_timers = {n for n, node in self.nodes.items()
+                       if any(self.nodes[b].element.deadline_key in self.limits for b in node.boundaries)}
+        self.visit_cap = {n: MAX_VISITS if n in cyclic and any(t in reach[n] and n in reach[t] for t in code_timers)
+                          else MAX_VISITS - 1 for n in self.nodes}
+        self.keys_ahead = {n: frozenset(self.nodes[m].element.deadline_key for m in reach[n] | {n}
+                                        for m in [m, *self.nodes[m].boundaries]
+                                        if self.nodes[m].element.deadline_key) for n in self.nodes}
+        self.reach = {n: frozenset(r) for n, r in reach.items()}
+        self.stage2_ahead = {n: any(self.elements[m].stage == "2" for m in reach[n] | {n}) for n in self.nodes}
+        answering = self.responders("1") | self.responders("2")
+        self.responses_ahead = {n: bool((reach[n] | {n}) & answering) for n in self.nodes}
+        return {n: frozenset((reach[n] | {n}) & cyclic) for n in self.nodes}
+
+
+def main_process(diagram: etree._Element | Diagram) -> str | None:
+    """The process a complaint runs (None unless exactly one executable process is called by nothing)."""
+    return (diagram if isinstance(diagram, Diagram) else read_graph(diagram)).main_process

@@ -1,0 +1,68 @@
+"""What an expression reads: the case data names, the words and the numbers it is about."""
+from __future__ import annotations
+
+import ast
+from typing import Any, Iterable
+
+
+def expression_tree(source: str | None) -> ast.AST | None:
+    if not source:
+        return None
+    try:
+        return ast.parse(source.strip(), mode="eval")
+    except SyntaxError:
+        try:
+            return ast.parse(source)
+        except SyntaxError:
+            return None
+
+
+def names_read(source: str | None) -> frozenset[str]:
+    tree = expression_tree(source)
+    if tree is None:
+        return frozenset()
+    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+
+
+def words_in(source: str | None) -> set[str]:
+    """Names, attributes and text constants in an expression: what it is about."""
+    tree = expression_tree(source)
+    words: set[str] = set()
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Name):
+            words.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            words.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            words.add(node.value)
+    return words
+
+
+def compared_constants(sources: Iterable[str], key: str) -> set[float]:
+    """Numbers a field is compared with in conditions: the edges worth trying answers at."""
+    found: set[float] = set()
+    for source in sources:
+        tree = expression_tree(source)
+        for node in ast.walk(tree) if tree is not None else ():
+            if not isinstance(node, ast.Compare):
+                continue
+            parts = [node.left, *node.comparators]
+            if any(isinstance(p, ast.Name) and p.id == key for p in parts):
+                found.update(p.value for p in parts if isinstance(p, ast.Constant)
+                             and isinstance(p.value, (int, float)) and not isinstance(p.value, bool))
+    return found
+
+
+def feel_names(expression: Any) -> set[str]:
+    names: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, tuple) and node:
+            if node[0] == "name" and isinstance(node[1], tuple):
+                names.add(node[1][0])
+                return
+            for part in node[1:]:
+                walk(part)
+
+    walk(getattr(expression, "tree", None))
+    return names

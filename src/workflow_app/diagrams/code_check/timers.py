@@ -1,0 +1,115 @@
+"""Deadlines worked out by evaluating each timer's own expression over a sweep of receipt dates."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Sequence
+
+from workflow_app.diagrams.code_check.facts import EXPLORE_AT, MISSING, Token, freeze
+from workflow_app.diagrams.code_check.reading import names_read
+from workflow_app.diagrams.definitions import Element
+from workflow_app.diagrams.expressions import RestrictedEnvironment
+from workflow_app.rules.calendar import FIRST_YEAR, LAST_YEAR, LONDON, WorkingCalendar, london_date
+
+
+@dataclass
+class DeadlineResult:
+    """A timer's due time on the worst day of the sweep, in working days from day 0."""
+
+    working_days: int | None = None
+    worst_day: date | None = None
+    failure: str | None = None
+    failure_day: date | None = None
+
+
+SWEEP_ROOM = timedelta(days=2 * 366)
+"""The sweep ends this long before the calendar's last day, so that deadlines from its last
+receipt dates (extensions, windows, reviews months later) still fall within the bank-holiday data."""
+
+
+def sweep_instants(start: date | None = None, days: int = 400) -> list[datetime]:
+    """Receipt instants to try: every day for `days` days from `start` (1 January of this
+    year by default), just after and just before midnight London time, so a date taken in
+    UTC instead of London time shows up. The days are kept within the calendar's years: a
+    deadline that fails only for a date the calendar cannot count is no fault of the diagram."""
+    earliest, latest = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31) - SWEEP_ROOM
+    days = max(1, min(days, (latest - earliest).days + 1))
+    first = start or date(datetime.now(LONDON).year, 1, 1)
+    first = min(max(first, earliest), latest - timedelta(days=days - 1))
+    instants = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        instants.append(datetime.combine(day, time(0, 30), LONDON))
+        instants.append(datetime.combine(day, time(23, 30), LONDON))
+    return instants
+
+
+def evaluate_deadline(expression: str, contexts, environment: RestrictedEnvironment,
+                       calendar: WorkingCalendar, instants: Sequence[datetime]) -> DeadlineResult:
+    result = DeadlineResult()
+    for instant in instants:
+        try:
+            due = environment.evaluate(expression, contexts(instant))
+            if isinstance(due, str):
+                due = datetime.fromisoformat(due)
+            if not isinstance(due, datetime) or due.tzinfo is None:
+                raise ValueError(f"it gives {due!r}, not a date and time with a UTC offset")
+            days = calendar.working_days_between(instant, due)
+        except Exception as error:  # reported as a finding, naming the day it failed on
+            if result.failure is None:
+                result.failure, result.failure_day = _explain_error(error), london_date(instant)
+            continue
+        if result.working_days is None or days > result.working_days:
+            result.working_days, result.worst_day = days, london_date(instant)
+    return result
+
+
+def _explain_error(error: Exception) -> str:
+    if isinstance(error, NameError):
+        match = re.search(r"'(\w+)'", str(error))
+        return f"it reads {match.group(1) if match else 'a value'}, which the case does not have yet on this path"
+    return str(error) or type(error).__name__
+
+
+class TimerSweep:
+    """A timer armed on a path: its due time over the sweep, on the case data the path has."""
+
+    def _deadline(self, token: Token, element: Element) -> DeadlineResult:
+        names = names_read(element.timer_expression)
+        values = {n: token.ctx.get(n, MISSING) for n in names}
+        derived = any(isinstance(v, datetime) and v != EXPLORE_AT for v in values.values())
+        if derived:
+            group = (element.id, "replay", token.recipe)
+        else:
+            group = (element.id, tuple(sorted((n, freeze(v)) for n, v in values.items())))
+        self._group = group
+        if group not in self.results:
+            if derived:
+                contexts = self._replayer(token.recipe)
+            else:
+                fixed = {n: v for n, v in values.items() if v is not MISSING}
+
+                def contexts(instant: datetime, fixed=fixed) -> dict[str, Any]:
+                    return {n: (instant if isinstance(v, datetime) and v == EXPLORE_AT else v)
+                            for n, v in fixed.items()}
+            self.results[group] = evaluate_deadline(element.timer_expression or "", contexts, self.environment,
+                                                     self.calendar, self.instants)
+        return self.results[group]
+
+    def _replayer(self, recipe: tuple):
+        """The case data on another receipt day: the path's answers, dates and scripts again."""
+        def contexts(instant: datetime) -> dict[str, Any]:
+            ctx: dict[str, Any] = {"reference": "XX-2026-000001", "landlord": self.landlord}
+            for kind, detail in recipe:
+                if kind == "data":
+                    ctx.update(dict(detail))
+                elif kind == "stamp":
+                    ctx[detail] = instant
+                else:
+                    try:
+                        self.environment.execute(detail, ctx)
+                    except Exception:
+                        pass
+            return ctx
+        return contexts

@@ -1,0 +1,372 @@
+"""Walking every path through the process the way the engine would run it, keeping along each
+path the few facts the Code's rules need; two paths with the same future are followed once."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Mapping, Sequence
+
+from workflow_app.diagrams.code_check.clocks import ClockRules
+from workflow_app.diagrams.code_check.extensions import AGREEMENT, ExtensionRules
+from workflow_app.diagrams.code_check.facts import EXPLORE_AT, Candidate, Extension, Facts, Token, freeze, truthy
+from workflow_app.diagrams.code_check.findings import Finding
+from workflow_app.diagrams.code_check.forms import Answers
+from workflow_app.diagrams.code_check.letters import LetterRules, Letters
+from workflow_app.diagrams.code_check.process_graph import Flow, Node, ProcessGraph
+from workflow_app.diagrams.code_check.reading import names_read
+from workflow_app.diagrams.code_check.refusals import NO_LETTER_NEEDED_OUTCOME, REFUSAL_OUTCOME, RefusalRules
+from workflow_app.diagrams.code_check.stages import StageRules
+from workflow_app.diagrams.code_check.timers import DeadlineResult, TimerSweep
+from workflow_app.diagrams.definitions import ACTIVITY_TAGS
+from workflow_app.diagrams.expressions import RestrictedEnvironment
+from workflow_app.rules.calendar import WorkingCalendar
+from workflow_app.rules.regime import Regime
+from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, STAGE2_KEYS
+
+MAX_STEPS = 200_000     # elements entered over all paths, so a tangled diagram cannot hang the check
+
+
+class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRules, TimerSweep):
+    """Walks a diagram's paths and applies the Code's rules along them.
+
+    The rules are mixed in by concern (clocks, extensions, letters, refusals, stages, the timer
+    sweep); they read the walk's state (`graph`, `letters`, `regime`...) and report through `add`.
+    """
+
+    def __init__(self, graph: ProcessGraph, letters: Letters, calendar: WorkingCalendar,
+                 environment: RestrictedEnvironment, instants: Sequence[datetime], landlord: str,
+                 regime: Regime) -> None:
+        self.graph = graph
+        self.regime = regime
+        self.letters = letters
+        self.calendar = calendar
+        self.environment = environment
+        self.instants = instants
+        self.landlord = landlord
+        self.answers = Answers(graph)
+        self.findings: list[Finding] = []
+        self.results: dict[tuple, DeadlineResult] = {}
+        self.extensions: dict[str, list[Extension]] = defaultdict(list)
+        self.steps = 0
+        self.paths = 0
+        self.cut_short = False
+        self._reported: set[tuple] = set()
+        self._options_read: set[str] = set()
+        self.separations: set[tuple[str, str]] = set()   # (stage 2 response task, the task that answered stage 1)
+
+    def add(self, provision: str, severity: str, element_id: str | None, message: str,
+            once: tuple | None = None) -> None:
+        if once is not None:
+            if once in self._reported:
+                return
+            self._reported.add(once)
+        self.findings.append(Finding(provision, severity, element_id, message))
+
+    def name(self, element_id: str | None) -> str:
+        element = self.graph.elements.get(element_id or "")
+        if element is None:
+            return "the diagram"
+        return f"'{element.name}'" if element.name != element.id else element.id
+
+    def run(self) -> None:
+        seen: set[tuple] = set()
+        for start in self.graph.starts.get(self.graph.main_process, []):
+            ctx = {"reference": "XX-2026-000001", "landlord": self.landlord, "received_at": EXPLORE_AT}
+            facts = Facts()
+            if self.graph.acknowledgers["stage1_acknowledge"]:
+                facts.awaiting = frozenset({"stage1_acknowledge"})
+            pending = [Token(start, ctx, facts, (), {}, (("stamp", "received_at"),))]
+            while pending:
+                token = pending.pop()
+                key = self._memo_key(token)
+                if key in seen:
+                    continue
+                seen.add(key)
+                self.steps += 1
+                if self.steps > MAX_STEPS:
+                    self.cut_short = True
+                    return
+                pending.extend(reversed(self._step(token)))
+        for key, seen_extensions in self.extensions.items():
+            self._judge_extensions(key, seen_extensions)
+        self._judge_separation()
+
+    def _memo_key(self, token: Token) -> tuple:
+        ahead = self.graph.keys_ahead.get(token.node, frozenset())
+        facts = token.facts
+        for key in [k for k in facts.deadlines if k not in ahead]:
+            del facts.deadlines[key]     # no timer with this key can be armed again from here
+        for key in [k for k in facts.anchors if k not in ahead]:
+            del facts.anchors[key]
+        for key, stamps in facts.anchors.items():
+            facts.anchors[key] = stamps & self.graph.key_reads.get(key, frozenset())
+        if "stage2_response" not in ahead:
+            facts.closer1 = None
+        if not self.graph.stage2_ahead.get(token.node, False):
+            facts.unclocked2 = None
+        if facts.request is not None:
+            read = frozenset().union(*[self.graph.key_reads.get(k, frozenset()) for k in STAGE2_KEYS if k in ahead])
+            facts.request = facts.request & read if read else None
+        if not self.graph.responses_ahead.get(token.node, False):
+            facts.after_final = frozenset()
+        live = self.graph.live.get(token.node, frozenset())
+        ctx = tuple(sorted((n, freeze(token.ctx[n])) for n in live if n in token.ctx))
+        loops = self.graph.cyclic_reach.get(token.node, frozenset())
+        visits = tuple(sorted((n, c) for n, c in token.visits.items() if n in loops))
+        return token.node, token.stack, ctx, visits, token.facts.key()
+
+    def _step(self, token: Token) -> list[Token]:
+        node = self.graph.node(token.node)
+        count = token.visits.get(node.id, 0) + 1
+        if count > self.graph.visit_cap[node.id]:
+            self._cut(token)
+            return []
+        token.visits[node.id] = count
+        self._enter(token, node)
+        if self.graph.waits(node):
+            self._waiting(token, node)
+        if node.tag in ACTIVITY_TAGS:
+            for boundary in node.boundaries:
+                if self.graph.node(boundary).event == "timer":
+                    self._arm(token, boundary)
+            successors = []
+            for boundary in node.boundaries:
+                fired = token.branch()
+                successors += self._boundary(fired, self.graph.node(boundary))
+            inner = self.graph.starts.get(node.id) or self.graph.starts.get(node.called or "") \
+                if node.tag in ("subProcess", "transaction", "callActivity") else None
+            if inner:
+                for start in inner:
+                    entering = token.branch(start)
+                    entering.stack = token.stack + (node.id,)
+                    successors.append(entering)
+            else:
+                for done in self._perform(token, node):
+                    successors += self._leave(done, node)
+            return successors
+        if node.tag in ("exclusiveGateway", "inclusiveGateway"):
+            return self._decide(token, node)
+        if node.tag == "eventBasedGateway":
+            return self._race(token, node)
+        if node.tag == "intermediateCatchEvent":
+            self._catch(token, node)
+        return self._leave(token, node)
+
+    def _perform(self, token: Token, node: Node) -> list[Token]:
+        """The ways an activity can complete: a script runs, a user task is answered."""
+        if node.tag == "scriptTask":
+            script = self.graph.scripts.get(node.id)
+            if script:
+                after = dict(token.ctx)
+                try:
+                    self.environment.execute(script, after)
+                    token.ctx = after
+                except Exception:  # the engine would stop here too; the engine's checks judge scripts
+                    pass
+                token.recipe += (("script", script),)
+            return [token]
+        if node.tag != "userTask":
+            return [token]
+        done = []
+        for answers in self.answers(node, token.ctx):
+            answered = token.branch()
+            answered.ctx.update({k: c.value for k, c in answers.items()})
+            answered.recipe += (("data", tuple(sorted((k, c.value) for k, c in answers.items()))),)
+            self._answered(answered, node, answers)
+            done.append(answered)
+        return done
+
+    def _leave(self, token: Token, node: Node) -> list[Token]:
+        """An element completes: its timestamp and letter, then its outgoing flows (or its scope ends)."""
+        stamp = node.element.properties.get("timestamp")
+        if stamp:
+            self._stamp(token, stamp)
+        self._completed(token, node)
+        if node.letter:
+            self._letter(token, node)
+        top = not token.stack
+        if (node.tag == "endEvent" and node.event == "terminate" and top) or (top and not node.outgoing):
+            self._end(token, node)
+            return []
+        if token.stack and (node.tag == "endEvent" or not node.outgoing):
+            parent = self.graph.node(token.stack[-1])
+            token.stack = token.stack[:-1]
+            return self._leave(token, parent)
+        if len(node.outgoing) == 1:
+            token.node = node.outgoing[0].target
+            return [token]
+        return [token.branch(flow.target) for flow in node.outgoing]
+
+    def _boundary(self, token: Token, boundary: Node) -> list[Token]:
+        if not boundary.element.interrupting:
+            # A side path: the activity goes on, and so does the clock that runs on it.
+            token.facts.awaiting -= self._running(token, self.graph.node(boundary.element.attached_to))
+        self._enter(token, boundary)
+        if boundary.event == "message":
+            self._message(token, boundary)
+        return self._leave(token, boundary)
+
+    def _catch(self, token: Token, node: Node) -> None:
+        if node.event == "timer":
+            self._arm(token, node.id)
+        elif node.event == "message":
+            self._message(token, node)
+
+    def _decide(self, token: Token, node: Node) -> list[Token]:
+        """Gateways: each flow whose condition holds, or cannot be decided from the data tried."""
+        chosen: list[Flow] = []
+        names: set[str] = set()
+        definite = True
+        default = None
+        for flow in node.outgoing:
+            if flow.id == node.default or flow.condition is None:
+                if flow.id == node.default or len(node.outgoing) == 1:
+                    default = flow
+                else:
+                    chosen.append(flow)
+                continue
+            names |= names_read(flow.condition)
+            try:
+                holds = bool(self.environment.evaluate(flow.condition, token.ctx))
+            except Exception:  # a value the check cannot know here: either way is possible
+                holds = None
+            if holds is None:
+                definite = False
+                chosen.append(flow)
+            elif holds:
+                chosen.append(flow)
+                if node.tag == "exclusiveGateway" and definite:
+                    break
+        if default is not None and (not chosen or not definite):
+            chosen.append(default)
+        tokens = []
+        for flow in chosen:
+            taken = token.branch(flow.target) if len(chosen) > 1 else token
+            taken.node = flow.target
+            self._branched(taken, node, flow, frozenset(names), definite)
+            self._completed(taken, node)
+            tokens.append(taken)
+        return tokens
+
+    def _race(self, token: Token, node: Node) -> list[Token]:
+        """An event-based gateway: its timers are armed together, then each event may come first."""
+        targets = [self.graph.node(f.target) for f in node.outgoing]
+        for target in targets:
+            if target.event == "timer":
+                self._arm(token, target.id)
+        self._completed(token, node)
+        tokens = []
+        for target in targets:
+            count = token.visits.get(target.id, 0) + 1
+            if count > self.graph.visit_cap[target.id]:
+                continue
+            first = token.branch(target.id)
+            first.visits[target.id] = count
+            self._enter(first, target)
+            if target.event == "message":
+                self._message(first, target)
+            tokens += self._leave(first, target)
+        return tokens
+
+    def _stamp(self, token: Token, name: str) -> None:
+        token.ctx[name] = EXPLORE_AT
+        token.recipe += (("stamp", name),)
+        facts = token.facts
+        facts.anchors = {k: v | {name} for k, v in facts.anchors.items()}
+        if facts.request is not None:
+            facts.request |= {name}
+
+    def _enter(self, token: Token, node: Node) -> None:
+        facts, stage = token.facts, node.element.stage
+        if stage == "2":
+            if not facts.answered1:
+                facts.answered1 = True
+                facts.dates, facts.date_decisions = {}, frozenset()
+            if "stage2_acknowledge" not in facts.anchors:
+                facts.anchors["stage2_acknowledge"] = frozenset()
+        elif stage == "1":
+            facts.anchors.pop("stage2_acknowledge", None)
+        if node.tag == "userTask":
+            for pending_stage, (responder, letters) in list(facts.pending.items()):
+                if node.id in self.graph.responders(pending_stage) and stage == pending_stage:
+                    del facts.pending[pending_stage]            # back to the response: an extension
+                elif stage not in (None, pending_stage):
+                    del facts.pending[pending_stage]
+                    self._close_stage(facts, pending_stage, responder, letters)
+            if facts.closer1 is not None and node.id in self.graph.responders("2"):
+                self.separations.add((node.id, facts.closer1))
+        if not self._catches_message(node):
+            self._stage_clocks(facts, node)
+        if facts.final_response is not None:
+            self._after_final(facts, node)
+
+    @staticmethod
+    def _catches_message(node: Node) -> bool:
+        return node.event == "message" and node.tag in ("intermediateCatchEvent", "boundaryEvent")
+
+    def _completed(self, token: Token, node: Node) -> None:
+        facts = token.facts
+        if node.tag == "userTask" and node.element.stage != "post":
+            facts.decision_letters = frozenset()        # letters from here on answer this decision
+        if node.id in self.graph.guarded_by("stage1_acknowledge"):
+            facts.anchors["stage1_response"] = frozenset()
+        if node.id in self.graph.guarded_by("stage2_acknowledge"):
+            facts.anchors["stage2_response"] = frozenset()
+        for key in ACKNOWLEDGE_KEYS.values():
+            if node.id in self.graph.acknowledgers[key]:
+                facts.awaiting -= {key}
+        if node.id in self.graph.responders("2"):
+            facts.final_response, facts.after_final = node.id, frozenset()
+        for stage in ("1", "2"):
+            if node.id in self.graph.responders(stage):
+                facts.pending[stage] = (node.id, frozenset())
+                if stage == "1" and not facts.answered1:
+                    facts.answered1 = True
+                    facts.dates, facts.date_decisions = {}, frozenset()
+
+    def _message(self, token: Token, node: Node) -> None:
+        name = node.message or node.id
+        self._stamp(token, f"{name}_at")
+        facts = token.facts
+        facts.anchors["stage2_acknowledge"] = frozenset()
+        if facts.answered1:
+            # New information after the stage 1 response reopens the investigation (Harrogate 5.2.3): a stage 1
+            # response deadline armed from here may count from its arrival.
+            facts.anchors["stage1_response"] = frozenset()
+        if AGREEMENT.search(name):
+            self._agreement(facts)
+        for stage, (responder, letters) in list(facts.pending.items()):
+            del facts.pending[stage]
+            self._close_stage(facts, stage, responder, letters)
+        if facts.answered1 and not facts.in2:       # an escalation request, if stage 2 follows
+            facts.request, facts.unclocked2 = frozenset({f"{name}_at"}), frozenset()
+        self._stage_clocks(facts, node)
+
+    def _close_stage(self, facts: Facts, stage: str, responder: str, letters: frozenset[str]) -> None:
+        if stage == "1":
+            facts.closer1 = responder
+        self._judge_completion(stage, responder, letters)
+
+    def _answered(self, token: Token, node: Node, answers: Mapping[str, Candidate]) -> None:
+        facts = token.facts
+        if any(AGREEMENT.search(k) and truthy(c.value) for k, c in answers.items()):
+            self._agreement(facts)
+        if not facts.answered1:
+            facts.dates.update({k: c for k, c in answers.items() if c.months_before is not None})
+        else:
+            self._reasons_options(node)
+
+    def _cut(self, token: Token) -> None:
+        self.paths += 1
+
+    def _end(self, token: Token, node: Node) -> None:
+        """The process ends: refusals explained (2.4, 5.11), not for an issue's age (2.3), letters sent."""
+        self.paths += 1
+        facts = token.facts
+        outcome = node.element.properties.get("outcome") or ""
+        refused = bool(REFUSAL_OUTCOME.search(outcome))
+        if refused:
+            self._judge_refusal(node, facts)
+        for stage, (responder, letters) in facts.pending.items():
+            if not (refused or NO_LETTER_NEEDED_OUTCOME.search(outcome)):
+                self._judge_completion(stage, responder, letters)
