@@ -427,3 +427,6 @@ def demo(ctx: click.Context) -> None:
     from workflow_app.tools.demo import load_demo
     for line in load_demo(_runtime(ctx)):
         click.echo(line)
+
+if __name__ == "__main__":
+    main()
