@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from jinja2.sandbox import SandboxedEnvironment
-from jinja2 import FileSystemLoader, TemplateNotFound
+from jinja2 import TemplateNotFound
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,7 @@ from workflow_app.diagrams.definitions import Definition, Element, compile_defin
 from workflow_app.diagrams.forms import load_form
 from workflow_app.casework.instances import ArmedTimer, Instance, Step
 from workflow_app.rules.landlords import Landlord
+from workflow_app.diagrams.letter_templates import letter_environment
 from workflow_app.casework.models import Complaint, Deadline, DefinitionVersion, Incident, Letter, PendingEvent, Task
 from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, LetterStatus, TaskStatus
 
@@ -287,16 +288,6 @@ class Casework:
                 complaint=complaint, landlord=landlord, case=instance.data())
         except TemplateNotFound:
             return None
-
-
-SHARED_LETTERS = Path(__file__).parent / "templates" / "letters"
-"""The product's letter layout, macros and default letter, for any landlord folder that has none of its own."""
-
-
-def letter_environment(folder: Path | None) -> SandboxedEnvironment:
-    """Letter templates from a landlord's `letters/` folder first, then the product's shared ones."""
-    folders = [str(SHARED_LETTERS)] if folder is None else [str(folder), str(SHARED_LETTERS)]
-    return SandboxedEnvironment(loader=FileSystemLoader(folders), autoescape=True)
 
 
 def due_for(element: Element, stage: str, running: list[Deadline]) -> datetime | None:

@@ -29,7 +29,8 @@ from workflow_app import settings
 from workflow_app.casework import audit
 from workflow_app.rules import clock
 from workflow_app.casework.complaints import transaction
-from workflow_app.casework.engine import Casework, letter_environment
+from workflow_app.casework.engine import Casework
+from workflow_app.diagrams.letter_templates import letter_environment
 from workflow_app.rules.regime import HOUSING_OMBUDSMAN, Regime
 from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
 from workflow_app.casework.models import Complaint, Letter, User

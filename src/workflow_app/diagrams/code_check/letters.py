@@ -10,6 +10,7 @@ from typing import Any
 from workflow_app.diagrams.code_check.facts import EXPLORE_AT, Token
 from workflow_app.diagrams.code_check.findings import ERROR
 from workflow_app.diagrams.code_check.process_graph import Node
+from workflow_app.diagrams.letter_templates import letter_environment
 
 
 
@@ -30,6 +31,19 @@ class _ProbeCase(dict):
 
     def get(self, key: str, default: Any = None) -> Any:
         return self[key]
+
+
+class _ProbeComplaint:
+    """A complaint for rendering a letter template before any complaint exists: the columns a letter
+    reads, and None for any other (as a complaint row with that column empty)."""
+
+    def __init__(self, **columns: Any) -> None:
+        self.__dict__.update(columns)
+
+    def __getattr__(self, name: str) -> None:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return None
 
 
 @dataclass
@@ -63,14 +77,12 @@ class Letters:
     def _read(self, template: str) -> LetterContent:
         if self.folder is None or not (self.folder / f"{template}.html").is_file():
             return LetterContent(template, False)
-        from workflow_app.casework.engine import letter_environment
-        from workflow_app.casework.models import Complaint
         source = (self.folder / f"{template}.html").read_text(encoding="utf-8", errors="replace")
         case = _ProbeCase()
-        complaint = Complaint(reference="XX-2026-000001", landlord=getattr(self.landlord, "slug", "landlord"),
+        complaint = _ProbeComplaint(reference="XX-2026-000001", landlord=getattr(self.landlord, "slug", "landlord"),
                               received_at=EXPLORE_AT, channel="email", category="other",
                               summary="[complaint summary]", resident={"name": "[resident]"},
-                              stage="1", status="open")
+                              stage="1", status="open")  # the letters read a complaint's columns
         environment = letter_environment(self.folder)
         try:
             html = environment.get_template(f"{template}.html").render(
