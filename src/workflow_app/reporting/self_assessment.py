@@ -381,9 +381,6 @@ def year_counts(session: Session, landlord: str, first: datetime, end: datetime)
 
 # --- gathering the evidence -----------------------------------------------------------------------
 
-_findings_cache: dict[tuple[str, str], list[Any]] = {}
-
-
 def gather(session: Session, landlord: Landlord, first: datetime, end: datetime,
            figures: Mapping[str, Any]) -> Evidence:
     """The landlord's newest deployed diagram, the Code check's findings on it, and the year's counts."""
@@ -397,14 +394,12 @@ def gather(session: Session, landlord: Landlord, first: datetime, end: datetime,
 
 
 def code_findings(version: DefinitionVersion, landlord: Landlord) -> list[Any]:
-    """The Code check's findings on a version: kept with it at deploy, else worked out once per content."""
+    """The Code check's findings on a version: kept with it at deploy, else worked out (the check keeps its
+    answer by content, so an unchanged diagram is checked once)."""
     if version.code_findings is not None:   # checked when it was deployed (an empty list: nothing found)
         return [f for f in version.code_findings if finding_field(f, "provision") != "engine"]
-    key = (version.content_hash, landlord.slug)
-    if key not in _findings_cache:
-        from workflow_app.diagrams.code_check import check_code
-        from workflow_app.diagrams.forms import load_form
-        forms = {form_id: load_form(source) for form_id, source in (version.forms or {}).items()}
-        found = check_code(version.xml, forms, landlord=landlord, letters_dir=landlord.folder / "letters")
-        _findings_cache[key] = [f for f in found if f.provision != "engine"]
-    return _findings_cache[key]
+    from workflow_app.diagrams.code_check import check_code
+    from workflow_app.diagrams.forms import load_form
+    forms = {form_id: load_form(source) for form_id, source in (version.forms or {}).items()}
+    found = check_code(version.xml, forms, landlord=landlord, letters_dir=landlord.folder / "letters")
+    return [f for f in found if f.provision != "engine"]
