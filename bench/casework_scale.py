@@ -26,14 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import reporting_scale  # noqa: E402  (the shared generator, beside this file)
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
-import reporting_scale  # noqa: E402  (the shared generator, beside this file)
-from workflow_app.rules import clock
-from workflow_app.web import create_app  # noqa: E402
 from workflow_app.casework.accounts import create_user  # noqa: E402
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms  # noqa: E402
 from workflow_app.casework.models import Complaint, ReferenceCounter, User  # noqa: E402
+from workflow_app.rules import clock
+from workflow_app.web import create_app  # noqa: E402
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 REAL_COMPLAINTS = 10

@@ -15,32 +15,32 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import insert, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from workflow_app.rules import clock  # noqa: E402  (after the path is set)
 from workflow_app.casework.accounts import create_user  # noqa: E402
-from workflow_app.rules.calendar import calendar_for  # noqa: E402
 from workflow_app.casework.deployments import deploy, read_forms  # noqa: E402
 from workflow_app.casework.letters import LetterService  # noqa: E402
 from workflow_app.casework.models import Complaint, Task, WorkflowInstance  # noqa: E402
 from workflow_app.casework.runtime import build_runtime  # noqa: E402
 from workflow_app.casework.scheduler import sweep  # noqa: E402
+from workflow_app.rules import clock  # noqa: E402  (after the path is set)
+from workflow_app.rules.calendar import calendar_for  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 DIAGRAM = FIXTURES / "processes" / "testshire" / "complaint.bpmn"
-RECEIVED = datetime(2026, 12, 23, 16, 30, tzinfo=timezone.utc)
+RECEIVED = datetime(2026, 12, 23, 16, 30, tzinfo=UTC)
 EXTEND = {"decision": "extend", "extension_days": 1}
 
 
@@ -130,7 +130,7 @@ def sweep_times(runtime, user) -> tuple[float, float]:
         moved = sweep(runtime.complaints)
         idle.append(time.perf_counter() - started)
         assert moved == 0
-    clock.current().set(datetime(2027, 1, 5, tzinfo=timezone.utc))
+    clock.current().set(datetime(2027, 1, 5, tzinfo=UTC))
     started = time.perf_counter()
     moved = sweep(runtime.complaints)
     due = time.perf_counter() - started

@@ -21,14 +21,13 @@ be repeated without generating again.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import random
 import statistics
 import sys
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,13 +35,13 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
-from workflow_app.reporting import measures as reporting  # noqa: E402
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms  # noqa: E402
 from workflow_app.casework.models import Complaint  # noqa: E402
 from workflow_app.casework.runtime import build_runtime  # noqa: E402
+from workflow_app.reporting import measures as reporting  # noqa: E402
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
-FIRST = datetime(2020, 4, 1, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+FIRST = datetime(2020, 4, 1, 8, 0, tzinfo=UTC)
 SHARE = {"great_places": 0.6, "brighter_places": 0.25, "harrogate": 0.15}
 PREFIX = {"great_places": "GP", "brighter_places": "BP", "harrogate": "HHA"}
 STAGE2_ENTRY = {"great_places": "stage2_acknowledge", "brighter_places": "stage2_acknowledge",
@@ -71,7 +70,7 @@ class Writer:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self.rows: dict[str, list[tuple]] = {t: [] for t in COLUMNS}
-        self.counts: dict[str, int] = {t: 0 for t in COLUMNS}
+        self.counts: dict[str, int] = dict.fromkeys(COLUMNS, 0)
         self.connection = engine.raw_connection()
         if not self.postgres:
             self.connection.cursor().execute("PRAGMA synchronous=OFF")
@@ -104,7 +103,7 @@ class Writer:
     @staticmethod
     def _sqlite(value):
         if isinstance(value, datetime):
-            return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+            return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         if isinstance(value, (dict, list)):
             return json.dumps(value)
         return value
@@ -129,7 +128,7 @@ def generate(engine, closed: int, running: int, seed: int = 5) -> dict[str, int]
     sequence: dict[tuple[str, int], int] = {}
     span = (NOW - timedelta(days=60) - FIRST).total_seconds()
     landlords = list(SHARE)
-    weights = [SHARE[l] for l in landlords]
+    weights = [SHARE[landlord] for landlord in landlords]
 
     def next_id(kind: str) -> int:
         ids[kind] += 1

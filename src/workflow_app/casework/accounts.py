@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from workflow_app.casework.models import ApiToken, User
 from workflow_app.rules import clock
 from workflow_app.rules.errors import Conflict, InvalidInput
-from workflow_app.casework.models import ApiToken, User
 from workflow_app.rules.roles import ROLES, unknown_roles
 
 

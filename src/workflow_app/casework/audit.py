@@ -6,8 +6,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow_app.rules import clock
 from workflow_app.casework.models import AuditEvent, Complaint
+from workflow_app.rules import clock
 
 CLOCK = "clock"
 """The actor of everything time does: timers firing (in a sweep, or in someone's action) and what follows."""

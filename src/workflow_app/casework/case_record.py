@@ -10,26 +10,35 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow_app.casework import audit
-from workflow_app.rules import clock
-from workflow_app.rules.calendar import calendar_for, end_of_london_day, london_date
 from workflow_app.casework.complaints import transaction
 from workflow_app.casework.engine import Casework, load_definition
-from workflow_app.rules.vocabulary import DEADLINE_NAMES, DeadlineKey, STAGE_NAMES
-from workflow_app.rules.errors import InvalidInput, NotFound
 from workflow_app.casework.models import (
-    Attachment, AuditEvent, CaseNote, Complaint, Deadline, Letter, SupportNeeds, Task, User,
+    Attachment,
+    AuditEvent,
+    CaseNote,
+    Complaint,
+    Deadline,
+    Letter,
+    SupportNeeds,
+    Task,
+    User,
 )
+from workflow_app.rules import clock
+from workflow_app.rules.calendar import calendar_for, end_of_london_day, london_date
+from workflow_app.rules.errors import InvalidInput, NotFound
 from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
+from workflow_app.rules.vocabulary import DEADLINE_NAMES, STAGE_NAMES, DeadlineKey
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 # What residents and staff send as evidence; the type is taken from this list, never from the upload.
@@ -431,10 +440,11 @@ def export_zip(session: Session, casework: Casework, reference: str, user: User)
                    "completed_by": t.completed_by} for t in page["tasks"]],
         "work": [{"name": w["name"], "stage": w["stage"], "by": w["by"], "at": w["at"].isoformat(),
                   "answers": dict(w["answers"])} for w in page["work"]],
-        "letters": [{"id": l.id, "template": l.template, "stage": l.stage, "status": l.status,
-                     "created_at": l.created_at.isoformat(),
-                     "sent_at": l.sent_at.isoformat() if l.sent_at else None, "sent_by": l.sent_by,
-                     "sent_to": l.sent_to, "file": f"letters/{l.id:04d}-{l.template}.html"} for l in page["letters"]],
+        "letters": [{"id": letter.id, "template": letter.template, "stage": letter.stage, "status": letter.status,
+                     "created_at": letter.created_at.isoformat(),
+                     "sent_at": letter.sent_at.isoformat() if letter.sent_at else None, "sent_by": letter.sent_by,
+                     "sent_to": letter.sent_to, "file": f"letters/{letter.id:04d}-{letter.template}.html"}
+                    for letter in page["letters"]],
         "notes": [{"author": n.author, "at": n.at.isoformat(), "body": n.body} for n in page["notes"]],
         "support_needs": [{"adjustments": s.adjustments, "vulnerabilities": s.vulnerabilities,
                            "review_on": s.review_on.isoformat() if s.review_on else None,

@@ -6,9 +6,10 @@ instance, tasks, deadlines and audit events) or nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -16,15 +17,23 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflow_app.casework import audit
+from workflow_app.casework.deployments import current_version
+from workflow_app.casework.engine import Action, Casework, deliver_event, load_definition
+from workflow_app.casework.instances import Instance
+from workflow_app.casework.models import (
+    Complaint,
+    Deadline,
+    PendingEvent,
+    ReferenceCounter,
+    Task,
+    User,
+    WorkflowInstance,
+)
 from workflow_app.rules import clock
 from workflow_app.rules.calendar import london_date
-from workflow_app.casework.engine import Action, Casework, deliver_event, load_definition
-from workflow_app.casework.deployments import current_version
 from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
-from workflow_app.casework.instances import Instance
-from workflow_app.rules.vocabulary import CATEGORIES, CHANNELS
-from workflow_app.casework.models import Complaint, Deadline, PendingEvent, ReferenceCounter, Task, User, WorkflowInstance
 from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
+from workflow_app.rules.vocabulary import CATEGORIES, CHANNELS
 
 COMPLAINT_FIELDS = {"landlord", "received_at", "channel", "category", "summary", "resident", "representative",
                     "outcomes_sought", "reasonable_adjustments", "received_earlier_reason"}

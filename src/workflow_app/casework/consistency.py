@@ -7,7 +7,7 @@ one. This check proves it after the fact: run it after a crash or a restore
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterator
+from collections.abc import Iterator
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session

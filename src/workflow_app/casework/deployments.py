@@ -9,19 +9,20 @@ acknowledges them and says why; the findings and the reason are kept on the vers
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflow_app.casework import audit
-from workflow_app.rules import clock
-from workflow_app.diagrams.definitions import DiagramError, Problem, compile_definition, content_hash
-from workflow_app.rules.errors import InvalidInput, NotFound, WorkflowAppError
-from workflow_app.diagrams.forms import Form, FormDefinitionError, load_forms
 from workflow_app.casework.models import Complaint, DefinitionVersion, WorkflowInstance
+from workflow_app.diagrams.definitions import DiagramError, Problem, compile_definition, content_hash
+from workflow_app.diagrams.forms import Form, FormDefinitionError, load_forms
+from workflow_app.rules import clock
+from workflow_app.rules.errors import InvalidInput, NotFound, WorkflowAppError
 from workflow_app.rules.statuses import ComplaintStatus
 
 

@@ -12,26 +12,28 @@ gets an incident for the analysts instead.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from jinja2.sandbox import SandboxedEnvironment
 from jinja2 import TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow_app.casework import audit
-from workflow_app.rules import clock
-from workflow_app.rules.vocabulary import STAGE_DUTIES, is_duty, is_recurring, stage_order
-from workflow_app.diagrams.definitions import Definition, Element, compile_definition, cache as definition_cache
-from workflow_app.diagrams.forms import load_form
 from workflow_app.casework.instances import ArmedTimer, Instance, Step
-from workflow_app.rules.landlords import Landlord
-from workflow_app.diagrams.letter_templates import letter_environment
 from workflow_app.casework.models import Complaint, Deadline, DefinitionVersion, Incident, Letter, PendingEvent, Task
+from workflow_app.diagrams.definitions import Definition, Element, compile_definition
+from workflow_app.diagrams.definitions import cache as definition_cache
+from workflow_app.diagrams.forms import load_form
+from workflow_app.diagrams.letter_templates import letter_environment
+from workflow_app.rules import clock
+from workflow_app.rules.landlords import Landlord
 from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, LetterStatus, TaskStatus
+from workflow_app.rules.vocabulary import STAGE_DUTIES, is_duty, is_recurring, stage_order
 
 
 def load_definition(version: DefinitionVersion) -> Definition:

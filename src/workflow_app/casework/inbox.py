@@ -5,20 +5,20 @@ I may see. Every row carries how its due time stands in the landlord's working d
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflow_app.rules import clock
 from workflow_app.casework.case_record import Due, due, due_today_end
-from workflow_app.rules.vocabulary import CATEGORIES
-from workflow_app.rules.vocabulary import STAGES
-from workflow_app.rules.landlords import Landlord
 from workflow_app.casework.models import Complaint, Task, User
+from workflow_app.rules import clock
+from workflow_app.rules.landlords import Landlord
 from workflow_app.rules.roles import may_supervise
 from workflow_app.rules.statuses import TaskStatus
+from workflow_app.rules.vocabulary import CATEGORIES, STAGES
 
 PAGE_SIZE = 25
 VIEWS = {"mine": "My tasks", "team": "Team's unassigned", "all": "Everything I may see"}

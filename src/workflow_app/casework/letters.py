@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import Any, Mapping
+from typing import Any
 
 import nh3
 from sqlalchemy import select
@@ -27,13 +28,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workflow_app import settings
 from workflow_app.casework import audit
-from workflow_app.rules import clock
 from workflow_app.casework.complaints import transaction
 from workflow_app.casework.engine import Casework
-from workflow_app.diagrams.letter_templates import letter_environment
-from workflow_app.rules.regime import HOUSING_OMBUDSMAN, Regime
-from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
 from workflow_app.casework.models import Complaint, Letter, User
+from workflow_app.diagrams.letter_templates import letter_environment
+from workflow_app.rules import clock
+from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
+from workflow_app.rules.regime import HOUSING_OMBUDSMAN, Regime
 from workflow_app.rules.statuses import LetterStatus
 
 MAX_LETTER = 200_000

@@ -12,21 +12,28 @@ audit event.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Iterator, Mapping
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from workflow_app.casework import audit
+from workflow_app.casework.engine import Casework
+from workflow_app.casework.models import (
+    Attachment,
+    AuditEvent,
+    CaseNote,
+    Complaint,
+    Letter,
+    PendingEvent,
+    SupportNeeds,
+    WorkflowInstance,
+)
 from workflow_app.rules import clock
 from workflow_app.rules.calendar import end_of_london_day, london_date
-from workflow_app.casework.engine import Casework
 from workflow_app.rules.landlords import Landlord
-from workflow_app.casework.models import (
-    Attachment, AuditEvent, CaseNote, Complaint, Letter, PendingEvent, SupportNeeds, WorkflowInstance,
-)
 from workflow_app.rules.statuses import ComplaintStatus
 
 REDACTED = "[anonymised]"
@@ -56,7 +63,7 @@ def cutoff(today: date, years: int) -> datetime:
 
 def due_for_anonymising(session: Session, landlords: Mapping[str, Landlord]) -> Iterator[Due]:
     today = london_date(clock.now())
-    for landlord in sorted(landlords.values(), key=lambda l: l.slug):
+    for landlord in sorted(landlords.values(), key=lambda lord: lord.slug):
         if not landlord.retention_years:
             continue
         query = select(Complaint.reference, Complaint.closed_at).where(

@@ -13,21 +13,22 @@ from __future__ import annotations
 import heapq
 import itertools
 import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import Token
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import select
 
-from workflow_app.rules import clock
 from workflow_app.casework.accounts import create_user
 from workflow_app.casework.letters import LetterService
 from workflow_app.casework.models import Complaint, Task, User, WorkflowInstance
 from workflow_app.casework.runtime import Runtime, build_runtime
 from workflow_app.casework.scheduler import sweep
+from workflow_app.rules import clock
 from workflow_app.rules.statuses import TaskStatus
 
 ONE_SECOND = timedelta(seconds=1)

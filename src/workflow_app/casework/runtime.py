@@ -13,12 +13,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow_app import settings
-from workflow_app.rules import clock
 from workflow_app.casework.complaints import ComplaintService
 from workflow_app.casework.db import create_schema, make_engine, make_session_factory
 from workflow_app.casework.engine import Casework
-from workflow_app.rules.landlords import Landlord, SettingsError, load_landlords
 from workflow_app.casework.tasks import TaskService
+from workflow_app.rules import clock
+from workflow_app.rules.landlords import Landlord, SettingsError, load_landlords
 
 PROCESSES_VARIABLE = "WORKFLOW_APP_PROCESSES"
 FORMS_VARIABLE = "WORKFLOW_APP_FORMS"

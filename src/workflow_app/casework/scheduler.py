@@ -12,15 +12,15 @@ managers' pages read figures brought up to date here, never written by a page vi
 from __future__ import annotations
 
 import logging
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 
-from workflow_app.rules import clock
 from workflow_app.casework.complaints import ComplaintService
 from workflow_app.casework.models import WorkflowInstance
+from workflow_app.rules import clock
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 30

@@ -7,19 +7,19 @@ and turns its steps into the run's actions.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jsonschema
 
-from workflow_app.rules.roles import ROLES, WORKER_ROLES, Role
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms
-from workflow_app.rules.errors import WorkflowAppError
 from workflow_app.casework.models import User
 from workflow_app.casework.runner import ComplaintRun, scratch_runtime
 from workflow_app.casework.runtime import Runtime
-
+from workflow_app.rules.errors import WorkflowAppError
+from workflow_app.rules.roles import ROLES, WORKER_ROLES, Role
 
 SCENARIO_SCHEMA = {
     "type": "object",

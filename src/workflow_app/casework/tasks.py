@@ -2,20 +2,21 @@
 and listing them for an inbox."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow_app.casework import audit
-from workflow_app.rules import clock, roles
 from workflow_app.casework.complaints import task_body, transaction
 from workflow_app.casework.engine import Action, Casework, load_definition
-from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound
-from workflow_app.diagrams.forms import validate_submission
 from workflow_app.casework.instances import Instance, TaskNotOpen
 from workflow_app.casework.letters import unsent_required
 from workflow_app.casework.models import Complaint, Letter, Task, User
+from workflow_app.diagrams.forms import validate_submission
+from workflow_app.rules import clock, roles
+from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflow_app.rules.statuses import TaskStatus
 
 PAGE_SIZE = 50
@@ -109,7 +110,7 @@ class TaskService:
         form = instance.definition.forms.get(task.form_id) if task.form_id else None
         if form is None:
             if data:
-                raise InvalidInput({key: "unknown field" for key in data})
+                raise InvalidInput(dict.fromkeys(data, "unknown field"))
             return {}
         try:
             context = instance.task_data(task.id)

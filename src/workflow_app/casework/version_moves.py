@@ -11,22 +11,23 @@ complaint, and keeps the tasks (and who they are assigned to) where they are.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflow_app.casework import audit
-from workflow_app.rules import clock
 from workflow_app.casework.complaints import transaction
-from workflow_app.casework.engine import Action, load_definition
-from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
+from workflow_app.casework.engine import load_definition
 from workflow_app.casework.instances import Instance, _thread_serializer
 from workflow_app.casework.models import Complaint, Deadline, DefinitionVersion, Task, WorkflowInstance
 from workflow_app.casework.runtime import Runtime
+from workflow_app.rules.errors import Conflict, NotFound
 from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
+
 
 @dataclass(frozen=True)
 class DeadlineChange:

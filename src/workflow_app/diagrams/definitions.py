@@ -10,29 +10,37 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from threading import Lock
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-    TimeDateEventDefinition, TimerEventDefinition,
-)
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimeDateEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
 
-from workflow_app.rules import clock
-from workflow_app.rules.vocabulary import DEADLINE_KEYS, STAGES, WORKS_TOWARDS_NONE
 from workflow_app.diagrams.expressions import UnsafeExpression, check_expression, check_script
 from workflow_app.diagrams.forms import Form
 from workflow_app.diagrams.graph import (  # noqa: F401  (read_xml and the rest are imported from here too)
-    BPMN_NS, CAMUNDA_NS, MAX_DEPTH, MAX_DIAGRAM_BYTES, NS, DiagramError, Graph, Problem, read_graph, read_xml,
+    BPMN_NS,
+    CAMUNDA_NS,
+    MAX_DEPTH,
+    MAX_DIAGRAM_BYTES,
+    NS,
+    DiagramError,
+    Graph,
+    Problem,
+    read_graph,
+    read_xml,
 )
+from workflow_app.rules import clock
+from workflow_app.rules.vocabulary import DEADLINE_KEYS, STAGES, WORKS_TOWARDS_NONE
 
 ACTIVITY_TAGS = {"task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask",
                  "receiveTask", "businessRuleTask", "subProcess", "callActivity", "transaction"}
@@ -283,7 +291,7 @@ def _as_instant(value: Any, element_id: str) -> datetime:
         value = datetime.fromisoformat(value)
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValueError(f"timer {element_id} must give a timezone-aware date and time, not {value!r}")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 class CaseMessage(CamundaMessage):

@@ -9,8 +9,9 @@ since they move deadlines; so are the forms whose content changed.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from workflow_app.diagrams.definitions import Element, read_elements
 from workflow_app.diagrams.graph import Graph, read_graph

@@ -44,7 +44,8 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field as dataclass_field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -52,6 +53,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 __all__ = [
+    "FORM_ERRORS_KEY",
     "MAX_LIST_LENGTH",
     "MAX_PATTERN_LENGTH",
     "MAX_TEXT_LENGTH",
@@ -60,7 +62,6 @@ __all__ = [
     "Field",
     "Form",
     "FormDefinitionError",
-    "FORM_ERRORS_KEY",
     "load_form",
     "load_forms",
     "parse_feel",
@@ -769,8 +770,8 @@ def _pattern(form_id: str, key: str, pattern: Any) -> re.Pattern[str] | None:
 def _has_nested_repeat(pattern: str) -> bool:
     """True for `(a+)+`-style patterns, the usual cause of catastrophic backtracking."""
     try:
-        from re import _parser as sre_parse  # type: ignore[attr-defined]
         from re import _constants as sre_constants  # type: ignore[attr-defined]
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
     except ImportError:  # pragma: no cover - layout of CPython's private modules changed
         return False
     repeats = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT}

@@ -10,9 +10,9 @@ diagram through it, so they cannot disagree about what a diagram says.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Iterable, Mapping
 
 from lxml import etree
 

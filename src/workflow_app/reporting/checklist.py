@@ -7,19 +7,20 @@ left to tick, and those ticks and any comments are saved with the complaint.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow_app.casework.complaints import transaction
+from workflow_app.casework.models import AuditEvent, ChecklistAnswer, Complaint, Deadline, Letter, Task, User
 from workflow_app.rules import clock
 from workflow_app.rules.calendar import calendar_for, london_date
-from workflow_app.casework.complaints import transaction
 from workflow_app.rules.errors import InvalidInput, NotFound
 from workflow_app.rules.landlords import Landlord
-from workflow_app.casework.models import AuditEvent, ChecklistAnswer, Complaint, Deadline, Letter, Task, User
 from workflow_app.rules.statuses import ComplaintStatus, TaskStatus
 from workflow_app.rules.vocabulary import DeadlineKey
 

@@ -8,8 +8,8 @@ what is left. Flows the counts cannot settle are left out rather than guessed.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from workflow_app.diagrams.graph import read_graph as read_diagram
 

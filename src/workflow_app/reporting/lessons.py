@@ -7,20 +7,21 @@ status, and can add entries of their own. Each change is one transaction.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflow_app.rules import clock
 from workflow_app.casework.complaints import transaction
-from workflow_app.rules.vocabulary import CATEGORIES
-from workflow_app.rules.errors import InvalidInput, NotFound
 from workflow_app.casework.models import AuditEvent, Complaint, LessonLearnt, User
-from workflow_app.rules.statuses import LESSON_STATUS_NAMES, LessonStatus, UNFINISHED_LESSONS
+from workflow_app.rules import clock
 from workflow_app.rules.calendar import london_date, london_midnight
+from workflow_app.rules.errors import InvalidInput, NotFound
+from workflow_app.rules.statuses import LESSON_STATUS_NAMES, UNFINISHED_LESSONS, LessonStatus
+from workflow_app.rules.vocabulary import CATEGORIES
 
 MAX_TEXT = 5000
 SOURCES = (("lessons", "improvement_actions"), ("learning", None))
@@ -37,7 +38,7 @@ class LessonFilter:
     search: str | None = None
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> "LessonFilter":
+    def from_args(cls, args: Mapping[str, str]) -> LessonFilter:
         status = args.get("status") if args.get("status") in LESSON_STATUS_NAMES else None
         theme = args.get("theme") if args.get("theme") in CATEGORIES else None
         return cls(status=status, theme=theme, owner=(args.get("owner") or "").strip()[:200] or None,
@@ -125,7 +126,7 @@ def summary(session: Session, landlords: Sequence[str], first: datetime, end: da
         .group_by(LessonLearnt.theme, LessonLearnt.status)).all()
     by_theme: dict[str, dict[str, int]] = {}
     for theme, status, count in recorded:
-        by_theme.setdefault(theme, {s: 0 for s in LESSON_STATUS_NAMES})[status] = count
+        by_theme.setdefault(theme, dict.fromkeys(LESSON_STATUS_NAMES, 0))[status] = count
     return {"by_theme": [{"theme": t, **by_theme[t], "total": sum(by_theme[t].values())} for t in sorted(by_theme)],
             "recorded": sum(sum(v.values()) for v in by_theme.values())}
 

@@ -48,28 +48,55 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import (
-    Date, and_, case, cast, distinct, exists, func, insert, literal, literal_column, or_, select, true,
+    Date,
+    and_,
+    case,
+    cast,
+    distinct,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy import text
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
-from workflow_app.rules import clock
-from workflow_app.rules.calendar import LONDON, calendar_for, end_of_london_day, london_date, london_midnight
-from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, DUTY_KEYS, DeadlineKey, RESPONSE_KEYS, STAGE_NAMES, deadline_name
-from workflow_app.rules.landlords import Landlord
-from workflow_app.rules.regime import DEFAULT as DEFAULT_REGIME, Regime, regime_named
 from workflow_app.casework.models import (
-    AuditEvent, Complaint, Deadline, DefinitionVersion, ReportCalendarDay, ReportResponse, Task,
+    AuditEvent,
+    Complaint,
+    Deadline,
+    DefinitionVersion,
+    ReportCalendarDay,
+    ReportResponse,
+    Task,
 )
+from workflow_app.rules import clock
+from workflow_app.rules.calendar import LONDON, calendar_for, london_date, london_midnight
+from workflow_app.rules.landlords import Landlord
+from workflow_app.rules.regime import DEFAULT as DEFAULT_REGIME
+from workflow_app.rules.regime import Regime, regime_named
 from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
+from workflow_app.rules.vocabulary import (
+    ACKNOWLEDGE_KEYS,
+    DUTY_KEYS,
+    RESPONSE_KEYS,
+    STAGE_NAMES,
+    DeadlineKey,
+    deadline_name,
+)
 
 CALENDAR_FIRST_YEAR = 2000
 """Working days are numbered in `report_calendar` from this year (reports before it count nothing)."""
@@ -99,7 +126,7 @@ class Period:
             raise ValueError("a period cannot end before it starts")
 
     @classmethod
-    def reporting_year(cls, year: int) -> "Period":
+    def reporting_year(cls, year: int) -> Period:
         """The regulator's year starting 1 April `year` (2026 is 1 April 2026 to 31 March 2027)."""
         return cls(date(year, 4, 1), date(year + 1, 3, 31))
 
@@ -157,16 +184,16 @@ def _calendar_rows(nation: str) -> Iterable[dict[str, Any]]:
     can find an instant's London date from its UTC date and hour alone."""
     numbers = list(calendar_for(nation).day_numbers(date(CALENDAR_FIRST_YEAR, 1, 1), date(2100, 12, 31)))
     for (day, day0), (_, next_day0) in zip(numbers, numbers[1:]):
-        late_is_next_day = london_date(datetime.combine(day, time(23), tzinfo=timezone.utc)) != day
+        late_is_next_day = london_date(datetime.combine(day, time(23), tzinfo=UTC)) != day
         yield {"nation": nation, "day": day, "day0": day0, "day0_late": next_day0 if late_is_next_day else day0}
 
 
 class _Days:
     """SQL for "the working-day number of an instant" on this database."""
 
-    def __init__(self, session: Session, scope: "Scope") -> None:
+    def __init__(self, session: Session, scope: Scope) -> None:
         self.postgres = session.get_bind().dialect.name == "postgresql"
-        nations = {l.slug: l.nation for l in scope.landlords}
+        nations = {landlord.slug: landlord.nation for landlord in scope.landlords}
         self.single = len(set(nations.values())) <= 1
         self.nation_of = nations
         self.only = next(iter(nations.values()), "ENG")
@@ -199,19 +226,19 @@ class Scope:
 
     @property
     def slugs(self) -> list[str]:
-        return [l.slug for l in self.landlords]
+        return [landlord.slug for landlord in self.landlords]
 
     @property
     def regime(self) -> Regime | None:
         """The complaint-handling regime the landlords share (`Landlord.regime`; the default when there
         are none), or None when they work under different ones."""
-        regimes = {l.regime.key: l.regime for l in self.landlords} or {DEFAULT_REGIME: regime_named(DEFAULT_REGIME)}
+        regimes = {landlord.regime.key: landlord.regime for landlord in self.landlords} or {DEFAULT_REGIME: regime_named(DEFAULT_REGIME)}
         return next(iter(regimes.values())) if len(regimes) == 1 else None
 
     @property
     def response_stages(self) -> tuple[str, ...]:
         """The stages whose responses the landlords' regimes time (the Code's: 1 and 2)."""
-        regimes = [l.regime for l in self.landlords] or [regime_named(DEFAULT_REGIME)]
+        regimes = [landlord.regime for landlord in self.landlords] or [regime_named(DEFAULT_REGIME)]
         return tuple(stage for stage in RESPONSE_KEYS if any(stage in r.response_stages for r in regimes))
 
     def code_limit(self, stage: str, extended: ColumnElement, landlord: ColumnElement) -> ColumnElement:
@@ -222,7 +249,7 @@ class Scope:
             base, extension = shared.response_timescale(stage)
             return case((extended.is_(True), base + extension), else_=base)
         default = regime_named(DEFAULT_REGIME).response_timescale(stage)
-        timescales = {l.slug: l.regime.response_timescale(stage) for l in self.landlords}
+        timescales = {landlord.slug: landlord.regime.response_timescale(stage) for landlord in self.landlords}
         extended_days = case({slug: b + e for slug, (b, e) in timescales.items()}, value=landlord,
                              else_=sum(default))
         days = case({slug: b for slug, (b, _) in timescales.items()}, value=landlord, else_=default[0])
@@ -230,11 +257,11 @@ class Scope:
 
     @property
     def homes(self) -> int:
-        return sum(l.homes for l in self.landlords)
+        return sum(landlord.homes for landlord in self.landlords)
 
     @property
     def name(self) -> str:
-        return ", ".join(l.display_name for l in self.landlords) if len(self.landlords) < 4 \
+        return ", ".join(landlord.display_name for landlord in self.landlords) if len(self.landlords) < 4 \
             else f"{len(self.landlords)} landlords"
 
 
@@ -325,7 +352,7 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
 
     names = element_names(session, scope)
     several = len(slugs) > 1
-    landlord_names = {l.slug: l.display_name for l in scope.landlords}
+    landlord_names = {landlord.slug: landlord.display_name for landlord in scope.landlords}
     elements: dict[tuple[str, str], dict[str, Any]] = {}
     caseload: dict[str | None, dict[str, Any]] = {}
     for landlord, element, assignee, count in work:
@@ -387,7 +414,7 @@ def received_comparison(session: Session, scope: Scope, now: datetime) -> list[d
             ("This week", london_midnight(monday), london_midnight(monday) - timedelta(days=364), year_ago),
             ("This month", london_midnight(first), london_midnight(_year_before(first)),
              datetime.combine(_year_before(today), now.astimezone(LONDON).time(), tzinfo=LONDON)
-             .astimezone(timezone.utc))):
+             .astimezone(UTC))):
         current = received_between(session, scope, start, now)
         previous = received_between(session, scope, previous_start, previous_end)
         rows.append({"period": label, "this_year": current, "last_year": previous,
@@ -422,7 +449,7 @@ def refresh(sessions, landlords: Mapping[str, Landlord], everything: bool = Fals
     one measured are looked at again, so a transaction that committed late is not missed;
     `everything` looks at all of them (after loading history written with older dates).
     """
-    ensure_calendar(sessions, {l.nation for l in landlords.values()} | {"ENG"})
+    ensure_calendar(sessions, {landlord.nation for landlord in landlords.values()} | {"ENG"})
     scope = Scope(tuple(landlords.values()))
     response_keys = [RESPONSE_KEYS[stage] for stage in scope.response_stages]
     with sessions() as session:
@@ -863,7 +890,7 @@ def csv_safe(value: Any) -> Any:
 STAGE_LABELS = {stage: STAGE_NAMES[stage] for stage in ("1", "2")}
 
 
-def tables(report: Mapping[str, Any], labels: "Labels | None" = None) -> list[Table]:
+def tables(report: Mapping[str, Any], labels: Labels | None = None) -> list[Table]:
     """The performance report as tables, in the order the page and the annual report show them."""
     labels = labels or Labels()
     c1, c2 = report["ch01"], report["ch02"]

@@ -7,14 +7,14 @@ it often costs an indexed query or two.
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow_app.casework.runtime import Runtime
-from workflow_app.rules.landlords import Landlord
 from workflow_app.reporting import lessons
 from workflow_app.reporting.measures import refresh
+from workflow_app.rules.landlords import Landlord
 
 
 def bring_up_to_date(sessions: sessionmaker[Session], landlords: Mapping[str, Landlord]) -> tuple[int, int]:

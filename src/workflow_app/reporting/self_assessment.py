@@ -11,18 +11,26 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflow_app.rules import clock
 from workflow_app.casework.complaints import transaction
+from workflow_app.casework.models import (
+    Complaint,
+    DefinitionVersion,
+    LessonLearnt,
+    SelfAssessmentAnswer,
+    SupportNeeds,
+    User,
+)
+from workflow_app.rules import clock
 from workflow_app.rules.errors import InvalidInput, NotFound
 from workflow_app.rules.landlords import Landlord
-from workflow_app.casework.models import Complaint, DefinitionVersion, LessonLearnt, SelfAssessmentAnswer, SupportNeeds, User
 from workflow_app.rules.vocabulary import DeadlineKey
 
 SECTIONS = {
@@ -127,7 +135,7 @@ class Answer:
     evidence: str | None = None
     commentary: str | None = None
     automatic: bool = False                 # the product can evidence this provision
-    suggested: "Suggestion | None" = None
+    suggested: Suggestion | None = None
     saved_by: str | None = None
     saved_at: datetime | None = None
 

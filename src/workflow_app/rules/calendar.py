@@ -15,16 +15,27 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, time, timedelta, timezone
-from functools import cached_property, lru_cache
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache, cached_property
 from zoneinfo import ZoneInfo
 
 import holidays
 
 __all__ = [
-    "LONDON", "NATIONS", "FIRST_YEAR", "LAST_YEAR", "Instant", "WorkingCalendar",
-    "calendar_for", "london_date", "end_of_london_day", "london_midnight",
-    "MAX_WORKING_DAYS", "MAX_DAYS", "MAX_WEEKS", "MAX_MONTHS",
+    "FIRST_YEAR",
+    "LAST_YEAR",
+    "LONDON",
+    "MAX_DAYS",
+    "MAX_MONTHS",
+    "MAX_WEEKS",
+    "MAX_WORKING_DAYS",
+    "NATIONS",
+    "Instant",
+    "WorkingCalendar",
+    "calendar_for",
+    "end_of_london_day",
+    "london_date",
+    "london_midnight",
 ]
 
 LONDON = ZoneInfo("Europe/London")
@@ -87,7 +98,7 @@ def _parse(text: str) -> datetime | date:
 def end_of_london_day(day: date) -> datetime:
     """23:59:59 London time on `day`, as a UTC instant: when every deadline falls."""
     try:
-        return datetime.combine(day, _END_OF_DAY, tzinfo=LONDON).astimezone(timezone.utc)
+        return datetime.combine(day, _END_OF_DAY, tzinfo=LONDON).astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{day.isoformat()} is outside the supported dates") from None
 
@@ -95,7 +106,7 @@ def end_of_london_day(day: date) -> datetime:
 def london_midnight(day: date) -> datetime:
     """00:00 London time on `day`, as a UTC instant: where a London date (and a report's period) starts."""
     try:
-        return datetime.combine(day, time(0), tzinfo=LONDON).astimezone(timezone.utc)
+        return datetime.combine(day, time(0), tzinfo=LONDON).astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{day.isoformat()} is outside the supported dates") from None
 
@@ -171,7 +182,7 @@ class _WorkingDays:
         return bisect_left(self.ordinals, self.ordinal_of(day))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _working_days(nation: str) -> _WorkingDays:
     return _WorkingDays(nation)
 

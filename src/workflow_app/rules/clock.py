@@ -8,10 +8,11 @@ reading the real time (a new thread starts with the system clock).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
-from datetime import datetime, timedelta, timezone
-from typing import Iterator, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 
 class Clock(Protocol):
@@ -20,7 +21,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class VirtualClock:
@@ -45,7 +46,7 @@ _current: ContextVar[Clock] = ContextVar("workflow_app_clock", default=SYSTEM)
 
 def now() -> datetime:
     """The current instant, timezone-aware UTC, from this context's clock."""
-    return _current.get().now().astimezone(timezone.utc)
+    return _current.get().now().astimezone(UTC)
 
 
 def current() -> Clock:
@@ -75,4 +76,4 @@ def using(clock: Clock) -> Iterator[Clock]:
 def _aware(at: datetime) -> datetime:
     if at.tzinfo is None:
         raise ValueError("a clock needs a timezone-aware instant")
-    return at.astimezone(timezone.utc)
+    return at.astimezone(UTC)

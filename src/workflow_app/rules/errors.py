@@ -5,7 +5,7 @@ with a non-zero exit. Nothing is changed in the database when one is raised.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 
 class WorkflowAppError(Exception):

@@ -23,8 +23,10 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+
 from workflow_app.rules.calendar import NATIONS
-from workflow_app.rules.regime import DEFAULT as DEFAULT_REGIME, HOUSING_OMBUDSMAN, Regime, known_regimes, regime_named
+from workflow_app.rules.regime import DEFAULT as DEFAULT_REGIME
+from workflow_app.rules.regime import HOUSING_OMBUDSMAN, Regime, known_regimes, regime_named
 
 SETTINGS_FILE = "landlord.toml"
 TIMEZONE = "Europe/London"

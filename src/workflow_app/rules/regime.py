@@ -9,11 +9,11 @@ a landlord under another ombudsman's procedure (the SPSO's, in Scotland) is a ch
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, RESPONSE_KEYS
 

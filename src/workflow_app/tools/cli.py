@@ -8,19 +8,19 @@ import sys
 from pathlib import Path
 
 import click
-
-from workflow_app.rules import clock
 from sqlalchemy import select
 
 from workflow_app.casework.accounts import create_token, create_user
 from workflow_app.casework.db import database_url, default_instance_dir
-from workflow_app.diagrams.definitions import DiagramError
-from workflow_app.casework.deployments import deploy, diagram_files, read_forms
-from workflow_app.rules.errors import WorkflowAppError
-from workflow_app.rules.landlords import SettingsError
+from workflow_app.casework.deployments import diagram_files, read_forms
 from workflow_app.casework.models import User
 from workflow_app.casework.runtime import Runtime, build_runtime, default_forms_dir, default_processes_dir
+from workflow_app.diagrams.definitions import DiagramError
+from workflow_app.rules import clock
+from workflow_app.rules.errors import WorkflowAppError
+from workflow_app.rules.landlords import SettingsError
 from workflow_app.rules.roles import ROLES
+
 
 def _runtime(ctx: click.Context) -> Runtime:
     if ctx.obj is None:
@@ -337,7 +337,7 @@ def serve(host: str, port: int, no_scheduler: bool, dev_secret: bool | None) -> 
         if dev_secret and not loopback:
             raise click.ClickException(f"a throwaway secret is for this machine only (--host 127.0.0.1); "
                                        f"set {settings.SECRET_KEY_VARIABLE} to serve on {host}")
-        if dev_secret is None and loopback or dev_secret:
+        if (dev_secret is None and loopback) or dev_secret:
             import secrets
             config["SECRET_KEY"] = secrets.token_hex(32)
             click.echo(f"{settings.SECRET_KEY_VARIABLE} is not set: signing sessions with a throwaway secret "

@@ -8,21 +8,21 @@ Safe to run again: it only adds what is missing.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Iterator
 
 from sqlalchemy import func, select
 
-from workflow_app.rules import clock
-from workflow_app.reporting import lessons
-from workflow_app.reporting.projections import bring_up_to_date
 from workflow_app.casework.accounts import create_token, create_user
 from workflow_app.casework.deployments import deploy_checked, diagram_files, read_forms
-from workflow_app.rules.errors import Forbidden, InvalidInput
 from workflow_app.casework.models import Complaint, LessonLearnt, Task, User
 from workflow_app.casework.runtime import Runtime
-from workflow_app.rules.statuses import LessonStatus, TaskStatus
+from workflow_app.reporting import lessons
+from workflow_app.reporting.projections import bring_up_to_date
+from workflow_app.rules import clock
+from workflow_app.rules.errors import Forbidden, InvalidInput
 from workflow_app.rules.roles import Role
+from workflow_app.rules.statuses import LessonStatus, TaskStatus
 
 DEMO_PASSWORD = "demo"
 DEMO_ACKNOWLEDGEMENT = ("Demo data: each landlord's policy is modelled as written, so the Code check's findings "

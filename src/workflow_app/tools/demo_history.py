@@ -14,21 +14,22 @@ have no complaint received more than two weeks ago (so running the demo again ad
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from sqlalchemy import func, select
 
-from workflow_app.rules import clock
-from workflow_app.rules.calendar import calendar_for
 from workflow_app.casework.engine import load_definition
-from workflow_app.rules.errors import WorkflowAppError
 from workflow_app.casework.models import Complaint, DefinitionVersion, Task, User
 from workflow_app.casework.runner import ComplaintRun
 from workflow_app.casework.runtime import Runtime
-from workflow_app.rules.statuses import ComplaintStatus, TaskStatus
+from workflow_app.rules import clock
+from workflow_app.rules.calendar import calendar_for
+from workflow_app.rules.errors import WorkflowAppError
 from workflow_app.rules.roles import Role
+from workflow_app.rules.statuses import ComplaintStatus, TaskStatus
 
 COMPLAINTS_PER_LANDLORD = 30
 DAYS_BACK = 400

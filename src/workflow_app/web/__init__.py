@@ -1,15 +1,16 @@
 """Complaint handling for UK social landlords on BPMN diagrams run by SpiffWorkflow."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Flask, g, jsonify, redirect, render_template, request, url_for
 
 from workflow_app import settings as app_settings
-from workflow_app.rules import clock
 from workflow_app.casework.db import database_url, default_instance_dir
 from workflow_app.casework.runtime import Runtime, build_runtime
+from workflow_app.rules import clock
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -58,8 +59,7 @@ def register_extensions(app: Flask) -> None:
     runtime = build_runtime(url, _path(app.config["PROCESSES_DIR"]), _path(app.config["FORMS_DIR"]),
                             run_clock=app.config.get("CLOCK"))
     app.extensions["workflow_app"] = runtime
-    from workflow_app.web import extensions
-    from workflow_app.web import security
+    from workflow_app.web import extensions, security
     extensions.init_app(app)
     security.init_app(app)
     use_runtime_clock(app, runtime)
@@ -88,10 +88,7 @@ def use_runtime_clock(app: Flask, runtime: Runtime) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from workflow_app.web import api
-    from workflow_app.web import auth
-    from workflow_app.web import caseworker
-    from workflow_app.web import manager
+    from workflow_app.web import api, auth, caseworker, manager
     from workflow_app.web.extensions import csrf
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no cross-site request can carry one

@@ -9,8 +9,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from workflow_app.casework.accounts import user_for_token
-from workflow_app.rules.errors import InvalidInput, WorkflowAppError
 from workflow_app.casework.runtime import Runtime
+from workflow_app.rules.errors import InvalidInput, WorkflowAppError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

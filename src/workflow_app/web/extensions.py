@@ -11,8 +11,8 @@ from flask_login import LoginManager, UserMixin
 from flask_wtf import CSRFProtect
 from sqlalchemy import func, select
 
-from workflow_app.rules import clock
 from workflow_app.casework.models import SignInAttempt, User
+from workflow_app.rules import clock
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.sign_in"

@@ -14,10 +14,11 @@ import dataclasses
 import hashlib
 import json
 from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from threading import Lock
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from workflow_app.diagrams.code_check.findings import Finding
 

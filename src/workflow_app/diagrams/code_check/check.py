@@ -1,9 +1,10 @@
 """The check's entry points: a diagram (with its forms, landlord and letters), or a diagram file."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from workflow_app.diagrams.code_check.cache import cache, check_key
 from workflow_app.diagrams.code_check.findings import ENGINE, ERROR, WARNING, Finding, engine_finding, sort_findings

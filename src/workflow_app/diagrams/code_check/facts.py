@@ -36,9 +36,23 @@ class Facts:
     """What a path has done so far that the rules still need; two paths with equal facts, at the
     same element with the same case data still to be read, have the same future."""
 
-    __slots__ = ("deadlines", "anchors", "answered1", "decision_letters", "dates", "date_decisions",
-                 "reasons", "pending", "closer1", "awaiting", "in2", "request", "unclocked2", "final_response",
-                 "after_final")
+    __slots__ = (
+        "after_final",
+        "anchors",
+        "answered1",
+        "awaiting",
+        "closer1",
+        "date_decisions",
+        "dates",
+        "deadlines",
+        "decision_letters",
+        "final_response",
+        "in2",
+        "pending",
+        "reasons",
+        "request",
+        "unclocked2",
+    )
 
     def __init__(self) -> None:
         self.deadlines: dict[str, Deadline] = {}

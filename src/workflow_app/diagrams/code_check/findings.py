@@ -1,8 +1,9 @@
 """What the check reports: findings with a provision, a severity and the element to look at."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from workflow_app.diagrams.graph import Problem
 

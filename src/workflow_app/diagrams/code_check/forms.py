@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from workflow_app.diagrams.code_check.extensions import AGREEMENT
 from workflow_app.diagrams.code_check.facts import EXPLORE_AT, Candidate

@@ -13,7 +13,6 @@ from workflow_app.diagrams.code_check.process_graph import Node
 from workflow_app.diagrams.letter_templates import letter_environment
 
 
-
 class _ProbeCase(dict):
     """Case data for rendering a letter template: every field exists and is remembered."""
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from lxml import etree
 
 from workflow_app.diagrams.code_check.reading import expression_tree, feel_names, names_read
 from workflow_app.diagrams.definitions import Element
 from workflow_app.diagrams.forms import Form
-from workflow_app.diagrams.graph import Graph as Diagram, read_graph
+from workflow_app.diagrams.graph import Graph as Diagram
+from workflow_app.diagrams.graph import read_graph
 from workflow_app.rules.regime import Limit
 from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, RESPONSE_KEYS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Mapping
+from collections.abc import Mapping
 
 from workflow_app.diagrams.code_check.facts import Facts
 from workflow_app.diagrams.code_check.findings import ERROR, Finding

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Sequence
+from typing import Any
 
 from workflow_app.diagrams.code_check.facts import EXPLORE_AT, MISSING, Token, freeze
 from workflow_app.diagrams.code_check.reading import names_read

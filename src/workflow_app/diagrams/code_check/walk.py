@@ -3,8 +3,8 @@ path the few facts the Code's rules need; two paths with the same future are fol
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Mapping, Sequence
 
 from workflow_app.diagrams.code_check.clocks import ClockRules
 from workflow_app.diagrams.code_check.extensions import AGREEMENT, ExtensionRules

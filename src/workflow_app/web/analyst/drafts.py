@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from workflow_app.rules import clock
 from workflow_app.diagrams.definitions import MAX_DIAGRAM_BYTES, content_hash
+from workflow_app.rules import clock
 
 DRAFT_ID = re.compile(r"[0-9a-f]{32}")
 

@@ -9,24 +9,25 @@ the process waits for one.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import select
 
-from workflow_app.rules import clock
-from workflow_app.rules.calendar import LONDON, london_date
 from workflow_app.casework.deployments import deploy
 from workflow_app.casework.engine import load_definition
-from workflow_app.rules.errors import WorkflowAppError
-from workflow_app.diagrams.forms import Field, Form, validate_submission
-from workflow_app.rules.landlords import Landlord
 from workflow_app.casework.models import Complaint, Deadline, Task
 from workflow_app.casework.runner import ComplaintRun, scratch_runtime
-from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
+from workflow_app.diagrams.forms import Field, Form, validate_submission
+from workflow_app.rules import clock
+from workflow_app.rules.calendar import LONDON, london_date
+from workflow_app.rules.errors import WorkflowAppError
+from workflow_app.rules.landlords import Landlord
 from workflow_app.rules.roles import WORKER_ROLES
+from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus
 
 MAX_STEPS = 60
 PREFERRED = ("accept", "respond", "formal", "no", "complaint", "upheld", "not_upheld", "resolved", "yes")

@@ -9,28 +9,31 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from flask import (
-    Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for,
-)
+from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user, login_required
 from markupsafe import escape
 
-from workflow_app.rules.calendar import LONDON
-from workflow_app.diagrams.code_check import ENGINE, sort_findings
-from workflow_app.diagrams.definitions import DiagramError
 from workflow_app.casework.deployments import (
-    CodeErrorsNotAcknowledged, deploy_checked, get_version, latest_version, preview, read_forms, versions,
+    CodeErrorsNotAcknowledged,
+    deploy_checked,
+    get_version,
+    latest_version,
+    preview,
+    read_forms,
+    versions,
 )
-from workflow_app.rules.errors import Conflict, NotFound, WorkflowAppError
 from workflow_app.casework.incidents import count_open, open_incidents
-from workflow_app.rules.landlords import Landlord
 from workflow_app.casework.runtime import Runtime
 from workflow_app.casework.version_moves import VersionMoves
+from workflow_app.diagrams.code_check import ENGINE, sort_findings
+from workflow_app.diagrams.definitions import DiagramError
+from workflow_app.rules.calendar import LONDON
+from workflow_app.rules.errors import Conflict, NotFound, WorkflowAppError
+from workflow_app.rules.landlords import Landlord
+from workflow_app.rules.roles import may_analyse
 from workflow_app.web.analyst import bp
 from workflow_app.web.analyst.drafts import Drafts
 from workflow_app.web.analyst.try_it import try_diagram
-from workflow_app.rules.roles import may_analyse
-
 
 
 def runtime() -> Runtime:
@@ -72,7 +75,7 @@ def landlord_for(slug: str) -> Landlord:
 
 
 def _visible_landlords() -> list[Landlord]:
-    return [l for slug, l in sorted(runtime().landlords.items()) if current_user.record.may_see(slug)]
+    return [landlord for slug, landlord in sorted(runtime().landlords.items()) if current_user.record.may_see(slug)]
 
 
 @bp.app_template_filter("london")

@@ -8,9 +8,9 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from workflow_app.casework.accounts import check_password
-from workflow_app.web.extensions import SignedIn, sign_in_limit
 from workflow_app.casework.models import User
 from workflow_app.web.auth import bp
+from workflow_app.web.extensions import SignedIn, sign_in_limit
 
 REFUSED = "The username or password is not right, or the account is disabled."
 BLOCKED = "Too many failed sign-ins. Wait 15 minutes and try again, or ask an administrator."

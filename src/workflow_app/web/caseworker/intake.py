@@ -5,9 +5,10 @@ nested person objects. Errors come back keyed by the form's own field names.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from workflow_app.rules import clock
 from workflow_app.rules.calendar import LONDON

@@ -1,29 +1,25 @@
 """The caseworkers' pages: thin over the services, which own every transaction."""
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import datetime
 
-from flask import (
-    Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for,
-)
+from flask import Response, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
-import io
 
 from workflow_app.casework import case_record
+from workflow_app.casework import inbox as inbox_queries
 from workflow_app.casework.case_record import CaseRecord
-from workflow_app.rules.vocabulary import CATEGORIES, CATEGORY_NAMES, CHANNEL_NAMES, CHANNELS, STAGE_NAMES, STAGES
-from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound, WorkflowAppError
 from workflow_app.casework.letters import LetterService, SmtpSettings, clean_html
 from workflow_app.casework.models import User
 from workflow_app.casework.runtime import Runtime
 from workflow_app.casework.tasks import may_work
-from workflow_app.web.caseworker import bp
-from workflow_app.casework import inbox as inbox_queries
-from workflow_app.web.caseworker import intake
+from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound, WorkflowAppError
 from workflow_app.rules.roles import may_supervise
-
+from workflow_app.rules.vocabulary import CATEGORIES, CATEGORY_NAMES, CHANNEL_NAMES, CHANNELS, STAGE_NAMES, STAGES
+from workflow_app.web.caseworker import bp, intake
 
 
 def runtime() -> Runtime:
@@ -103,7 +99,7 @@ def inbox():
     with runtime().sessions() as session:
         result = inbox_queries.inbox(session, me(), runtime().landlords, query)
         session.expunge_all()
-    landlords = {slug: l for slug, l in runtime().landlords.items() if me().may_see(slug)}
+    landlords = {slug: landlord for slug, landlord in runtime().landlords.items() if me().may_see(slug)}
     supervising = may_supervise(me().roles)
     people = {}
     if supervising:
@@ -136,7 +132,7 @@ def assign(task_id: str):
 
 @bp.route("/complaints/new", methods=["GET", "POST"])
 def new_complaint():
-    landlords = {slug: l for slug, l in runtime().landlords.items() if me().may_see(slug)}
+    landlords = {slug: landlord for slug, landlord in runtime().landlords.items() if me().may_see(slug)}
     today, time_now, opened_at = intake.london_now_parts()
     form = request.form if request.method == "POST" else {
         "received_date": today, "received_time": time_now, "opened_at": opened_at,

@@ -12,29 +12,28 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import (
-    Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for,
-)
+from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from workflow_app.rules import clock
+from workflow_app.casework.case_record import complaint_for
+from workflow_app.casework.models import AnnualReportNote, User
+from workflow_app.casework.runtime import Runtime
 from workflow_app.reporting import lessons as lessons_log
 from workflow_app.reporting import measures as reporting
 from workflow_app.reporting import self_assessment
+from workflow_app.reporting.checklist import ChecklistService
+from workflow_app.reporting.checklist import checklist as complaint_checklist
+from workflow_app.reporting.heatmap import flow_counts, read_graph
+from workflow_app.reporting.measures import Period, Scope
+from workflow_app.rules import clock
 from workflow_app.rules.calendar import london_date
-from workflow_app.casework.case_record import complaint_for
-from workflow_app.rules.vocabulary import CATEGORIES, CATEGORY_NAMES, DEADLINE_NAMES, STAGE_NAMES
 from workflow_app.rules.errors import Forbidden, InvalidInput, NotFound
 from workflow_app.rules.landlords import Landlord
-from workflow_app.casework.models import AnnualReportNote, User
-from workflow_app.reporting.measures import Period, Scope
-from workflow_app.casework.runtime import Runtime
-from workflow_app.web.manager import bp
-from workflow_app.reporting.checklist import ChecklistService, checklist as complaint_checklist
-from workflow_app.reporting.heatmap import flow_counts, read_graph
-from workflow_app.rules.statuses import LESSON_STATUS_NAMES
 from workflow_app.rules.roles import may_keep_records, may_read_reports, may_report_across_landlords
+from workflow_app.rules.statuses import LESSON_STATUS_NAMES
+from workflow_app.rules.vocabulary import CATEGORIES, CATEGORY_NAMES, DEADLINE_NAMES, STAGE_NAMES
+from workflow_app.web.manager import bp
 
 OFFICER_PAGES = {"manager.self_assessment", "manager.self_assessment_csv", "manager.self_assessment_print",
                  "manager.lessons", "manager.lessons_csv", "manager.lesson", "manager.add_lesson",
@@ -97,7 +96,7 @@ def from_iso(value: str | None):
 # --- which landlords and which period ---------------------------------------------------------
 
 def visible() -> dict[str, Landlord]:
-    return {slug: l for slug, l in sorted(runtime().landlords.items(), key=lambda i: i[1].display_name)
+    return {slug: landlord for slug, landlord in sorted(runtime().landlords.items(), key=lambda i: i[1].display_name)
             if me().may_see(slug)}
 
 
@@ -165,7 +164,7 @@ def dashboard_json():
     scope, _ = chosen()
     with runtime().sessions() as session:
         board = reporting.dashboard(session, scope)
-    names = {slug: l.display_name for slug, l in runtime().landlords.items()}
+    names = {slug: landlord.display_name for slug, landlord in runtime().landlords.items()}
     for row in board["by_landlord"]:
         row["name"] = names.get(row["landlord"], row["landlord"])
     for row in board["by_stage"]:
