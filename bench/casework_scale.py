@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from workflow_app.casework.accounts import create_user  # noqa: E402
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms  # noqa: E402
 from workflow_app.casework.models import Complaint, ReferenceCounter, User  # noqa: E402
-from workflow_app.rules import clock
+from workflow_app.rules import clock  # noqa: E402  (after the path is set)
 from workflow_app.web import create_app  # noqa: E402
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -46,7 +46,7 @@ EXTEND = {"decision": "extend", "extension_days": 1}
 
 def raw_floor(actions: int) -> list[float]:
     """Stock SpiffWorkflow: deserialize, complete the waiting user task, run engine steps, serialize."""
-    functions = {name: (lambda f: lambda *a: f(*a).isoformat())(f)
+    functions = {name: lambda *a, f=f: f(*a).isoformat()
                  for name, f in calendar_for("ENG").expression_functions().items()}
     parser = CamundaParser()
     parser.add_bpmn_file(str(DIAGRAM))

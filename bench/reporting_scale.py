@@ -320,12 +320,12 @@ def run(url: str, closed: int, running: int, reuse: bool) -> None:
             return reporting.performance(session, scope, year)
 
     for name, scope in (("great_places", one), ("all three landlords", every)):
-        board = timed(f"dashboard, {name}", lambda: dashboard(scope))
+        board = timed(f"dashboard, {name}", lambda scope=scope: dashboard(scope))
         print("  running", board["running"], "by stage", {s["stage"]: s["count"] for s in board["by_stage"]},
               "overdue", board["overdue"], "due within 2 working days", board["due_soon"],
               "extensions in force", board["extended"], "caseworkers", len(board["caseload"]),
               "received", [(r["period"], r["this_year"], r["last_year"]) for r in board["received"]])
-        figures = timed(f"CH01 + CH02 {year.label}, {name}", lambda: regulator(scope))
+        figures = timed(f"CH01 + CH02 {year.label}, {name}", lambda scope=scope: regulator(scope))
         print("  CH01", figures["ch01"])
         print("  CH02", {s: {k: v[k] for k in ("responded", "within", "share")} for s, v in figures["ch02"].items()})
     report = timed(f"every figure {year.label}, great_places", lambda: everything(one), repeat=1)

@@ -15,7 +15,7 @@
 `load()` reads the environment as it is now: each entry point (the app factory, a CLI
 command, the scheduler) reads it once and passes the values on. Nothing else reads
 `os.environ` for the app's settings.
-"""
+"""  # noqa: E501  (a Markdown table: its rows cannot wrap)
 from __future__ import annotations
 
 from pathlib import Path

@@ -202,7 +202,8 @@ def deadlines(session: Session, complaint: Complaint, nation: str) -> list[dict[
         shown.append({
             "row": d, "name": DEADLINE_NAMES.get(d.key, d.key), "stage": STAGE_NAMES.get(d.stage, d.stage),
             "due": due(d.due_at, nation) if d.running else None,   # a missed duty still to do stays overdue
-            "state": (DeadlineStatus.MISSED if d.missed else DeadlineStatus.MET if d.status == DeadlineStatus.MET else d.status)
+            "state": (DeadlineStatus.MISSED if d.missed
+                      else DeadlineStatus.MET if d.status == DeadlineStatus.MET else d.status)
             + (" (met late)" if d.missed and d.met_at else "")
             + (f" by {d.met_by.replace('_', ' ')}" if d.met_at and d.met_by else ""),
         })

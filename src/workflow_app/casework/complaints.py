@@ -245,7 +245,8 @@ def case_data(complaint: Complaint) -> dict[str, Any]:
 
 def complaint_body(session: Session, complaint: Complaint) -> dict[str, Any]:
     deadlines = session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id,
-                                                       Deadline.status != DeadlineStatus.CANCELLED).order_by(Deadline.id))
+                                                       Deadline.status != DeadlineStatus.CANCELLED)
+                                .order_by(Deadline.id))
     tasks = session.scalars(select(Task).where(Task.complaint_id == complaint.id, Task.status == TaskStatus.OPEN)
                             .order_by(Task.created_at, Task.id))
     return {

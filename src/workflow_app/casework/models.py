@@ -8,7 +8,7 @@ has to open a blob.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -63,7 +63,7 @@ class UTCDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class User(Base):
@@ -175,7 +175,7 @@ class WorkflowInstance(Base):
     complaint: Mapped[Complaint] = relationship(back_populates="instance")
     definition_version: Mapped[DefinitionVersion] = relationship()
 
-    __mapper_args__ = {"version_id_col": revision}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": revision}
 
 
 class Task(Base):
@@ -190,7 +190,8 @@ class Task(Base):
         Index("ix_tasks_open_landlord_assignee_role", "status", "landlord", "assignee", "role"),
         Index("ix_tasks_landlord_element_created", "landlord", "element_id", "created_at"),
         Index("ix_tasks_open_work", "status", "landlord", "element_id", "assignee", "complaint_id",
-              sqlite_where=text(f"status = '{TaskStatus.OPEN}'"), postgresql_where=text(f"status = '{TaskStatus.OPEN}'")),
+              sqlite_where=text(f"status = '{TaskStatus.OPEN}'"),
+              postgresql_where=text(f"status = '{TaskStatus.OPEN}'")),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -268,7 +269,8 @@ class Deadline(Base):
         """The two ways a deadline runs: open, or missed with its work not done. Each matches a partial
         index (literal statuses, not parameters), so a query can read them one at a time."""
         return (cls.status == literal_column(f"'{DeadlineStatus.OPEN}'"),
-                and_(cls.status == literal_column(f"'{DeadlineStatus.MISSED}'"), cls.met_at.is_(None), cls.guards.is_not(None)))
+                and_(cls.status == literal_column(f"'{DeadlineStatus.MISSED}'"), cls.met_at.is_(None),
+                     cls.guards.is_not(None)))
 
     @classmethod
     def running_clause(cls) -> ColumnElement[bool]:

@@ -67,7 +67,8 @@ def due_for_anonymising(session: Session, landlords: Mapping[str, Landlord]) -> 
         if not landlord.retention_years:
             continue
         query = select(Complaint.reference, Complaint.closed_at).where(
-            Complaint.landlord == landlord.slug, Complaint.status == ComplaintStatus.CLOSED, Complaint.anonymised_at.is_(None),
+            Complaint.landlord == landlord.slug, Complaint.status == ComplaintStatus.CLOSED,
+            Complaint.anonymised_at.is_(None),
             Complaint.closed_at <= cutoff(today, landlord.retention_years)).order_by(Complaint.closed_at)
         for reference, closed_at in session.execute(query):
             yield Due(reference, landlord.slug, closed_at)

@@ -60,9 +60,9 @@ def simulate(scenario: Mapping[str, Any], processes_dir: Path | None = None,
         where = "/".join(str(p) for p in error.absolute_path) or "scenario"
         raise ScenarioError(f"{where}: {error.message}") from None
     received_at = _received_at(scenario)
-    with scratch_runtime(processes_dir, forms_dir, prefix="workflow-app-sim-") as runtime:
-        with ComplaintRun(runtime, received_at) as run:
-            return _run(run, scenario)
+    with (scratch_runtime(processes_dir, forms_dir, prefix="workflow-app-sim-") as runtime,
+          ComplaintRun(runtime, received_at) as run):
+        return _run(run, scenario)
 
 
 def _received_at(scenario: Mapping[str, Any]) -> datetime:

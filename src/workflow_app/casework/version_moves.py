@@ -163,7 +163,8 @@ class VersionMoves:
             return plan, None
         instance = self.casework.instance_of(complaint)
         before = {t.key: t for t in instance.armed_timers()}
-        plan.waiting_at = sorted({t.element_id for t in instance.open_tasks()} | {t.element_id for t in before.values()})
+        plan.waiting_at = sorted({t.element_id for t in instance.open_tasks()}
+                                 | {t.element_id for t in before.values()})
         new_definition = load_definition(target)
         plan.problems = _missing(instance, new_definition)
         if plan.problems:
@@ -206,7 +207,8 @@ class VersionMoves:
                      deadlines=[d.as_dict() for d in plan.deadlines])
         complaint.instance.definition_version_id = target.id
         complaint.instance.definition_version = target
-        for task in session.scalars(select(Task).where(Task.complaint_id == complaint.id, Task.status == TaskStatus.OPEN)):
+        open_tasks = select(Task).where(Task.complaint_id == complaint.id, Task.status == TaskStatus.OPEN)
+        for task in session.scalars(open_tasks):
             element = moved.definition.elements.get(task.element_id)
             if element is not None:
                 task.name, task.role, task.form_id = element.name, element.role, element.form_ref

@@ -337,10 +337,10 @@ def _guard_operands(symbol: str, left: Any, right: Any) -> None:
         elif isinstance(right, _SEQUENCES) and isinstance(left, int):
             _check_repeat(right, left)
     elif symbol == "+":
-        if isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
-            if _size(left) + _size(right) > MAX_SIZE:
-                raise UnsafeExpression(
-                    f"'+' would build a value of more than {MAX_SIZE:,} items and characters")
+        if (isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES)
+                and _size(left) + _size(right) > MAX_SIZE):
+            raise UnsafeExpression(
+                f"'+' would build a value of more than {MAX_SIZE:,} items and characters")
     elif symbol == "%":
         if isinstance(left, _TEXT):
             raise UnsafeExpression("'%' formatting of text is not allowed: use an f-string")
@@ -642,10 +642,10 @@ def _parse(source: str, mode: str) -> ast.AST:
     try:
         tree = ast.parse(source, _FILENAME, mode)
     except SyntaxError as error:
-        raise UnsafeExpression(f"is not a valid Python {kind}: {error.msg[:200]}", error.lineno)
+        raise UnsafeExpression(f"is not a valid Python {kind}: {error.msg[:200]}", error.lineno) from error
     except (ValueError, MemoryError, RecursionError) as error:
         detail = str(error)[:200] or "too complex"
-        raise UnsafeExpression(f"is not a valid Python {kind}: {detail}")
+        raise UnsafeExpression(f"is not a valid Python {kind}: {detail}") from error
     nodes = sum(1 for _ in ast.walk(tree))
     if nodes > MAX_NODES:
         raise UnsafeExpression(f"is too long: {nodes:,} syntax nodes (the limit is {MAX_NODES:,})")

@@ -324,7 +324,7 @@ def _feel_equal(a: Any, b: Any) -> bool:
     if isinstance(a, str) and isinstance(b, str):
         return a == b
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_feel_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_feel_equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return a.keys() == b.keys() and all(_feel_equal(a[k], b[k]) for k in a)
     return False
@@ -634,14 +634,14 @@ def _build_field(form_id: str, name: str, c: Mapping, hidden_by: tuple) -> Field
     if not isinstance(required, bool):
         raise refuse("validate.required must be true or false")
 
-    spec: dict[str, Any] = dict(
-        key=key, type=ctype, id=c.get("id") if isinstance(c.get("id"), str) else None,
-        label=c.get("label") if isinstance(c.get("label"), str) else "",
-        required=required,
-        hide=hidden_by + _hide_condition(form_id, key, c),
-        readonly=_flag(form_id, key, c, "readonly"),
-        disabled=_flag(form_id, key, c, "disabled"),
-    )
+    spec: dict[str, Any] = {
+        "key": key, "type": ctype, "id": c.get("id") if isinstance(c.get("id"), str) else None,
+        "label": c.get("label") if isinstance(c.get("label"), str) else "",
+        "required": required,
+        "hide": hidden_by + _hide_condition(form_id, key, c),
+        "readonly": _flag(form_id, key, c, "readonly"),
+        "disabled": _flag(form_id, key, c, "disabled"),
+    }
 
     if ctype in TEXT_TYPES:
         spec["min_length"] = _bound(form_id, key, validate, "minLength", integer=True)
@@ -795,9 +795,8 @@ def _has_nested_repeat(pattern: str) -> bool:
             elif op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
                 if walk(arg[1], inside_repeat):
                     return True
-            elif op == getattr(sre_constants, "ATOMIC_GROUP", object()):
-                if walk(arg, inside_repeat):
-                    return True
+            elif op == getattr(sre_constants, "ATOMIC_GROUP", object()) and walk(arg, inside_repeat):
+                return True
         return False
 
     return walk(sre_parse.parse(pattern, re.ASCII), False)

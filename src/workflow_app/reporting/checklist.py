@@ -344,7 +344,8 @@ QUESTIONS: tuple[Question, ...] = (
     Question("close_letter", "Closing the complaint",
              "Was a formal closing letter sent to the customer after completion, with a feedback form?",
              lambda r: ((YES, f"Closing letter issued {_day(r.letter('closure').created_at)}.") if r.letter("closure")
-                        else (None if r.complaint.status != ComplaintStatus.CLOSED else NO, "No closing letter on the record."))),
+                        else (None if r.complaint.status != ComplaintStatus.CLOSED else NO,
+                              "No closing letter on the record."))),
     Question("close_lessons", "Closing the complaint", "Was the lessons learnt on complaints completed and the log "
              "updated?", lambda r: ((YES, f"Completed by {r.done('lessons_learnt').completed_by}.")
                                     if r.done("lessons_learnt") else

@@ -2,8 +2,9 @@
 
 Entries come from closed complaints: each "lessons learnt" form completed on a complaint,
 and each stage 2 final response that records what was learnt, becomes an entry when the
-log is next brought up to date (after each timer sweep: `reporting.projections`). Managers then give each entry an owner, a due date and a
-status, and can add entries of their own. Each change is one transaction.
+log is next brought up to date (after each timer sweep: `reporting.projections`). Managers
+then give each entry an owner, a due date and a status, and can add entries of their own.
+Each change is one transaction.
 """
 from __future__ import annotations
 
@@ -131,7 +132,8 @@ def summary(session: Session, landlords: Sequence[str], first: datetime, end: da
             "recorded": sum(sum(v.values()) for v in by_theme.values())}
 
 
-def improvements(session: Session, landlords: Sequence[str], first: date, last: date) -> list[tuple[LessonLearnt, str | None]]:
+def improvements(session: Session, landlords: Sequence[str], first: date,
+                 last: date) -> list[tuple[LessonLearnt, str | None]]:
     """Improvements made or under way: entries done in the period, or recorded in it with an improvement."""
     query = (select(LessonLearnt, Complaint.reference)
              .outerjoin(Complaint, Complaint.id == LessonLearnt.complaint_id)
@@ -177,7 +179,8 @@ class LessonService:
                     raise InvalidInput({"reference": f"no complaint {reference} for this landlord"})
                 complaint_id = complaint.id
             entry = LessonLearnt(landlord=landlord, complaint_id=complaint_id, recorded_at=clock.now(),
-                                 recorded_by=user.username, **{"status": LessonStatus.OPEN, "systemic": False, **values})
+                                 recorded_by=user.username,
+                                 **{"status": LessonStatus.OPEN, "systemic": False, **values})
             if entry.status == LessonStatus.DONE:
                 entry.completed_on = _today()
             session.add(entry)

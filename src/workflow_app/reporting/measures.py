@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -142,7 +143,8 @@ class Period:
     @property
     def label(self) -> str:
         if self == Period.reporting_year(self.first.year):
-            return f"{self.first.year}/{str(self.first.year + 1)[2:]} (1 April {self.first.year} to 31 March {self.first.year + 1})"
+            return (f"{self.first.year}/{str(self.first.year + 1)[2:]}"
+                    f" (1 April {self.first.year} to 31 March {self.first.year + 1})")
         return f"{self.first:%-d %B %Y} to {self.last:%-d %B %Y}"
 
     @property
@@ -183,7 +185,7 @@ def _calendar_rows(nation: str) -> Iterable[dict[str, Any]]:
     instant from 23:00 UTC on: in summer time that is already the next London date, so the SQL
     can find an instant's London date from its UTC date and hour alone."""
     numbers = list(calendar_for(nation).day_numbers(date(CALENDAR_FIRST_YEAR, 1, 1), date(2100, 12, 31)))
-    for (day, day0), (_, next_day0) in zip(numbers, numbers[1:]):
+    for (day, day0), (_, next_day0) in itertools.pairwise(numbers):
         late_is_next_day = london_date(datetime.combine(day, time(23), tzinfo=UTC)) != day
         yield {"nation": nation, "day": day, "day0": day0, "day0_late": next_day0 if late_is_next_day else day0}
 
@@ -204,10 +206,8 @@ class _Days:
         return case(self.nation_of, value=landlord, else_=literal("ENG"))
 
     def join(self, day, instant: ColumnElement, landlord: ColumnElement) -> ColumnElement:
-        if self.postgres:
-            local = cast(func.timezone("Europe/London", instant), Date)
-        else:
-            local = func.substr(instant, 1, 10)  # SQLite keeps UTC as 'YYYY-MM-DD HH:MM:SS.ffffff'
+        # SQLite keeps UTC as 'YYYY-MM-DD HH:MM:SS.ffffff'
+        local = cast(func.timezone("Europe/London", instant), Date) if self.postgres else func.substr(instant, 1, 10)
         return and_(day.nation == self.nation(landlord), day.day == local)
 
     def number(self, day, instant: ColumnElement) -> ColumnElement:
@@ -232,7 +232,8 @@ class Scope:
     def regime(self) -> Regime | None:
         """The complaint-handling regime the landlords share (`Landlord.regime`; the default when there
         are none), or None when they work under different ones."""
-        regimes = {landlord.regime.key: landlord.regime for landlord in self.landlords} or {DEFAULT_REGIME: regime_named(DEFAULT_REGIME)}
+        regimes = ({landlord.regime.key: landlord.regime for landlord in self.landlords}
+                   or {DEFAULT_REGIME: regime_named(DEFAULT_REGIME)})
         return next(iter(regimes.values())) if len(regimes) == 1 else None
 
     @property
@@ -322,10 +323,11 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
 
     # Deadlines running by key (`Deadline.running_clauses`: open, or missed with the work not done), for
     # running complaints; overdue is `Deadline.overdue`, the one definition the inbox and the API share.
-    running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs), Complaint.status == ComplaintStatus.OPEN)
+    running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs),
+                   Complaint.status == ComplaintStatus.OPEN)
     duty = Deadline.key.in_(sorted(DUTY_KEYS))
     deadlines: dict[str, dict[str, int]] = {}
-    for part, soon_counts in zip(Deadline.running_clauses(), (True, False)):
+    for part, soon_counts in zip(Deadline.running_clauses(), (True, False), strict=True):
         rows = session.execute(
             select(Deadline.key, func.count(),
                    func.sum(case((and_(duty, Deadline.due_at < now), 1), else_=0)),
@@ -444,8 +446,9 @@ def refresh(sessions, landlords: Mapping[str, Landlord], everything: bool = Fals
     """Measure every response made since the last refresh, in SQL; returns how many were added.
 
     Runs after each timer sweep (`reporting.projections`), never inside a page view: a
-    response is measured once, when its deadline is met, and a report then reads `report_responses` instead of joining deadlines, acknowledgements,
-    escalations and the calendar for every row. Responses met within a day before the newest
+    response is measured once, when its deadline is met, and a report then reads
+    `report_responses` instead of joining deadlines, acknowledgements, escalations and the
+    calendar for every row. Responses met within a day before the newest
     one measured are looked at again, so a transaction that committed late is not missed;
     `everything` looks at all of them (after loading history written with older dates).
     """
@@ -815,7 +818,8 @@ def diagram_activity(session: Session, scope: Scope, period: Period, user_tasks:
     """Per diagram element: running complaints waiting there now, and in the period how often it was
     reached (tasks opened, timers fired, letters issued, ends by outcome) and each timer's deadlines missed."""
     slugs = scope.slugs
-    running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs), Complaint.status == ComplaintStatus.OPEN)
+    running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs),
+                   Complaint.status == ComplaintStatus.OPEN)
     waiting: dict[str, int] = {}
     for element, count in session.execute(
             select(Task.element_id, func.count()).where(Task.status == TaskStatus.OPEN, Task.landlord.in_(slugs))
@@ -836,7 +840,7 @@ def diagram_activity(session: Session, scope: Scope, period: Period, user_tasks:
                 .group_by(Task.element_id)):
             reached[element] = count
     element = _json_text(AuditEvent.details, "element_id")
-    for kind, element_id, count in session.execute(
+    for _kind, element_id, count in session.execute(
             select(AuditEvent.type, element, func.count())
             .where(in_period, AuditEvent.type.in_(["timer_fired", "letter_issued"]))
             .group_by(AuditEvent.type, element)):
@@ -951,13 +955,17 @@ def tables(report: Mapping[str, Any], labels: Labels | None = None) -> list[Tabl
     out.append(Table("remedies", "Remedies offered",
                      ["Remedy", "Stage 1 responses", "Stage 2 responses"],
                      [[labels.option("remedies", a["remedy"]), a["count"], b["count"]]
-                      for a, b in zip(rem["stage1"]["remedies"], rem["stage2"]["remedies"])], "bar", [1, 2]))
+                      # Pairs rows by position, which lines up only while neither stage
+                      # records a remedy outside REMEDIES.
+                      for a, b in zip(rem["stage1"]["remedies"], rem["stage2"]["remedies"])],  # noqa: B905
+                     "bar", [1, 2]))
     out.append(Table("compensation", "Compensation offered",
                      ["Stage", "Responses offering money", "Total offered (£)"],
                      [["Stage 1", rem["stage1"]["with_compensation"], rem["stage1"]["compensation"]],
                       ["Stage 2", rem["stage2"]["with_compensation"], rem["stage2"]["compensation"]],
                       ["Both stages", rem["stage1"]["with_compensation"] + rem["stage2"]["with_compensation"],
-                       rem["compensation_total"]]], note="Each response's offer counts once, at the stage it was made."))
+                       rem["compensation_total"]]],
+                     note="Each response's offer counts once, at the stage it was made."))
     sat = report["satisfaction"]
     out.append(Table("satisfaction", "Satisfaction with complaint handling",
                      ["Answer", "Surveys"],

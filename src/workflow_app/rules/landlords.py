@@ -181,7 +181,8 @@ class Landlord:
     retention_years: int | None
     folder: Path
     regime: Regime = field(default=HOUSING_OMBUDSMAN, hash=False)
-    """The complaint-handling rules it works under (`regime` in landlord.toml; the Housing Ombudsman's Code by default)."""
+    """The complaint-handling rules it works under (`regime` in landlord.toml; the Housing
+    Ombudsman's Code by default)."""
 
 
 def load_landlord(folder: Path) -> Landlord:

@@ -10,10 +10,10 @@ the window has simply elapsed and nobody missed anything.
 """
 from __future__ import annotations
 
-from enum import Enum, StrEnum
+from enum import StrEnum
 
 
-class Stage(str, Enum):
+class Stage(StrEnum):
     """Where a task or deadline sits in the Code's two-stage process."""
 
     PRE = "pre"    # before a complaint is accepted
@@ -77,7 +77,8 @@ DEADLINE_NAMES: dict[str, str] = {
 """What people read for each deadline key (the inbox, the case page, the reports)."""
 assert DEADLINE_NAMES.keys() == DEADLINE_KEYS
 
-ACKNOWLEDGE_KEYS: dict[str, DeadlineKey] = {Stage.ONE.value: K.STAGE1_ACKNOWLEDGE, Stage.TWO.value: K.STAGE2_ACKNOWLEDGE}
+ACKNOWLEDGE_KEYS: dict[str, DeadlineKey] = {Stage.ONE.value: K.STAGE1_ACKNOWLEDGE,
+                                            Stage.TWO.value: K.STAGE2_ACKNOWLEDGE}
 RESPONSE_KEYS: dict[str, DeadlineKey] = {Stage.ONE.value: K.STAGE1_RESPONSE, Stage.TWO.value: K.STAGE2_RESPONSE}
 """The Code's two duties at each of its stages, by stage."""
 STAGE2_KEYS: tuple[DeadlineKey, ...] = (ACKNOWLEDGE_KEYS[Stage.TWO.value], RESPONSE_KEYS[Stage.TWO.value])

@@ -73,7 +73,8 @@ def load_demo(runtime: Runtime) -> Iterator[str]:
         yield f"{landlord}: {_plan_improvements(runtime, landlord, admin)} lessons given an owner and a due date"
     measured, _ = bring_up_to_date(runtime.sessions, runtime.landlords)
     yield f"reports: {measured} responses measured (the scheduler keeps them up to date from here)"
-    yield f"users: admin and <landlord>.caseworker / .complaints_officer / .stage2_reviewer / .manager, password {DEMO_PASSWORD!r}"
+    yield (f"users: admin and <landlord>.caseworker / .complaints_officer / .stage2_reviewer / .manager,"
+           f" password {DEMO_PASSWORD!r}")
 
 
 def _share_out_tasks(runtime: Runtime, landlord: str, manager: User) -> int:

@@ -4,9 +4,10 @@
 Each past complaint follows a plan (accepted or refused, acknowledged on time or late, extended,
 answered late, escalated, how the resident answered the survey) and is worked through the
 landlord's own deployed diagram on a virtual clock by the product's services (a
-`runner.ComplaintRun`), exactly as caseworkers would: the open tasks are completed with answers chosen by their form, timers fire
-as the clock passes them, and escalations arrive as events. Tasks whose forms it does not know
-are left open, so a diagram that gains new steps still gets a history, only a shorter one.
+`runner.ComplaintRun`), exactly as caseworkers would: the open tasks are completed with
+answers chosen by their form, timers fire as the clock passes them, and escalations arrive
+as events. Tasks whose forms it does not know are left open, so a diagram that gains new
+steps still gets a history, only a shorter one.
 
 Only landlords whose diagrams use the product's shared forms get a history, and only while they
 have no complaint received more than two weeks ago (so running the demo again adds nothing).
@@ -45,10 +46,14 @@ SUMMARIES = {
     "other": "The website would not let me report a repair",
 }
 LESSONS = {
-    "property_condition": ("Repeat damp reports were closed without a survey.", "A surveyor visits after the second report."),
-    "complaint_handling": ("Emails to the complaints inbox went unanswered over holidays.", "An out-of-office rota for the inbox."),
-    "anti_social_behaviour": ("Noise reports were not linked to earlier ones.", "Reports are linked to the address history."),
-    "charges": ("The service charge letter did not explain the increase.", "Letters show last year's and this year's costs."),
+    "property_condition": ("Repeat damp reports were closed without a survey.",
+                           "A surveyor visits after the second report."),
+    "complaint_handling": ("Emails to the complaints inbox went unanswered over holidays.",
+                           "An out-of-office rota for the inbox."),
+    "anti_social_behaviour": ("Noise reports were not linked to earlier ones.",
+                              "Reports are linked to the address history."),
+    "charges": ("The service charge letter did not explain the increase.",
+                "Letters show last year's and this year's costs."),
 }
 
 
@@ -132,7 +137,8 @@ class _History:
         runtime = self.run.runtime
         with runtime.sessions() as session:
             references = session.scalars(select(Complaint.reference).join(Task, Task.complaint_id == Complaint.id)
-                                         .where(Task.status == TaskStatus.OPEN, Task.created_at > self.seen).distinct()).all()
+                                         .where(Task.status == TaskStatus.OPEN, Task.created_at > self.seen)
+                                         .distinct()).all()
         for reference in references:
             index = self.by_reference.get(reference)
             if index is not None:
@@ -200,7 +206,7 @@ def _look(runtime: Runtime, plan: Plan, rng: random.Random, schedule) -> None:
     nation = runtime.landlords[plan.landlord].nation
     calendar = calendar_for(nation)
     now = clock.now()
-    for task_id, element_id, form_id, created_at in tasks:
+    for task_id, element_id, form_id, _created_at in tasks:
         if task_id in plan.scheduled:
             continue
         form = definition.forms.get(form_id) if form_id else None
@@ -227,7 +233,8 @@ def _answer(plan: Plan, element_id: str, form_id: str | None, source: Mapping[st
     if form_id.startswith("exclusion_decision"):
         if plan.refuse:
             reasons = _options(source, "exclusion_reasons")
-            return 0, {"complaint_kind": "complaint", "acceptance": "refuse", "exclusion_reasons": [rng.choice(reasons)],
+            return 0, {"complaint_kind": "complaint", "acceptance": "refuse",
+                       "exclusion_reasons": [rng.choice(reasons)],
                        "refusal_explanation": "This is outside what our complaints policy covers, as explained."}
         return 0, {"complaint_kind": "complaint", "acceptance": "accept", "clarification_needed": "no"}
     if form_id == "informal_resolution":
@@ -247,12 +254,14 @@ def _answer(plan: Plan, element_id: str, form_id: str | None, source: Mapping[st
             return 8, {"stage1_decision": "extend", "extension_days": 5,
                        "extension_reason": "We are waiting for a contractor's report."}
         days = 12 if plan.late_response else rng.randint(3, 8)
-        return days, {"stage1_decision": "respond", "stage1_outcome": rng.choice(["upheld", "partly_upheld", "not_upheld"]),
+        return days, {"stage1_decision": "respond",
+                      "stage1_outcome": rng.choice(["upheld", "partly_upheld", "not_upheld"]),
                       "stage1_findings": "We looked at the records and spoke to the team involved.",
                       "remedies": plan.remedies, "compensation": plan.compensation}
     if form_id == "acknowledge_escalation":
         return 2, {"stage2_definition": "The resident is still unhappy with the stage 1 answer.",
-                   "stage2_outcomes_sought": "A better remedy.", "stage2_reviewer_name": "Demo Reviewer, Head of Service"}
+                   "stage2_outcomes_sought": "A better remedy.",
+                   "stage2_reviewer_name": "Demo Reviewer, Head of Service"}
     if form_id == "review_request":
         return 1, {"review_decision": "accept", "stage2_definition": "The resident is still unhappy.",
                    "stage2_outcomes_sought": "A better remedy.", "stage2_reviewer_name": "Demo Reviewer"}
@@ -268,7 +277,8 @@ def _answer(plan: Plan, element_id: str, form_id: str | None, source: Mapping[st
         return 5, {"survey_status": "completed", "satisfaction": plan.survey}
     if form_id == "lessons_learnt":
         lesson, improvement = LESSONS.get(plan.category, ("We could have explained our decision sooner.", None))
-        data = {"lessons": lesson, "lessons_theme": plan.category, "systemic_issue": plan.category == "property_condition"}
+        data = {"lessons": lesson, "lessons_theme": plan.category,
+                "systemic_issue": plan.category == "property_condition"}
         if improvement:
             data["improvement_actions"] = improvement
         return 1, data

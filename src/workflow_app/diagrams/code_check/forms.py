@@ -63,7 +63,7 @@ def _product(choices: list[tuple[Field, list[Candidate | None]]]) -> list[dict[s
     for _, values in choices:
         size *= max(len(values), 1)
     if size <= MAX_COMBINATIONS:
-        return [{f.key: c for (f, _), c in zip(choices, values) if c is not None}
+        return [{f.key: c for (f, _), c in zip(choices, values, strict=True) if c is not None}
                 for values in itertools.product(*[v or [None] for _, v in choices])]
     first = {f.key: v[0] for f, v in choices if v and v[0] is not None}
     combinations = [first]
@@ -132,7 +132,7 @@ class Answers:
             return [Candidate(True), Candidate(False)]
         if f.type == "datetime":
             return [*_date_candidates(f.subtype or "date"), *absent]
-        return [Candidate("(text)")] + absent
+        return [Candidate("(text)"), *absent]
 
     def _numbers(self, f: Field, scope: Mapping[str, Any]) -> list[Candidate]:
         low, high = _bound(f.min, scope), _bound(f.max, scope)

@@ -1,6 +1,7 @@
 """Deadlines worked out by evaluating each timer's own expression over a sweep of receipt dates."""
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,9 +109,7 @@ class TimerSweep:
                 elif kind == "stamp":
                     ctx[detail] = instant
                 else:
-                    try:
+                    with contextlib.suppress(Exception):
                         self.environment.execute(detail, ctx)
-                    except Exception:
-                        pass
             return ctx
         return contexts

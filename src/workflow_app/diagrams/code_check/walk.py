@@ -138,7 +138,7 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
             if inner:
                 for start in inner:
                     entering = token.branch(start)
-                    entering.stack = token.stack + (node.id,)
+                    entering.stack = (*token.stack, node.id)
                     successors.append(entering)
             else:
                 for done in self._perform(token, node):

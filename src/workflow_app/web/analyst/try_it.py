@@ -52,9 +52,9 @@ def try_diagram(landlord: Landlord, xml: str, forms: Mapping[str, Form], process
     """Run one complaint received at `received_at` through `xml` and report what happened."""
     if received_at.tzinfo is None:
         raise ValueError("received_at needs a time zone")
-    with scratch_runtime(processes_dir, prefix="workflow-app-try-") as runtime:
-        with ComplaintRun(runtime, received_at) as run:
-            return _run(run, landlord, xml, forms, received_at, pace, escalate, extend)
+    with (scratch_runtime(processes_dir, prefix="workflow-app-try-") as runtime,
+          ComplaintRun(runtime, received_at) as run):
+        return _run(run, landlord, xml, forms, received_at, pace, escalate, extend)
 
 
 def _run(run: ComplaintRun, landlord: Landlord, xml: str, forms: Mapping[str, Form], received_at: datetime,
@@ -188,8 +188,10 @@ def _number_bounds(f: Field, scope: Mapping[str, Any]) -> tuple[float | None, fl
             return None
         return None if isinstance(result, bool) else result
 
+    def as_int(v):
+        return int(v) if v is not None and float(v).is_integer() else v
+
     low, high = value(f.min), value(f.max)
-    as_int = (lambda v: int(v) if v is not None and float(v).is_integer() else v)
     return as_int(low), as_int(high)
 
 
@@ -199,7 +201,8 @@ def _marks(runtime, result: TryResult) -> None:
         complaint = session.scalars(select(Complaint).where(Complaint.reference == result.reference)).one()
         for deadline in session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id)
                                         .order_by(Deadline.id)):
-            state = DeadlineStatus.MISSED if deadline.missed else DeadlineStatus.MET if deadline.met_at else deadline.status
+            state = (DeadlineStatus.MISSED if deadline.missed
+                     else DeadlineStatus.MET if deadline.met_at else deadline.status)
             extended = ", extended" if deadline.extended else ""
             result.marks.setdefault(deadline.element_id, []).append(
                 f"due {_words(deadline.due_at)} ({state}{extended})")

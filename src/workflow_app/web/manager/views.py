@@ -106,7 +106,8 @@ def chosen(allow_all: bool = True) -> tuple[Scope, str]:
     if not landlords:
         abort(404)
     several = allow_all and len(landlords) > 1
-    choice = request.values.get("landlord") or ("all" if several and may_report_across_landlords(me().roles) else next(iter(landlords)))
+    choice = request.values.get("landlord") or (
+        "all" if several and may_report_across_landlords(me().roles) else next(iter(landlords)))
     if choice == "all" and several:
         return Scope(tuple(landlords.values())), "all"
     if choice not in landlords:
@@ -258,7 +259,7 @@ def heatmap_json():
 @bp.route("/annual-report", methods=["GET", "POST"])
 def annual_report():
     scope, choice = chosen(allow_all=False)
-    period, period_args = chosen_period()
+    period, _period_args = chosen_period()
     landlord = scope.landlords[0]
     year = period.first.year if period.is_reporting_year else reporting.reporting_year_of(period.first)
     period = Period.reporting_year(year)
@@ -280,7 +281,7 @@ def annual_report():
     return page("manager/annual_report.html", scope=scope, choice=choice, landlord=landlord, period=period,
                 year=year, report=report, tables={t.id: t for t in tables}, note=note, improvements=improvements,
                 lesson_summary=lesson_summary, answers=rows, findings=findings, evidence=evidence,
-                acknowledged=acknowledged, themes=dict(zip(CATEGORIES, CATEGORIES)),
+                acknowledged=acknowledged, themes=dict(zip(CATEGORIES, CATEGORIES, strict=True)),
                 statuses=LESSON_STATUS_NAMES)
 
 
