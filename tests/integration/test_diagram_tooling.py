@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from workflow_app.diagrams.definitions import cache as definition_cache
-from workflow_app.casework.simulator import simulate
+from workflow_app.tools.simulator import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ROOT / "processes"

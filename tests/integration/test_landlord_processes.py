@@ -20,7 +20,7 @@ from workflow_app.casework import engine
 from workflow_app.diagrams.definitions import cache as definition_cache, check_diagram, compile_definition
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms
 from workflow_app.casework.runtime import build_runtime
-from workflow_app.casework.simulator import ScenarioError, simulate
+from workflow_app.tools.simulator import ScenarioError, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ROOT / "processes"

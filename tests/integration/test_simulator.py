@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from workflow_app.casework.simulator import ScenarioError, simulate
+from workflow_app.tools.simulator import ScenarioError, simulate
 
 from tests.conftest import FORMS, PROCESSES
 

@@ -377,7 +377,7 @@ def scheduler_command(ctx: click.Context, interval: int, once: bool, until_idle:
 @click.argument("scenario", type=click.File("r"))
 def simulate_command(scenario) -> None:
     """Run SCENARIO.json on a virtual clock and print the timeline as JSON."""
-    from workflow_app.casework.simulator import ScenarioError, simulate
+    from workflow_app.tools.simulator import ScenarioError, simulate
     try:
         data = json.load(scenario)
     except json.JSONDecodeError as error:
