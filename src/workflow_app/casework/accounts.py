@@ -12,6 +12,8 @@ from workflow_app.rules import clock
 from workflow_app.rules.errors import Conflict, InvalidInput
 from workflow_app.casework.models import ApiToken, User
 
+PASSWORD_METHOD = "scrypt"
+"""werkzeug's hashing method for new passwords (the tests lower it: they do not test the hash's cost)."""
 ROLES = ("caseworker", "stage2_reviewer", "complaints_officer", "manager", "analyst", "admin")
 
 
@@ -23,7 +25,7 @@ def create_user(session: Session, username: str, display_name: str, roles: list[
     if session.scalars(select(User).where(User.username == username)).first() is not None:
         raise Conflict(f"user {username} already exists")
     user = User(username=username, display_name=display_name, roles=list(roles), landlords=list(landlords),
-                password_hash=generate_password_hash(password, method="scrypt") if password else None,
+                password_hash=generate_password_hash(password, method=PASSWORD_METHOD) if password else None,
                 active=True, created_at=clock.now())
     session.add(user)
     session.flush()
