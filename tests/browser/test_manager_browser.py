@@ -17,7 +17,7 @@ from workflow_app.web import create_app
 from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.casework.runtime import build_runtime
 
-from tests.support.reporting_data import FORMS, PROCESSES, build, people
+from tests.support.reporting_data import FORMS, PROCESSES, built_copy, people
 from tests.browser.conftest import BUNDLES, _need
 
 
@@ -26,13 +26,12 @@ NOW = datetime(2027, 4, 2, 12, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
-def site(browser, tmp_path_factory):
+def site(browser, tmp_path_factory, templates):
     _need((BUNDLES / "dashboard.entry.js").exists(),
           "the managers' bundles are not built: run `npm ci && node frontend/build.mjs` (make does)")
+    url, _ = built_copy(templates, "sqlite", tmp_path_factory.mktemp('manager-browser'))
     definition_cache.clear()
-    url = f"sqlite:///{tmp_path_factory.mktemp('manager-browser') / 'browser.sqlite3'}"
     runtime = build_runtime(url, PROCESSES, FORMS)
-    build(runtime)
     app = create_app({"DATABASE_URL": url, "PROCESSES_DIR": str(PROCESSES), "FORMS_DIR": str(FORMS),
                       "RUN_SCHEDULER": False, "MANAGER_REFRESH_SECONDS": 1,
                       "CLOCK": clock.VirtualClock(NOW)})

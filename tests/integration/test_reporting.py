@@ -6,7 +6,7 @@ import random
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, literal, select, text
+from sqlalchemy import literal, select
 from sqlalchemy.orm import aliased
 
 from workflow_app.rules import clock
@@ -17,26 +17,17 @@ from workflow_app.reporting.measures import Period, Scope
 from workflow_app.casework.runtime import build_runtime
 from workflow_app.casework.simulator import advance_to
 
-from tests.conftest import postgres_url_or_skip, send_letters
-from tests.support.reporting_data import END, FORMS, PROCESSES, STORIES, build, people
+from tests.conftest import send_letters
+from tests.support.reporting_data import END, FORMS, PROCESSES, STORIES, build, built_copy, people
 
 YEAR = Period.reporting_year(2026)
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def data(request, tmp_path_factory):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('reporting') / 'reporting.sqlite3'}"
-    else:
-        url = postgres_url_or_skip()
-        engine = create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+def data(request, tmp_path_factory, templates):
+    url, references = built_copy(templates, request.param, tmp_path_factory.mktemp('reporting'))
     definition_cache.clear()
     runtime = build_runtime(url, PROCESSES, FORMS)
-    references = build(runtime)
     reporting.refresh(runtime.sessions, runtime.landlords)
     yield runtime, references
     runtime.close()
