@@ -105,14 +105,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _gunicorn_options() -> list[str]:
+    """No control socket where gunicorn has one (from 24): its default path is one per user, which two
+    servers at once (tests in parallel) would fight over."""
+    import gunicorn.config
+    return ["--no-control-socket"] if any(s.name == "control_socket_disable" for s in gunicorn.config.KNOWN_SETTINGS) \
+        else []
+
+
 class Server:
     """gunicorn with two workers on loopback."""
 
     def __init__(self, env):
         self.port = free_port()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "workflow_app:create_app()", "--workers", "2", "--threads", "8",
-             "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "5"],
+            [sys.executable, "-m", "gunicorn", "workflow_app.web:create_app()", "--workers", "2", "--threads", "8",
+             "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", *_gunicorn_options()],
             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
