@@ -20,7 +20,7 @@ run: $(INSTALLED)
 
 ## Install and run every test (PostgreSQL tests run when WORKFLOW_APP_TEST_POSTGRES_URL is set)
 test: $(INSTALLED)
-	$(VENV)/bin/pytest -q -p no:cacheprovider -n auto
+	$(VENV)/bin/pytest -q -p no:cacheprovider -n auto --dist loadgroup
 
 ## Run the browser tests and save the README's screenshots into docs/screenshots/
 screenshots: $(INSTALLED)

@@ -48,6 +48,17 @@ def postgres_url_or_skip() -> str:
     pytest.skip("no PostgreSQL server: set WORKFLOW_APP_TEST_POSTGRES_URL to run these tests")
 
 
+FIRST = ("tests/integration/test_service_processes.py", "tests/integration/test_demo.py")
+"""The longest tests, started first so the parallel workers finish together (the order is otherwise kept)."""
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return FIRST.index(path) if path in FIRST else len(FIRST)
+    items.sort(key=rank)
+
+
 def migrate(url: str) -> None:
     """Bring an empty database to the newest schema (what build_runtime does on a new database)."""
     engine = make_engine(url)

@@ -30,7 +30,8 @@ from workflow_app.casework.runtime import build_runtime
 from tests.conftest import FORMS, PROCESSES, postgres_migrated
 from tests.support.bulk import clone_complaint
 
-pytestmark = pytest.mark.postgres
+# One after another on one xdist worker (`--dist loadgroup`): each runs several busy OS processes.
+pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("service_processes")]
 ROOT = Path(__file__).resolve().parents[2]
 RECEIVED = "2026-12-23T16:30:00+00:00"
 AFTER_ACK_DEADLINE = "2027-01-05T00:00:00+00:00"
