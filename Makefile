@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test bench check
+.PHONY: run test screenshots bench check
 
 $(INSTALLED): pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,11 @@ run: $(INSTALLED)
 
 ## Install and run every test (PostgreSQL tests run when WORKFLOW_APP_TEST_POSTGRES_URL is set)
 test: $(INSTALLED)
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+	$(VENV)/bin/pytest -q -p no:cacheprovider -n auto --dist loadgroup
+
+## Run the browser tests and save the README's screenshots into docs/screenshots/
+screenshots: $(INSTALLED)
+	WORKFLOW_APP_SCREENSHOTS=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/browser
 
 bench: $(INSTALLED)
 	$(VENV)/bin/python bench/engine_overhead.py

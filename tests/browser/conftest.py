@@ -113,7 +113,10 @@ def page_for(browser, live):
 
 
 def screenshot(page, name: str, full_page: bool = True, locator=None) -> None:
-    """Save a PNG into docs/screenshots/ (the README shows them)."""
+    """Save a PNG into docs/screenshots/ (the README shows them) when WORKFLOW_APP_SCREENSHOTS=1
+    (`make screenshots`); a plain test run changes no file of the repository."""
+    if os.environ.get("WORKFLOW_APP_SCREENSHOTS") != "1":
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = str(SCREENSHOTS / f"{name}.png")
     if locator is not None:

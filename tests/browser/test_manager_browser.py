@@ -16,8 +16,9 @@ from workflow_app.rules import clock
 from workflow_app.web import create_app
 from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.casework.runtime import build_runtime
+from workflow_app.reporting.projections import bring_up_to_date
 
-from tests.support.reporting_data import FORMS, PROCESSES, build, people
+from tests.support.reporting_data import FORMS, PROCESSES, built_copy, people
 from tests.browser.conftest import BUNDLES, _need
 
 
@@ -26,13 +27,13 @@ NOW = datetime(2027, 4, 2, 12, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
-def site(browser, tmp_path_factory):
+def site(browser, tmp_path_factory, templates):
     _need((BUNDLES / "dashboard.entry.js").exists(),
           "the managers' bundles are not built: run `npm ci && node frontend/build.mjs` (make does)")
+    url, _ = built_copy(templates, "sqlite", tmp_path_factory.mktemp('manager-browser'))
     definition_cache.clear()
-    url = f"sqlite:///{tmp_path_factory.mktemp('manager-browser') / 'browser.sqlite3'}"
     runtime = build_runtime(url, PROCESSES, FORMS)
-    build(runtime)
+    bring_up_to_date(runtime.sessions, runtime.landlords)   # as the scheduler does after each sweep
     app = create_app({"SECRET_KEY": "browser-test-secret", "DATABASE_URL": url, "PROCESSES_DIR": str(PROCESSES), "FORMS_DIR": str(FORMS),
                       "RUN_SCHEDULER": False, "MANAGER_REFRESH_SECONDS": 1,
                       "CLOCK": clock.VirtualClock(NOW)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from workflow_app.rules import clock
 from workflow_app.reporting import lessons
@@ -15,26 +15,16 @@ from workflow_app.reporting.lessons import LessonFilter, LessonService
 from workflow_app.casework.models import LessonLearnt, User
 from workflow_app.casework.runtime import build_runtime
 
-from tests.conftest import postgres_url_or_skip
-from tests.support.reporting_data import END, FORMS, PROCESSES, build, people
+from tests.support.reporting_data import END, FORMS, PROCESSES, built_copy, people
 
 GP = ["great_places"]
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def log(request, tmp_path_factory):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('lessons') / 'lessons.sqlite3'}"
-    else:
-        url = postgres_url_or_skip()
-        engine = create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+def log(request, tmp_path_factory, templates):
+    url, references = built_copy(templates, request.param, tmp_path_factory.mktemp('lessons'))
     definition_cache.clear()
     runtime = build_runtime(url, PROCESSES, FORMS)
-    references = build(runtime)
     with clock.using(clock.VirtualClock(END)):
         yield runtime, references, people(runtime)
     runtime.close()

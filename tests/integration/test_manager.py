@@ -9,7 +9,7 @@ import re
 from datetime import datetime
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from workflow_app.rules import clock
 from workflow_app.web import create_app
@@ -20,26 +20,16 @@ from workflow_app.casework.runtime import build_runtime
 
 from workflow_app.reporting.projections import bring_up_to_date
 
-from tests.conftest import postgres_url_or_skip
-from tests.support.reporting_data import END, FORMS, PROCESSES, build
+from tests.support.reporting_data import END, FORMS, PROCESSES, built_copy
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def site(request, tmp_path_factory):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('manager') / 'manager.sqlite3'}"
-    else:
-        url = postgres_url_or_skip()
-        engine = create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+def site(request, tmp_path_factory, templates):
+    url, references = built_copy(templates, request.param, tmp_path_factory.mktemp('manager'))
     definition_cache.clear()
     runtime = build_runtime(url, PROCESSES, FORMS)
-    references = build(runtime)
     bring_up_to_date(runtime.sessions, runtime.landlords)   # as the scheduler does after each sweep
     with runtime.sessions.begin() as session:
         from workflow_app.casework.accounts import create_user

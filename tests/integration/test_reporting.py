@@ -19,26 +19,17 @@ from workflow_app.casework.runtime import build_runtime
 from workflow_app.casework.runner import ComplaintRun
 from workflow_app.rules import clock
 
-from tests.conftest import postgres_url_or_skip
-from tests.support.reporting_data import END, FORMS, PROCESSES, STORIES, build, people
+from tests.conftest import postgres_url_or_skip, send_letters
+from tests.support.reporting_data import END, FORMS, PROCESSES, STORIES, build, built_copy, people
 
 YEAR = Period.reporting_year(2026)
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def data(request, tmp_path_factory):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('reporting') / 'reporting.sqlite3'}"
-    else:
-        url = postgres_url_or_skip()
-        engine = create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+def data(request, tmp_path_factory, templates):
+    url, references = built_copy(templates, request.param, tmp_path_factory.mktemp('reporting'))
     definition_cache.clear()
     runtime = build_runtime(url, PROCESSES, FORMS)
-    references = build(runtime)
     reporting.refresh(runtime.sessions, runtime.landlords)
     yield runtime, references
     runtime.close()

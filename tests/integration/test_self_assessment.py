@@ -7,7 +7,7 @@ import io
 import re
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from workflow_app.reporting import measures as reporting
 from workflow_app.reporting import self_assessment
@@ -18,8 +18,7 @@ from workflow_app.reporting.measures import Period, Scope
 from workflow_app.casework.runtime import build_runtime
 from workflow_app.reporting.self_assessment import PROVISIONS, SelfAssessmentService
 
-from tests.conftest import postgres_url_or_skip
-from tests.support.reporting_data import FORMS, PROCESSES, build, people
+from tests.support.reporting_data import FORMS, PROCESSES, built_copy, people
 
 YEAR = Period.reporting_year(2026)
 
@@ -38,19 +37,10 @@ def test_the_form_quotes_every_provision_of_the_2024_code_in_order():
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def data(request, tmp_path_factory):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('assessment') / 'assessment.sqlite3'}"
-    else:
-        url = postgres_url_or_skip()
-        engine = create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+def data(request, tmp_path_factory, templates):
+    url, references = built_copy(templates, request.param, tmp_path_factory.mktemp('assessment'))
     definition_cache.clear()
     runtime = build_runtime(url, PROCESSES, FORMS)
-    build(runtime)
     reporting.refresh(runtime.sessions, runtime.landlords)
     yield runtime, people(runtime)
     runtime.close()

@@ -19,30 +19,27 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from workflow_app.casework.accounts import create_token, create_user
 from workflow_app.casework.consistency import inconsistent_complaints
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms
-from workflow_app.casework.models import AuditEvent, Complaint, Task, User
+from workflow_app.casework.models import AuditEvent, Complaint, Task, User, WorkflowInstance
 from workflow_app.casework.runtime import build_runtime
 
-from tests.conftest import FORMS, PROCESSES, postgres_url_or_skip
+from tests.conftest import FORMS, PROCESSES, postgres_migrated
+from tests.support.bulk import clone_complaint
 
-pytestmark = pytest.mark.postgres
+# One after another on one xdist worker (`--dist loadgroup`): each runs several busy OS processes.
+pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("service_processes")]
 ROOT = Path(__file__).resolve().parents[2]
 RECEIVED = "2026-12-23T16:30:00+00:00"
 AFTER_ACK_DEADLINE = "2027-01-05T00:00:00+00:00"
 
 
 @pytest.fixture
-def pg():
-    url = postgres_url_or_skip()
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+def pg(templates):
+    url = postgres_migrated(templates)
     runtime = build_runtime(url, PROCESSES, FORMS)
     with runtime.sessions.begin() as session:
         for landlord, path in diagram_files(PROCESSES):
@@ -67,8 +64,23 @@ def run_all(commands: list[list[str]], env: dict[str, str], timeout: int = 600) 
 
 
 def log_in_processes(env, total: int, processes: int = 2) -> None:
-    run_all([[sys.executable, "-m", "tests.process_tools", "log", str(total // processes), RECEIVED]
+    run_all([[sys.executable, "-m", "tests.support.process_tools", "log", str(total // processes), RECEIVED]
              for _ in range(processes)], env)
+
+
+def log_many(runtime, env, total: int, logged: int = 100) -> None:
+    """`total` complaints received at RECEIVED, each waiting on its acknowledgement timer: `logged` of them
+    logged through the process by two OS processes at once, the rest stored as copies of the first
+    (tests/support/bulk.py: what logging it again stores, in bulk INSERTs rather than `total` engine runs)."""
+    log_in_processes(env, logged)
+    with runtime.sessions() as session:
+        first = session.scalar(select(Complaint.reference).order_by(Complaint.id).limit(1))
+    clone_complaint(runtime.engine, first, total - logged)
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count(func.distinct(Complaint.reference)))) == total
+        assert session.scalar(select(func.count(func.distinct(Task.id))).where(Task.status == "open")) == total
+        assert session.scalar(select(func.count(WorkflowInstance.id)).where(
+            WorkflowInstance.next_due_at < datetime.fromisoformat(AFTER_ACK_DEADLINE))) == total
 
 
 SCHEDULER = [sys.executable, "-c", "from workflow_app.tools.cli import main; main()", "scheduler", "--until-idle"]
@@ -76,7 +88,7 @@ SCHEDULER = [sys.executable, "-c", "from workflow_app.tools.cli import main; mai
 
 def test_ten_thousand_due_timers_fire_exactly_once_across_two_scheduler_processes(pg):
     runtime, env = pg
-    log_in_processes(env, 10_000)
+    log_many(runtime, env, 10_000)
 
     outputs = run_all([SCHEDULER, SCHEDULER], {**env, "WORKFLOW_APP_NOW": AFTER_ACK_DEADLINE})
 
@@ -95,14 +107,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _gunicorn_options() -> list[str]:
+    """No control socket where gunicorn has one (from 24): its default path is one per user, which two
+    servers at once (tests in parallel) would fight over."""
+    import gunicorn.config
+    return ["--no-control-socket"] if any(s.name == "control_socket_disable" for s in gunicorn.config.KNOWN_SETTINGS) \
+        else []
+
+
 class Server:
     """gunicorn with two workers on loopback."""
 
     def __init__(self, env):
         self.port = free_port()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "workflow_app:create_app()", "--workers", "2", "--threads", "8",
-             "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "5"],
+            [sys.executable, "-m", "gunicorn", "workflow_app.web:create_app()", "--workers", "2", "--threads", "8",
+             "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", *_gunicorn_options()],
             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -217,7 +237,7 @@ def test_killing_a_web_worker_mid_work_loses_nothing_acknowledged(pg):
 
 def test_killing_a_scheduler_mid_sweep_fires_everything_late_and_once(pg):
     runtime, env = pg
-    log_in_processes(env, 1_000)
+    log_many(runtime, env, 1_000)
     later = {**env, "WORKFLOW_APP_NOW": AFTER_ACK_DEADLINE}
     victim = subprocess.Popen(SCHEDULER, env=later, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with runtime.sessions() as session:

@@ -1,6 +1,6 @@
 """Work for the multi-process tests to run in separate OS processes.
 
-    python -m tests.process_tools log COUNT AT    # log COUNT testshire complaints received at AT
+    python -m tests.support.process_tools log COUNT AT    # log COUNT testshire complaints received at AT
 """
 from __future__ import annotations
 

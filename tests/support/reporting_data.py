@@ -17,6 +17,11 @@ from workflow_app.casework.accounts import create_user
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms
 from workflow_app.casework.models import Complaint, Task, User
 from workflow_app.casework.runner import ComplaintRun
+from workflow_app.casework.runtime import build_runtime
+from workflow_app.diagrams.definitions import cache as definition_cache
+
+from tests.conftest import postgres_url_or_skip, send_letters
+from tests.support import databases
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ROOT / "processes"
@@ -235,3 +240,24 @@ def _task(runtime, reference: str, element_id: str, required: bool = True) -> st
     if required and len(found) != 1:
         raise LookupError(f"{reference}: {len(found)} open tasks {element_id!r}")
     return found[0] if found else None
+
+
+def _build_into(url: str) -> dict[str, str]:
+    definition_cache.clear()
+    runtime = build_runtime(url, PROCESSES, FORMS)
+    try:
+        return build(runtime)
+    finally:
+        runtime.close()
+        definition_cache.clear()
+
+
+def built_copy(templates: Path, dialect: str, folder: Path) -> tuple[str, dict[str, str]]:
+    """A database of the caller's own holding `build`'s data set, and the stories' references.
+
+    The data set is built once per test session (per dialect) and copied: a SQLite file into `folder`,
+    a PostgreSQL database of this worker's. The copy is the caller's to change.
+    """
+    if dialect == "sqlite":
+        return databases.sqlite_copy(templates, "reporting", _build_into, folder / "reporting.sqlite3")
+    return databases.postgres_copy(templates, postgres_url_or_skip(), "reporting", _build_into, label="rep")

@@ -13,6 +13,9 @@ from workflow_app.rules import clock
 from workflow_app.rules.errors import Conflict, InvalidInput
 from workflow_app.rules.roles import ROLES, unknown_roles
 
+PASSWORD_METHOD = "scrypt"
+"""werkzeug's hashing method for new passwords (the tests lower it: they do not test the hash's cost)."""
+
 
 def create_user(session: Session, username: str, display_name: str, roles: list[str], landlords: list[str],
                 password: str | None = None) -> User:
@@ -22,7 +25,7 @@ def create_user(session: Session, username: str, display_name: str, roles: list[
     if session.scalars(select(User).where(User.username == username)).first() is not None:
         raise Conflict(f"user {username} already exists")
     user = User(username=username, display_name=display_name, roles=list(roles), landlords=list(landlords),
-                password_hash=generate_password_hash(password, method="scrypt") if password else None,
+                password_hash=generate_password_hash(password, method=PASSWORD_METHOD) if password else None,
                 active=True, created_at=clock.now())
     session.add(user)
     session.flush()
