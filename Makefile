@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test screenshots bench check
+.PHONY: run test lint screenshots bench check
 
 $(INSTALLED): pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,14 @@ run: $(INSTALLED)
 	$(VENV)/bin/workflow-app demo
 	WORKFLOW_APP_SECURE_COOKIES=0 $(VENV)/bin/workflow-app serve  # plain http on this machine
 
-## Install and run every test (PostgreSQL tests run when WORKFLOW_APP_TEST_POSTGRES_URL is set)
-test: $(INSTALLED)
+## Install, lint, and run every test (PostgreSQL tests run when WORKFLOW_APP_TEST_POSTGRES_URL is set)
+test: lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider -n auto --dist loadgroup
+
+## ruff, and import-linter's contracts on the layers (pyproject.toml)
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/lint-imports --no-cache
 
 ## Run the browser tests and save the README's screenshots into docs/screenshots/
 screenshots: $(INSTALLED)

@@ -15,15 +15,14 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from workflow_app.rules import clock
+from tests.support import databases
 from workflow_app.casework import accounts
 from workflow_app.casework.accounts import create_user
 from workflow_app.casework.db import create_schema, make_engine
-from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms
 from workflow_app.casework.runtime import build_runtime
-
-from tests.support import databases
+from workflow_app.diagrams.definitions import cache as definition_cache
+from workflow_app.rules import clock
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROCESSES = FIXTURES / "processes"

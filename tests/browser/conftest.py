@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from workflow_app.rules import clock
-from workflow_app.web import create_app
 from workflow_app.casework.accounts import create_user
-from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms
 from workflow_app.casework.runtime import build_runtime
+from workflow_app.diagrams.definitions import cache as definition_cache
+from workflow_app.web import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ROOT / "processes"

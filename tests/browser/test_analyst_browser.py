@@ -10,17 +10,15 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from workflow_app.rules import clock
-from workflow_app.web import create_app
-from workflow_app.casework.accounts import create_user
-from workflow_app.diagrams.definitions import cache as definition_cache
-from workflow_app.casework.deployments import deploy, read_forms
-from workflow_app.rules.calendar import calendar_for
-from workflow_app.casework.models import Complaint, User
-from workflow_app.casework.runtime import build_runtime
-
 from tests.browser.conftest import FORMS, PASSWORD, PROCESSES, screenshot
 from tests.browser.test_caseworker_browser import log_complaint
+from workflow_app.casework.accounts import create_user
+from workflow_app.casework.deployments import deploy, read_forms
+from workflow_app.casework.models import Complaint, User
+from workflow_app.casework.runtime import build_runtime
+from workflow_app.diagrams.definitions import cache as definition_cache
+from workflow_app.rules.calendar import calendar_for
+from workflow_app.web import create_app
 
 DIAGRAM = (PROCESSES / "great_places" / "complaint.bpmn").read_text()
 CHANGED = DIAGRAM.replace("working_days_after(received_at, 5)", "working_days_after(received_at, 4)", 1)

@@ -7,22 +7,20 @@ Skips without Chromium or the front-end bundles on a laptop; fails without them 
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from werkzeug.serving import make_server
 
+from tests.browser.conftest import BUNDLES, _need
+from tests.support.reporting_data import FORMS, PROCESSES, built_copy, people
+from workflow_app.casework.runtime import build_runtime
+from workflow_app.diagrams.definitions import cache as definition_cache
+from workflow_app.reporting.projections import bring_up_to_date
 from workflow_app.rules import clock
 from workflow_app.web import create_app
-from workflow_app.diagrams.definitions import cache as definition_cache
-from workflow_app.casework.runtime import build_runtime
-from workflow_app.reporting.projections import bring_up_to_date
 
-from tests.support.reporting_data import FORMS, PROCESSES, built_copy, people
-from tests.browser.conftest import BUNDLES, _need
-
-
-NOW = datetime(2027, 4, 2, 12, tzinfo=timezone.utc)
+NOW = datetime(2027, 4, 2, 12, tzinfo=UTC)
 """The app's clock in these tests: just after the demo data's year."""
 
 

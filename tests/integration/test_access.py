@@ -7,14 +7,15 @@ to SAMPLE below.
 from __future__ import annotations
 
 import io
+
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import make_user
+from tests.integration.test_caseworker import log as log_in_browser
+from tests.integration.test_caseworker import make_app, sign_in
 from workflow_app.casework.accounts import create_token
 from workflow_app.casework.models import Attachment, AuditEvent, Complaint, DefinitionVersion, Letter, Task, User
-
-from tests.integration.test_caseworker import log as log_in_browser, make_app, sign_in
-from tests.conftest import make_user
 
 PUBLIC = {"static", "auth.sign_in", "auth.sign_out", "index"}
 SECRETS = ["Ada Resident", "ada@example.org", "The roof has leaked for three weeks"]  # only the record holds these

@@ -8,14 +8,13 @@ import re
 import pytest
 from sqlalchemy import select
 
-from workflow_app.web import create_app
-from workflow_app.diagrams.definitions import cache as definition_cache
-from workflow_app.casework.deployments import acknowledged_code_errors
-from workflow_app.casework.models import Complaint, DefinitionVersion
-
 from tests.conftest import make_user
 from tests.integration.test_caseworker import csrf, sign_in
 from tests.unit.diagrams.test_code_check import CODESHIRE, FORMS_DIR
+from workflow_app.casework.deployments import acknowledged_code_errors
+from workflow_app.casework.models import Complaint, DefinitionVersion
+from workflow_app.diagrams.definitions import cache as definition_cache
+from workflow_app.web import create_app
 
 LANDLORDS = CODESHIRE.parent      # tests/unit/diagrams/code_check: the one landlord folder "codeshire"
 

@@ -5,11 +5,10 @@ from datetime import datetime
 
 import pytest
 
-from workflow_app.web import create_app
+from tests.conftest import FORMS, PROCESSES, make_user
 from workflow_app.casework.accounts import create_token, revoke_token
 from workflow_app.casework.models import ApiToken
-
-from tests.conftest import FORMS, PROCESSES, make_user
+from workflow_app.web import create_app
 
 COMPLAINT = {
     "landlord": "testshire", "received_at": "2026-12-23T16:30:00+00:00", "channel": "phone",
@@ -30,6 +29,7 @@ def token_for(runtime, username, roles, landlords=None) -> dict[str, str]:
     make_user(runtime, username, roles, landlords)
     with runtime.sessions.begin() as session:
         from sqlalchemy import select
+
         from workflow_app.casework.models import User
         user = session.scalars(select(User).where(User.username == username)).one()
         return {"Authorization": f"Bearer {create_token(session, user, 'test')}"}

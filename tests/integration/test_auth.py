@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from workflow_app.casework.models import SignInAttempt, User
-
 from tests.integration.test_caseworker import app, csrf, make_app, sign_in  # noqa: F401 (app is a fixture)
+from workflow_app.casework.models import SignInAttempt, User
 
 
 def test_sign_in_and_out(app, caseworker):
@@ -81,8 +80,8 @@ def test_next_only_goes_to_this_site(app, caseworker):
 
 
 def test_the_api_takes_tokens_without_csrf(app, deployed):
-    from workflow_app.casework.accounts import create_token
     from tests.conftest import make_user
+    from workflow_app.casework.accounts import create_token
     make_user(deployed, "tina", ["caseworker"])
     with deployed.sessions.begin() as session:
         user = session.scalars(select(User).where(User.username == "tina")).one()

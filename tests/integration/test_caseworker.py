@@ -10,10 +10,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from workflow_app.web import create_app
-from workflow_app.casework.models import AuditEvent, Letter, Task
-
 from tests.conftest import FORMS, PROCESSES, make_user
+from workflow_app.casework.models import AuditEvent, Letter, Task
+from workflow_app.web import create_app
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -81,7 +80,7 @@ def send_letters(web, runtime, reference: str) -> None:
     with runtime.sessions() as session:
         from workflow_app.casework.models import Complaint
         complaint = session.scalars(select(Complaint).where(Complaint.reference == reference)).one()
-        drafts = [l.id for l in session.scalars(select(Letter).where(Letter.complaint_id == complaint.id,
+        drafts = [letter.id for letter in session.scalars(select(Letter).where(Letter.complaint_id == complaint.id,
                                                                       Letter.status == "draft"))]
     for letter_id in drafts:
         response = post(web, f"/letters/{letter_id}", {"action": "send"})
@@ -310,7 +309,7 @@ def test_case_page_record_diagram_and_export(web, deployed):
                  "task completed", "complaint logged", "case-diagram.entry.js", "Acknowledge (stage 1)"):
         assert text in page, text
     diagram = web.get(f"/complaints/{reference}/diagram.json").json
-    assert "acknowledge" in diagram["done"] and diagram["current"] == ["respond1", "respond1_due"] \
+    assert ("acknowledge" in diagram["done"] and diagram["current"] == ["respond1", "respond1_due"]) \
         or "respond1" in diagram["current"]
     assert diagram["xml"].startswith("<?xml")
     export = web.get(f"/complaints/{reference}/export.zip")

@@ -6,10 +6,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from workflow_app.tools.cli import main
-
 from tests.conftest import FORMS, PROCESSES
 from tests.integration.test_simulator import SCENARIO
+from workflow_app.tools.cli import main
 
 
 @pytest.fixture
@@ -40,7 +39,8 @@ def test_init_deploy_users_and_tokens(cli):
 
 
 def test_check_passes_a_good_diagram_and_fails_a_bad_one(cli, tmp_path):
-    from tests.unit.diagrams.test_code_check import CODESHIRE, FORMS_DIR as CODE_CHECK_FORMS
+    from tests.unit.diagrams.test_code_check import CODESHIRE
+    from tests.unit.diagrams.test_code_check import FORMS_DIR as CODE_CHECK_FORMS
     good = cli("check", str(CODESHIRE / "complaint.bpmn"), "--forms", str(CODE_CHECK_FORMS))
     assert good.exit_code == 0 and "0 error(s)" in good.output
     bad = tmp_path / "bad.bpmn"
@@ -79,10 +79,10 @@ def test_a_fresh_scheduler_process_fires_what_fell_due_while_nothing_ran(cli, tm
     import sys
     from datetime import timedelta
 
-    from workflow_app.rules import clock
-    from workflow_app.casework.runtime import build_runtime
     from workflow_app.casework.accounts import create_user
     from workflow_app.casework.deployments import deploy, diagram_files, read_forms
+    from workflow_app.casework.runtime import build_runtime
+    from workflow_app.rules import clock
 
     url = f"sqlite:///{tmp_path / 'instance' / 'workflow_app.sqlite3'}"
     (tmp_path / "instance").mkdir()
@@ -120,11 +120,13 @@ def test_backup_and_restore_bring_back_every_complaint(cli, tmp_path):
     assert taken.exit_code == 0 and "backed up 3 complaint(s)" in taken.output
     assert cli("backup", str(backup_file)).exit_code != 0  # never overwrites
 
-    from workflow_app.casework.db import database_url, default_instance_dir as instance_dir
+    from workflow_app.casework.db import database_url
+    from workflow_app.casework.db import default_instance_dir as instance_dir
     from workflow_app.casework.runtime import build_runtime
     runtime = build_runtime(database_url(instance_dir()), PROCESSES, FORMS)
     with runtime.sessions() as session:
         from sqlalchemy import select
+
         from workflow_app.casework.models import Complaint
         before = sorted(session.scalars(select(Complaint.reference)))
     runtime.close()
@@ -168,8 +170,8 @@ def test_the_app_serves_the_database_the_cli_filled(cli):
     """`make run` loads the demo with the CLI, then serves it: both must use one database."""
     from sqlalchemy import func, select
 
-    from workflow_app.web import create_app
     from workflow_app.casework.models import Complaint
+    from workflow_app.web import create_app
     assert cli("demo").exit_code == 0
     app = create_app({"TESTING": True})
     runtime = app.extensions["workflow_app"]

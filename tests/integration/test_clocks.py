@@ -8,26 +8,28 @@ The due times here are worked out by `expected_due`, the brief's rule written ou
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
-from workflow_app.rules import clock
-from workflow_app.reporting import measures as reporting
-from workflow_app.casework.inbox import InboxQuery, inbox
-from workflow_app.diagrams.definitions import cache as definition_cache
+from tests.conftest import FORMS as TEST_FORMS
+from tests.conftest import PROCESSES as TEST_PROCESSES
+from tests.conftest import make_user, send_letters
+from tests.integration.test_complaints import log, open_task
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms
-from workflow_app.rules.errors import Conflict
+from workflow_app.casework.inbox import InboxQuery, inbox
 from workflow_app.casework.models import AuditEvent, Complaint, Incident, Task
 from workflow_app.casework.runtime import build_runtime
 from workflow_app.casework.scheduler import sweep, sweep_job
-
-from tests.conftest import FORMS as TEST_FORMS, PROCESSES as TEST_PROCESSES, make_user, send_letters
-from tests.integration.test_complaints import log, open_task
+from workflow_app.diagrams.definitions import cache as definition_cache
+from workflow_app.reporting import measures as reporting
+from workflow_app.rules import clock
+from workflow_app.rules.errors import Conflict
 
 ROOT = TEST_PROCESSES.parents[2]
 PROCESSES, FORMS = ROOT / "processes", ROOT / "forms"
@@ -57,7 +59,7 @@ def expected_due(received: datetime, working_days: int) -> datetime:
         day += timedelta(days=1)
         while not working(day):
             day += timedelta(days=1)
-    return datetime.combine(day, time(23, 59, 59), tzinfo=LONDON).astimezone(timezone.utc)
+    return datetime.combine(day, time(23, 59, 59), tzinfo=LONDON).astimezone(UTC)
 
 
 # --- every landlord, any receipt date: the acknowledgement clock from the first minute --------------
@@ -110,7 +112,7 @@ RECEIPTS = st.one_of(
 @pytest.mark.parametrize("landlord", list(ACKNOWLEDGE_DAYS))
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(received=RECEIPTS)
-@example(received=datetime(2026, 12, 23, 16, 30, tzinfo=timezone.utc))          # before Christmas
+@example(received=datetime(2026, 12, 23, 16, 30, tzinfo=UTC))          # before Christmas
 @example(received=datetime(2027, 3, 26, 23, 30, tzinfo=LONDON))                 # Good Friday, late evening
 @example(received=datetime(2027, 3, 27, 23, 30, tzinfo=LONDON))                 # the night the clocks go forward
 @example(received=datetime(2027, 10, 30, 23, 45, tzinfo=LONDON))                # the night they go back
@@ -118,7 +120,7 @@ RECEIPTS = st.one_of(
 def test_every_task_before_acknowledgement_shows_the_acknowledgement_deadline(landlords, landlord, received):
     runtime, user = landlords
     due = expected_due(received, ACKNOWLEDGE_DAYS[landlord])
-    received_utc = received.astimezone(timezone.utc)
+    received_utc = received.astimezone(UTC)
     with clock.using(clock.VirtualClock(received_utc)) as virtual:
         reference = runtime.complaints.log_complaint({
             "landlord": landlord, "received_at": received_utc.isoformat(), "channel": "phone", "category": "other",
@@ -159,7 +161,7 @@ def test_a_sweep_in_another_thread_reads_the_real_time_while_try_it_runs_in_2040
     from workflow_app.rules.landlords import load_landlords
     from workflow_app.web.analyst import try_it
 
-    virtual_clock.set(datetime(2040, 1, 2, 9, tzinfo=timezone.utc))
+    virtual_clock.set(datetime(2040, 1, 2, 9, tzinfo=UTC))
     reference = log(deployed, officer, received_at="2040-01-02T09:00:00+00:00")   # acknowledge by Tue 9 Jan 2040
     seen: dict[str, object] = {}
     original = ComplaintRun.advance_to
@@ -180,10 +182,10 @@ def test_a_sweep_in_another_thread_reads_the_real_time_while_try_it_runs_in_2040
     monkeypatch.setattr(ComplaintRun, "advance_to", advance_and_sweep_elsewhere)
     landlord = load_landlords(PROCESSES)["great_places"]
     result = try_it.try_diagram(landlord, (PROCESSES / "great_places" / "complaint.bpmn").read_text(),
-                                read_forms(FORMS), PROCESSES, datetime(2040, 6, 1, 10, tzinfo=timezone.utc))
+                                read_forms(FORMS), PROCESSES, datetime(2040, 6, 1, 10, tzinfo=UTC))
     assert result.problem is None and result.reference
-    assert seen["try_it"] >= datetime(2040, 6, 1, 10, tzinfo=timezone.utc)
-    assert abs(seen["thread"] - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    assert seen["try_it"] >= datetime(2040, 6, 1, 10, tzinfo=UTC)
+    assert abs(seen["thread"] - datetime.now(UTC)) < timedelta(minutes=1)
     assert seen["swept"] == 0
     with deployed.sessions() as session:
         fired = session.scalars(select(AuditEvent.type).join(Complaint, Complaint.id == AuditEvent.complaint_id)
@@ -206,10 +208,10 @@ def test_a_timer_that_cannot_be_worked_out_leaves_the_action_done_and_opens_an_i
         deploy(session, "testshire", _testshire_with_response_timer(
             "working_days_after(acknowledged_at, 10 + stage1_extension_days * 100)"), read_forms(TEST_FORMS), "tester")
     reference = log(deployed, officer)
-    virtual_clock.set(datetime(2026, 12, 24, 10, tzinfo=timezone.utc))
+    virtual_clock.set(datetime(2026, 12, 24, 10, tzinfo=UTC))
     deployed.tasks.complete(open_task(deployed, reference, "acknowledge"), {"complaint_definition": "Leak"}, caseworker)
     send_letters(deployed, reference, caseworker)
-    virtual_clock.set(datetime(2027, 1, 5, 10, tzinfo=timezone.utc))
+    virtual_clock.set(datetime(2027, 1, 5, 10, tzinfo=UTC))
 
     done = deployed.tasks.complete(open_task(deployed, reference, "respond1"),
                                    {"decision": "extend", "extension_days": 20}, caseworker)
@@ -228,7 +230,7 @@ def test_a_timer_that_cannot_be_worked_out_leaves_the_action_done_and_opens_an_i
         events = session.scalars(select(AuditEvent).where(AuditEvent.type.like("incident%"))).all()
     assert (incident.element_id, incident.kind, incident.resolved_at) == ("respond1_due", "timer", None)
     assert "between 0 and 1000, got 2010" in incident.message
-    assert incident.since == datetime(2027, 1, 5, 10, tzinfo=timezone.utc)
+    assert incident.since == datetime(2027, 1, 5, 10, tzinfo=UTC)
     assert [(e.type, e.actor) for e in events] == [("incident_opened", "clock")]
 
     # Retrying changes nothing while the cause is there; moving it to a corrected version resolves it.
@@ -248,9 +250,8 @@ def test_a_timer_that_cannot_be_worked_out_leaves_the_action_done_and_opens_an_i
 
 def test_the_incidents_page_lists_what_failed_where_and_since_when(deployed, officer, caseworker, virtual_clock,
                                                                  database_url):
-    from workflow_app.web import create_app
-
     from tests.integration.test_caseworker import sign_in
+    from workflow_app.web import create_app
     with deployed.sessions.begin() as session:
         deploy(session, "testshire", _testshire_with_response_timer("working_days_after(acknowledged_at, 9999)"),
                read_forms(TEST_FORMS), "tester")
@@ -272,7 +273,7 @@ def test_the_incidents_page_lists_what_failed_where_and_since_when(deployed, off
 
 def test_a_timer_due_when_it_is_armed_fires_as_the_clocks_doing_not_the_persons(deployed, officer, virtual_clock):
     # Logged on Wed 6 Jan 2027 with an earlier receipt (Wed 23 Dec): the acknowledgement was due Mon 4 Jan.
-    virtual_clock.set(datetime(2027, 1, 6, 9, tzinfo=timezone.utc))
+    virtual_clock.set(datetime(2027, 1, 6, 9, tzinfo=UTC))
     reference = log(deployed, officer, received_earlier_reason="The letter was found in the wrong post tray.")
     history = deployed.complaints.history(reference, officer)
     fired = [(e["type"], e["actor"]) for e in history if e["type"] in ("timer_fired", "deadline_missed")]

@@ -1,14 +1,14 @@
 """The demo data the README's run command loads."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from workflow_app.casework.models import Complaint, User
 from workflow_app.rules import clock
 from workflow_app.tools.demo import load_demo
-from workflow_app.casework.models import Complaint, User
 
 
 def test_demo_deploys_logs_complaints_and_can_run_twice(runtime):
@@ -20,17 +20,16 @@ def test_demo_deploys_logs_complaints_and_can_run_twice(runtime):
         assert session.scalar(select(func.count(User.id))) == 5  # admin and four per landlord
 
 
-DEMO_NOW = datetime(2026, 12, 23, 16, 30, tzinfo=timezone.utc)
+DEMO_NOW = datetime(2026, 12, 23, 16, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def landlords_demo(tmp_path_factory):
     """`make run`'s demo for the three landlords, built once on a fixed clock; yields the runtime, its database
     and what the demo printed."""
-    from workflow_app.diagrams.definitions import cache as definition_cache
-    from workflow_app.casework.runtime import build_runtime
-
     from tests.support.reporting_data import FORMS, PROCESSES
+    from workflow_app.casework.runtime import build_runtime
+    from workflow_app.diagrams.definitions import cache as definition_cache
 
     definition_cache.clear()
     url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite3'}"
@@ -75,8 +74,8 @@ def test_the_landlords_demo_has_a_history_a_team_at_work_and_owned_improvements(
 
 def test_the_inbox_the_api_the_case_pages_and_the_dashboard_agree_on_what_is_overdue(landlords_demo):
     """One definition of overdue, read by every page, complaint by complaint, on the demo's data."""
-    from workflow_app.web import create_app
     from workflow_app.casework.models import Deadline, Task
+    from workflow_app.web import create_app
 
     runtime, url, printed = landlords_demo
     [token] = [line.rsplit(": ", 1)[1] for line in printed if line.startswith("API token for admin")]

@@ -46,7 +46,7 @@ def node_or_skip() -> str:
 
 
 def run_checker(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([node_or_skip(), str(SCRIPT), *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([node_or_skip(), str(SCRIPT), *args], cwd=ROOT, capture_output=True, text=True, check=False,
                           timeout=300)
 
 

@@ -7,10 +7,9 @@ import re
 import pytest
 from sqlalchemy import select
 
+from tests.integration.test_caseworker import app, csrf, log, web  # noqa: F401  (fixtures)
 from workflow_app.casework.case_record import MAX_ATTACHMENT_BYTES
 from workflow_app.casework.models import Attachment
-
-from tests.integration.test_caseworker import app, csrf, log, web  # noqa: F401  (fixtures)
 
 SCRIPT = "<script>alert('pwned')</script>"
 
@@ -73,7 +72,7 @@ def test_the_stored_type_comes_from_the_allow_list_not_the_upload(web, deployed)
     assert download.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_oversized_attachments_are_refused(app, web, deployed):  # noqa: F811
+def test_oversized_attachments_are_refused(app, web, deployed):
     app.config["MAX_CONTENT_LENGTH"] = MAX_ATTACHMENT_BYTES * 2
     reference = log(web)
     response = attach(web, reference, "huge.pdf", b"x" * (MAX_ATTACHMENT_BYTES + 1))

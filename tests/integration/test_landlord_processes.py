@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from workflow_app.casework import engine
-from workflow_app.diagrams.definitions import cache as definition_cache, check_diagram, compile_definition
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms
 from workflow_app.casework.runtime import build_runtime
+from workflow_app.diagrams.definitions import cache as definition_cache
+from workflow_app.diagrams.definitions import check_diagram, compile_definition
 from workflow_app.tools.simulator import ScenarioError, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -564,7 +565,7 @@ def test_brighter_places_stage_2_extension_over_ten_days_needs_agreement():
 
 def test_brighter_places_works_done_on_the_update_form_start_the_15_days():
     spec = scenario("brighter_places_works_and_stage2")
-    i = [n for n, step in enumerate(spec["steps"]) if step.get("event") == "works_completed"][0]
+    i = next(n for n, step in enumerate(spec["steps"]) if step.get("event") == "works_completed")
     spec["steps"][i] = {"at": "2027-05-10T10:00:00+00:00", "complete": "track_works", "as": "carl",
                         "data": {"update_notes": "The roof was repaired on 7 May.", "actions_status": "complete"}}
     result = run(spec)
@@ -911,13 +912,13 @@ def _late_at_the_first_task(name: str, first_step_at: str, later: int = 1) -> di
 def test_the_acknowledgement_deadline_runs_from_receipt_through_the_first_task(name, first, due, fired, task):
     result = run(_late_at_the_first_task(name, first, later=2))
     [ready] = [e for e in kinds(result, "task_ready") if e["element_id"] == task]
-    received = datetime.fromisoformat(scenario(name)["complaint"]["received_at"]).astimezone(timezone.utc)
+    received = datetime.fromisoformat(scenario(name)["complaint"]["received_at"]).astimezone(UTC)
     assert ready["at"] == received.isoformat()
     assert ready["due_at"] == due                       # the task shows the clock from the first minute
-    assert [(e["at"], e["key"], e["actor"]) for e in kinds(result, "timer_fired")][0] == \
+    assert next((e["at"], e["key"], e["actor"]) for e in kinds(result, "timer_fired")) == \
         (fired, "stage1_acknowledge", "clock")
-    assert [(e["key"], e["due_at"], e["actor"]) for e in kinds(result, "deadline_missed")][0] == \
+    assert next((e["key"], e["due_at"], e["actor"]) for e in kinds(result, "deadline_missed")) == \
         ("stage1_acknowledge", due, "clock")
-    acknowledged = [e for e in kinds(result, "task_completed") if e["element_id"] == "acknowledge"][0]
+    acknowledged = next(e for e in kinds(result, "task_completed") if e["element_id"] == "acknowledge")
     late = deadlines(result)["stage1_acknowledge"]
     assert late["missed"] and late["met_at"] == acknowledged["at"] and late["due_at"] == due

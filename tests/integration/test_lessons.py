@@ -2,20 +2,19 @@
 managers own, date, filter and close them; the annual report lists the improvements."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
 
-from workflow_app.rules import clock
-from workflow_app.reporting import lessons
-from workflow_app.diagrams.definitions import cache as definition_cache
-from workflow_app.rules.errors import InvalidInput, NotFound
-from workflow_app.reporting.lessons import LessonFilter, LessonService
+from tests.support.reporting_data import END, FORMS, PROCESSES, built_copy, people
 from workflow_app.casework.models import LessonLearnt, User
 from workflow_app.casework.runtime import build_runtime
-
-from tests.support.reporting_data import END, FORMS, PROCESSES, built_copy, people
+from workflow_app.diagrams.definitions import cache as definition_cache
+from workflow_app.reporting import lessons
+from workflow_app.reporting.lessons import LessonFilter, LessonService
+from workflow_app.rules import clock
+from workflow_app.rules.errors import InvalidInput, NotFound
 
 GP = ["great_places"]
 
@@ -54,7 +53,7 @@ def test_each_lesson_recorded_on_a_complaint_becomes_one_entry(log):
     ]
     [a] = [e for e, r in rows if r == references["A"]]
     assert a.improvement == "Surveyor after one failed repair visit." and a.recorded_by == "olive"
-    assert a.recorded_at == datetime(2027, 2, 10, 11, tzinfo=timezone.utc)
+    assert a.recorded_at == datetime(2027, 2, 10, 11, tzinfo=UTC)
     with runtime.sessions.begin() as session:
         assert lessons.collect(session, GP) == 0
     with runtime.sessions() as session:
@@ -74,7 +73,7 @@ def test_one_landlords_newer_lessons_do_not_hide_anothers_older_ones(log):
 
 
 def test_filters(log):
-    runtime, references, _ = log
+    runtime, _references, _ = log
     collected(runtime)
 
     def found(**args) -> list[str]:
@@ -91,7 +90,7 @@ def test_filters(log):
 
 
 def test_owning_dating_and_closing_an_entry(log):
-    runtime, references, users = log
+    runtime, _references, users = log
     service = LessonService(runtime.sessions)
     [(entry, _)] = [(e, r) for e, r in collected(runtime) if e.systemic]
     fields = {"what_went_wrong": entry.what_went_wrong, "improvement": "Reviewer picks escalations up same day.",

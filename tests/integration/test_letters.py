@@ -9,12 +9,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from workflow_app.rules import clock
-from workflow_app.casework.letters import clean_html, code_required, plain_text
-from workflow_app.casework.models import AuditEvent, Complaint, Letter
-
 from tests.conftest import make_user
 from tests.integration.test_caseworker import COMPLAINT_FORM, app, log, make_app, open_task, post, sign_in, web  # noqa: F401
+from workflow_app.casework.letters import clean_html, code_required, plain_text
+from workflow_app.casework.models import AuditEvent, Complaint, Letter
+from workflow_app.rules import clock
 
 
 class Inbox:

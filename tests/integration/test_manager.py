@@ -6,21 +6,17 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime
 
 import pytest
 from sqlalchemy import select
 
+from tests.support.reporting_data import END, FORMS, PROCESSES, built_copy
+from workflow_app.casework.models import ChecklistAnswer, LessonLearnt
+from workflow_app.casework.runtime import build_runtime
+from workflow_app.diagrams.definitions import cache as definition_cache
+from workflow_app.reporting.projections import bring_up_to_date
 from workflow_app.rules import clock
 from workflow_app.web import create_app
-from workflow_app.reporting import measures as reporting
-from workflow_app.diagrams.definitions import cache as definition_cache
-from workflow_app.casework.models import ChecklistAnswer, LessonLearnt, SelfAssessmentAnswer, User
-from workflow_app.casework.runtime import build_runtime
-
-from workflow_app.reporting.projections import bring_up_to_date
-
-from tests.support.reporting_data import END, FORMS, PROCESSES, built_copy
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -309,6 +305,7 @@ def test_lessons_come_from_closed_complaints_and_can_be_owned_filtered_and_expor
 def test_reading_a_managers_page_writes_nothing(site):
     """Nothing writes on a GET: the figures and the lessons log are brought up to date by the scheduler."""
     from sqlalchemy import event, select
+
     from workflow_app.casework.models import LessonLearnt
 
     app, references = site

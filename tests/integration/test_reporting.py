@@ -3,24 +3,21 @@ worked out by hand, on SQLite and PostgreSQL; and the SQL working-day count agai
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, func, literal, select, text
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import aliased
 
+from tests.support.reporting_data import END, FORMS, PROCESSES, STORIES, build, built_copy, people
+from workflow_app.casework.models import ReportCalendarDay, ReportResponse, UTCDateTime
+from workflow_app.casework.runner import ComplaintRun
+from workflow_app.casework.runtime import build_runtime
+from workflow_app.diagrams.definitions import cache as definition_cache
+from workflow_app.reporting import measures as reporting
+from workflow_app.reporting.measures import Period, Scope
 from workflow_app.rules import clock
 from workflow_app.rules.calendar import calendar_for
-from workflow_app.reporting import measures as reporting
-from workflow_app.diagrams.definitions import cache as definition_cache
-from workflow_app.casework.models import ReportCalendarDay, ReportResponse, UTCDateTime
-from workflow_app.reporting.measures import Period, Scope
-from workflow_app.casework.runtime import build_runtime
-from workflow_app.casework.runner import ComplaintRun
-from workflow_app.rules import clock
-
-from tests.conftest import postgres_url_or_skip, send_letters
-from tests.support.reporting_data import END, FORMS, PROCESSES, STORIES, build, built_copy, people
 
 YEAR = Period.reporting_year(2026)
 
@@ -51,8 +48,8 @@ def figures(data, landlord: str, period: Period = YEAR) -> dict:
 def test_a_reporting_year_runs_from_1_april_to_31_march_in_london():
     year = Period.reporting_year(2026)
     assert (year.first, year.last) == (date(2026, 4, 1), date(2027, 3, 31))
-    assert year.starts_at == datetime(2026, 3, 31, 23, 0, tzinfo=timezone.utc)  # midnight BST
-    assert year.ends_at == datetime(2027, 3, 31, 23, 0, tzinfo=timezone.utc)
+    assert year.starts_at == datetime(2026, 3, 31, 23, 0, tzinfo=UTC)  # midnight BST
+    assert year.ends_at == datetime(2027, 3, 31, 23, 0, tzinfo=UTC)
     assert year.label == "2026/27 (1 April 2026 to 31 March 2027)"
     assert reporting.reporting_year_of(date(2027, 3, 31)) == 2026
     assert reporting.reporting_year_of(date(2027, 4, 1)) == 2027
@@ -272,7 +269,7 @@ def test_dashboard_shows_complaints_waiting_with_no_open_task(tmp_path):
     """E the day after its stage 1 response: no task open, the resident's escalation window running."""
     runtime = build_runtime(f"sqlite:///{tmp_path / 'e.sqlite3'}", PROCESSES, FORMS)
     try:
-        the_day_after = datetime(2027, 2, 16, 12, tzinfo=timezone.utc)
+        the_day_after = datetime(2027, 2, 16, 12, tzinfo=UTC)
         build(runtime, [s for s in STORIES if s.name == "E"], until=the_day_after)
         with runtime.sessions() as session:
             board = reporting.dashboard(session, scope(runtime, "great_places"), the_day_after)
@@ -291,14 +288,14 @@ def test_sql_working_days_match_the_calendar_rule(data):
     """Instants either side of London midnight, in GMT and BST, over bank holidays and weekends."""
     runtime, _ = data
     rng = random.Random(7)
-    base = datetime(2026, 12, 20, tzinfo=timezone.utc)
+    base = datetime(2026, 12, 20, tzinfo=UTC)
     instants = [base + timedelta(hours=rng.randrange(0, 24 * 200), minutes=rng.choice([0, 30, 59]))
                 for _ in range(60)]
-    instants += [datetime(2027, 3, 27, 23, 30, tzinfo=timezone.utc),   # Sat 23:30 GMT: still Saturday
-                 datetime(2027, 3, 28, 23, 30, tzinfo=timezone.utc),   # Sun 23:30 UTC = Mon 00:30 BST
-                 datetime(2027, 3, 30, 22, 59, 59, tzinfo=timezone.utc),
-                 datetime(2027, 3, 30, 23, 0, tzinfo=timezone.utc)]    # Wed 31 March in London
-    start = datetime(2026, 12, 23, 16, 30, tzinfo=timezone.utc)
+    instants += [datetime(2027, 3, 27, 23, 30, tzinfo=UTC),   # Sat 23:30 GMT: still Saturday
+                 datetime(2027, 3, 28, 23, 30, tzinfo=UTC),   # Sun 23:30 UTC = Mon 00:30 BST
+                 datetime(2027, 3, 30, 22, 59, 59, tzinfo=UTC),
+                 datetime(2027, 3, 30, 23, 0, tzinfo=UTC)]    # Wed 31 March in London
+    start = datetime(2026, 12, 23, 16, 30, tzinfo=UTC)
     landlords = scope(runtime, "great_places")
     with runtime.sessions() as session:
         days = reporting._Days(session, landlords)
@@ -312,9 +309,9 @@ def test_sql_working_days_match_the_calendar_rule(data):
 
 
 def test_working_days_taken_is_the_rule_of_the_brief():
-    received = datetime(2026, 12, 23, 16, 30, tzinfo=timezone.utc)   # Wed 23 Dec 2026
-    assert calendar_for("ENG").working_days_taken(received, datetime(2027, 1, 4, 23, 0, tzinfo=timezone.utc)) == 5
-    assert calendar_for("ENG").working_days_taken(received, datetime(2027, 1, 5, 9, 0, tzinfo=timezone.utc)) == 6
+    received = datetime(2026, 12, 23, 16, 30, tzinfo=UTC)   # Wed 23 Dec 2026
+    assert calendar_for("ENG").working_days_taken(received, datetime(2027, 1, 4, 23, 0, tzinfo=UTC)) == 5
+    assert calendar_for("ENG").working_days_taken(received, datetime(2027, 1, 5, 9, 0, tzinfo=UTC)) == 6
     assert calendar_for("ENG").working_days_taken(received, received) == 0
 
 
@@ -323,7 +320,7 @@ def test_a_later_response_is_measured_on_the_next_refresh(data):
     users = people(runtime)
     with ComplaintRun(runtime, END, send_letters_after=False) as run:
         from tests.support.reporting_data import _task, respond1
-        run.advance_to(datetime(2027, 4, 6, 10, tzinfo=timezone.utc))
+        run.advance_to(datetime(2027, 4, 6, 10, tzinfo=UTC))
         run.complete(references["J"], _task(runtime, references["J"], "stage1_response"), respond1(), users["olive"])
     assert reporting.refresh(runtime.sessions, runtime.landlords) == 1
     with runtime.sessions() as session:

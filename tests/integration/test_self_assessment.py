@@ -9,16 +9,15 @@ import re
 import pytest
 from sqlalchemy import select
 
+from tests.support.reporting_data import FORMS, PROCESSES, built_copy, people
+from workflow_app.casework.models import SelfAssessmentAnswer, User
+from workflow_app.casework.runtime import build_runtime
+from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.reporting import measures as reporting
 from workflow_app.reporting import self_assessment
-from workflow_app.diagrams.definitions import cache as definition_cache
-from workflow_app.rules.errors import InvalidInput, NotFound
-from workflow_app.casework.models import SelfAssessmentAnswer, User
 from workflow_app.reporting.measures import Period, Scope
-from workflow_app.casework.runtime import build_runtime
 from workflow_app.reporting.self_assessment import PROVISIONS, SelfAssessmentService
-
-from tests.support.reporting_data import FORMS, PROCESSES, built_copy, people
+from workflow_app.rules.errors import InvalidInput, NotFound
 
 YEAR = Period.reporting_year(2026)
 
@@ -38,7 +37,7 @@ def test_the_form_quotes_every_provision_of_the_2024_code_in_order():
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def data(request, tmp_path_factory, templates):
-    url, references = built_copy(templates, request.param, tmp_path_factory.mktemp('assessment'))
+    url, _references = built_copy(templates, request.param, tmp_path_factory.mktemp('assessment'))
     definition_cache.clear()
     runtime = build_runtime(url, PROCESSES, FORMS)
     reporting.refresh(runtime.sessions, runtime.landlords)
@@ -78,7 +77,7 @@ def test_the_code_checks_findings_answer_no_with_the_findings(data):
 
 
 def test_saved_answers_win_over_the_suggestions_and_are_exported(data):
-    runtime, users = data
+    runtime, _users = data
     officer = User(username="otto", roles=["complaints_officer"], landlords=["harrogate"], active=True)
     service = SelfAssessmentService(runtime.sessions)
     form = {"comply-1.2": "yes", "evidence-1.2": "Policy, section 2.", "commentary-1.2": "",

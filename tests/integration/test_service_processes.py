@@ -15,20 +15,19 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import FORMS, PROCESSES, postgres_migrated
+from tests.support.bulk import clone_complaint
 from workflow_app.casework.accounts import create_token, create_user
 from workflow_app.casework.consistency import inconsistent_complaints
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms
 from workflow_app.casework.models import AuditEvent, Complaint, Task, User, WorkflowInstance
 from workflow_app.casework.runtime import build_runtime
-
-from tests.conftest import FORMS, PROCESSES, postgres_migrated
-from tests.support.bulk import clone_complaint
 
 # One after another on one xdist worker (`--dist loadgroup`): each runs several busy OS processes.
 pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("service_processes")]
@@ -134,7 +133,8 @@ class Server:
         raise RuntimeError("gunicorn did not start: " + self.process.stderr.read())
 
     def workers(self) -> list[int]:
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.process.pid)], capture_output=True, text=True)
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.process.pid)], capture_output=True, text=True,
+                             check=False)
         return [int(pid) for pid in out.stdout.split()]
 
     def stop(self):
@@ -159,10 +159,10 @@ class Client(threading.Thread):
             return response.status, json.loads(response.read())
 
     def run(self):
-        received = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat()
+        received = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
         while time.monotonic() < self.until:
             try:
-                status, body = self.call("POST", "/api/complaints", {
+                _status, body = self.call("POST", "/api/complaints", {
                     "landlord": "testshire", "received_at": received, "channel": "phone", "category": "other",
                     "summary": "load", "resident": {"name": "Load Test"}})
                 self.logged.append(body["reference"])

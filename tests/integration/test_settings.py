@@ -5,10 +5,9 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
+from tests.conftest import FORMS, PROCESSES
 from workflow_app import settings
 from workflow_app.web import create_app
-
-from tests.conftest import FORMS, PROCESSES
 
 
 @pytest.fixture

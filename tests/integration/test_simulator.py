@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from workflow_app.tools.simulator import ScenarioError, simulate
-
 from tests.conftest import FORMS, PROCESSES
+from workflow_app.tools.simulator import ScenarioError, simulate
 
 SCENARIO = {
     "landlord": "testshire",

@@ -7,13 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from workflow_app.rules import clock
-from workflow_app.casework.deployments import deploy, read_forms
-from workflow_app.rules.errors import Conflict
-from workflow_app.casework.models import AuditEvent, Complaint, Deadline, Task
-from workflow_app.casework.version_moves import VersionMoves
-
 from tests.conftest import FORMS, PROCESSES
+from workflow_app.casework.deployments import deploy, read_forms
+from workflow_app.casework.models import AuditEvent, Complaint, Task
+from workflow_app.casework.version_moves import VersionMoves
+from workflow_app.rules import clock
+from workflow_app.rules.errors import Conflict
 
 DIAGRAM = (PROCESSES / "testshire" / "complaint.bpmn").read_text()
 FORM_SET = read_forms(FORMS)
@@ -135,8 +134,8 @@ def test_the_migrate_command_previews_moves_and_reports_each(tmp_path, monkeypat
     from click.testing import CliRunner
 
     from workflow_app.casework.accounts import create_user
-    from workflow_app.tools.cli import main
     from workflow_app.casework.runtime import build_runtime
+    from workflow_app.tools.cli import main
 
     monkeypatch.setenv("WORKFLOW_APP_INSTANCE", str(tmp_path / "instance"))
     monkeypatch.setenv("WORKFLOW_APP_PROCESSES", str(PROCESSES))

@@ -96,7 +96,7 @@ class _Shape:
         if self.kind == "other":
             return self.value
         out = [self.parts[0]]
-        for hole, part in zip(self.holes, self.parts[1:]):
+        for hole, part in zip(self.holes, self.parts[1:], strict=True):
             out.append(swap[hole])
             out.append(part)
         joined = "".join(out)

@@ -10,9 +10,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from workflow_app.rules import clock
 from workflow_app.casework.models import User
 from workflow_app.casework.runtime import build_runtime
+from workflow_app.rules import clock
 
 
 def log_complaints(count: int, at: str) -> None:

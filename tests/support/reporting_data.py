@@ -13,15 +13,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tests.conftest import postgres_url_or_skip
+from tests.support import databases
 from workflow_app.casework.accounts import create_user
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms
 from workflow_app.casework.models import Complaint, Task, User
 from workflow_app.casework.runner import ComplaintRun
 from workflow_app.casework.runtime import build_runtime
 from workflow_app.diagrams.definitions import cache as definition_cache
-
-from tests.conftest import postgres_url_or_skip, send_letters
-from tests.support import databases
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ROOT / "processes"

@@ -1,7 +1,7 @@
 """The settings module: each setting from its WORKFLOW_APP_ variable, with its default."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -56,7 +56,7 @@ def test_the_settings_reach_the_modules_that_use_them(environment, tmp_path):
     assert database_url(default_instance_dir()) == f"sqlite:///{tmp_path / 'inst' / 'workflow_app.sqlite3'}"
     assert (default_processes_dir(), default_forms_dir()) == (tmp_path / "p", tmp_path / "f")
     frozen = default_clock()
-    assert isinstance(frozen, clock.VirtualClock) and frozen.now() == datetime(2027, 1, 4, 9, tzinfo=timezone.utc)
+    assert isinstance(frozen, clock.VirtualClock) and frozen.now() == datetime(2027, 1, 4, 9, tzinfo=UTC)
     smtp = SmtpSettings.from_environment()
     assert smtp is not None and (smtp.host, smtp.port, smtp.ssl, smtp.starttls) == ("mail.example", 25, True, False)
     environment(DATABASE_URL="postgresql+psycopg://db/workflow")

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from workflow_app.tools.cli import main
-from workflow_app.rules.calendar import FIRST_YEAR, LAST_YEAR
-from workflow_app.diagrams.code_check import ENGINE, check_code, check_file, code_errors, sweep_instants
 from workflow_app.casework.deployments import read_forms
+from workflow_app.diagrams.code_check import ENGINE, check_code, check_file, code_errors, sweep_instants
+from workflow_app.rules.calendar import FIRST_YEAR, LAST_YEAR
 from workflow_app.rules.landlords import load_landlord
+from workflow_app.tools.cli import main
 
 HERE = Path(__file__).parent
 CODESHIRE = HERE / "code_check" / "codeshire"

@@ -9,15 +9,14 @@ from datetime import date
 
 import pytest
 
-from workflow_app.diagrams.code_check import check_code
+from tests.unit.diagrams.test_code_check import CODESHIRE, FORMS
 from workflow_app.diagrams.code_check import check as check_module
+from workflow_app.diagrams.code_check import check_code
 from workflow_app.diagrams.code_check.cache import CheckCache, cache
 from workflow_app.rules.landlords import load_landlord
 from workflow_app.rules.regime import regime_named
 
-from tests.unit.diagrams.test_code_check import CODESHIRE, FORMS
-
-SWEEP = dict(sweep_start=date(2026, 1, 1), sweep_days=14)   # a short sweep: these tests are about the cache
+SWEEP = {"sweep_start": date(2026, 1, 1), "sweep_days": 14}   # a short sweep: these tests are about the cache
 XML = (CODESHIRE / "acknowledge_8_days.bpmn").read_bytes()
 LANDLORD = load_landlord(CODESHIRE)
 
@@ -103,7 +102,7 @@ def test_the_cache_is_shared_safely_between_threads():
         try:
             for i in range(200):
                 results.append(kept.get(str((n + i) % 12), lambda i=i: [str((n + i) % 12)]))
-        except Exception as error:  # noqa: BLE001 - any failure in a thread fails the test
+        except Exception as error:
             errors.append(error)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]

@@ -4,13 +4,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from workflow_app.diagrams.definitions import (
-    MAX_DIAGRAM_BYTES, DefinitionCache, DiagramError, check_diagram, compile_definition, read_xml,
-)
+from tests.conftest import FORMS, PROCESSES
 from workflow_app.casework.deployments import deploy, read_forms
 from workflow_app.casework.models import DefinitionVersion
-
-from tests.conftest import FORMS, PROCESSES
+from workflow_app.diagrams.definitions import (
+    MAX_DIAGRAM_BYTES,
+    DefinitionCache,
+    DiagramError,
+    check_diagram,
+    compile_definition,
+    read_xml,
+)
 
 DIAGRAM = (PROCESSES / "testshire" / "complaint.bpmn").read_text()
 FORM_SET = read_forms(FORMS)

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import json
 
-from workflow_app.diagrams.diff import diff_diagrams
-
 from tests.unit.diagrams.test_code_check import CODESHIRE, FORMS, FORMS_DIR
+from workflow_app.diagrams.diff import diff_diagrams
 
 BASE = (CODESHIRE / "complaint.bpmn").read_text()
 

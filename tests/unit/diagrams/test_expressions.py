@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape
 
 import pytest
@@ -22,7 +22,7 @@ from workflow_app.diagrams.expressions import (
     restricted_script_engine,
 )
 
-RECEIVED = datetime(2024, 3, 1, 9, 30, tzinfo=timezone.utc)
+RECEIVED = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
 
 
 class Calls:
@@ -255,7 +255,7 @@ def test_value_dependent_refusals_happen_at_run_time(env, source):
     # doubling a string, line by line
     "s = text * 50000\ns = s + s\ns = s + s",
     # nesting shared lists: each line triples what printing or storing would write
-    "a = [1] * 1000\n" + "".join(f"a = [a, a, a]\n" for _ in range(10)),
+    "a = [1] * 1000\n" + "".join("a = [a, a, a]\n" for _ in range(10)),
     # the same through item assignment
     "b = [0] * 100\n" + "c = [0, 0, 0]\nc[0] = b\nc[1] = b\nc[2] = b\nb = c\n" * 10,
     # cycles

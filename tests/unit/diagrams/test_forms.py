@@ -291,7 +291,7 @@ def test_pattern_is_searched_like_form_js():
 
 
 def test_email_and_phone(response):
-    on = dict(contact_by_phone=True, phone="+441632960123")
+    on = {"contact_by_phone": True, "phone": "+441632960123"}
     assert errors_of(response, good_response(**on, email="not an email")) == {
         "email": ["Enter an email address, like name@example.com"]}
     assert errors_of(response, good_response(contact_by_phone=True, phone="01632 960123")) == {

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.unit.diagrams.test_code_check import CODESHIRE, PROCESSES
 from workflow_app.diagrams.definitions import read_elements
 from workflow_app.diagrams.graph import DiagramError, read_graph, read_xml
-
-from tests.unit.diagrams.test_code_check import CODESHIRE, PROCESSES
 
 HARROGATE = (PROCESSES / "harrogate" / "complaint.bpmn").read_bytes()
 BRIGHTER = (PROCESSES / "brighter_places" / "complaint.bpmn").read_bytes()

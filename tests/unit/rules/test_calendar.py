@@ -5,12 +5,13 @@ package's GB data (ENG, SCT, NIR) and are written as literal instants on purpose
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from functools import cache
 
 import holidays
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from workflow_app.rules.calendar import (
     LAST_YEAR,
@@ -26,14 +27,12 @@ from workflow_app.rules.calendar import (
     london_midnight,
 )
 
-UTC = timezone.utc
-
 
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-@lru_cache(maxsize=None)
+@cache
 def bank_holidays(nation: str) -> frozenset[date]:
     return frozenset(holidays.country_holidays("GB", subdiv=nation, years=range(1999, 2100)))
 

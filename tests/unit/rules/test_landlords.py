@@ -6,14 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from workflow_app.rules.landlords import Landlord, ReferralBody, SettingsError, load_landlord, load_landlords
+
 ROOT = Path(__file__).resolve().parents[3]
-from workflow_app.rules.landlords import (
-    Landlord,
-    ReferralBody,
-    SettingsError,
-    load_landlord,
-    load_landlords,
-)
 
 PROCESSES = ROOT / "processes"
 
@@ -105,7 +100,7 @@ def test_ombudsman_details_from_the_seeds(real):
 
 
 def test_referral_bodies_as_each_policy_lists_them(real):
-    names = {slug: [b.name for b in l.referral_bodies] for slug, l in real.items()}
+    names = {slug: [b.name for b in landlord.referral_bodies] for slug, landlord in real.items()}
     assert names["great_places"] == [
         "Housing Ombudsman Service",
         "The Property Ombudsman",

@@ -101,7 +101,7 @@ def test_a_landlord_names_its_regime_or_works_under_the_code(tmp_path):
 
 def test_the_three_landlords_work_under_the_code():
     landlords = load_landlords(PROCESSES)
-    assert {l.regime.key for l in landlords.values()} == {"housing_ombudsman_2024"}
+    assert {landlord.regime.key for landlord in landlords.values()} == {"housing_ombudsman_2024"}
     scope = Scope(tuple(landlords.values()))
     assert scope.regime is HOUSING_OMBUDSMAN
     assert scope.response_stages == ("1", "2")

@@ -23,7 +23,7 @@ def test_members_are_the_stored_strings():
 
 
 def test_a_member_compares_formats_and_serialises_as_its_string():
-    assert TaskStatus.OPEN == "open" and "open" == DeadlineStatus.OPEN
+    assert TaskStatus.OPEN == "open" and DeadlineStatus.OPEN == "open"
     assert TaskStatus.OPEN in {"open"} and "missed" in {DeadlineStatus.MISSED}
     assert f"it is {TaskStatus.COMPLETED}" == "it is completed"
     assert json.dumps({"status": LetterStatus.NOT_NEEDED}) == '{"status": "not_needed"}'

@@ -42,7 +42,7 @@ def test_an_unknown_key_or_stage_reads_as_itself():
 def test_every_key_is_either_a_duty_or_a_window():
     assert DUTY_KEYS | WINDOW_KEYS == DEADLINE_KEYS
     assert not DUTY_KEYS & WINDOW_KEYS
-    assert WINDOW_KEYS == {"clarification", "no_contact_closure", "escalation_window"}
+    assert {"clarification", "no_contact_closure", "escalation_window"} == WINDOW_KEYS
     assert is_duty("stage1_response") and is_duty(DeadlineKey.PANEL_HEARING)
     assert not is_duty("escalation_window") and not is_duty("not_a_key")
 
