@@ -10,7 +10,7 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.orm import aliased
 
 from tests.support.reporting_data import END, FORMS, PROCESSES, STORIES, build, built_copy, people
-from workflow_app.casework.models import ReportCalendarDay, ReportResponse, UTCDateTime
+from workflow_app.casework.models import AuditEvent, ReportCalendarDay, ReportResponse, UTCDateTime
 from workflow_app.casework.runner import ComplaintRun
 from workflow_app.casework.runtime import build_runtime
 from workflow_app.diagrams.definitions import cache as definition_cache
@@ -190,6 +190,29 @@ def test_remedies_and_compensation_totals(data):
     assert {r["remedy"]: r["count"] for r in remedies["stage2"]["remedies"] if r["count"]} == {
         "apology": 1, "financial_remedy": 1}
 
+
+
+def test_a_remedy_only_one_stage_offered_is_a_row_of_its_own_at_both_stages(templates, tmp_path):
+    """A landlord's form may offer a remedy beyond the Code's list at one stage only: the table still pairs
+    each stage's count of the same remedy, never two different remedies that happen to share a position."""
+    url, _ = built_copy(templates, "sqlite", tmp_path)
+    definition_cache.clear()
+    runtime = build_runtime(url, PROCESSES, FORMS)
+    try:
+        with runtime.sessions.begin() as session:
+            session.add(AuditEvent(landlord="great_places", at=datetime(2026, 6, 1, 12, tzinfo=UTC), actor="t",
+                                   type="task_completed",
+                                   details={"stage": "2", "data": {"remedies": ["goodwill_gesture", "apology"]}}))
+        with runtime.sessions() as session:
+            report = reporting.remedies(session, scope(runtime, "great_places"), YEAR)
+        stage1, stage2 = ({r["remedy"]: r["count"] for r in report[s]["remedies"]} for s in ("stage1", "stage2"))
+        assert list(stage1) == list(stage2) and list(stage1)[-1] == "goodwill_gesture"
+        assert stage1["goodwill_gesture"] == 0 and stage2["goodwill_gesture"] == 1 and stage2["apology"] == 2
+        table = next(t for t in reporting.tables({**figures((runtime, None), "great_places"), "remedies": report})
+                     if t.id == "remedies")
+        assert table.rows[-1][1:] == [0, 1]
+    finally:
+        runtime.close()
 
 def test_satisfaction(data):
     satisfaction = figures(data, "great_places")["satisfaction"]

@@ -747,9 +747,11 @@ def remedies(session: Session, scope: Scope, period: Period) -> dict[str, Any]:
             .where(_forms_completed(period, scope), stage.in_(["1", "2"]))
             .group_by(stage, items.c.value)).all():
         totals[s]["remedies"][str(remedy)] = int(count)
+    # Both stages list the same remedies in the same order (the Code's, then any other either stage recorded).
+    recorded = set(totals["1"]["remedies"]) | set(totals["2"]["remedies"])
+    every = (*REMEDIES, *sorted(recorded - set(REMEDIES)))
     for s in totals:
-        totals[s]["remedies"] = [{"remedy": r, "count": totals[s]["remedies"].get(r, 0)}
-                                 for r in (*REMEDIES, *sorted(set(totals[s]["remedies"]) - set(REMEDIES)))]
+        totals[s]["remedies"] = [{"remedy": r, "count": totals[s]["remedies"].get(r, 0)} for r in every]
     return {"stage1": totals["1"], "stage2": totals["2"],
             "compensation_total": round(totals["1"]["compensation"] + totals["2"]["compensation"], 2)}
 
@@ -955,9 +957,7 @@ def tables(report: Mapping[str, Any], labels: Labels | None = None) -> list[Tabl
     out.append(Table("remedies", "Remedies offered",
                      ["Remedy", "Stage 1 responses", "Stage 2 responses"],
                      [[labels.option("remedies", a["remedy"]), a["count"], b["count"]]
-                      # Pairs rows by position, which lines up only while neither stage
-                      # records a remedy outside REMEDIES.
-                      for a, b in zip(rem["stage1"]["remedies"], rem["stage2"]["remedies"])],  # noqa: B905
+                      for a, b in zip(rem["stage1"]["remedies"], rem["stage2"]["remedies"], strict=True)],
                      "bar", [1, 2]))
     out.append(Table("compensation", "Compensation offered",
                      ["Stage", "Responses offering money", "Total offered (£)"],
