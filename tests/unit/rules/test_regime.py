@@ -2,6 +2,7 @@
 names a known regime, and the letter rule and the report limits follow the landlord's regime."""
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from workflow_app.casework.letters import code_required
 from workflow_app.reporting.measures import Scope
 from workflow_app.rules.landlords import SettingsError, load_landlord, load_landlords
-from workflow_app.rules.regime import DEFAULT, HOUSING_OMBUDSMAN, REGIMES, known_regimes, regime_named
+from workflow_app.rules.regime import DEFAULT, HOUSING_OMBUDSMAN, PROVISION_RULES, REGIMES, known_regimes, regime_named
 from workflow_app.rules.vocabulary import DEADLINE_KEYS, STAGES
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -123,3 +124,37 @@ def test_the_letter_rule_reads_the_regime():
         assert not code_required(template)
     quiet = replace(HOUSING_OMBUDSMAN, required_letter_words=("refus",))
     assert code_required("refusal", quiet) and not code_required("acknowledgement", quiet)
+
+
+def test_both_regimes_load_their_provisions():
+    code = regime_named("housing_ombudsman_2024")
+    assert dict(code.provisions) == {
+        "acceptance_window": "2.3", "refusal_explained": "2.4", "no_extra_stage": "5.2", "no_third_stage": "5.3",
+        "escalation_not_refused": "5.11", "two_stages": "6.10", "no_reasons_to_escalate": "6.12",
+        "stage2_by_someone_else": "6.13"}
+    spso = regime_named("spso_model_chp")
+    assert set(spso.provisions) == {"acceptance_window", "no_extra_stage", "no_third_stage", "two_stages"}
+    assert all(p.startswith("Part ") for p in spso.provisions.values())
+    assert spso.provision("stage2_by_someone_else") is None
+    with pytest.raises(KeyError):
+        code.provision("no_such_rule")
+
+
+def test_every_provision_the_check_asks_for_is_one_the_code_names():
+    check_sources = ROOT / "src" / "workflow_app" / "diagrams" / "code_check"
+    asked = set()
+    for path in check_sources.glob("*.py"):
+        asked |= set(re.findall(r"provision\(\s*\"(\w+)\"", path.read_text(encoding="utf-8")))
+        asked |= {rule for pair in re.findall(r"provision\(\s*\"(\w+)\" if \w+ else \"(\w+)\"",
+                                              path.read_text(encoding="utf-8")) for rule in pair}
+    assert asked == set(PROVISION_RULES)
+    assert set(HOUSING_OMBUDSMAN.provisions) == set(PROVISION_RULES)
+
+
+def test_a_regime_naming_an_unknown_rule_is_refused(tmp_path, monkeypatch):
+    text = (REGIMES / "spso_model_chp.toml").read_text(encoding="utf-8").replace(
+        "[provisions]", '[provisions]\nno_such_rule = "Part 9"')
+    (tmp_path / "made_up.toml").write_text(text, encoding="utf-8")
+    monkeypatch.setattr("workflow_app.rules.regime.REGIMES", tmp_path)
+    with pytest.raises(ValueError, match="no_such_rule"):
+        regime_named.__wrapped__("made_up")

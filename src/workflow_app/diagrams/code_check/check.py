@@ -53,8 +53,8 @@ def run_check(xml: bytes | str, forms: Mapping[str, Form], *, landlord: Any | No
     diagram = read_graph(root)
     elements = read_elements(diagram)
     findings = [engine_finding(p) for p in find_problems(root, elements, forms)]
-    findings += names_findings(diagram, elements, forms)
     regime = getattr(landlord, "regime", None) or HOUSING_OMBUDSMAN
+    findings += names_findings(diagram, elements, forms, regime)
     graph = ProcessGraph(diagram, elements, forms, regime.limits)
     if graph.main_process is None or not graph.starts.get(graph.main_process):
         findings.append(Finding(ENGINE, ERROR, None, "the diagram needs exactly one executable process "

@@ -28,11 +28,12 @@ class ClockRules:
         if key not in limits:
             return
         limit = limits[key]
+        code = self.regime.short_name
         late = sorted(names_read(element.timer_expression) & facts.anchors.get(key, frozenset()))
         for name in late:
             self.add(limit.provision, ERROR, timer_id,
-                     f"{self.name(timer_id)} counts from {name}, which is recorded after {limit.starts}; the Code "
-                     f"counts from {limit.starts}, so this deadline can fall any number of days too late",
+                     f"{self.name(timer_id)} counts from {name}, which is recorded after {limit.starts}; "
+                     f"{code} counts from {limit.starts}, so this deadline can fall any number of days too late",
                      once=("late-start", timer_id, name))
         if key in STAGE2_KEYS and facts.request is not None:
             self._judge_stage2_start(token, timer_id, limit)
@@ -46,7 +47,7 @@ class ClockRules:
             if days is not None and days > limit.working_days:
                 self.add(limit.provision, ERROR, timer_id,
                          f"{self.name(timer_id)} falls due up to {days} working days after {limit.starts} (e.g. "
-                         f"for a complaint received on {result.worst_day:%a %d %b %Y}); the Code allows "
+                         f"for a complaint received on {result.worst_day:%a %d %b %Y}); {code} allows "
                          f"{limit.working_days}", once=("limit", timer_id))
             return
         deadline.extensions += 1
@@ -64,9 +65,9 @@ class ClockRules:
         if dates and not set(dates) & token.facts.request:
             self.add(limit.provision, ERROR, timer_id,
                      f"{self.name(timer_id)} counts only from {', '.join(dates)}, recorded before the escalation "
-                     f"request on this path; the Code counts from {limit.starts}, so this deadline could fall due "
-                     "before the request it answers, or run out while the resident is still within the time "
-                     "allowed to escalate", once=("early-start", timer_id))
+                     f"request on this path; {self.regime.short_name} counts from {limit.starts}, so this deadline "
+                     "could fall due before the request it answers, or run out while the resident is still within "
+                     "the time allowed to escalate", once=("early-start", timer_id))
 
     def _stage_clocks(self, facts: Facts, node: Node) -> None:
         """The escalation's clock: it runs once a path enters stage 2 after the request, and the
@@ -109,7 +110,8 @@ class ClockRules:
             ("between the escalation request and the stage 2 acknowledgement", "the request")
         self.add(limit.provision, ERROR, element_id,
                  f"the complaint can wait at {self.name(element_id)} {when}, but no {key} timer runs there (on "
-                 f"it, on a subprocess around it, or among its own events): the Code's {limit.working_days} "
-                 f"working days run from {limit.starts}, and nothing counts them while the complaint waits here; "
-                 f"put the timer on a subprocess around everything from {start} to the acknowledgement",
+                 f"it, on a subprocess around it, or among its own events): {self.regime.short_name}'s "
+                 f"{limit.working_days} working days run from {limit.starts}, and nothing counts them while the "
+                 f"complaint waits here; put the timer on a subprocess around everything from {start} to the "
+                 "acknowledgement",
                  once=("clock", key, element_id))

@@ -24,7 +24,10 @@ class ExtensionRules:
             deadline.agreed = True
 
     def _extension_letters(self, timer_id: str, limit: Limit, letters: frozenset[str]) -> None:
-        """6.5 and 6.16: an extension is explained in writing, with the Ombudsman's details."""
+        """6.5 and 6.16: an extension is explained in writing, with the Ombudsman's details (when the
+        regime names a provision for it)."""
+        if limit.ombudsman_provision is None:
+            return
         if not letters:
             self.add(limit.ombudsman_provision, ERROR, timer_id,
                      f"the extension that moves {self.name(timer_id)} sends no letter: the resident must be told "
@@ -47,6 +50,9 @@ class ExtensionRules:
         further than any one, the extension can be repeated without limit.
         """
         limit = self.regime.limits[key]
+        if limit.extension_provision is None:
+            return
+        code = self.regime.short_name
         allowed = limit.working_days + limit.extension_days
         worst: dict[int, Extension] = {}
         for extension in seen:
@@ -60,18 +66,18 @@ class ExtensionRules:
         name = self.name(timer_id)
         if reach.days > UNLIMITED_WORKING_DAYS:
             self.add(limit.extension_provision, ERROR, timer_id,
-                     f"an extension of {name} has no upper limit and needs no agreement with the resident; the "
-                     f"Code allows at most {limit.extension_days} more working days ({allowed} from {limit.starts}) "
+                     f"an extension of {name} has no upper limit and needs no agreement with the resident; "
+                     f"{code} allows at most {limit.extension_days} more working days ({allowed} from {limit.starts}) "
                      "without good reason")
         elif 1 in worst and 2 in worst and worst[2].days > worst[1].days and reach.days > allowed:
             self.add(limit.extension_provision, ERROR, timer_id,
                      f"{name} can be extended again and again without the resident's agreement ({worst[1].days} "
-                     f"working days from {limit.starts} after one extension, {worst[2].days} after two); the Code "
-                     f"allows at most {limit.extension_days} more working days without good reason")
+                     f"working days from {limit.starts} after one extension, {worst[2].days} after two); "
+                     f"{code} allows at most {limit.extension_days} more working days without good reason")
         elif reach.days > allowed:
             self.add(limit.extension_provision, WARNING, timer_id,
                      f"an extension of {name} can run to {reach.days} working days from {limit.starts} (e.g. for a "
                      f"complaint received on {reach.worst_day:%a %d %b %Y}), {reach.days - reach.base_days} more "
-                     f"than the first deadline, without the resident's agreement; the Code allows more than "
+                     f"than the first deadline, without the resident's agreement; {code} allows more than "
                      f"{limit.extension_days} extra working days ({allowed} in all) only with good reason, "
                      "explained to the resident")

@@ -152,8 +152,8 @@ class LetterRules:
         provision = self.regime.completion_provisions[stage]
         if not letters:
             self.add(provision, ERROR, responder,
-                     f"no letter is sent when stage {stage} is completed after {self.name(responder)}: the Code "
-                     "requires the outcome in writing", once=("completion-none", responder))
+                     f"no letter is sent when stage {stage} is completed after {self.name(responder)}: "
+                     f"{self.regime.short_name} requires the outcome in writing", once=("completion-none", responder))
             return
         found = [t for t in sorted(letters) if self.letters.content(t).found]
         for template in sorted(letters - set(found)):

@@ -31,12 +31,16 @@ ACCEPTING = re.compile(r"^(?!.*\bnot[\s_-]*accept).*\baccept", re.IGNORECASE)
 
 
 def exclusion_wording_findings(graph: ProcessGraph, regime: Regime) -> list[Finding]:
-    """2.3: a ground for refusing a complaint that names a time limit shorter than 12 months.
+    """2.3: a ground for refusing a complaint that names a time limit shorter than the regime's
+    acceptance months (12 under the Code).
 
     The acceptance window is best drawn as a gateway on the date of the issue, which the
     walk evaluates; a refusal ground that only says "over 6 months" is read from its wording.
     """
     findings = []
+    provision = regime.provision("acceptance_window")
+    if provision is None:
+        return findings
     for node in graph.nodes.values():
         form = graph.forms.get(node.element.form_ref or "") if node.tag == "userTask" else None
         if form is None or node.element.stage not in (None, "pre", "1"):
@@ -50,10 +54,11 @@ def exclusion_wording_findings(graph: ProcessGraph, regime: Regime) -> list[Find
                 months = number * {"y": 12, "m": 1, "w": 12 / 52, "d": 12 / 365}[unit[0]]
                 if months < regime.acceptance_months:
                     findings.append(Finding(
-                        "2.3", ERROR, node.id,
+                        provision, ERROR, node.id,
                         f"'{node.element.name}' offers '{text}' ({form.id}.{f.key}) as a ground for not accepting "
-                        f"a complaint; the Code requires complaints raised within {regime.acceptance_months} months of "
-                        "the issue (or of the resident becoming aware of it) to be accepted"))
+                        f"a complaint; {regime.short_name} requires complaints raised within "
+                        f"{regime.acceptance_months} months of the issue (or of the resident becoming aware of it) "
+                        "to be accepted"))
                     break
             else:
                 continue
@@ -78,11 +83,13 @@ class RefusalRules:
         words = set(names).union(*[words_in(c) for c in conditions]) if conditions else set(names)
         about = sorted(w for w in words if self._about_reasons(w))
         chosen = sorted(n for n in names if n in token.ctx and NO_REASONS.search(str(token.ctx[n])))
-        if about or chosen:
-            self.add("6.12", ERROR, gateway.id,
+        provision = self.regime.provision("no_reasons_to_escalate")
+        if (about or chosen) and provision is not None:
+            self.add(provision, ERROR, gateway.id,
                      f"{self.name(gateway.id)} decides a stage 2 request on the resident's reasons "
                      f"({', '.join(about or chosen)}); residents must not be required to explain why they escalate",
-                     once=("6.12", gateway.id))
+                     once=("no_reasons_to_escalate", gateway.id))
+        if about or chosen:
             facts.reasons |= {gateway.id}
 
     def _about_reasons(self, word: str) -> bool:
@@ -93,10 +100,10 @@ class RefusalRules:
 
     def _judge_refusal(self, end: Node, facts: Facts) -> None:
         escalation = facts.answered1
-        provision = "5.11" if escalation else "2.4"
+        provision = self.regime.provision("escalation_not_refused" if escalation else "refusal_explained")
         what = "escalation to stage 2" if escalation else "the complaint"
         letters = sorted(facts.decision_letters)
-        if not any(self.letters.has_ombudsman_details(t) for t in letters):
+        if provision is not None and not any(self.letters.has_ombudsman_details(t) for t in letters):
             if not letters:
                 message = (f"a path refuses {what} at {self.name(end.id)} without a letter: the resident must be "
                            "told the reasons in writing and of the right to take the decision to the Ombudsman")
@@ -105,18 +112,21 @@ class RefusalRules:
                            f"{', '.join(repr(t) for t in letters)}, which does not give the Ombudsman's contact "
                            "details (the right to take the refusal to the Ombudsman)")
             self.add(provision, ERROR, end.id, message, once=("refusal", end.id))
+        acceptance = self.regime.provision("acceptance_window")
         for gateway, name, value, months in sorted(facts.date_decisions):
-            if 0 <= months < self.regime.acceptance_months:
+            if acceptance is not None and 0 <= months < self.regime.acceptance_months:
                 age = f"{months:.0f} months" if months >= 1 else "days"
-                self.add("2.3", ERROR, gateway,
+                self.add(acceptance, ERROR, gateway,
                          f"{self.name(gateway)} leads to a refusal ({self.name(end.id)}) for an issue only {age} "
-                         f"before the complaint ({name} = {value}); the Code requires complaints raised within "
-                         f"{self.regime.acceptance_months} months of the issue to be accepted", once=("2.3", gateway))
-        for gateway in sorted(facts.reasons):
-            self.add("5.11", ERROR, gateway,
+                         f"before the complaint ({name} = {value}); {self.regime.short_name} requires complaints "
+                         f"raised within {self.regime.acceptance_months} months of the issue to be accepted",
+                         once=("acceptance_window", gateway))
+        escalation_rule = self.regime.provision("escalation_not_refused")
+        for gateway in sorted(facts.reasons) if escalation_rule is not None else ():
+            self.add(escalation_rule, ERROR, gateway,
                      f"{self.name(gateway)} can refuse escalation ({self.name(end.id)}) depending on the "
                      "resident's reasons; a lack of reasons is not a valid reason to refuse escalation",
-                     once=("5.11", gateway))
+                     once=("escalation_not_refused", gateway))
 
     def _reasons_options(self, node: Node) -> None:
         """A stage 2 form offering "no reasons given" as a ground for refusing the request."""
@@ -129,9 +139,14 @@ class RefusalRules:
             hit = next((t for t in texts if NO_REASONS.search(t)), None)
             if hit is None:
                 continue
-            self.add("5.11", ERROR, node.id,
-                     f"{self.name(node.id)} offers '{hit}' ({form.id}.{f.key}) as a ground at stage 2; escalation "
-                     "must not be refused because the resident gave no reasons", once=("5.11-option", node.id, f.key))
-            self.add("6.12", ERROR, node.id,
-                     f"{self.name(node.id)} expects the resident's reasons for escalating ('{hit}'); residents "
-                     "must not be required to explain why they escalate", once=("6.12", node.id))
+            escalation_rule = self.regime.provision("escalation_not_refused")
+            reasons_rule = self.regime.provision("no_reasons_to_escalate")
+            if escalation_rule is not None:
+                self.add(escalation_rule, ERROR, node.id,
+                         f"{self.name(node.id)} offers '{hit}' ({form.id}.{f.key}) as a ground at stage 2; "
+                         "escalation must not be refused because the resident gave no reasons",
+                         once=("escalation_not_refused-option", node.id, f.key))
+            if reasons_rule is not None:
+                self.add(reasons_rule, ERROR, node.id,
+                         f"{self.name(node.id)} expects the resident's reasons for escalating ('{hit}'); residents "
+                         "must not be required to explain why they escalate", once=("no_reasons_to_escalate", node.id))

@@ -23,9 +23,10 @@ THIRD_STAGE = re.compile(r"\b(stage[\s_-]*(3|three|iii|4|four)|third[\s_-]*stage
 
 
 def names_findings(diagram: Diagram, elements: Mapping[str, Element],
-                    forms: Mapping[str, Form]) -> list[Finding]:
+                    forms: Mapping[str, Form], regime: Regime) -> list[Finding]:
     """5.2 and 5.3: an extra named stage ("stage 0", "informal complaint") or a third stage."""
     findings = []
+    extra_rule, third_rule = regime.provision("no_extra_stage"), regime.provision("no_third_stage")
     for node in diagram.elements:
         if node.tag in ("textAnnotation", "documentation", "definitions", "message", "sequenceFlow"):
             continue
@@ -38,15 +39,17 @@ def names_findings(diagram: Diagram, elements: Mapping[str, Element],
             for f in form.fields if form is not None else ():
                 texts += [f.label, *[str(v) for v in f.options], *option_labels(form, f.key)]
         extra = next((t for t in texts if t and EXTRA_STAGE.search(t)), None)
-        if extra:
-            findings.append(Finding("5.2", ERROR, owner,
-                                    f"'{extra}' names an extra complaint stage; the Code allows no 'stage 0' or "
+        if extra and extra_rule is not None:
+            findings.append(Finding(extra_rule, ERROR, owner,
+                                    f"'{extra}' names an extra complaint stage; {regime.short_name} allows no "
+                                    "'stage 0' or "
                                     "'informal complaint' stage: resolve early within stage 1, or record the "
                                     "contact as a service request"))
         third = next((t for t in texts if t and THIRD_STAGE.search(t)), None)
-        if third:
-            findings.append(Finding("5.3", ERROR, owner,
-                                    f"'{third}' names a third complaint stage; the Code allows exactly two"))
+        if third and third_rule is not None:
+            findings.append(Finding(third_rule, ERROR, owner,
+                                    f"'{third}' names a third complaint stage; {regime.short_name} allows exactly "
+                                    "two"))
     return findings
 
 
@@ -59,14 +62,17 @@ def stages_findings(elements: Mapping[str, Element], regime: Regime) -> list[Fin
     def missing(key: str) -> Finding:
         limit = regime.limits[key]
         return Finding(limit.provision, ERROR, None,
-                       f"no timer has the deadline key {key}: the Code's {limit.working_days} working days from "
+                       f"no timer has the deadline key {key}: {regime.short_name}'s {limit.working_days} working "
+                       "days from "
                        f"{limit.starts} are not enforced")
 
     findings += [missing(k) for k in ("stage1_acknowledge", "stage1_response") if k not in keys and k in regime.limits]
+    two_stages = regime.provision("two_stages")
     if "2" not in stages and not keys & {"stage2_acknowledge", "stage2_response"}:
-        findings.append(Finding("6.10", ERROR, None,
-                                "the diagram has no stage 2 (no user task with stage 2): a complaint not resolved "
-                                "at stage 1 must be able to progress to stage 2"))
+        if two_stages is not None:
+            findings.append(Finding(two_stages, ERROR, None,
+                                    "the diagram has no stage 2 (no user task with stage 2): a complaint not "
+                                    "resolved at stage 1 must be able to progress to stage 2"))
     else:
         findings += [missing(k) for k in ("stage2_acknowledge", "stage2_response")
                      if k not in keys and k in regime.limits]
@@ -80,39 +86,43 @@ class StageRules:
         """5.3: after the stage 2 final response, a user task whose answers choose the outcome, or
         that leads to a further response, is a third stage whatever it is called."""
         final = self.name(facts.final_response)
+        third_rule = self.regime.provision("no_third_stage")
         if node.id in self.graph.responders("1") | self.graph.responders("2"):
-            for task in sorted(facts.after_final):
-                self.add("5.3", ERROR, task,
+            for task in sorted(facts.after_final) if third_rule is not None else ():
+                self.add(third_rule, ERROR, task,
                          f"{self.name(task)} comes after the stage 2 final response ({final}) and leads to a further "
-                         f"response at {self.name(node.id)}: that is a third complaint stage; the Code allows "
-                         "exactly two", once=("5.3-again", task))
+                         f"response at {self.name(node.id)}: that is a third complaint stage; "
+                         f"{self.regime.short_name} allows exactly two", once=("no_third_stage-again", task))
             facts.final_response, facts.after_final = None, frozenset()
         elif node.tag == "userTask":
-            for gateway in self.graph.outcome_deciders(node.id)[:1]:
+            for gateway in self.graph.outcome_deciders(node.id)[:1] if third_rule is not None else ():
                 outcomes = sorted(set().union(*[self.graph.outcomes(f.target)
                                                 for f in self.graph.node(gateway).outgoing]))
-                self.add("5.3", ERROR, node.id,
+                self.add(third_rule, ERROR, node.id,
                          f"{self.name(node.id)} comes after the stage 2 final response ({final}), and "
                          f"{self.name(gateway)} reads its answers to choose the outcome ({', '.join(outcomes)}): a "
                          "review that can change the outcome after the final response is a third complaint stage; "
-                         "the Code allows exactly two", once=("5.3-decides", node.id))
+                         f"{self.regime.short_name} allows exactly two", once=("no_third_stage-decides", node.id))
             facts.after_final |= {node.id}
 
     def _judge_separation(self) -> None:
         """6.13: on every path into stage 2, the stage 2 response task is kept from whoever gave the
         stage 1 response on that path (its separate_from names that task)."""
+        provision = self.regime.provision("stage2_by_someone_else")
+        if provision is None:
+            return
         missing: dict[str, list[str]] = defaultdict(list)
         for task, closer in sorted(self.separations):
             element = self.graph.elements[task]
             if closer not in element.separate_from and self.graph.elements[closer].tag == "userTask":
                 missing[task].append(closer)
         for task, closers in missing.items():
-            self.add("6.13", ERROR, task,
+            self.add(provision, ERROR, task,
                      f"{self.name(task)} (the stage 2 response) can be assigned to whoever gave the stage 1 "
                      f"response at {', '.join(self.name(c) for c in closers)}: add {', '.join(closers)} to its "
                      "separate_from property")
         for task in sorted({t for t, _ in self.separations}):
             unknown = sorted(set(self.graph.elements[task].separate_from) - set(self.graph.elements))
             if unknown:
-                self.add("6.13", ERROR, task, f"{self.name(task)}'s separate_from names {', '.join(unknown)}, "
+                self.add(provision, ERROR, task, f"{self.name(task)}'s separate_from names {', '.join(unknown)}, "
                                               "which are not in the diagram")
