@@ -52,6 +52,25 @@ def test_check_passes_a_good_diagram_and_fails_a_bad_one(cli, tmp_path):
     assert finding["element_id"] == "f_extend" and finding["severity"] == "error"
 
 
+
+def test_check_cites_each_finding_by_its_landlords_regime(cli, tmp_path):
+    """Harrogate's informal stage is Code 5.2 under the Housing Ombudsman; moved to the SPSO's procedure the
+    same diagram is judged and cited by that procedure's own provision."""
+    import shutil
+    root = PROCESSES.parents[2]
+    real, forms = root / "processes" / "harrogate", str(root / "forms")
+    under_code = cli("check", str(real / "complaint.bpmn"), "--forms", forms)
+    assert "error: Code 5.2: first_contact:" in under_code.output
+    folder = tmp_path / "harrogate"
+    shutil.copytree(real, folder)
+    settings = folder / "landlord.toml"
+    settings.write_text(settings.read_text().replace('regime = "housing_ombudsman_2024"', 'regime = "spso_model_chp"'))
+    under_spso = cli("check", str(folder / "complaint.bpmn"), "--forms", forms)
+    extra_stage = [line for line in under_spso.output.splitlines() if "names an extra complaint stage" in line]
+    assert extra_stage and all(": SPSO model procedure Part 1, Two stages: " in line for line in extra_stage), \
+        under_spso.output
+    assert "Code 5.2" not in under_spso.output and "the model procedure allows no" in under_spso.output
+
 def test_deploy_refuses_a_bad_diagram_and_deploys_nothing(cli, tmp_path):
     folder = tmp_path / "testshire"
     folder.mkdir()

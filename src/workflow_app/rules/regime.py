@@ -54,6 +54,7 @@ class Regime:
     key: str
     name: str
     short_name: str
+    cites_as: str                         # before a provision: "Code 6.2"
     limits: Mapping[str, Limit]
     acceptance_months: int
     completion_provisions: Mapping[str, str]
@@ -93,7 +94,7 @@ def regime_named(key: str) -> Regime:
         raise ValueError(f"no complaint-handling regime {key!r}; known: {known}")
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     return Regime(
-        key=key, name=data["name"], short_name=data["short_name"],
+        key=key, name=data["name"], short_name=data["short_name"], cites_as=data["cites_as"],
         limits=MappingProxyType({k: Limit(**v) for k, v in data["limits"].items()}),
         acceptance_months=data["acceptance_months"],
         completion_provisions=MappingProxyType(dict(data["completion_provisions"])),

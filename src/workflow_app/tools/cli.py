@@ -18,7 +18,8 @@ from workflow_app.casework.runtime import Runtime, build_runtime, default_forms_
 from workflow_app.diagrams.definitions import DiagramError
 from workflow_app.rules import clock
 from workflow_app.rules.errors import WorkflowAppError
-from workflow_app.rules.landlords import SettingsError
+from workflow_app.rules.landlords import SettingsError, load_landlord
+from workflow_app.rules.regime import HOUSING_OMBUDSMAN, Regime
 from workflow_app.rules.roles import ROLES
 
 
@@ -136,17 +137,29 @@ def check(path: Path, forms_dir: Path | None, as_json: bool) -> None:
         findings += [{"provision": ENGINE, "severity": "error", "element_id": p.element_id,
                       "message": p.reason, "file": str(forms_dir)} for p in error.problems]
     files = [path] if path.is_file() else sorted(path.rglob("*.bpmn"))
+    cites_as: dict[str, str] = {}
     for file in files:
         findings += [{**f.as_dict(), "file": str(file)} for f in check_file(file, forms)]
+        cites_as[str(file)] = _regime_of(file).cites_as
     errors = sum(1 for f in findings if f["severity"] == "error")
     if as_json:
         click.echo(json.dumps(findings, indent=2))
     else:
         for f in findings:
-            provision = "" if f["provision"] == ENGINE else f"Code {f['provision']}: "
+            provision = "" if f["provision"] == ENGINE else f"{cites_as.get(f['file'], 'Code')} {f['provision']}: "
             click.echo(f"{f['file']}: {f['severity']}: {provision}{f['element_id'] or 'diagram'}: {f['message']}")
         click.echo(f"{len(files)} diagram(s) checked, {errors} error(s), {len(findings) - errors} warning(s)")
     sys.exit(1 if errors else 0)
+
+
+def _regime_of(diagram: Path) -> Regime:
+    """The regime of the landlord whose folder holds the diagram (the Housing Ombudsman's Code elsewhere)."""
+    if (diagram.parent / "landlord.toml").is_file():
+        try:
+            return load_landlord(diagram.parent).regime
+        except SettingsError:
+            pass   # reported as an engine finding by check_file
+    return HOUSING_OMBUDSMAN
 
 
 @main.command("migrate")
