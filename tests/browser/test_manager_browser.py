@@ -13,9 +13,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.browser.conftest import BUNDLES, _need
-from tests.support.reporting_data import FORMS, PROCESSES, built_copy, people
-from workflow_app.casework.runtime import build_runtime
-from workflow_app.diagrams.definitions import cache as definition_cache
+from tests.support.reporting_data import FORMS, PROCESSES, copied_runtime, people
 from workflow_app.reporting.projections import bring_up_to_date
 from workflow_app.rules import clock
 from workflow_app.web import create_app
@@ -28,20 +26,16 @@ NOW = datetime(2027, 4, 2, 12, tzinfo=UTC)
 def site(browser, tmp_path_factory, templates):
     _need((BUNDLES / "dashboard.entry.js").exists(),
           "the managers' bundles are not built: run `npm ci && node frontend/build.mjs` (make does)")
-    url, _ = built_copy(templates, "sqlite", tmp_path_factory.mktemp('manager-browser'))
-    definition_cache.clear()
-    runtime = build_runtime(url, PROCESSES, FORMS)
-    bring_up_to_date(runtime.sessions, runtime.landlords)   # as the scheduler does after each sweep
-    app = create_app({"SECRET_KEY": "browser-test-secret", "DATABASE_URL": url, "PROCESSES_DIR": str(PROCESSES), "FORMS_DIR": str(FORMS),
-                      "RUN_SCHEDULER": False, "MANAGER_REFRESH_SECONDS": 1,
-                      "CLOCK": clock.VirtualClock(NOW)})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield browser, f"http://127.0.0.1:{server.server_port}", runtime
-    server.shutdown()
-    app.extensions["workflow_app"].close()
-    runtime.close()
-    definition_cache.clear()
+    with copied_runtime(templates, "sqlite", tmp_path_factory.mktemp('manager-browser')) as (runtime, url, _):
+        bring_up_to_date(runtime.sessions, runtime.landlords)   # as the scheduler does after each sweep
+        app = create_app({"SECRET_KEY": "browser-test-secret", "DATABASE_URL": url, "PROCESSES_DIR": str(PROCESSES),
+                          "FORMS_DIR": str(FORMS), "RUN_SCHEDULER": False, "MANAGER_REFRESH_SECONDS": 1,
+                          "CLOCK": clock.VirtualClock(NOW)})
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield browser, f"http://127.0.0.1:{server.server_port}", runtime
+        server.shutdown()
+        app.extensions["workflow_app"].close()
 
 
 @pytest.fixture

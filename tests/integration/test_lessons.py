@@ -7,10 +7,8 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from tests.support.reporting_data import END, FORMS, PROCESSES, built_copy, people
+from tests.support.reporting_data import END, copied_runtime, people
 from workflow_app.casework.models import LessonLearnt, User
-from workflow_app.casework.runtime import build_runtime
-from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.reporting import lessons
 from workflow_app.reporting.lessons import LessonFilter, LessonService
 from workflow_app.rules import clock
@@ -21,13 +19,9 @@ GP = ["great_places"]
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def log(request, tmp_path_factory, templates):
-    url, references = built_copy(templates, request.param, tmp_path_factory.mktemp('lessons'))
-    definition_cache.clear()
-    runtime = build_runtime(url, PROCESSES, FORMS)
-    with clock.using(clock.VirtualClock(END)):
+    with copied_runtime(templates, request.param, tmp_path_factory.mktemp('lessons')) as (runtime, _, references), \
+            clock.using(clock.VirtualClock(END)):
         yield runtime, references, people(runtime)
-    runtime.close()
-    definition_cache.clear()
 
 
 def collected(runtime) -> list[tuple[LessonLearnt, str | None]]:

@@ -10,9 +10,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.support.reporting_data import END, FORMS, PROCESSES, built_copy
+from tests.support.reporting_data import END, FORMS, PROCESSES, copied_runtime
 from workflow_app.casework.models import ChecklistAnswer, LessonLearnt
-from workflow_app.casework.runtime import build_runtime
 from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.reporting.projections import bring_up_to_date
 from workflow_app.rules import clock
@@ -23,15 +22,12 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def site(request, tmp_path_factory, templates):
-    url, references = built_copy(templates, request.param, tmp_path_factory.mktemp('manager'))
-    definition_cache.clear()
-    runtime = build_runtime(url, PROCESSES, FORMS)
-    bring_up_to_date(runtime.sessions, runtime.landlords)   # as the scheduler does after each sweep
-    with runtime.sessions.begin() as session:
-        from workflow_app.casework.accounts import create_user
-        create_user(session, "carl", "Carl", ["caseworker"], ["great_places"], "pw")
-        create_user(session, "otto", "Otto", ["complaints_officer"], ["harrogate"], "pw")
-    runtime.close()
+    with copied_runtime(templates, request.param, tmp_path_factory.mktemp('manager')) as (runtime, url, references):
+        bring_up_to_date(runtime.sessions, runtime.landlords)   # as the scheduler does after each sweep
+        with runtime.sessions.begin() as session:
+            from workflow_app.casework.accounts import create_user
+            create_user(session, "carl", "Carl", ["caseworker"], ["great_places"], "pw")
+            create_user(session, "otto", "Otto", ["complaints_officer"], ["harrogate"], "pw")
     app = create_app({"TESTING": True, "DATABASE_URL": url, "PROCESSES_DIR": str(PROCESSES),
                       "FORMS_DIR": str(FORMS), "RUN_SCHEDULER": False})
     with clock.using(clock.VirtualClock(END)):

@@ -9,11 +9,10 @@ import pytest
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import aliased
 
-from tests.support.reporting_data import END, FORMS, PROCESSES, STORIES, build, built_copy, people
+from tests.support.reporting_data import END, FORMS, PROCESSES, STORIES, build, copied_runtime, people
 from workflow_app.casework.models import AuditEvent, ReportCalendarDay, ReportResponse, UTCDateTime
 from workflow_app.casework.runner import ComplaintRun
 from workflow_app.casework.runtime import build_runtime
-from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.reporting import measures as reporting
 from workflow_app.reporting.measures import Period, Scope
 from workflow_app.rules import clock
@@ -24,13 +23,9 @@ YEAR = Period.reporting_year(2026)
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def data(request, tmp_path_factory, templates):
-    url, references = built_copy(templates, request.param, tmp_path_factory.mktemp('reporting'))
-    definition_cache.clear()
-    runtime = build_runtime(url, PROCESSES, FORMS)
-    reporting.refresh(runtime.sessions, runtime.landlords)
-    yield runtime, references
-    runtime.close()
-    definition_cache.clear()
+    with copied_runtime(templates, request.param, tmp_path_factory.mktemp('reporting')) as (runtime, _, references):
+        reporting.refresh(runtime.sessions, runtime.landlords)
+        yield runtime, references
 
 
 def scope(runtime, *slugs) -> Scope:
@@ -195,10 +190,7 @@ def test_remedies_and_compensation_totals(data):
 def test_a_remedy_only_one_stage_offered_is_a_row_of_its_own_at_both_stages(templates, tmp_path):
     """A landlord's form may offer a remedy beyond the Code's list at one stage only: the table still pairs
     each stage's count of the same remedy, never two different remedies that happen to share a position."""
-    url, _ = built_copy(templates, "sqlite", tmp_path)
-    definition_cache.clear()
-    runtime = build_runtime(url, PROCESSES, FORMS)
-    try:
+    with copied_runtime(templates, "sqlite", tmp_path) as (runtime, _, _):
         with runtime.sessions.begin() as session:
             session.add(AuditEvent(landlord="great_places", at=datetime(2026, 6, 1, 12, tzinfo=UTC), actor="t",
                                    type="task_completed",
@@ -211,8 +203,6 @@ def test_a_remedy_only_one_stage_offered_is_a_row_of_its_own_at_both_stages(temp
         table = next(t for t in reporting.tables({**figures((runtime, None), "great_places"), "remedies": report})
                      if t.id == "remedies")
         assert table.rows[-1][1:] == [0, 1]
-    finally:
-        runtime.close()
 
 def test_satisfaction(data):
     satisfaction = figures(data, "great_places")["satisfaction"]

@@ -9,10 +9,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.support.reporting_data import FORMS, PROCESSES, built_copy, people
+from tests.support.reporting_data import copied_runtime, people
 from workflow_app.casework.models import SelfAssessmentAnswer, User
-from workflow_app.casework.runtime import build_runtime
-from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.reporting import measures as reporting
 from workflow_app.reporting import self_assessment
 from workflow_app.reporting.measures import Period, Scope
@@ -37,13 +35,9 @@ def test_the_form_quotes_every_provision_of_the_2024_code_in_order():
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def data(request, tmp_path_factory, templates):
-    url, _references = built_copy(templates, request.param, tmp_path_factory.mktemp('assessment'))
-    definition_cache.clear()
-    runtime = build_runtime(url, PROCESSES, FORMS)
-    reporting.refresh(runtime.sessions, runtime.landlords)
-    yield runtime, people(runtime)
-    runtime.close()
-    definition_cache.clear()
+    with copied_runtime(templates, request.param, tmp_path_factory.mktemp('assessment')) as (runtime, _, _):
+        reporting.refresh(runtime.sessions, runtime.landlords)
+        yield runtime, people(runtime)
 
 
 def suggested(runtime, landlord: str) -> dict[str, self_assessment.Suggestion]:

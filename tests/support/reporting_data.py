@@ -6,10 +6,12 @@ Working days: England and Wales bank holidays; 1 January, 26 March (Good Friday)
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -19,7 +21,7 @@ from workflow_app.casework.accounts import create_user
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms
 from workflow_app.casework.models import Complaint, Task, User
 from workflow_app.casework.runner import ComplaintRun
-from workflow_app.casework.runtime import build_runtime
+from workflow_app.casework.runtime import Runtime, build_runtime
 from workflow_app.diagrams.definitions import cache as definition_cache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -260,3 +262,22 @@ def built_copy(templates: Path, dialect: str, folder: Path) -> tuple[str, dict[s
     if dialect == "sqlite":
         return databases.sqlite_copy(templates, "reporting", _build_into, folder / "reporting.sqlite3")
     return databases.postgres_copy(templates, postgres_url_or_skip(), "reporting", _build_into, label="rep")
+
+
+class Copy(NamedTuple):
+    runtime: Runtime
+    url: str
+    references: dict[str, str]
+
+
+@contextmanager
+def copied_runtime(templates: Path, dialect: str, folder: Path) -> Iterator[Copy]:
+    """A runtime on the caller's own copy of the data set (`built_copy`), closed when the block ends."""
+    url, references = built_copy(templates, dialect, folder)
+    definition_cache.clear()
+    runtime = build_runtime(url, PROCESSES, FORMS)
+    try:
+        yield Copy(runtime, url, references)
+    finally:
+        runtime.close()
+        definition_cache.clear()
