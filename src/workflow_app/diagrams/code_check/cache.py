@@ -4,9 +4,9 @@ Deploying, the analysts' "Check this draft" and the self-assessment all ask for 
 findings on the same diagram; the walk over its paths takes seconds. The key is a hash of
 everything the findings depend on: the diagram's bytes, the forms (their JSON and what was
 read from it), the landlord's settings (its nation, regime, Ombudsman details...), the
-content of its letter templates, the receipt dates swept, and the version of the check
-itself (a hash of its own source). The cache lives in the process, holds a bounded number
-of results (least recently used dropped first) and may be used from several threads.
+content of its letter templates and the receipt dates swept. The cache lives in the process
+(so a new release of the check, which restarts it, starts empty), holds a bounded number of
+results (least recently used dropped first) and may be used from several threads.
 """
 from __future__ import annotations
 
@@ -21,19 +21,6 @@ from threading import Lock
 from typing import Any
 
 from workflow_app.diagrams.code_check.findings import Finding
-
-
-def _source_version() -> str:
-    """A hash of the check's own code and the graph reader under it."""
-    here = Path(__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted([*here.glob("*.py"), here.parent / "graph.py", here.parent / "definitions.py"]):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-CHECK_VERSION = _source_version()
 
 
 def _folder_digest(folder: Path | None) -> str:
@@ -55,7 +42,6 @@ def check_key(xml: bytes | str, forms: Mapping[str, Any], landlord: Any | None, 
     content = xml.encode("utf-8") if isinstance(xml, str) else bytes(xml)
     digest = hashlib.sha256()
     for part in (
-        CHECK_VERSION,
         hashlib.sha256(content).hexdigest(),
         json.dumps([[key, getattr(form, "id", None), repr(getattr(form, "fields", form)),
                      getattr(form, "source", None)] for key, form in sorted(forms.items(), key=lambda item: item[0])],
