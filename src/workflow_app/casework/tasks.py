@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, contains_eager, sessionmaker
 
 from workflow_app.casework import audit
 from workflow_app.casework.complaints import task_body, transaction
-from workflow_app.casework.engine import Action, Casework, load_definition
+from workflow_app.casework.engine import Action, Casework
 from workflow_app.casework.instances import Instance, TaskNotOpen
 from workflow_app.casework.letters import unsent_required
 from workflow_app.casework.models import Complaint, Letter, Task, User
@@ -46,15 +46,18 @@ class TaskService:
         self.casework = casework
 
     def _task(self, session: Session, task_id: str, user: User) -> tuple[Task, Complaint]:
-        task = session.get(Task, task_id)
-        complaint = session.get(Complaint, task.complaint_id) if task is not None else None
-        if task is None or not user.may_see(complaint.landlord):
+        """The task with its complaint and the complaint's instance, in one query."""
+        found = session.execute(
+            select(Task, Complaint).join(Complaint, Complaint.id == Task.complaint_id)
+            .join(Complaint.instance).options(contains_eager(Complaint.instance))
+            .where(Task.id == task_id)).first()
+        if found is None or not user.may_see(found.Complaint.landlord):
             raise NotFound(f"no task {task_id}")
-        return task, complaint
+        return found.Task, found.Complaint
 
     def _separation_breach(self, session: Session, complaint: Complaint, task: Task, username: str) -> str | None:
         """Code 6.13: the person who did an earlier stage's response may not do this one."""
-        definition = load_definition(complaint.instance.definition_version)
+        definition = self.casework.definition(session, complaint.instance.definition_version_id)
         element = definition.elements.get(task.element_id)
         separate_from = element.separate_from if element else ()
         if not separate_from:
