@@ -19,6 +19,9 @@ CPU time (`time.process_time`, which includes SQLite's work in this process), th
 step within a round, the median over rounds; then app / raw per step and in total (the sum
 of the steps of one complaint's scenario), each beside the goal (<= 1.5).
 
+Last, the cost of state growth: completing Great Places' agreed-update task after 1 round of the
+reminder and after 100 (goal: within 1.2x), with the saved state's size.
+
 Run: python bench/engine_overhead.py [--rounds 5] [--complaints 10] [--landlord great_places ...]
 """
 from __future__ import annotations
@@ -58,6 +61,7 @@ SCENARIOS = ROOT / "tests" / "scenarios"
 LANDLORDS = ("great_places", "brighter_places", "harrogate")
 STEPS = ("create", "complete", "fire", "event", "load", "save")
 GOAL = 1.5
+GROWTH_GOAL = 1.2
 
 
 def scenario(landlord: str) -> dict[str, Any]:
@@ -240,6 +244,40 @@ class App:
                 Task.element_id == element_id)).one()
 
 
+# --- state that does not grow ------------------------------------------------------------------
+
+def reminder_rounds(runtime: Runtime, rounds: int, samples: int = 5) -> tuple[float, float, int, int]:
+    """Great Places' agreed updates (a reminder that comes round again): CPU time of completing the
+    update task after 1 round and after `rounds`, median of `samples` completions each, and the saved
+    state's size at both."""
+    story = json.loads((SCENARIOS / "great_places_late_updates.json").read_text())
+    app = App(runtime, "great_places")
+    run_clock = clock.VirtualClock(datetime.fromisoformat(story["complaint"]["received_at"]))
+    early, late, sizes = [], [], []
+    with clock.using(run_clock):
+        reference = runtime.complaints.log_complaint({"landlord": "great_places", **story["complaint"]}, app.user)
+        complaint_id, _ = app._instance(reference)
+        for step in story["steps"][:3]:      # accepted, acknowledged, updates agreed
+            run_clock.set(datetime.fromisoformat(step["at"]))
+            app.letters.send_required(reference, app.user)
+            runtime.tasks.complete(app._open_task(reference, step["complete"]), step["data"], app.user)
+        for number in range(1, rounds + samples + 1):
+            run_clock.set(run_clock.now() + timedelta(hours=1))
+            app.letters.send_required(reference, app.user)
+            task_id = app._open_task(reference, "keep_informed")
+            started = time.process_time()
+            runtime.tasks.complete(task_id, {"update_notes": f"Update {number}."}, app.user)
+            spent = time.process_time() - started
+            if number <= samples:
+                early.append(spent)
+            elif number > rounds:
+                late.append(spent)
+            if number in (1, rounds):
+                with runtime.sessions() as session:
+                    sizes.append(len(session.get(Complaint, complaint_id).instance.state))
+    return statistics.median(early), statistics.median(late), sizes[0], sizes[-1]
+
+
 # --- the run ----------------------------------------------------------------------------------
 
 def measure(landlord: str, runtime: Runtime, rounds: int, complaints: int) -> dict[str, dict[str, float]]:
@@ -270,6 +308,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--complaints", type=int, default=10, help="complaints per side per round")
     parser.add_argument("--landlord", action="append", choices=LANDLORDS)
+    parser.add_argument("--reminder-rounds", type=int, default=100)
     args = parser.parse_args()
     print(f"CPU ms: mean per step within a round, median of {args.rounds} rounds of {args.complaints} "
           f"complaints per side; goal app/raw <= {GOAL}")
@@ -290,6 +329,10 @@ def main() -> None:
                     worst = max(worst, ratio)
                 verdict = "ok" if ratio <= GOAL else "over"
                 print(f"{landlord:16} {step:9} {raw:8.2f} {app:8.2f} {ratio:6.2f}  <= {GOAL} {verdict}")
+        early, late, small, large = reminder_rounds(runtime, args.reminder_rounds)
+    print(f"agreed updates, completing one: {early * 1000:.2f} ms after the first round, {late * 1000:.2f} ms "
+          f"after {args.reminder_rounds}: {late / early:.2f}x (goal <= {GROWTH_GOAL}); saved state {small:,} -> "
+          f"{large:,} bytes")
     print(f"ratio: {worst:.2f} (the worst of create, complete, fire and whole scenario; goal <= {GOAL})")
 
 
