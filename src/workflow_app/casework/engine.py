@@ -20,12 +20,23 @@ from typing import Any
 
 from jinja2 import TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from workflow_app.casework import audit
 from workflow_app.casework.instances import ArmedTimer, Instance, Step, Survey
-from workflow_app.casework.models import Complaint, Deadline, DefinitionVersion, Incident, Letter, PendingEvent, Task
+from workflow_app.casework.models import (
+    Complaint,
+    Deadline,
+    DefinitionVersion,
+    Incident,
+    Letter,
+    PendingEvent,
+    Task,
+    WorkflowInstance,
+)
 from workflow_app.diagrams.definitions import Definition, Element, compile_definition
 from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.diagrams.forms import load_form
@@ -93,6 +104,8 @@ class Casework:
         self._record(session, complaint, instance, action, survey, rows)
         if survey.failed or complaint.instance.open_incidents:
             self._record_incidents(session, complaint, survey.failed, action.actor)
+        instance.prune()    # after the record is written from it: history lives in the audit trail
+        _save(session, complaint.instance, instance.dump(), survey.armed[0].due_at if survey.armed else None)
         return action
 
     # --- events that arrived early ---------------------------------------------------
@@ -140,14 +153,6 @@ class Casework:
         if instance.finished and complaint.status != ComplaintStatus.CLOSED:
             self._close(session, complaint, deadlines,
                         complaint.outcome or instance.data().get("outcome") or "completed", action.actor, now)
-        record = complaint.instance
-        instance.prune()    # after the record is written from it: history lives in the audit trail
-        record.state = instance.dump()
-        record.next_due_at = armed[0].due_at if armed else None
-        record.updated_at = now
-        # The instance's row first, with its revision check: of two actions on one complaint at once, the
-        # second stops here with a conflict, before it writes anything else.
-        session.flush([record])
 
     def _timer_fired(self, session, complaint, instance, deadlines, step: Step) -> None:
         """A timer came due: the clock's doing, whoever's action it fell due in."""
@@ -304,6 +309,26 @@ class Casework:
                 complaint=complaint, landlord=landlord, case=instance.data())
         except TemplateNotFound:
             return None
+
+
+def _save(session: Session, record: WorkflowInstance, state: str, next_due_at: datetime | None) -> None:
+    """Write the instance's row first, with its revision check: of two actions on one complaint at once,
+    the second stops here (a conflict) before it writes anything else. The rest of the action's rows
+    follow in one flush when the transaction commits."""
+    values = {"state": state, "next_due_at": next_due_at, "updated_at": clock.now(),
+              "pending_events": record.pending_events, "open_incidents": record.open_incidents or 0}
+    if record.id is None:      # logged in this action: inserted with the complaint
+        for name, value in values.items():
+            setattr(record, name, value)
+        return
+    values["revision"] = record.revision + 1
+    table = WorkflowInstance.__table__
+    written = session.connection().execute(
+        update(table).where(table.c.id == record.id, table.c.revision == record.revision).values(**values))
+    if written.rowcount != 1:
+        raise StaleDataError("the complaint's instance was changed by another action")
+    for name, value in values.items():
+        set_committed_value(record, name, value)
 
 
 @dataclass

@@ -70,6 +70,7 @@ def _serializer() -> BpmnWorkflowSerializer:
 
 _ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 _ENDED = TaskState.COMPLETED | TaskState.CANCELLED
+_PASSED = "passed_through"   # on the root: elements completed by tasks pruned from the tree
 
 _local = threading.local()
 
@@ -240,8 +241,10 @@ class Instance:
         task completed, every parent of an unfinished task (a timer's due time behind an
         event-based gateway, a join's inputs) and every task that owns a subprocess. Ancestry
         among the tasks kept is unchanged, so a join in a loop still tells one round from the next.
+        The elements the dropped tasks completed are kept, as a set, on the root (`passed_through`).
         """
         dropped = 0
+        passed = set(self.workflow.task_tree.internal_data.get(_PASSED, ()))
         owners = set(self.workflow.subprocesses)
         for workflow in (self.workflow, *self.workflow.subprocesses.values()):
             tasks = workflow.tasks
@@ -262,10 +265,21 @@ class Instance:
                     child._parent = parent.id
                 else:
                     continue
+                if task.state == TaskState.COMPLETED and task.task_spec.bpmn_id:
+                    passed.add(task.task_spec.bpmn_id)
                 del tasks[task.id]
                 dropped += 1
                 pending.append(parent)      # it may have become a finished leaf, or have one child left
+        if dropped:
+            self.workflow.task_tree.internal_data[_PASSED] = sorted(passed)
         return dropped
+
+    def passed_through(self) -> set[str]:
+        """Element ids the process has completed or is at, including those pruned from the tree."""
+        mask = TaskState.COMPLETED | _ACTIVE
+        workflows = [self.workflow, *self.workflow.subprocesses.values()]
+        here = {t.task_spec.bpmn_id for wf in workflows for t in wf.get_tasks(state=mask) if t.task_spec.bpmn_id}
+        return here | set(self.workflow.task_tree.internal_data.get(_PASSED, ()))
 
     def keep_only_data(self, keep: Callable[[str], bool]) -> None:
         """Drop every case-data key that `keep` refuses, in every task (used by retention)."""
