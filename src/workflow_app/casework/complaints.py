@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, contains_eager, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflow_app.casework import audit
@@ -76,6 +77,7 @@ class ComplaintService:
             )
             session.add(complaint)
             session.flush()
+            set_committed_value(complaint, "instance", None)   # known to have none yet: nothing to look up
             audit.record(session, complaint, "complaint_logged", user.username, reference=complaint.reference,
                          channel=complaint.channel, category=complaint.category,
                          received_at=complaint.received_at.isoformat(), definition_version=version.version,
@@ -132,12 +134,13 @@ class ComplaintService:
     def _next_reference(session: Session, landlord: str, prefix: str) -> str:
         year = london_date(clock.now()).year
         for _ in range(3):
-            number = session.scalar(
-                update(ReferenceCounter)
-                .where(ReferenceCounter.landlord == landlord, ReferenceCounter.year == year)
-                .values(last=ReferenceCounter.last + 1)
-                .returning(ReferenceCounter.last)
-            )
+            counters = ReferenceCounter.__table__
+            number = session.connection().execute(
+                update(counters)
+                .where(counters.c.landlord == landlord, counters.c.year == year)
+                .values(last=counters.c.last + 1)
+                .returning(counters.c.last)
+            ).scalar()
             if number is not None:
                 return f"{prefix}-{year}-{number:06d}"
             try:

@@ -345,8 +345,11 @@ class CaseRows:
         (so a task just completed is still open in the database, and is told apart by its status here)."""
         with session.no_autoflush:
             return cls(
-                deadlines=list(session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id)
-                                               .order_by(Deadline.id))),
+                # only those an action can still change: met, elapsed and cancelled ones are settled (each
+                # round of a recurring reminder leaves one behind)
+                deadlines=list(session.scalars(select(Deadline).where(
+                    Deadline.complaint_id == complaint.id,
+                    Deadline.status.in_((DeadlineStatus.OPEN, DeadlineStatus.MISSED))).order_by(Deadline.id))),
                 open_tasks=[task for task in session.scalars(select(Task).where(
                     Task.complaint_id == complaint.id, Task.status == TaskStatus.OPEN))
                     if task.status == TaskStatus.OPEN],
