@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, contains_eager, sessionmaker
 
 from workflow_app.casework import audit
@@ -17,7 +17,7 @@ from workflow_app.casework.models import Complaint, Letter, Task, User
 from workflow_app.diagrams.forms import validate_submission
 from workflow_app.rules import clock, roles
 from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound
-from workflow_app.rules.statuses import TaskStatus
+from workflow_app.rules.statuses import LetterStatus, TaskStatus
 
 PAGE_SIZE = 50
 
@@ -45,15 +45,17 @@ class TaskService:
         self.sessions = sessions
         self.casework = casework
 
-    def _task(self, session: Session, task_id: str, user: User) -> tuple[Task, Complaint]:
-        """The task with its complaint and the complaint's instance, in one query."""
+    def _task(self, session: Session, task_id: str, user: User) -> tuple[Task, Complaint, bool]:
+        """The task with its complaint and the complaint's instance, and whether the complaint has letters
+        still drafts, in one query."""
+        drafts = exists().where(Letter.complaint_id == Complaint.id, Letter.status == LetterStatus.DRAFT)
         found = session.execute(
-            select(Task, Complaint).join(Complaint, Complaint.id == Task.complaint_id)
+            select(Task, Complaint, drafts.label("drafts")).join(Complaint, Complaint.id == Task.complaint_id)
             .join(Complaint.instance).options(contains_eager(Complaint.instance))
             .where(Task.id == task_id)).first()
         if found is None or not user.may_see(found.Complaint.landlord):
             raise NotFound(f"no task {task_id}")
-        return found.Task, found.Complaint
+        return found.Task, found.Complaint, bool(found.drafts)
 
     def _separation_breach(self, session: Session, complaint: Complaint, task: Task, username: str) -> str | None:
         """Code 6.13: the person who did an earlier stage's response may not do this one."""
@@ -75,7 +77,7 @@ class TaskService:
         if not isinstance(data, Mapping):
             raise InvalidInput({"data": "send the form's values as a JSON object"})
         with transaction(self.sessions) as session:
-            task, complaint = self._task(session, task_id, user)
+            task, complaint, drafts = self._task(session, task_id, user)
             if task.status != TaskStatus.OPEN:
                 raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
             if not may_work(user, task):
@@ -85,7 +87,8 @@ class TaskService:
             breach = self._separation_breach(session, complaint, task, user.username)
             if breach:
                 raise Forbidden(breach)
-            unsent = unsent_required(session, complaint.id, self.casework.landlord(complaint.landlord).regime)
+            unsent = drafts and unsent_required(session, complaint.id,
+                                                self.casework.landlord(complaint.landlord).regime)
             if unsent:
                 raise LetterNotSent(unsent)
             instance = self.casework.instance_of(complaint)
@@ -129,7 +132,7 @@ class TaskService:
     def assign(self, task_id: str, assignee: str | None, user: User) -> dict[str, Any]:
         """Claim (assignee = yourself), release (None) or reassign a task; audited."""
         with transaction(self.sessions) as session:
-            task, complaint = self._task(session, task_id, user)
+            task, complaint, _ = self._task(session, task_id, user)
             if task.status != TaskStatus.OPEN:
                 raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
             supervising = roles.may_supervise(user.roles)
