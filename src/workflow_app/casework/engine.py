@@ -91,12 +91,14 @@ class Casework:
         return Instance.restore(definition, self.landlord(complaint.landlord).nation, record.state)
 
     def act(self, session: Session, complaint: Complaint, instance: Instance, actor: str,
-            move: Callable[[Instance, Action], None], *, new: bool = False) -> Action:
+            move: Callable[[Instance, Action], None], *, new: bool = False,
+            open_tasks: list[Task] | None = None) -> Action:
         """Apply one move to a complaint's instance and record everything it caused.
 
         The complaint's rows an action updates are read first (none when the complaint is `new`, logged in
-        this action); then the move, and the record of it written in one flush when the transaction commits."""
-        rows = CaseRows([], [], []) if new else CaseRows.read(session, complaint)
+        this action; its `open_tasks` when the caller read them already); then the move, and the record of it
+        written in one flush when the transaction commits."""
+        rows = CaseRows([], [], []) if new else CaseRows.read(session, complaint, open_tasks)
         action = Action(actor)
         move(instance, action)
         self._deliver_pending_events(session, complaint, instance, action, rows.pending_events)
@@ -340,7 +342,7 @@ class CaseRows:
     pending_events: list[PendingEvent]
 
     @classmethod
-    def read(cls, session: Session, complaint: Complaint) -> CaseRows:
+    def read(cls, session: Session, complaint: Complaint, open_tasks: list[Task] | None = None) -> CaseRows:
         """Read without flushing first: what the action changed already stays in memory until its one flush
         (so a task just completed is still open in the database, and is told apart by its status here)."""
         with session.no_autoflush:
@@ -350,8 +352,8 @@ class CaseRows:
                 deadlines=list(session.scalars(select(Deadline).where(
                     Deadline.complaint_id == complaint.id,
                     Deadline.status.in_((DeadlineStatus.OPEN, DeadlineStatus.MISSED))).order_by(Deadline.id))),
-                open_tasks=[task for task in session.scalars(select(Task).where(
-                    Task.complaint_id == complaint.id, Task.status == TaskStatus.OPEN))
+                open_tasks=[task for task in (open_tasks if open_tasks is not None else session.scalars(
+                    select(Task).where(Task.complaint_id == complaint.id, Task.status == TaskStatus.OPEN)))
                     if task.status == TaskStatus.OPEN],
                 pending_events=list(session.scalars(
                     select(PendingEvent)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, contains_eager, sessionmaker
 
 from workflow_app.casework import audit
@@ -48,14 +48,27 @@ class TaskService:
     def _task(self, session: Session, task_id: str, user: User) -> tuple[Task, Complaint, bool]:
         """The task with its complaint and the complaint's instance, and whether the complaint has letters
         still drafts, in one query."""
+        task, complaint, drafts, _ = self._work_at(session, task_id, user, with_open_tasks=False)
+        return task, complaint, drafts
+
+    def _work_at(self, session: Session, task_id: str, user: User,
+                 with_open_tasks: bool = True) -> tuple[Task, Complaint, bool, list[Task]]:
+        """As `_task`, with the complaint's other open tasks (which completing this one updates) in the same
+        query."""
         drafts = exists().where(Letter.complaint_id == Complaint.id, Letter.status == LetterStatus.DRAFT)
-        found = session.execute(
-            select(Task, Complaint, drafts.label("drafts")).join(Complaint, Complaint.id == Task.complaint_id)
+        query = select(Task, Complaint, drafts.label("drafts")).join(Complaint, Complaint.id == Task.complaint_id) \
             .join(Complaint.instance).options(contains_eager(Complaint.instance))
-            .where(Task.id == task_id)).first()
+        if with_open_tasks:
+            its_complaint = select(Task.complaint_id).where(Task.id == task_id).scalar_subquery()
+            query = query.where(Task.complaint_id == its_complaint,
+                                or_(Task.id == task_id, Task.status == TaskStatus.OPEN))
+        else:
+            query = query.where(Task.id == task_id)
+        rows = session.execute(query).all()
+        found = next((row for row in rows if row.Task.id == task_id), None)
         if found is None or not user.may_see(found.Complaint.landlord):
             raise NotFound(f"no task {task_id}")
-        return found.Task, found.Complaint, bool(found.drafts)
+        return found.Task, found.Complaint, bool(found.drafts), [row.Task for row in rows]
 
     def _separation_breach(self, session: Session, complaint: Complaint, task: Task, username: str) -> str | None:
         """Code 6.13: the person who did an earlier stage's response may not do this one."""
@@ -77,7 +90,7 @@ class TaskService:
         if not isinstance(data, Mapping):
             raise InvalidInput({"data": "send the form's values as a JSON object"})
         with transaction(self.sessions) as session:
-            task, complaint, drafts = self._task(session, task_id, user)
+            task, complaint, drafts, open_tasks = self._work_at(session, task_id, user)
             if task.status != TaskStatus.OPEN:
                 raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
             if not may_work(user, task):
@@ -108,7 +121,7 @@ class TaskService:
                 except TaskNotOpen:
                     raise Conflict(f"task {task_id} is no longer open") from None
 
-            self.casework.act(session, complaint, instance, user.username, move)
+            self.casework.act(session, complaint, instance, user.username, move, open_tasks=open_tasks)
             return {"task": task.id, "status": TaskStatus.COMPLETED, "reference": complaint.reference}
 
     @staticmethod
