@@ -253,6 +253,7 @@ class _Listener(threading.Thread):
             connection.autocommit = True
             connection.execute(f"LISTEN {CHANNEL}")
             self.listening.set()
+            log.info("listening for earlier deadlines on %s", CHANNEL)
             self.wake()   # whatever was armed while nobody listened is looked at now
             while not self.stopping.is_set():
                 for _ in connection.notifies(timeout=1.0):
@@ -273,7 +274,7 @@ class Scheduler:
         self.longest = longest
         self.after_sweep = tuple(after_sweep)
         self.wake_at: datetime | None = None
-        """When it means to wake: None while it sweeps (what is armed meanwhile, its next look sees)."""
+        """When it means to wake; a deadline armed in this process before then wakes it."""
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -286,7 +287,10 @@ class Scheduler:
             self._wake.set()
 
     def run(self) -> None:
-        """Sweep and sleep until stopped (in this thread)."""
+        """Sweep and sleep until stopped (in this thread).
+
+        A signal is cleared only as a sweep begins, so one that arrives while it sweeps or
+        plans makes it look again at once instead of sleeping."""
         with clock.using(self.clock):
             _awake.add(self)
             engine = _engine(self.service)
@@ -295,9 +299,13 @@ class Scheduler:
                 self.listener.start()
             refresh_due = time.monotonic()
             try:
-                while not self._stopping.is_set():
-                    self.wake_at = None
+                while True:
+                    self._wake.clear()
+                    if self._stopping.is_set():
+                        break
                     started = clock.now()
+                    # While it sweeps, what is armed from `started` on its planning sees; anything earlier wakes it.
+                    self.wake_at = started
                     try:
                         swept = sweep_until_done(self.service)
                         if swept.moved or time.monotonic() >= refresh_due:
@@ -316,8 +324,7 @@ class Scheduler:
 
     def _plan(self, swept_from: datetime) -> float:
         """Seconds until the next deadline after the sweep that started at `swept_from` (what fell due since
-        then is swept at once); a deadline armed from here on wakes the scheduler early."""
-        self._wake.clear()
+        then is swept at once; what was due before, that sweep left to the next)."""
         self.wake_at = _FOREVER          # while it looks, anything armed wakes it
         pause = seconds_until(earliest_deadline(self.service, swept_from), clock.now(), self.longest)
         self.wake_at = clock.now() + timedelta(seconds=pause)
