@@ -233,14 +233,12 @@ class _Listener(threading.Thread):
     def __init__(self, engine: Engine, wake: Callable[[], None], stopping: threading.Event) -> None:
         super().__init__(name="timer-scheduler-listener", daemon=True)
         self.engine, self.wake, self.stopping = engine, wake, stopping
-        self.listening = threading.Event()
 
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
                 self._listen()
             except Exception as error:
-                self.listening.clear()
                 log.warning("listening for new deadlines failed (%s); the capped sleep still applies, "
                             "trying again", type(error).__name__)
                 self.stopping.wait(AFTER_FAILURE)
@@ -252,7 +250,6 @@ class _Listener(threading.Thread):
         try:
             connection.autocommit = True
             connection.execute(f"LISTEN {CHANNEL}")
-            self.listening.set()
             log.info("listening for earlier deadlines on %s", CHANNEL)
             self.wake()   # whatever was armed while nobody listened is looked at now
             while not self.stopping.is_set():
