@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.conftest import FORMS, PROCESSES
 from tests.support.bulk import clone_complaint
@@ -68,6 +68,10 @@ def test_an_earlier_deadline_armed_in_this_process_wakes_the_scheduler(deployed,
         log(deployed, officer)            # its acknowledgement falls due in a second of the scheduler's clock
 
         assert eventually(lambda: scheduler.wake_at == ACKNOWLEDGE_BY + DUE), scheduler.wake_at
+        earlier = ACKNOWLEDGE_BY - timedelta(milliseconds=500)
+        with deployed.engine.begin() as connection:      # a write of its own, not through the ORM, is seen too
+            connection.execute(update(WorkflowInstance.__table__).values(next_due_at=earlier))
+        assert eventually(lambda: scheduler.wake_at == earlier + DUE), scheduler.wake_at
         assert timers_fired(deployed) == Counter()
         virtual_clock.set(AFTER)
         assert eventually(lambda: sum(timers_fired(deployed).values()) == 1)

@@ -70,8 +70,8 @@ def build_runtime(database_url: str, processes_dir: Path | None = None, forms_di
     engine = make_engine(database_url)
     if create_tables:
         create_schema(engine)
+    watch_deadlines(engine)   # an earlier deadline wakes the timer scheduler, here or (PostgreSQL) anywhere
     sessions = make_session_factory(engine)
-    watch_deadlines(sessions)   # an earlier deadline wakes the timer scheduler, here or (PostgreSQL) anywhere
     casework = Casework(landlords)
     return Runtime(engine, sessions, landlords, processes_dir, forms_dir, casework,
                    ComplaintService(sessions, casework), TaskService(sessions, casework),

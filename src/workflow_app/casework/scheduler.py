@@ -5,7 +5,7 @@ never longer than `LONGEST_SLEEP`: so the jobs after a sweep (`after_sweep`: the
 the scheduler process give it the read side's refresh, `reporting.projections`) still run
 regularly, and a deadline armed where no signal reaches is still seen within that time. It
 is woken early when a transaction arms an earlier deadline: in its own process by the
-committing session (`watch_deadlines`), and on PostgreSQL from any process by a `NOTIFY`
+committing transaction (`watch_deadlines`), and on PostgreSQL from any process by a `NOTIFY`
 sent in that transaction, which the scheduler `LISTEN`s for on a connection of its own. A
 lost signal costs at most one capped sleep.
 
@@ -26,10 +26,9 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import chain
 
-from sqlalchemy import Engine, and_, event, func, inspect, or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, and_, event, func, or_, select
+from sqlalchemy.orm import sessionmaker
 
 from workflow_app.casework.complaints import ComplaintService
 from workflow_app.casework.models import WorkflowInstance
@@ -181,50 +180,52 @@ def _run_after(after_sweep: Sequence[Callable[[], object]]) -> None:
 # --- waking early ---------------------------------------------------------------------------
 
 _ARMED = "workflow_app_armed"
-_NOTIFIED = "workflow_app_notified"
 _FOREVER = datetime.max.replace(tzinfo=UTC)
+_INSTANCES = WorkflowInstance.__table__
 _awake: weakref.WeakSet[Scheduler] = weakref.WeakSet()
 
 
-def watch_deadlines(sessions: sessionmaker[Session]) -> None:
-    """Let the schedulers know when a transaction of `sessions` arms a deadline earlier than they would wake.
+def watch_deadlines(engine: Engine) -> None:
+    """Let the schedulers know when a transaction on `engine` arms a deadline earlier than they would wake.
 
-    In this process each running scheduler is told after the commit; on PostgreSQL a deadline
-    due within `LONGEST_SLEEP` is also announced with `NOTIFY` in the arming transaction itself,
-    so it reaches the schedulers of every process when (and only if) the transaction commits."""
-    event.listen(sessions, "after_flush", _note_armed)
-    event.listen(sessions, "after_commit", _tell_schedulers)
-    event.listen(sessions, "after_rollback", _forget_armed)
+    Whatever writes `next_due_at` (an ORM flush or an UPDATE of its own), the statement is
+    seen as it runs; as the transaction commits, each scheduler running in this process is
+    told, and on PostgreSQL a deadline due within `LONGEST_SLEEP` is announced with `NOTIFY`
+    in that very transaction, so every process's schedulers hear of it when (and only if)
+    it commits."""
+    event.listen(engine, "after_cursor_execute", _note_armed)
+    event.listen(engine, "commit", _announce_armed)
+    event.listen(engine, "rollback", _forget_armed)
 
 
-def _note_armed(session: Session, _flush_context) -> None:
-    earliest = None
-    for instance in chain(session.new, session.dirty):
-        if isinstance(instance, WorkflowInstance):
-            armed = inspect(instance).attrs.next_due_at.history.added
-            if armed and armed[0] is not None and (earliest is None or armed[0] < earliest):
-                earliest = armed[0]
+def _note_armed(connection: Connection, _cursor, _statement, _parameters, context, _executemany) -> None:
+    compiled = getattr(context, "compiled", None)
+    if compiled is None or getattr(compiled.statement, "table", None) is not _INSTANCES \
+            or not (context.isinsert or context.isupdate):
+        return
+    armed = [due for due in (p.get("next_due_at") for p in context.compiled_parameters) if isinstance(due, datetime)]
+    if armed:
+        earliest = min(armed)
+        noted = connection.info.get(_ARMED)
+        connection.info[_ARMED] = earliest if noted is None else min(noted, earliest)
+
+
+def _announce_armed(connection: Connection) -> None:
+    earliest = connection.info.pop(_ARMED, None)
     if earliest is None:
         return
-    if session.info.get(_ARMED) is None or earliest < session.info[_ARMED]:
-        session.info[_ARMED] = earliest
-    if not session.info.get(_NOTIFIED) and session.get_bind().dialect.name == "postgresql" \
-            and earliest < clock.now() + timedelta(seconds=LONGEST_SLEEP):
-        session.connection().exec_driver_sql(f"NOTIFY {CHANNEL}")
-        session.info[_NOTIFIED] = True
+    if connection.dialect.name == "postgresql" and earliest < clock.now() + timedelta(seconds=LONGEST_SLEEP):
+        cursor = connection.connection.cursor()     # the driver's own cursor: no statement events again
+        try:
+            cursor.execute(f"NOTIFY {CHANNEL}")
+        finally:
+            cursor.close()
+    for scheduler in list(_awake):
+        scheduler.deadline_armed(earliest)
 
 
-def _tell_schedulers(session: Session) -> None:
-    armed = session.info.pop(_ARMED, None)
-    session.info.pop(_NOTIFIED, None)
-    if armed is not None:
-        for scheduler in list(_awake):
-            scheduler.deadline_armed(armed)
-
-
-def _forget_armed(session: Session) -> None:
-    session.info.pop(_ARMED, None)
-    session.info.pop(_NOTIFIED, None)
+def _forget_armed(connection: Connection) -> None:
+    connection.info.pop(_ARMED, None)
 
 
 class _Listener(threading.Thread):
@@ -272,13 +273,18 @@ class Scheduler:
         self.after_sweep = tuple(after_sweep)
         self.wake_at: datetime | None = None
         """When it means to wake; a deadline armed in this process before then wakes it."""
+        self._armed: datetime | None = None
+        self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.listener: _Listener | None = None
 
     def deadline_armed(self, due_at: datetime) -> None:
-        """A transaction in this process armed a deadline due at `due_at`: wake now if that is earlier than planned."""
+        """A transaction in this process is committing a deadline due at `due_at`: wake now if that is earlier
+        than planned, and remember it (its commit may not be visible yet when the scheduler next looks)."""
+        with self._lock:
+            self._armed = due_at if self._armed is None else min(self._armed, due_at)
         planned = self.wake_at
         if planned is not None and due_at < planned:
             self._wake.set()
@@ -323,7 +329,11 @@ class Scheduler:
         """Seconds until the next deadline after the sweep that started at `swept_from` (what fell due since
         then is swept at once; what was due before, that sweep left to the next)."""
         self.wake_at = _FOREVER          # while it looks, anything armed wakes it
-        pause = seconds_until(earliest_deadline(self.service, swept_from), clock.now(), self.longest)
+        found = earliest_deadline(self.service, swept_from)
+        with self._lock:                 # taken after looking: what was committing as it looked counts too
+            armed, self._armed = self._armed, None
+        pause = seconds_until(min((due for due in (found, armed) if due is not None), default=None), clock.now(),
+                              self.longest)
         self.wake_at = clock.now() + timedelta(seconds=pause)
         return pause
 
