@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
+
+_READ_CACHE = 4096
+"""Expressions whose reading is kept: the walk asks about the same few conditions and timers thousands
+of times."""
 
 
 def expression_tree(source: str | None) -> ast.AST | None:
@@ -18,6 +23,7 @@ def expression_tree(source: str | None) -> ast.AST | None:
             return None
 
 
+@lru_cache(maxsize=_READ_CACHE)
 def names_read(source: str | None) -> frozenset[str]:
     tree = expression_tree(source)
     if tree is None:
@@ -25,7 +31,8 @@ def names_read(source: str | None) -> frozenset[str]:
     return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
 
 
-def words_in(source: str | None) -> set[str]:
+@lru_cache(maxsize=_READ_CACHE)
+def words_in(source: str | None) -> frozenset[str]:
     """Names, attributes and text constants in an expression: what it is about."""
     tree = expression_tree(source)
     words: set[str] = set()
@@ -36,7 +43,7 @@ def words_in(source: str | None) -> set[str]:
             words.add(node.attr)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             words.add(node.value)
-    return words
+    return frozenset(words)
 
 
 def compared_constants(sources: Iterable[str], key: str) -> set[float]:

@@ -93,10 +93,11 @@ class RefusalRules:
             facts.reasons |= {gateway.id}
 
     def _about_reasons(self, word: str) -> bool:
-        if RESIDENT_REASONS.search(word) or NO_REASONS.search(word):
-            return True
-        return any(RESIDENT_REASONS.search(f.label or "") for form in self.graph.forms.values()
-                   for f in form.fields if f.key == word)
+        if word not in self._about_reasons_seen:
+            self._about_reasons_seen[word] = bool(RESIDENT_REASONS.search(word) or NO_REASONS.search(word)) or any(
+                RESIDENT_REASONS.search(f.label or "") for form in self.graph.forms.values()
+                for f in form.fields if f.key == word)
+        return self._about_reasons_seen[word]
 
     def _judge_refusal(self, end: Node, facts: Facts) -> None:
         escalation = facts.answered1

@@ -52,6 +52,7 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         self.cut_short = False
         self._reported: set[tuple] = set()
         self._options_read: set[str] = set()
+        self._about_reasons_seen: dict[str, bool] = {}    # a word in a condition: about the resident's reasons?
         self.separations: set[tuple[str, str]] = set()   # (stage 2 response task, the task that answered stage 1)
 
     def add(self, provision: str, severity: str, element_id: str | None, message: str,
