@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +48,24 @@ def sweep_instants(start: date | None = None, days: int = 400) -> list[datetime]
     return instants
 
 
+def exact(value: Any) -> Any:
+    """A hashable stand-in for a value that only an identical value shares: 1, 1.0 and True, or the
+    same instant in two time zones, are told apart. None for a value it cannot vouch for (a set,
+    whose order may differ; an unknown type): such a value is never taken as the same as another."""
+    kind = type(value)
+    if value is None or kind in (bool, int, float, str, bytes, date):
+        return kind, value
+    if kind is datetime:
+        return kind, value, value.tzinfo, value.fold
+    if kind in (list, tuple):
+        parts = tuple(exact(v) for v in value)
+        return None if None in parts else (kind, parts)
+    if kind is dict:
+        items = tuple((exact(k), exact(v)) for k, v in value.items())
+        return None if any(k is None or v is None for k, v in items) else (kind, items)
+    return None
+
+
 def evaluate_deadline(expression: str, contexts, environment: RestrictedEnvironment,
                        calendar: WorkingCalendar, instants: Sequence[datetime]) -> DeadlineResult:
     result = DeadlineResult()
@@ -87,16 +106,28 @@ class TimerSweep:
             group = (element.id, tuple(sorted((n, freeze(v)) for n, v in values.items())))
         self._group = group
         if group not in self.results:
+            expression = element.timer_expression or ""
+            # Another timer with the same expression on identical case data has the same sweep.
+            same: tuple | None
             if derived:
                 contexts = self._replayer(token.recipe)
+                recipe = exact(token.recipe)
+                same = None if recipe is None else (expression, "replay", recipe)
             else:
                 fixed = {n: v for n, v in values.items() if v is not MISSING}
 
                 def contexts(instant: datetime, fixed=fixed) -> dict[str, Any]:
                     return {n: (instant if isinstance(v, datetime) and v == EXPLORE_AT else v)
                             for n, v in fixed.items()}
-            self.results[group] = evaluate_deadline(element.timer_expression or "", contexts, self.environment,
-                                                     self.calendar, self.instants)
+                data = tuple((n, "<receipt>" if isinstance(v, datetime) and v == EXPLORE_AT else exact(v))
+                             for n, v in sorted(fixed.items()))
+                same = None if any(v is None for _, v in data) else (expression, data)
+            swept = self.sweeps.get(same) if same is not None else None
+            if swept is None:
+                swept = evaluate_deadline(expression, contexts, self.environment, self.calendar, self.instants)
+                if same is not None:
+                    self.sweeps[same] = swept
+            self.results[group] = dataclasses.replace(swept)
         return self.results[group]
 
     def _replayer(self, recipe: tuple):

@@ -46,6 +46,7 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         self.answers = Answers(graph)
         self.findings: list[Finding] = []
         self.results: dict[tuple, DeadlineResult] = {}
+        self.sweeps: dict[tuple, DeadlineResult] = {}     # by expression and exact case data (timers.TimerSweep)
         self.extensions: dict[str, list[Extension]] = defaultdict(list)
         self.steps = 0
         self.paths = 0
