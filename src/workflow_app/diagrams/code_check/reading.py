@@ -1,8 +1,10 @@
-"""What an expression reads: the case data names, the words and the numbers it is about."""
+"""What an expression reads: the case data names, the words and the numbers it is about; and what
+tells two values of case data apart exactly, for the check's memories of what it worked out."""
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -74,3 +76,21 @@ def feel_names(expression: Any) -> set[str]:
 
     walk(getattr(expression, "tree", None))
     return names
+
+
+def exact(value: Any) -> Any:
+    """A hashable stand-in for a value that only an identical value shares: 1, 1.0 and True, or the
+    same instant in two time zones, are told apart. None for a value it cannot vouch for (a set,
+    whose order may differ; an unknown type): such a value is never taken as the same as another."""
+    kind = type(value)
+    if value is None or kind in (bool, int, float, str, bytes, date):
+        return kind, value
+    if kind is datetime:
+        return kind, value, value.tzinfo, value.fold
+    if kind in (list, tuple):
+        parts = tuple(exact(v) for v in value)
+        return None if None in parts else (kind, parts)
+    if kind is dict:
+        items = tuple((exact(k), exact(v)) for k, v in value.items())
+        return None if any(k is None or v is None for k, v in items) else (kind, items)
+    return None

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from workflow_app.diagrams.code_check.facts import EXPLORE_AT, MISSING, Token, freeze
-from workflow_app.diagrams.code_check.reading import names_read
+from workflow_app.diagrams.code_check.reading import exact, names_read
 from workflow_app.diagrams.definitions import Element
 from workflow_app.diagrams.expressions import RestrictedEnvironment
 from workflow_app.rules.calendar import FIRST_YEAR, LAST_YEAR, LONDON, WorkingCalendar, london_date
@@ -46,24 +46,6 @@ def sweep_instants(start: date | None = None, days: int = 400) -> list[datetime]
         instants.append(datetime.combine(day, time(0, 30), LONDON))
         instants.append(datetime.combine(day, time(23, 30), LONDON))
     return instants
-
-
-def exact(value: Any) -> Any:
-    """A hashable stand-in for a value that only an identical value shares: 1, 1.0 and True, or the
-    same instant in two time zones, are told apart. None for a value it cannot vouch for (a set,
-    whose order may differ; an unknown type): such a value is never taken as the same as another."""
-    kind = type(value)
-    if value is None or kind in (bool, int, float, str, bytes, date):
-        return kind, value
-    if kind is datetime:
-        return kind, value, value.tzinfo, value.fold
-    if kind in (list, tuple):
-        parts = tuple(exact(v) for v in value)
-        return None if None in parts else (kind, parts)
-    if kind is dict:
-        items = tuple((exact(k), exact(v)) for k, v in value.items())
-        return None if any(k is None or v is None for k, v in items) else (kind, items)
-    return None
 
 
 def evaluate_deadline(expression: str, contexts, environment: RestrictedEnvironment,
