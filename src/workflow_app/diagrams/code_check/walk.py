@@ -54,6 +54,7 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         self._reported: set[tuple] = set()
         self._options_read: set[str] = set()
         self._about_reasons_seen: dict[str, bool] = {}    # a word in a condition: about the resident's reasons?
+        self._reasons_words: dict[tuple, list[str]] = {}  # a gateway's words about them, by the names it read
         self._live_names: dict[str, tuple[str, ...]] = {}
         self._stage2_reads: dict[str, frozenset[str]] = {}
         self._holds: dict[tuple, bool | None] = {}        # a condition on identical case data: holds?
