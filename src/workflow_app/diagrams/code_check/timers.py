@@ -97,10 +97,10 @@ class TimerSweep:
                 same = None if recipe is None else (expression, "replay", recipe)
             else:
                 fixed = {n: v for n, v in values.items() if v is not MISSING}
+                receipt = frozenset(n for n, v in fixed.items() if isinstance(v, datetime) and v == EXPLORE_AT)
 
-                def contexts(instant: datetime, fixed=fixed) -> dict[str, Any]:
-                    return {n: (instant if isinstance(v, datetime) and v == EXPLORE_AT else v)
-                            for n, v in fixed.items()}
+                def contexts(instant: datetime, fixed=fixed, receipt=receipt) -> dict[str, Any]:
+                    return {n: (instant if n in receipt else v) for n, v in fixed.items()}
                 data = tuple((n, "<receipt>" if isinstance(v, datetime) and v == EXPLORE_AT else exact(v))
                              for n, v in sorted(fixed.items()))
                 same = None if any(v is None for _, v in data) else (expression, data)
