@@ -760,13 +760,15 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
                     or name in FORBIDDEN_NAMES:
                 raise ValueError(f"{name!r} cannot be offered to diagram expressions")
         self.functions: Mapping[str, Callable] = MappingProxyType(dict(functions))
+        # The functions, then the guards over them, merged once: every evaluation adds them.
+        self._trusted: dict[str, Any] = {**self.functions, **_GUARDS}
 
     def _namespace(self, data: Mapping[str, Any],
                    external_context: Mapping[str, Any] | None) -> dict[str, Any]:
         namespace = _visible(data)
-        namespace.update(_visible(external_context))
-        namespace.update(self.functions)
-        namespace.update(_GUARDS)
+        if external_context:
+            namespace.update(_visible(external_context))
+        namespace.update(self._trusted)
         return namespace
 
     def evaluate(self, expression: str, context: Mapping[str, Any],

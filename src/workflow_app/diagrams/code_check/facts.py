@@ -131,7 +131,12 @@ class Extension:
     agreed: bool
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def freeze(value: Any) -> Any:
+    if type(value) in _PLAIN:
+        return value
     if value is MISSING:
         return "<missing>"
     if isinstance(value, datetime):

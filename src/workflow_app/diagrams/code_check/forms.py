@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from workflow_app.diagrams.code_check.extensions import AGREEMENT
 from workflow_app.diagrams.code_check.facts import EXPLORE_AT, Candidate
 from workflow_app.diagrams.code_check.process_graph import Node, ProcessGraph
-from workflow_app.diagrams.code_check.reading import compared_constants, feel_names
+from workflow_app.diagrams.code_check.reading import compared_constants, exact, feel_names
 from workflow_app.diagrams.forms import Field, Form
 from workflow_app.rules.calendar import LONDON
 
@@ -93,8 +94,21 @@ class Answers:
                     read |= feel_names(bound)
         self.read = read
         self._edges: dict[str, set[float]] = {}
+        self._tried: dict[tuple, tuple[Mapping[str, Candidate], ...]] = {}
 
-    def __call__(self, node: Node, ctx: Mapping[str, Any]) -> list[dict[str, Candidate]]:
+    def __call__(self, node: Node, ctx: Mapping[str, Any]) -> Sequence[Mapping[str, Candidate]]:
+        """The answers tried at a user task on this case data: worked out once per task and identical
+        case data (many paths reach a task with the same data and different facts), and shared, so
+        read-only."""
+        data = tuple(sorted((k, exact(v)) for k, v in ctx.items()))
+        if any(v is None for _, v in data):
+            return self._answers(node, ctx)
+        key = (node.id, data)
+        if key not in self._tried:
+            self._tried[key] = tuple(MappingProxyType(answer) for answer in self._answers(node, ctx))
+        return self._tried[key]
+
+    def _answers(self, node: Node, ctx: Mapping[str, Any]) -> list[dict[str, Candidate]]:
         form = self.graph.forms.get(node.element.form_ref or "")
         if form is None:
             return [{}]

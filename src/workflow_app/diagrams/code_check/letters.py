@@ -3,7 +3,7 @@ a path sends, held against what the Code requires of them (6.9, 6.19)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +53,16 @@ class LetterContent:
     found: bool
     text: str = ""
     fields: frozenset[str] = frozenset()
+    _mentioned: dict[tuple, bool] = field(default_factory=dict, compare=False, repr=False)
 
     def mentions(self, words: re.Pattern[str], fields: re.Pattern[str] | None = None) -> bool:
-        if words.search(self.text):
-            return True
-        return fields is not None and any(fields.search(f) for f in self.fields)
+        """Whether the text says it, or a case field the letter uses is named for it (searched once
+        per pattern: every path that closes a stage asks again)."""
+        key = (words, fields)
+        if key not in self._mentioned:
+            self._mentioned[key] = bool(words.search(self.text)) or (
+                fields is not None and any(fields.search(f) for f in self.fields))
+        return self._mentioned[key]
 
 
 class Letters:
@@ -67,6 +72,8 @@ class Letters:
         self.folder = folder
         self.landlord = landlord
         self._seen: dict[str, LetterContent] = {}
+        self._ombudsman: dict[str, bool] = {}
+        self._environment: Any = None
 
     def content(self, template: str) -> LetterContent:
         if template not in self._seen:
@@ -82,7 +89,9 @@ class Letters:
                               received_at=EXPLORE_AT, channel="email", category="other",
                               summary="[complaint summary]", resident={"name": "[resident]"},
                               stage="1", status="open")  # the letters read a complaint's columns
-        environment = letter_environment(self.folder)
+        if self._environment is None:     # one environment, so shared layouts are compiled once
+            self._environment = letter_environment(self.folder)
+        environment = self._environment
         try:
             html = environment.get_template(f"{template}.html").render(
                 complaint=complaint, landlord=self.landlord, case=case)
@@ -97,6 +106,11 @@ class Letters:
 
     def has_ombudsman_details(self, template: str) -> bool:
         """Whether the letter gives the Ombudsman's contact details from the landlord's settings."""
+        if template not in self._ombudsman:
+            self._ombudsman[template] = self._gives_ombudsman_details(template)
+        return self._ombudsman[template]
+
+    def _gives_ombudsman_details(self, template: str) -> bool:
         content = self.content(template)
         if not content.found:
             return False

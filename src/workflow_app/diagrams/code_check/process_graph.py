@@ -104,6 +104,7 @@ class ProcessGraph:
         self.main_process = diagram.main_process
         self.conditions = [f.condition for f in self.flows.values() if f.condition]
         self._guarded: dict[str, frozenset[str]] = {}
+        self._responders: dict[str, frozenset[str]] = {}
         self.key_reads: dict[str, frozenset[str]] = defaultdict(frozenset)
         for node in self.nodes.values():
             if node.element.deadline_key:
@@ -165,8 +166,11 @@ class ProcessGraph:
 
     def responders(self, stage: str) -> frozenset[str]:
         """The activities that give a stage's response: those its response deadline guards."""
-        return frozenset(e for e in self.guarded_by(RESPONSE_KEYS[stage])
-                         if self.elements[e].tag in ("userTask", "subProcess", "callActivity", "transaction"))
+        if stage not in self._responders:
+            self._responders[stage] = frozenset(
+                e for e in self.guarded_by(RESPONSE_KEYS[stage])
+                if self.elements[e].tag in ("userTask", "subProcess", "callActivity", "transaction"))
+        return self._responders[stage]
 
     def successors(self, node: Node) -> list[str]:
         following = [f.target for f in node.outgoing]

@@ -1,9 +1,16 @@
-"""What an expression reads: the case data names, the words and the numbers it is about."""
+"""What an expression reads: the case data names, the words and the numbers it is about; and what
+tells two values of case data apart exactly, for the check's memories of what it worked out."""
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
+
+_READ_CACHE = 4096
+"""Expressions whose reading is kept: the walk asks about the same few conditions and timers thousands
+of times."""
 
 
 def expression_tree(source: str | None) -> ast.AST | None:
@@ -18,6 +25,7 @@ def expression_tree(source: str | None) -> ast.AST | None:
             return None
 
 
+@lru_cache(maxsize=_READ_CACHE)
 def names_read(source: str | None) -> frozenset[str]:
     tree = expression_tree(source)
     if tree is None:
@@ -25,7 +33,8 @@ def names_read(source: str | None) -> frozenset[str]:
     return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
 
 
-def words_in(source: str | None) -> set[str]:
+@lru_cache(maxsize=_READ_CACHE)
+def words_in(source: str | None) -> frozenset[str]:
     """Names, attributes and text constants in an expression: what it is about."""
     tree = expression_tree(source)
     words: set[str] = set()
@@ -36,7 +45,7 @@ def words_in(source: str | None) -> set[str]:
             words.add(node.attr)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             words.add(node.value)
-    return words
+    return frozenset(words)
 
 
 def compared_constants(sources: Iterable[str], key: str) -> set[float]:
@@ -67,3 +76,21 @@ def feel_names(expression: Any) -> set[str]:
 
     walk(getattr(expression, "tree", None))
     return names
+
+
+def exact(value: Any) -> Any:
+    """A hashable stand-in for a value that only an identical value shares: 1, 1.0 and True, or the
+    same instant in two time zones, are told apart. None for a value it cannot vouch for (a set,
+    whose order may differ; an unknown type): such a value is never taken as the same as another."""
+    kind = type(value)
+    if value is None or kind in (bool, int, float, str, bytes, date):
+        return kind, value
+    if kind is datetime:
+        return kind, value, value.tzinfo, value.fold
+    if kind in (list, tuple):
+        parts = tuple(exact(v) for v in value)
+        return None if None in parts else (kind, parts)
+    if kind is dict:
+        items = tuple((exact(k), exact(v)) for k, v in value.items())
+        return None if any(k is None or v is None for k, v in items) else (kind, items)
+    return None

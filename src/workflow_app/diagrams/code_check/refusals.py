@@ -79,9 +79,7 @@ class RefusalRules:
                            for n in names if n in facts.dates}
                 facts.date_decisions |= decided
             return
-        conditions = [f.condition for f in gateway.outgoing if f.condition]
-        words = set(names).union(*[words_in(c) for c in conditions]) if conditions else set(names)
-        about = sorted(w for w in words if self._about_reasons(w))
+        about = self._reasons_read(gateway, names)
         chosen = sorted(n for n in names if n in token.ctx and NO_REASONS.search(str(token.ctx[n])))
         provision = self.regime.provision("no_reasons_to_escalate")
         if (about or chosen) and provision is not None:
@@ -92,11 +90,21 @@ class RefusalRules:
         if about or chosen:
             facts.reasons |= {gateway.id}
 
+    def _reasons_read(self, gateway: Node, names: frozenset[str]) -> list[str]:
+        """The words in a gateway's conditions (and the names it read) about the resident's reasons."""
+        key = (gateway.id, names)
+        if key not in self._reasons_words:
+            conditions = [f.condition for f in gateway.outgoing if f.condition]
+            words = set(names).union(*[words_in(c) for c in conditions]) if conditions else set(names)
+            self._reasons_words[key] = sorted(w for w in words if self._about_reasons(w))
+        return self._reasons_words[key]
+
     def _about_reasons(self, word: str) -> bool:
-        if RESIDENT_REASONS.search(word) or NO_REASONS.search(word):
-            return True
-        return any(RESIDENT_REASONS.search(f.label or "") for form in self.graph.forms.values()
-                   for f in form.fields if f.key == word)
+        if word not in self._about_reasons_seen:
+            self._about_reasons_seen[word] = bool(RESIDENT_REASONS.search(word) or NO_REASONS.search(word)) or any(
+                RESIDENT_REASONS.search(f.label or "") for form in self.graph.forms.values()
+                for f in form.fields if f.key == word)
+        return self._about_reasons_seen[word]
 
     def _judge_refusal(self, end: Node, facts: Facts) -> None:
         escalation = facts.answered1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from workflow_app.diagrams.code_check.facts import EXPLORE_AT, MISSING, Token, freeze
-from workflow_app.diagrams.code_check.reading import names_read
+from workflow_app.diagrams.code_check.reading import exact, names_read
 from workflow_app.diagrams.definitions import Element
 from workflow_app.diagrams.expressions import RestrictedEnvironment
 from workflow_app.rules.calendar import FIRST_YEAR, LAST_YEAR, LONDON, WorkingCalendar, london_date
@@ -87,16 +88,28 @@ class TimerSweep:
             group = (element.id, tuple(sorted((n, freeze(v)) for n, v in values.items())))
         self._group = group
         if group not in self.results:
+            expression = element.timer_expression or ""
+            # Another timer with the same expression on identical case data has the same sweep.
+            same: tuple | None
             if derived:
                 contexts = self._replayer(token.recipe)
+                recipe = exact(token.recipe)
+                same = None if recipe is None else (expression, "replay", recipe)
             else:
                 fixed = {n: v for n, v in values.items() if v is not MISSING}
+                receipt = frozenset(n for n, v in fixed.items() if isinstance(v, datetime) and v == EXPLORE_AT)
 
-                def contexts(instant: datetime, fixed=fixed) -> dict[str, Any]:
-                    return {n: (instant if isinstance(v, datetime) and v == EXPLORE_AT else v)
-                            for n, v in fixed.items()}
-            self.results[group] = evaluate_deadline(element.timer_expression or "", contexts, self.environment,
-                                                     self.calendar, self.instants)
+                def contexts(instant: datetime, fixed=fixed, receipt=receipt) -> dict[str, Any]:
+                    return {n: (instant if n in receipt else v) for n, v in fixed.items()}
+                data = tuple((n, "<receipt>" if isinstance(v, datetime) and v == EXPLORE_AT else exact(v))
+                             for n, v in sorted(fixed.items()))
+                same = None if any(v is None for _, v in data) else (expression, data)
+            swept = self.sweeps.get(same) if same is not None else None
+            if swept is None:
+                swept = evaluate_deadline(expression, contexts, self.environment, self.calendar, self.instants)
+                if same is not None:
+                    self.sweeps[same] = swept
+            self.results[group] = dataclasses.replace(swept)
         return self.results[group]
 
     def _replayer(self, recipe: tuple):

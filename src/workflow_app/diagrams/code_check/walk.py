@@ -13,7 +13,7 @@ from workflow_app.diagrams.code_check.findings import Finding
 from workflow_app.diagrams.code_check.forms import Answers
 from workflow_app.diagrams.code_check.letters import LetterRules, Letters
 from workflow_app.diagrams.code_check.process_graph import Flow, Node, ProcessGraph
-from workflow_app.diagrams.code_check.reading import names_read
+from workflow_app.diagrams.code_check.reading import exact, names_read
 from workflow_app.diagrams.code_check.refusals import NO_LETTER_NEEDED_OUTCOME, REFUSAL_OUTCOME, RefusalRules
 from workflow_app.diagrams.code_check.stages import StageRules
 from workflow_app.diagrams.code_check.timers import DeadlineResult, TimerSweep
@@ -46,12 +46,18 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         self.answers = Answers(graph)
         self.findings: list[Finding] = []
         self.results: dict[tuple, DeadlineResult] = {}
+        self.sweeps: dict[tuple, DeadlineResult] = {}     # by expression and exact case data (timers.TimerSweep)
         self.extensions: dict[str, list[Extension]] = defaultdict(list)
         self.steps = 0
         self.paths = 0
         self.cut_short = False
         self._reported: set[tuple] = set()
         self._options_read: set[str] = set()
+        self._about_reasons_seen: dict[str, bool] = {}    # a word in a condition: about the resident's reasons?
+        self._reasons_words: dict[tuple, list[str]] = {}  # a gateway's words about them, by the names it read
+        self._live_names: dict[str, tuple[str, ...]] = {}
+        self._stage2_reads: dict[str, frozenset[str]] = {}
+        self._holds: dict[tuple, bool | None] = {}        # a condition on identical case data: holds?
         self.separations: set[tuple[str, str]] = set()   # (stage 2 response task, the task that answered stage 1)
 
     def add(self, provision: str, severity: str, element_id: str | None, message: str,
@@ -105,15 +111,31 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         if not self.graph.stage2_ahead.get(token.node, False):
             facts.unclocked2 = None
         if facts.request is not None:
-            read = frozenset().union(*[self.graph.key_reads.get(k, frozenset()) for k in STAGE2_KEYS if k in ahead])
+            read = self._request_reads(token.node, ahead)
             facts.request = facts.request & read if read else None
         if not self.graph.responses_ahead.get(token.node, False):
             facts.after_final = frozenset()
-        live = self.graph.live.get(token.node, frozenset())
-        ctx = tuple(sorted((n, freeze(token.ctx[n])) for n in live if n in token.ctx))
+        data = token.ctx
+        ctx = tuple([(n, freeze(data[n])) for n in self._live_in_order(token.node) if n in data])
         loops = self.graph.cyclic_reach.get(token.node, frozenset())
-        visits = tuple(sorted((n, c) for n, c in token.visits.items() if n in loops))
-        return token.node, token.stack, ctx, visits, token.facts.key()
+        visits = [(n, c) for n, c in token.visits.items() if n in loops]
+        visits.sort()
+        return token.node, token.stack, ctx, tuple(visits), token.facts.key()
+
+    def _live_in_order(self, node_id: str) -> tuple[str, ...]:
+        """The case data still to be read at an element (`ProcessGraph.live`), by name."""
+        names = self._live_names.get(node_id)
+        if names is None:
+            names = self._live_names[node_id] = tuple(sorted(self.graph.live.get(node_id, frozenset())))
+        return names
+
+    def _request_reads(self, node_id: str, ahead: frozenset[str]) -> frozenset[str]:
+        """The dates the stage 2 deadlines still ahead of an element read."""
+        read = self._stage2_reads.get(node_id)
+        if read is None:
+            read = self._stage2_reads[node_id] = frozenset().union(
+                *[self.graph.key_reads.get(k, frozenset()) for k in STAGE2_KEYS if k in ahead])
+        return read
 
     def _step(self, token: Token) -> list[Token]:
         node = self.graph.node(token.node)
@@ -225,11 +247,9 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
                 else:
                     chosen.append(flow)
                 continue
-            names |= names_read(flow.condition)
-            try:
-                holds = bool(self.environment.evaluate(flow.condition, token.ctx))
-            except Exception:  # a value the check cannot know here: either way is possible
-                holds = None
+            read = names_read(flow.condition)
+            names |= read
+            holds = self._holds_on(flow.condition, read, token.ctx)
             if holds is None:
                 definite = False
                 chosen.append(flow)
@@ -247,6 +267,21 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
             self._completed(taken, node)
             tokens.append(taken)
         return tokens
+
+    def _holds_on(self, condition: str, read: frozenset[str], ctx: dict) -> bool | None:
+        """Whether a condition holds on the case data (None: it cannot be worked out here). A condition
+        reads nothing but the names in it, so its answer is kept for identical values of those."""
+        data = tuple(sorted((n, exact(ctx[n]) if n in ctx else "<missing>") for n in read))
+        key = (condition, data) if all(v is not None for _, v in data) else None
+        if key is not None and key in self._holds:
+            return self._holds[key]
+        try:
+            holds: bool | None = bool(self.environment.evaluate(condition, ctx))
+        except Exception:  # a value the check cannot know here: either way is possible
+            holds = None
+        if key is not None:
+            self._holds[key] = holds
+        return holds
 
     def _race(self, token: Token, node: Node) -> list[Token]:
         """An event-based gateway: its timers are armed together, then each event may come first."""
