@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -463,6 +464,55 @@ class ReportResponse(Base):
     days_from_acknowledgement: Mapped[int | None] = mapped_column(Integer)
     days_from_start: Mapped[int | None] = mapped_column(Integer)
     within_code: Mapped[bool] = mapped_column(Boolean)
+
+
+class ReportForm(Base):
+    """The answers the reports count from one completed form, copied once from its `task_completed`
+    audit event (see `reporting.measures.refresh`): compensation offered, and the satisfaction
+    survey's status and answer. A form that records none of them, nor any `ReportChoice`, has no row.
+
+    The audit event never changes, so neither does this row; the performance page reads these
+    columns instead of opening every event's JSON of the period.
+    """
+
+    __tablename__ = "report_forms"
+    __table_args__ = (
+        Index("ix_report_forms_landlord_at", "landlord", "completed_at", "stage", "compensation", "survey_status",
+              "satisfaction"),
+    )
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), primary_key=True, autoincrement=False)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    landlord: Mapped[str | None] = mapped_column(String(60))
+    completed_at: Mapped[datetime]
+    stage: Mapped[str | None] = mapped_column(String(10))
+    """The completed task's stage, as its audit event gives it."""
+    compensation: Mapped[float | None] = mapped_column(Float)
+    survey_status: Mapped[str | None] = mapped_column(String(60))
+    satisfaction: Mapped[str | None] = mapped_column(String(60))
+
+
+class ReportChoice(Base):
+    """One option ticked in a completed form's multiple-choice answer that the reports count (a remedy
+    offered, a reason for refusing a complaint or an escalation), copied once with its `ReportForm`.
+
+    `position` is the option's place in the answer, so an answer is copied exactly as it was given.
+    """
+
+    __tablename__ = "report_choices"
+    __table_args__ = (
+        Index("ix_report_choices_landlord_field_at", "landlord", "field", "completed_at", "stage", "value"),
+        Index("ix_report_choices_complaint_field", "complaint_id", "field", "value"),
+    )
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), primary_key=True, autoincrement=False)
+    field: Mapped[str] = mapped_column(String(60), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[str | None] = mapped_column(String(200))
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    landlord: Mapped[str | None] = mapped_column(String(60))
+    completed_at: Mapped[datetime]
+    stage: Mapped[str | None] = mapped_column(String(10))
 
 
 class SelfAssessmentAnswer(Base):
