@@ -134,6 +134,11 @@ class Complaint(Base):
         Index("ix_complaints_landlord_status_stage", "landlord", "status", "stage"),
         Index("ix_complaints_landlord_closed", "landlord", "closed_at"),
         Index("ix_complaints_landlord_received_stage", "landlord", "received_at", "stage", "status", "outcome"),
+        # What the performance page counts of the complaints received, and closed, in a period, read from the
+        # index alone.
+        Index("ix_complaints_landlord_received_category", "landlord", "received_at", "category", "stage", "status",
+              "outcome"),
+        Index("ix_complaints_landlord_closed_outcome", "landlord", "closed_at", "status", "outcome"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -229,6 +234,7 @@ class Deadline(Base):
         Index("ix_deadlines_complaint_key", "complaint_id", "key"),
         Index("ix_deadlines_status_due", "status", "due_at"),
         Index("ix_deadlines_key_met", "key", "met_at", "complaint_id", "due_at"),
+        Index("ix_deadlines_key_due", "key", "due_at", "status", "met_at", "extended", "complaint_id"),
         Index("ix_deadlines_open", "status", "complaint_id", "key", "due_at", "extended",
               sqlite_where=text(f"status = '{DeadlineStatus.OPEN}'"),
               postgresql_where=text(f"status = '{DeadlineStatus.OPEN}'")),
@@ -450,6 +456,8 @@ class ReportResponse(Base):
     __tablename__ = "report_responses"
     __table_args__ = (
         Index("ix_report_responses_landlord_at", "landlord", "responded_at", "stage"),
+        Index("ix_report_responses_figures", "landlord", "responded_at", "stage", "within_code", "extended",
+              "met_own_deadline", "days_from_start", "complaint_id"),
     )
 
     deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id"), primary_key=True, autoincrement=False)

@@ -1,4 +1,4 @@
-"""The answers the managers' reports count, copied once from each completed form (report_forms, report_choices)
+"""The answers the managers' reports count, copied once from each completed form (report_forms, report_choices); indexes covering the performance page's counts
 
 Revision ID: 0008_report_answers
 Revises: 0007_clocks
@@ -51,8 +51,29 @@ def upgrade() -> None:
         batch_op.create_index('ix_report_choices_landlord_field_at', ['landlord', 'field', 'completed_at', 'stage',
                                                                       'value'], unique=False)
 
+    with op.batch_alter_table('complaints', schema=None) as batch_op:
+        batch_op.create_index('ix_complaints_landlord_received_category', ['landlord', 'received_at', 'category',
+                                                                           'stage', 'status', 'outcome'], unique=False)
+        batch_op.create_index('ix_complaints_landlord_closed_outcome', ['landlord', 'closed_at', 'status', 'outcome'],
+                              unique=False)
+    with op.batch_alter_table('deadlines', schema=None) as batch_op:
+        batch_op.create_index('ix_deadlines_key_due', ['key', 'due_at', 'status', 'met_at', 'extended',
+                                                       'complaint_id'], unique=False)
+    with op.batch_alter_table('report_responses', schema=None) as batch_op:
+        batch_op.create_index('ix_report_responses_figures', ['landlord', 'responded_at', 'stage', 'within_code',
+                                                              'extended', 'met_own_deadline', 'days_from_start',
+                                                              'complaint_id'], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('report_responses', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_responses_figures')
+    with op.batch_alter_table('deadlines', schema=None) as batch_op:
+        batch_op.drop_index('ix_deadlines_key_due')
+    with op.batch_alter_table('complaints', schema=None) as batch_op:
+        batch_op.drop_index('ix_complaints_landlord_closed_outcome')
+        batch_op.drop_index('ix_complaints_landlord_received_category')
+
     with op.batch_alter_table('report_choices', schema=None) as batch_op:
         batch_op.drop_index('ix_report_choices_landlord_field_at')
         batch_op.drop_index('ix_report_choices_complaint_field')
