@@ -195,6 +195,10 @@ class Task(Base):
         # Covers the inbox's per-view counts (mine, team's unassigned) without reading the rows.
         Index("ix_tasks_open_landlord_assignee_role", "status", "landlord", "assignee", "role"),
         Index("ix_tasks_landlord_element_created", "landlord", "element_id", "created_at"),
+        # The dashboard's overdue work: open tasks past their due time, where they wait and with whom.
+        Index("ix_tasks_open_due_work", "status", "landlord", "element_id", "assignee", "due_at",
+              sqlite_where=text(f"status = '{TaskStatus.OPEN}'"),
+              postgresql_where=text(f"status = '{TaskStatus.OPEN}'")),
         Index("ix_tasks_open_work", "status", "landlord", "element_id", "assignee", "complaint_id",
               sqlite_where=text(f"status = '{TaskStatus.OPEN}'"),
               postgresql_where=text(f"status = '{TaskStatus.OPEN}'")),

@@ -595,11 +595,12 @@ def copy_answers(sessions, landlords: Iterable[str], everything: bool = False) -
             postgres = session.get_bind().dialect.name == "postgresql"
             added += _copy_forms(session, and_(AuditEvent.id > start, AuditEvent.id <= until))
         start = until
-    for slug, latest in newest.items():
-        if latest is not None:
-            with sessions.begin() as session:
-                added += _copy_forms(session, and_(AuditEvent.landlord == slug,
-                                                   AuditEvent.at >= latest - LATE_COMMIT))
+    if any(newest.values()):
+        with sessions.begin() as session:
+            for slug, latest in newest.items():
+                if latest is not None:
+                    added += _copy_forms(session, and_(AuditEvent.landlord == slug,
+                                                       AuditEvent.at >= latest - LATE_COMMIT))
     if added > 10_000 and postgres:
         with sessions.begin() as session:
             session.execute(text("ANALYZE report_forms"))

@@ -1,4 +1,4 @@
-"""The answers the managers' reports count, copied once from each completed form (report_forms, report_choices); indexes covering the performance page's counts
+"""The answers the managers' reports count, copied once from each completed form (report_forms, report_choices); indexes covering the performance page's counts and the dashboard's overdue work
 
 Revision ID: 0008_report_answers
 Revises: 0007_clocks
@@ -56,6 +56,10 @@ def upgrade() -> None:
                                                                            'stage', 'status', 'outcome'], unique=False)
         batch_op.create_index('ix_complaints_landlord_closed_outcome', ['landlord', 'closed_at', 'status', 'outcome'],
                               unique=False)
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.create_index('ix_tasks_open_due_work', ['status', 'landlord', 'element_id', 'assignee', 'due_at'],
+                              unique=False, sqlite_where=sa.text("status = 'open'"),
+                              postgresql_where=sa.text("status = 'open'"))
     with op.batch_alter_table('deadlines', schema=None) as batch_op:
         batch_op.create_index('ix_deadlines_key_due', ['key', 'due_at', 'status', 'met_at', 'extended',
                                                        'complaint_id'], unique=False)
@@ -70,6 +74,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_report_responses_figures')
     with op.batch_alter_table('deadlines', schema=None) as batch_op:
         batch_op.drop_index('ix_deadlines_key_due')
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.drop_index('ix_tasks_open_due_work', sqlite_where=sa.text("status = 'open'"),
+                            postgresql_where=sa.text("status = 'open'"))
     with op.batch_alter_table('complaints', schema=None) as batch_op:
         batch_op.drop_index('ix_complaints_landlord_closed_outcome')
         batch_op.drop_index('ix_complaints_landlord_received_category')
