@@ -5,7 +5,10 @@ Every figure is an aggregate the database computes over indexed columns of `comp
 rows that come back (a histogram has a few dozen at most). Working days are counted in SQL
 against `report_calendar`, the working-day rule of `calendar` written out as day numbers,
 so the SQL and the engine's deadlines agree to the day. Each response is measured once,
-by `refresh` (an INSERT ... SELECT run after each timer sweep), into `report_responses`.
+by `refresh` (an INSERT ... SELECT run after each timer sweep), into `report_responses`,
+and the answers the reports count are copied once from each completed form's audit event
+into `report_forms` and `report_choices` (`copy_answers`, in the same refresh): a page
+never opens the JSON of the audit log.
 
 What each measure counts, for a period of London dates (a reporting year runs from
 1 April to 31 March):
@@ -43,6 +46,9 @@ What each measure counts, for a period of London dates (a reporting year runs fr
 - **Remedies and compensation**: what the stage 1 and stage 2 response forms completed in
   the period offered (`remedies`, `compensation`); each offer counts at its own stage.
 - **Satisfaction**: the satisfaction surveys recorded in the period.
+
+Refusals, remedies, compensation and satisfaction read the copied answers, so they count
+what `refresh` had copied when it last ran (after each sweep).
 """
 from __future__ import annotations
 
