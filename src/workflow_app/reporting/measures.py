@@ -601,12 +601,11 @@ def copy_answers(sessions, landlords: Iterable[str], everything: bool = False) -
             postgres = session.get_bind().dialect.name == "postgresql"
             added += _copy_forms(session, and_(AuditEvent.id > start, AuditEvent.id <= until))
         start = until
-    if any(newest.values()):
+    recent = [and_(AuditEvent.landlord == slug, AuditEvent.at >= latest - LATE_COMMIT)
+              for slug, latest in newest.items() if latest is not None]
+    if recent:
         with sessions.begin() as session:
-            for slug, latest in newest.items():
-                if latest is not None:
-                    added += _copy_forms(session, and_(AuditEvent.landlord == slug,
-                                                       AuditEvent.at >= latest - LATE_COMMIT))
+            added += _copy_forms(session, or_(*recent))
     if added > 10_000 and postgres:
         with sessions.begin() as session:
             session.execute(text("ANALYZE report_forms"))
