@@ -239,6 +239,7 @@ class Deadline(Base):
         Index("ix_deadlines_status_due", "status", "due_at"),
         Index("ix_deadlines_key_met", "key", "met_at", "complaint_id", "due_at"),
         Index("ix_deadlines_key_due", "key", "due_at", "status", "met_at", "extended", "complaint_id"),
+        Index("ix_deadlines_key_complaint", "key", "complaint_id"),   # the escalations, in complaint order
         Index("ix_deadlines_open", "status", "complaint_id", "key", "due_at", "extended",
               sqlite_where=text(f"status = '{DeadlineStatus.OPEN}'"),
               postgresql_where=text(f"status = '{DeadlineStatus.OPEN}'")),

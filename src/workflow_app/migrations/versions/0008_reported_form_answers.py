@@ -63,6 +63,7 @@ def upgrade() -> None:
     with op.batch_alter_table('deadlines', schema=None) as batch_op:
         batch_op.create_index('ix_deadlines_key_due', ['key', 'due_at', 'status', 'met_at', 'extended',
                                                        'complaint_id'], unique=False)
+        batch_op.create_index('ix_deadlines_key_complaint', ['key', 'complaint_id'], unique=False)
     with op.batch_alter_table('report_responses', schema=None) as batch_op:
         batch_op.create_index('ix_report_responses_figures', ['landlord', 'responded_at', 'stage', 'within_code',
                                                               'extended', 'met_own_deadline', 'days_from_start',
@@ -73,6 +74,7 @@ def downgrade() -> None:
     with op.batch_alter_table('report_responses', schema=None) as batch_op:
         batch_op.drop_index('ix_report_responses_figures')
     with op.batch_alter_table('deadlines', schema=None) as batch_op:
+        batch_op.drop_index('ix_deadlines_key_complaint')
         batch_op.drop_index('ix_deadlines_key_due')
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.drop_index('ix_tasks_open_due_work', sqlite_where=sa.text("status = 'open'"),
