@@ -1,7 +1,7 @@
 """The answers the managers' reports count, copied once from each completed form (report_forms, report_choices); indexes covering the performance page's counts and the dashboard's overdue work
 
-Revision ID: 0008_report_answers
-Revises: 0007_clocks
+Revision ID: 0009_report_answers
+Revises: 0008_pending_count
 Create Date: 2026-12-03 10:00:00.000000
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import workflow_app.casework.models
 
 
-revision = '0008_report_answers'
-down_revision = '0007_clocks'
+revision = '0009_report_answers'
+down_revision = '0008_pending_count'
 branch_labels = None
 depends_on = None
 
