@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -133,6 +134,11 @@ class Complaint(Base):
         Index("ix_complaints_landlord_status_stage", "landlord", "status", "stage"),
         Index("ix_complaints_landlord_closed", "landlord", "closed_at"),
         Index("ix_complaints_landlord_received_stage", "landlord", "received_at", "stage", "status", "outcome"),
+        # What the performance page counts of the complaints received, and closed, in a period, read from the
+        # index alone.
+        Index("ix_complaints_landlord_received_category", "landlord", "received_at", "category", "stage", "status",
+              "outcome"),
+        Index("ix_complaints_landlord_closed_outcome", "landlord", "closed_at", "status", "outcome"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -191,6 +197,10 @@ class Task(Base):
         # Covers the inbox's per-view counts (mine, team's unassigned) without reading the rows.
         Index("ix_tasks_open_landlord_assignee_role", "status", "landlord", "assignee", "role"),
         Index("ix_tasks_landlord_element_created", "landlord", "element_id", "created_at"),
+        # The dashboard's overdue work: open tasks past their due time, where they wait and with whom.
+        Index("ix_tasks_open_due_work", "status", "landlord", "element_id", "assignee", "due_at",
+              sqlite_where=text(f"status = '{TaskStatus.OPEN}'"),
+              postgresql_where=text(f"status = '{TaskStatus.OPEN}'")),
         Index("ix_tasks_open_work", "status", "landlord", "element_id", "assignee", "complaint_id",
               sqlite_where=text(f"status = '{TaskStatus.OPEN}'"),
               postgresql_where=text(f"status = '{TaskStatus.OPEN}'")),
@@ -230,6 +240,8 @@ class Deadline(Base):
         Index("ix_deadlines_complaint_key", "complaint_id", "key"),
         Index("ix_deadlines_status_due", "status", "due_at"),
         Index("ix_deadlines_key_met", "key", "met_at", "complaint_id", "due_at"),
+        Index("ix_deadlines_key_due", "key", "due_at", "status", "met_at", "extended", "complaint_id"),
+        Index("ix_deadlines_key_complaint", "key", "complaint_id"),   # the escalations, in complaint order
         Index("ix_deadlines_open", "status", "complaint_id", "key", "due_at", "extended",
               sqlite_where=text(f"status = '{DeadlineStatus.OPEN}'"),
               postgresql_where=text(f"status = '{DeadlineStatus.OPEN}'")),
@@ -451,6 +463,8 @@ class ReportResponse(Base):
     __tablename__ = "report_responses"
     __table_args__ = (
         Index("ix_report_responses_landlord_at", "landlord", "responded_at", "stage"),
+        Index("ix_report_responses_figures", "landlord", "responded_at", "stage", "within_code", "extended",
+              "met_own_deadline", "days_from_start", "complaint_id"),
     )
 
     deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id"), primary_key=True, autoincrement=False)
@@ -465,6 +479,55 @@ class ReportResponse(Base):
     days_from_acknowledgement: Mapped[int | None] = mapped_column(Integer)
     days_from_start: Mapped[int | None] = mapped_column(Integer)
     within_code: Mapped[bool] = mapped_column(Boolean)
+
+
+class ReportForm(Base):
+    """The answers the reports count from one completed form, copied once from its `task_completed`
+    audit event (see `reporting.measures.refresh`): compensation offered, and the satisfaction
+    survey's status and answer. A form that records none of them, nor any `ReportChoice`, has no row.
+
+    The audit event never changes, so neither does this row; the performance page reads these
+    columns instead of opening every event's JSON of the period.
+    """
+
+    __tablename__ = "report_forms"
+    __table_args__ = (
+        Index("ix_report_forms_landlord_at", "landlord", "completed_at", "stage", "compensation", "survey_status",
+              "satisfaction"),
+    )
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), primary_key=True, autoincrement=False)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    landlord: Mapped[str | None] = mapped_column(String(60))
+    completed_at: Mapped[datetime]
+    stage: Mapped[str | None] = mapped_column(String(10))
+    """The completed task's stage, as its audit event gives it."""
+    compensation: Mapped[float | None] = mapped_column(Float)
+    survey_status: Mapped[str | None] = mapped_column(String(60))
+    satisfaction: Mapped[str | None] = mapped_column(String(60))
+
+
+class ReportChoice(Base):
+    """One option ticked in a completed form's multiple-choice answer that the reports count (a remedy
+    offered, a reason for refusing a complaint or an escalation), copied once with its `ReportForm`.
+
+    `position` is the option's place in the answer, so an answer is copied exactly as it was given.
+    """
+
+    __tablename__ = "report_choices"
+    __table_args__ = (
+        Index("ix_report_choices_landlord_field_at", "landlord", "field", "completed_at", "stage", "value"),
+        Index("ix_report_choices_complaint_field", "complaint_id", "field", "value"),
+    )
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), primary_key=True, autoincrement=False)
+    field: Mapped[str] = mapped_column(String(60), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[str | None] = mapped_column(String(200))
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    landlord: Mapped[str | None] = mapped_column(String(60))
+    completed_at: Mapped[datetime]
+    stage: Mapped[str | None] = mapped_column(String(10))
 
 
 class SelfAssessmentAnswer(Base):

@@ -5,7 +5,10 @@ Every figure is an aggregate the database computes over indexed columns of `comp
 rows that come back (a histogram has a few dozen at most). Working days are counted in SQL
 against `report_calendar`, the working-day rule of `calendar` written out as day numbers,
 so the SQL and the engine's deadlines agree to the day. Each response is measured once,
-by `refresh` (an INSERT ... SELECT run after each timer sweep), into `report_responses`.
+by `refresh` (an INSERT ... SELECT run after each timer sweep), into `report_responses`,
+and the answers the reports count are copied once from each completed form's audit event
+into `report_forms` and `report_choices` (`copy_answers`, in the same refresh): a page
+never opens the JSON of the audit log.
 
 What each measure counts, for a period of London dates (a reporting year runs from
 1 April to 31 March):
@@ -43,6 +46,9 @@ What each measure counts, for a period of London dates (a reporting year runs fr
 - **Remedies and compensation**: what the stage 1 and stage 2 response forms completed in
   the period offered (`remedies`, `compensation`); each offer counts at its own stage.
 - **Satisfaction**: the satisfaction surveys recorded in the period.
+
+Refusals, remedies, compensation and satisfaction read the copied answers, so they count
+what `refresh` had copied when it last ran (after each sweep).
 """
 from __future__ import annotations
 
@@ -81,6 +87,8 @@ from workflow_app.casework.models import (
     Deadline,
     DefinitionVersion,
     ReportCalendarDay,
+    ReportChoice,
+    ReportForm,
     ReportResponse,
     Task,
 )
@@ -440,18 +448,31 @@ def received_between(session: Session, scope: Scope, start: datetime, end: datet
 
 REFRESH_WINDOW = timedelta(days=92)
 """A first refresh over years of history measures them a quarter at a time, one transaction each."""
+LATE_COMMIT = timedelta(days=1)
+"""How far before the newest row already measured or copied a refresh looks again, for transactions
+that committed after a later one."""
 
 
 def refresh(sessions, landlords: Mapping[str, Landlord], everything: bool = False) -> int:
-    """Measure every response made since the last refresh, in SQL; returns how many were added.
+    """Bring the measured figures up to date: measure every response made since the last refresh and
+    copy the answers the reports count from every form completed since; returns how many responses
+    were measured.
 
     Runs after each timer sweep (`reporting.projections`), never inside a page view: a
     response is measured once, when its deadline is met, and a report then reads
     `report_responses` instead of joining deadlines, acknowledgements, escalations and the
-    calendar for every row. Responses met within a day before the newest
-    one measured are looked at again, so a transaction that committed late is not missed;
-    `everything` looks at all of them (after loading history written with older dates).
+    calendar for every row; a form's answers are copied once (`copy_answers`), and a report
+    reads `report_forms` and `report_choices` instead of the JSON of every audit event. Responses
+    met within a day before the newest one measured are looked at again, so a transaction that
+    committed late is not missed; `everything` looks at all of them (after loading history
+    written with older dates).
     """
+    measured = _measure_responses(sessions, landlords, everything)
+    copy_answers(sessions, landlords, everything)
+    return measured
+
+
+def _measure_responses(sessions, landlords: Mapping[str, Landlord], everything: bool) -> int:
     ensure_calendar(sessions, {landlord.nation for landlord in landlords.values()} | {"ENG"})
     scope = Scope(tuple(landlords.values()))
     response_keys = [RESPONSE_KEYS[stage] for stage in scope.response_stages]
@@ -462,7 +483,7 @@ def refresh(sessions, landlords: Mapping[str, Landlord], everything: bool = Fals
                                     .where(ReportResponse.landlord == slug))
             newest = latest if newest is None or (latest is not None and latest > newest) else newest
         if newest is not None:
-            start = newest - timedelta(days=1)
+            start = newest - LATE_COMMIT
         else:
             start = min((session.scalar(select(func.min(Deadline.met_at)).where(Deadline.key == key))
                          for key in response_keys), key=lambda v: (v is None, v))
@@ -547,6 +568,95 @@ def _measured(session: Session, scope: Scope, stage: str, since: datetime | None
     return query
 
 
+# --- copying the answers reports count, once per completed form ------------------------------
+
+CHOICE_FIELDS = ("remedies", *REFUSAL_FIELDS.values())
+"""The multiple-choice answers the reports count: one `report_choices` row per option ticked."""
+ANSWERS_CHUNK = 200_000
+"""A first copy over years of history reads this many audit event ids per transaction."""
+
+
+def copy_answers(sessions, landlords: Iterable[str], everything: bool = False) -> int:
+    """Copy the answers the reports count from each form completed since the last copy, in SQL;
+    returns how many forms had any.
+
+    A completed form is its `task_completed` audit event, which never changes, so each is read
+    once: those after the newest event already copied, whatever time they carry (history loaded
+    later is copied too), and, for each landlord, those of the day before its newest copied form,
+    so an event whose transaction committed after a later one is not missed. An event already
+    copied is skipped, so nothing is counted twice, even when two refreshes run at once.
+    """
+    with sessions() as session:
+        copied = None if everything else session.scalar(select(func.max(ReportForm.event_id)))
+        last = session.scalar(select(func.max(AuditEvent.id)))
+        newest = {} if copied is None else {
+            slug: session.scalar(select(func.max(ReportForm.completed_at)).where(ReportForm.landlord == slug))
+            for slug in sorted(landlords)}
+    if last is None:
+        return 0
+    added, postgres, start = 0, False, copied or 0
+    while start < last:
+        until = min(start + ANSWERS_CHUNK, last)
+        with sessions.begin() as session:
+            postgres = session.get_bind().dialect.name == "postgresql"
+            added += _copy_forms(session, and_(AuditEvent.id > start, AuditEvent.id <= until))
+        start = until
+    recent = [and_(AuditEvent.landlord == slug, AuditEvent.at >= latest - LATE_COMMIT)
+              for slug, latest in newest.items() if latest is not None]
+    if recent:
+        with sessions.begin() as session:
+            added += _copy_forms(session, or_(*recent))
+    if added > 10_000 and postgres:
+        with sessions.begin() as session:
+            session.execute(text("ANALYZE report_forms"))
+            session.execute(text("ANALYZE report_choices"))
+    return added
+
+
+def _copy_forms(session: Session, events: ColumnElement) -> int:
+    """Copy the answers of the completed forms among `events` not copied yet: the options ticked
+    first, then the form's row, which marks it as copied (a form with answers only of the first
+    kind has a row too)."""
+    unread = and_(events, AuditEvent.type == "task_completed",
+                  ~exists().where(ReportForm.event_id == AuditEvent.id))
+    stage = _json_text(AuditEvent.details, "stage")
+    for key in CHOICE_FIELDS:
+        options, position = _json_options(session, AuditEvent.details, "data", key)
+        source = (select(AuditEvent.id.label("event_id"), literal(key).label("field"),
+                         position.label("position"), options.c.value.label("value"),
+                         AuditEvent.complaint_id.label("complaint_id"), AuditEvent.landlord.label("landlord"),
+                         AuditEvent.at.label("completed_at"), stage.label("stage"))
+                  .select_from(AuditEvent).join(options, true()).where(unread))
+        session.execute(_insert_ignoring_duplicates(session, ReportChoice.__table__, source))
+    compensation = _json_number(AuditEvent.details, "data", "compensation")
+    status = _json_text(AuditEvent.details, "data", "survey_status")
+    answer = _json_text(AuditEvent.details, "data", "satisfaction")
+    source = (select(AuditEvent.id.label("event_id"), AuditEvent.complaint_id.label("complaint_id"),
+                     AuditEvent.landlord.label("landlord"), AuditEvent.at.label("completed_at"),
+                     stage.label("stage"), compensation.label("compensation"), status.label("survey_status"),
+                     answer.label("satisfaction"))
+              .where(unread, or_(compensation.is_not(None), status.is_not(None),
+                                 exists().where(ReportChoice.event_id == AuditEvent.id))))
+    copied = session.execute(_insert_ignoring_duplicates(session, ReportForm.__table__, source))
+    return max(copied.rowcount or 0, 0)
+
+
+def _json_options(session: Session, column: ColumnElement, *path: str):
+    """The options of a JSON list at `path` inside `column`: a table with a column `value`, to join,
+    and each option's position in the list (from 0).
+
+    On SQLite a lone value counts as a list of one (as `json_each` reads it); PostgreSQL reads
+    only lists."""
+    if session.get_bind().dialect.name == "postgresql":
+        answer = column[path]
+        listed = case((func.json_typeof(answer) == "array", answer))
+        options = (func.json_array_elements_text(listed).table_valued("value", with_ordinality="ordinal")
+                   .render_derived())
+        return options, options.c.ordinal - 1
+    options = func.json_each(column, "$." + ".".join(path)).table_valued("key", "value")
+    return options, func.coalesce(options.c.key, 0)
+
+
 def _measured_in(scope: Scope, period: Period) -> ColumnElement:
     return and_(ReportResponse.landlord.in_(scope.slugs), ReportResponse.responded_at >= period.starts_at,
                 ReportResponse.responded_at < period.ends_at)
@@ -561,9 +671,13 @@ def _reached_stage1() -> ColumnElement:
                and_(Complaint.status == ComplaintStatus.CLOSED, Complaint.outcome.not_in(NOT_STAGE1_OUTCOMES)))
 
 
-def _escalated(complaint_id: ColumnElement) -> ColumnElement:
-    escalated = aliased(Deadline)
-    return exists().where(escalated.complaint_id == complaint_id, escalated.key == DeadlineKey.STAGE2_ACKNOWLEDGE)
+def _escalations():
+    """The complaints that have gone to stage 2 (a `stage2_acknowledge` deadline was set), each once.
+
+    Joined (outer) rather than asked of each row, so the database can read the escalations
+    once and match them in bulk (a hash join on PostgreSQL) instead of one lookup per complaint."""
+    return (select(Deadline.complaint_id).where(Deadline.key == DeadlineKey.STAGE2_ACKNOWLEDGE).distinct()
+            .subquery("escalations"))
 
 
 def ch01(session: Session, scope: Scope, period: Period) -> dict[str, Any]:
@@ -658,27 +772,23 @@ def summarise(histogram: Sequence[tuple[int, int]]) -> dict[str, Any]:
 def resolution(session: Session, scope: Scope, period: Period) -> dict[str, Any]:
     """Share resolved at stage 1 (of complaints closed in the period) and the escalation rate."""
     stage1_answered = exists().where(ReportResponse.complaint_id == Complaint.id, ReportResponse.stage == "1")
+    escalations = _escalations()
     row = session.execute(
-        select(func.count(), func.sum(case((_escalated(Complaint.id), 0), else_=1)))
+        select(func.count(), func.sum(case((escalations.c.complaint_id.is_(None), 1), else_=0)))
+        .select_from(Complaint).outerjoin(escalations, escalations.c.complaint_id == Complaint.id)
         .where(Complaint.landlord.in_(scope.slugs), Complaint.status == ComplaintStatus.CLOSED,
                Complaint.closed_at >= period.starts_at, Complaint.closed_at < period.ends_at,
                stage1_answered)).one()
     closed, at_stage1 = int(row[0] or 0), int(row[1] or 0)
     row = session.execute(
-        select(func.count(distinct(ReportResponse.complaint_id)),
-               func.count(distinct(case((_escalated(ReportResponse.complaint_id), ReportResponse.complaint_id)))))
+        select(func.count(distinct(ReportResponse.complaint_id)), func.count(distinct(escalations.c.complaint_id)))
+        .select_from(ReportResponse)
+        .outerjoin(escalations, escalations.c.complaint_id == ReportResponse.complaint_id)
         .where(_measured_in(scope, period), ReportResponse.stage == "1")).one()
     answered, escalated = int(row[0] or 0), int(row[1] or 0)
     return {"closed_after_stage1": closed, "resolved_at_stage1": at_stage1,
             "resolved_share": _share(at_stage1, closed),
             "stage1_responses": answered, "escalated": escalated, "escalation_rate": _share(escalated, answered)}
-
-
-def _json_items(session: Session, column: ColumnElement, *path: str):
-    """The elements of a JSON array at `path` inside `column`, as a table with one column `value`."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.json_array_elements_text(column[path]).table_valued("value")
-    return func.json_each(column, "$." + ".".join(path)).table_valued("value")
 
 
 def _json_text(column: ColumnElement, *path: str) -> ColumnElement:
@@ -690,21 +800,18 @@ def _json_number(column: ColumnElement, *path: str) -> ColumnElement:
 
 
 def refusals(session: Session, scope: Scope, period: Period) -> list[dict[str, Any]]:
-    """Complaints not accepted, and escalations refused, closed in the period, by the reasons recorded."""
+    """Complaints not accepted, and escalations refused, closed in the period, by the reasons recorded
+    on any of their forms (as `copy_answers` copied them)."""
     found = []
     for outcome, key in REFUSAL_FIELDS.items():
-        reasons = _json_items(session, AuditEvent.details, "data", key)
+        closed = and_(Complaint.landlord.in_(scope.slugs), Complaint.outcome == outcome,
+                      Complaint.closed_at >= period.starts_at, Complaint.closed_at < period.ends_at)
+        complaints = func.count(distinct(Complaint.id))
         rows = session.execute(
-            select(reasons.c.value, func.count(distinct(Complaint.id)))
-            .select_from(Complaint)
-            .join(AuditEvent, and_(AuditEvent.complaint_id == Complaint.id, AuditEvent.type == "task_completed"))
-            .join(reasons, true())
-            .where(Complaint.landlord.in_(scope.slugs), Complaint.outcome == outcome,
-                   Complaint.closed_at >= period.starts_at, Complaint.closed_at < period.ends_at)
-            .group_by(reasons.c.value).order_by(func.count(distinct(Complaint.id)).desc(), reasons.c.value)).all()
-        total = session.scalar(select(func.count()).select_from(Complaint).where(
-            Complaint.landlord.in_(scope.slugs), Complaint.outcome == outcome,
-            Complaint.closed_at >= period.starts_at, Complaint.closed_at < period.ends_at)) or 0
+            select(ReportChoice.value, complaints).select_from(Complaint)
+            .join(ReportChoice, and_(ReportChoice.complaint_id == Complaint.id, ReportChoice.field == key))
+            .where(closed).group_by(ReportChoice.value).order_by(complaints.desc(), ReportChoice.value)).all()
+        total = session.scalar(select(func.count()).select_from(Complaint).where(closed)) or 0
         found.append({"outcome": outcome, "field": key, "total": total,
                       "reasons": [{"reason": str(value), "count": count} for value, count in rows]})
     return found
@@ -712,11 +819,13 @@ def refusals(session: Session, scope: Scope, period: Period) -> list[dict[str, A
 
 def categories(session: Session, scope: Scope, period: Period) -> list[dict[str, Any]]:
     """Complaints received in the period by category: all, reaching stage 1, escalated, not accepted."""
+    escalations = _escalations()
     rows = session.execute(
         select(Complaint.category, func.count(),
                func.sum(case((_reached_stage1(), 1), else_=0)),
-               func.sum(case((_escalated(Complaint.id), 1), else_=0)),
+               func.sum(case((escalations.c.complaint_id.is_not(None), 1), else_=0)),
                func.sum(case((Complaint.outcome == "refused", 1), else_=0)))
+        .select_from(Complaint).outerjoin(escalations, escalations.c.complaint_id == Complaint.id)
         .where(Complaint.landlord.in_(scope.slugs), Complaint.received_at >= period.starts_at,
                Complaint.received_at < period.ends_at)
         .group_by(Complaint.category).order_by(func.count().desc(), Complaint.category)).all()
@@ -724,28 +833,27 @@ def categories(session: Session, scope: Scope, period: Period) -> list[dict[str,
              "refused": int(r or 0)} for c, n, s1, s2, r in rows]
 
 
-def _forms_completed(period: Period, scope: Scope) -> ColumnElement:
-    """Forms completed in the period (each task's data is in its `task_completed` event)."""
-    return and_(AuditEvent.landlord.in_(scope.slugs), AuditEvent.type == "task_completed",
-                AuditEvent.at >= period.starts_at, AuditEvent.at < period.ends_at)
+def _completed_in(answers, scope: Scope, period: Period) -> ColumnElement:
+    """Answers (`ReportForm` or `ReportChoice`) from forms completed in the period."""
+    return and_(answers.landlord.in_(scope.slugs), answers.completed_at >= period.starts_at,
+                answers.completed_at < period.ends_at)
 
 
 def remedies(session: Session, scope: Scope, period: Period) -> dict[str, Any]:
     """Remedies offered and compensation, by stage, in the responses given in the period."""
-    stage = _json_text(AuditEvent.details, "stage")
-    amount = _json_number(AuditEvent.details, "data", "compensation")
     totals = {s: {"compensation": 0.0, "with_compensation": 0, "remedies": {}} for s in ("1", "2")}
+    amount = ReportForm.compensation
     for s, total, with_money in session.execute(
-            select(stage, func.sum(amount), func.sum(case((amount > 0, 1), else_=0)))
-            .where(_forms_completed(period, scope), stage.in_(["1", "2"]), amount.is_not(None))
-            .group_by(stage)).all():
+            select(ReportForm.stage, func.sum(amount), func.sum(case((amount > 0, 1), else_=0)))
+            .where(_completed_in(ReportForm, scope, period), ReportForm.stage.in_(["1", "2"]), amount.is_not(None))
+            .group_by(ReportForm.stage)).all():
         totals[s]["compensation"] = round(float(total or 0), 2)
         totals[s]["with_compensation"] = int(with_money or 0)
-    items = _json_items(session, AuditEvent.details, "data", "remedies")
     for s, remedy, count in session.execute(
-            select(stage, items.c.value, func.count()).select_from(AuditEvent).join(items, true())
-            .where(_forms_completed(period, scope), stage.in_(["1", "2"]))
-            .group_by(stage, items.c.value)).all():
+            select(ReportChoice.stage, ReportChoice.value, func.count())
+            .where(_completed_in(ReportChoice, scope, period), ReportChoice.field == "remedies",
+                   ReportChoice.stage.in_(["1", "2"]))
+            .group_by(ReportChoice.stage, ReportChoice.value)).all():
         totals[s]["remedies"][str(remedy)] = int(count)
     # Both stages list the same remedies in the same order (the Code's, then any other either stage recorded).
     recorded = set(totals["1"]["remedies"]) | set(totals["2"]["remedies"])
@@ -758,12 +866,10 @@ def remedies(session: Session, scope: Scope, period: Period) -> dict[str, Any]:
 
 def satisfaction(session: Session, scope: Scope, period: Period) -> dict[str, Any]:
     """Satisfaction surveys recorded in the period: replies by answer, and the share satisfied."""
-    status = _json_text(AuditEvent.details, "data", "survey_status")
-    answer = _json_text(AuditEvent.details, "data", "satisfaction")
     rows = session.execute(
-        select(status, answer, func.count())
-        .where(_forms_completed(period, scope), status.is_not(None))
-        .group_by(status, answer)).all()
+        select(ReportForm.survey_status, ReportForm.satisfaction, func.count())
+        .where(_completed_in(ReportForm, scope, period), ReportForm.survey_status.is_not(None))
+        .group_by(ReportForm.survey_status, ReportForm.satisfaction)).all()
     by_status: dict[str, int] = {}
     by_answer: dict[str, int] = {}
     for s, a, n in rows:

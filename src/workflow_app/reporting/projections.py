@@ -1,6 +1,7 @@
-"""Bringing the read side up to date: the measured responses and the lessons-learnt log.
+"""Bringing the read side up to date: the measured responses, the answers the reports count
+and the lessons-learnt log.
 
-Both are written from what casework recorded (deadlines met, tasks completed), never while
+Each is written from what casework recorded (deadlines met, forms completed), never while
 a page is read: the scheduler runs `bring_up_to_date` after each timer sweep, and the demo
 and the tests run it after loading complaints. Each part only adds what is new, so running
 it often costs an indexed query or two.
@@ -18,7 +19,8 @@ from workflow_app.rules.landlords import Landlord
 
 
 def bring_up_to_date(sessions: sessionmaker[Session], landlords: Mapping[str, Landlord]) -> tuple[int, int]:
-    """Measure new responses and log new lessons for every landlord; returns (responses, lessons) added."""
+    """Measure new responses, copy new forms' answers and log new lessons for every landlord; returns
+    (responses, lessons) added."""
     measured = refresh(sessions, landlords)
     with sessions.begin() as session:
         logged = lessons.collect(session, sorted(landlords))
