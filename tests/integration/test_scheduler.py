@@ -113,9 +113,8 @@ def test_a_complaint_that_fails_is_left_for_the_next_sweep_and_holds_up_no_other
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)   # SQLite has one writer: nothing to split
 def test_two_sweeps_at_once_split_a_burst_on_postgresql(deployed, officer, virtual_clock, monkeypatch):
-    if deployed.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL claims rows FOR UPDATE SKIP LOCKED; SQLite has one writer")
     first = log(deployed, officer)
     clone_complaint(deployed.engine, first, 119)
     virtual_clock.set(AFTER)
