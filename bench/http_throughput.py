@@ -41,6 +41,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT / "src"))   # after PYTHONPATH, so PYTHONPATH can name another tree
@@ -120,6 +121,11 @@ class Gunicorn:
         self.stop()
         raise RuntimeError(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
 
+    def workers(self) -> list[int]:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.process.pid)], capture_output=True, text=True,
+                             check=False)
+        return [int(pid) for pid in out.stdout.split()]
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -138,41 +144,65 @@ def _gunicorn_options() -> list[str]:
         else []
 
 
+def cpu_seconds(pids: list[int]) -> list[float]:
+    """User and system CPU each process has used so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds = []
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            seconds.append(0.0)
+            continue
+        seconds.append((int(fields[11]) + int(fields[12])) / ticks)
+    return seconds
+
+
 # --- the clients -----------------------------------------------------------------------------
 
 class Api:
-    """One keep-alive connection, as a client integrating with the API would hold."""
+    """One client's connection: kept alive between requests, or (as a proxy such as nginx does by default
+    towards gunicorn) a new one for each request."""
 
-    def __init__(self, port: int, token: str) -> None:
-        self.port = port
+    def __init__(self, port: int, token: str, keep_alive: bool) -> None:
+        self.port, self.keep_alive = port, keep_alive
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        if not keep_alive:
+            self.headers["Connection"] = "close"
+        self.connection: http.client.HTTPConnection | None = None
 
     def post(self, path: str, body: dict) -> tuple[int, dict, float]:
         """(status, body, seconds); status 0 when the connection failed."""
         started = time.perf_counter()
         try:
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
             self.connection.request("POST", path, body=json.dumps(body), headers=self.headers)
             response = self.connection.getresponse()
             status, payload = response.status, json.loads(response.read() or b"{}")
         except (OSError, http.client.HTTPException, ValueError):
-            self.connection.close()
-            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.close()
             return 0, {}, time.perf_counter() - started
+        if not self.keep_alive:
+            self.close()
         return status, payload, time.perf_counter() - started
 
     def close(self) -> None:
-        self.connection.close()
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
 
 @dataclass
 class Tally:
-    """What one phase's clients saw: a latency per accepted request, and the refusals by status."""
+    """What one phase's clients saw: a latency per accepted request, the refusals by status, and the CPU
+    the gunicorn workers used meanwhile."""
 
     latencies: list[float] = field(default_factory=list)
     refused: Counter = field(default_factory=Counter)
     started: float = 0.0
     ended: float = 0.0
+    worker_cpu: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, accepted: bool, status: int, seconds: float) -> None:
@@ -191,37 +221,66 @@ class Tally:
         p50, p95 = (statistics.quantiles(self.latencies, n=100)[i] * 1000 for i in (49, 94))
         rate = count / seconds
         verdict = "" if goal is None else f"   goal >= {goal:.0f}/s: {'met' if rate >= goal else 'NOT met'}"
-        refused = f"; refused {dict(self.refused)}" if self.refused else ""
-        return (f"  {what:<12} {rate:7.1f}/s   p50 {p50:6.0f} ms   p95 {p95:6.0f} ms   "
-                f"({count} in {seconds:.1f} s{refused}){verdict}")
+        refused = f", refused {dict(self.refused)}" if self.refused else ""
+        cpu = " + ".join(f"{c:.1f}" for c in self.worker_cpu)
+        return (f"  {what:<12} {rate:6.1f}/s  p50 {p50:5.0f} ms  p95 {p95:5.0f} ms{verdict}\n"
+                f"  {'':<12} {count} in {seconds:.1f} s{refused}; workers' CPU {cpu} s, "
+                f"{sum(self.worker_cpu) / count * 1000:.1f} ms a request")
 
 
-def run_clients(clients: int, work) -> None:
-    threads = [threading.Thread(target=work, args=(n,), daemon=True) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+@dataclass
+class Load:
+    """Concurrent clients against one server."""
 
+    server: Gunicorn
+    token: str
+    clients: int
+    keep_alive: bool
 
-def log_complaints(port: int, token: str, clients: int, seconds: float, tally: Tally) -> None:
-    landlords = sorted(COMPLETABLE)
-    received = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    def run(self, seconds: float, request, tally: Tally) -> None:
+        """Each client calls `request(api, n, until)` until it returns False or time is up."""
+        workers = self.server.workers()
+        before = cpu_seconds(workers)
+        tally.started = time.perf_counter()
+        until = tally.started + seconds
 
-    def work(n: int) -> None:
-        api = Api(port, token)
-        i = n
-        while time.perf_counter() < until:
+        def client(n: int) -> None:
+            api = Api(self.server.port, self.token, self.keep_alive)
+            while time.perf_counter() < until and request(api, n, until):
+                n += self.clients
+            api.close()
+
+        threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(self.clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        tally.worker_cpu = [after - was for after, was in zip(cpu_seconds(workers), before, strict=True)]
+
+    def log_complaints(self, seconds: float, tally: Tally) -> None:
+        landlords = sorted(COMPLETABLE)
+        received = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+
+        def log(api: Api, n: int, _until: float) -> bool:
             status, _, elapsed = api.post("/api/complaints", {
-                "landlord": landlords[i % len(landlords)], "received_at": received, "channel": "phone",
+                "landlord": landlords[n % len(landlords)], "received_at": received, "channel": "phone",
                 "category": "other", "summary": "Boiler not repaired", "resident": {"name": "Bench Resident"}})
             tally.add(status == 201, status, elapsed)
-            i += 1
-        api.close()
+            return True
 
-    tally.started = time.perf_counter()
-    until = tally.started + seconds
-    run_clients(clients, work)
+        self.run(seconds, log, tally)
+
+    def complete_tasks(self, seconds: float, tasks: OpenTasks, tally: Tally) -> None:
+        def complete(api: Api, _n: int, until: float) -> bool:
+            next_task = tasks.take(until)
+            if next_task is None:
+                return False
+            task_id, values = next_task
+            status, _, elapsed = api.post(f"/api/tasks/{task_id}/complete", {"data": values})
+            tally.add(status == 200, status, elapsed)
+            return True
+
+        self.run(seconds, complete, tally)
 
 
 class OpenTasks:
@@ -261,20 +320,6 @@ class OpenTasks:
                 self.ready.put((task_id, values))
 
 
-def complete_tasks(port: int, token: str, clients: int, seconds: float, tasks: OpenTasks, tally: Tally) -> None:
-    def work(_n: int) -> None:
-        api = Api(port, token)
-        while (next_task := tasks.take(until)) is not None:
-            task_id, values = next_task
-            status, _, elapsed = api.post(f"/api/tasks/{task_id}/complete", {"data": values})
-            tally.add(status == 200, status, elapsed)
-        api.close()
-
-    tally.started = time.perf_counter()
-    until = tally.started + seconds
-    run_clients(clients, work)
-
-
 # --- one database ----------------------------------------------------------------------------
 
 def prepare(url: str) -> str:
@@ -296,13 +341,12 @@ def measure(name: str, url: str, args, folder: Path) -> None:
     server = Gunicorn(url, folder / f"gunicorn-{name}.log")
     engine = create_engine(url)
     try:
-        warm = Tally()   # each worker parses the diagrams on its first requests: not measured
-        log_complaints(server.port, token, args.clients, 3, warm)
-        complete_tasks(server.port, token, args.clients, 3, OpenTasks(engine), Tally())
-        created, completed = Tally(), Tally()
-        log_complaints(server.port, token, args.clients, args.seconds, created)
-        tasks = OpenTasks(engine)
-        complete_tasks(server.port, token, args.clients, args.seconds, tasks, completed)
+        load = Load(server, token, args.clients, args.keep_alive)
+        load.log_complaints(3, Tally())   # each worker parses the diagrams on its first requests: not measured
+        load.complete_tasks(3, OpenTasks(engine), Tally())
+        created, completed, tasks = Tally(), Tally(), OpenTasks(engine)
+        load.log_complaints(args.seconds, created)
+        load.complete_tasks(args.seconds, tasks, completed)
     finally:
         server.stop()
         engine.dispose()
@@ -316,7 +360,7 @@ def measure(name: str, url: str, args, folder: Path) -> None:
 def postgres_database(server_url: str):
     """A fresh database on the server at `server_url`, and a function that drops it."""
     name = f"bench_http_{os.getpid()}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
 
@@ -331,12 +375,16 @@ def postgres_database(server_url: str):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20, help="length of each measured phase (default 20)")
-    parser.add_argument("--clients", type=int, default=32, help="concurrent keep-alive clients (default 32)")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
+    parser.add_argument("--connection-per-request", dest="keep_alive", action="store_false",
+                        help="a new connection for each request, as nginx opens them to gunicorn by default "
+                             "(default: each client keeps its connection)")
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server whose role may CREATE DATABASE")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
-    print(f"gunicorn {WORKERS} workers x {THREADS} threads on {os.cpu_count()} CPUs, {args.clients} clients, "
-          f"{args.seconds:.0f} s a phase; workflow_app from {Path(workflow_app.__file__).parent}")
+    print(f"gunicorn {WORKERS} workers x {THREADS} threads on {os.cpu_count()} CPUs, {args.clients} clients "
+          f"({'keep-alive' if args.keep_alive else 'a connection a request'}), {args.seconds:.0f} s "
+          f"a phase; workflow_app from {Path(workflow_app.__file__).parent}")
     with tempfile.TemporaryDirectory(prefix="http-throughput-") as folder:
         if not args.no_sqlite:
             measure("SQLite", f"sqlite:///{Path(folder) / 'bench.sqlite3'}", args, Path(folder))
