@@ -60,8 +60,10 @@ def make_engine(url: str) -> Engine:
     # No ping before each checkout: that is a round trip on every unit of work. A connection the
     # server has dropped (a restart, an idle timeout) fails on its first statement instead, and
     # SQLAlchemy then replaces every connection pooled before the failure ("optimistic" disconnect
-    # handling); `read_retrying_dropped` repeats a first read once on a new connection.
-    return create_engine(url, pool_recycle=POOL_RECYCLE_SECONDS, hide_parameters=True)
+    # handling); `read_retrying_dropped` repeats a first read once on a new connection. The pool
+    # hands out the connection used last (LIFO): a web request's service takes the one its
+    # identity read has just used, and spare connections age out under `pool_recycle`.
+    return create_engine(url, pool_recycle=POOL_RECYCLE_SECONDS, pool_use_lifo=True, hide_parameters=True)
 
 
 def read_retrying_dropped(session: Session, read: Callable[[Session], T], **execution_options) -> T:
