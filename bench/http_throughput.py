@@ -179,7 +179,9 @@ class Api:
                 self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
             self.connection.request("POST", path, body=json.dumps(body), headers=self.headers)
             response = self.connection.getresponse()
-            status, payload = response.status, json.loads(response.read() or b"{}")
+            body = response.read()
+            status = response.status
+            payload = json.loads(body) if response.getheader("Content-Type") == "application/json" else {}
         except (OSError, http.client.HTTPException, ValueError):
             self.close()
             return 0, {}, time.perf_counter() - started
