@@ -3,7 +3,8 @@
 For each database (a fresh SQLite file; with --postgres URL also a fresh PostgreSQL database on
 that server, dropped afterwards): deploy the three landlords' processes (processes/), make a
 user with an API token, start gunicorn as docs/operations.md does (2 workers x 8 threads, the
-in-process scheduler off), then drive it with concurrent keep-alive clients:
+in-process scheduler off), then drive it with concurrent clients, each opening a connection a
+request as a proxy in front of gunicorn does (--keep-alive to keep one each):
 
 1. creations: each client logs complaints (POST /api/complaints) for --seconds;
 2. completions: each client completes the open tasks those complaints now have, for --seconds:
@@ -12,9 +13,10 @@ in-process scheduler off), then drive it with concurrent keep-alive clients:
 
 Only a 201 counts as a creation and only a 200 as a completion: a completion the app refuses
 (409 for a letter unsent, a conflict, an error) is counted apart as refused. Each line gives the
-rate, p50/p95 latency and the goal (>= 100 completions a second).
+rate, p50/p95 latency and the goal (>= 100 completions a second), then the CPU the gunicorn
+workers used per accepted request (steadier than a rate on a machine shared with other work).
 
-Run: python bench/http_throughput.py [--seconds 20] [--clients 32] [--postgres postgresql+psycopg://…/]
+Run: python bench/http_throughput.py [--seconds 20] [--clients 32] [--keep-alive] [--postgres postgresql+psycopg://…/]
 The server imports the same `workflow_app` this script does: PYTHONPATH=/other/checkout/src
 measures another tree.
 """
@@ -378,9 +380,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20, help="length of each measured phase (default 20)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
-    parser.add_argument("--connection-per-request", dest="keep_alive", action="store_false",
-                        help="a new connection for each request, as nginx opens them to gunicorn by default "
-                             "(default: each client keeps its connection)")
+    parser.add_argument("--keep-alive", action="store_true",
+                        help="each client keeps its connection (default: a new connection for each request, as "
+                             "nginx opens them to gunicorn by default; a kept-alive connection stays with the "
+                             "worker that accepted it, and one worker may take them all)")
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server whose role may CREATE DATABASE")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
