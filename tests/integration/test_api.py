@@ -69,15 +69,18 @@ def test_a_disabled_users_token_stops_working(client, deployed):
 def test_the_token_and_its_user_are_read_in_one_statement(client, staff):
     """Every API request pays for this read: one SELECT, with no lazy load of the user after it."""
     statements = []
+
+    def count(_connection, _cursor, statement, *_rest) -> None:
+        statements.append(statement)
+
     engine = client.application.extensions["workflow_app"].engine
-    listen = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listen)
+    event.listen(engine, "before_cursor_execute", count)
     try:
         assert client.get("/api/tasks", headers={"Authorization": "Bearer nonsense"}).status_code == 401
         refused = list(statements)
         assert client.get("/api/tasks", headers=staff).status_code == 200
     finally:
-        event.remove(engine, "before_cursor_execute", listen)
+        event.remove(engine, "before_cursor_execute", count)
     assert len(refused) == 1 and "api_tokens" in refused[0] and "users" in refused[0]
     assert len(statements) == 3   # the refused request's read, then this one's and the task list
 
