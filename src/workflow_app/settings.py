@@ -3,7 +3,7 @@
 | variable | default | what it sets |
 |---|---|---|
 | `WORKFLOW_APP_SECRET_KEY` | none: the web app refuses to start without one (outside debugging and tests) | signs sessions and CSRF tokens |
-| `WORKFLOW_APP_RUN_SCHEDULER` | `1` | `0`: the web process does not sweep timers (a `workflow-app scheduler` process does) |
+| `WORKFLOW_APP_RUN_SCHEDULER` | off: the web process fires no timers (a `workflow-app scheduler` process does; `workflow-app serve` runs one inside itself) | `1`: each web process runs its own timer scheduler |
 | `WORKFLOW_APP_SECURE_COOKIES` | Secure unless debugging or testing | `0` for plain http away from 127.0.0.1 |
 | `WORKFLOW_APP_DATABASE_URL` | SQLite in the instance folder | the database (PostgreSQL in production) |
 | `WORKFLOW_APP_INSTANCE` | `./instance` | the instance folder |
@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
     secret_key: str | None = None
-    run_scheduler: bool = True
+    run_scheduler: bool = False
     secure_cookies: bool | None = None
     database_url: str | None = None
     instance: Path = Path("instance")
@@ -58,8 +58,10 @@ class Settings(BaseSettings):
     @field_validator("run_scheduler", mode="before")
     @classmethod
     def _on_unless_zero(cls, value: Any) -> Any:
-        """Anything but `0` leaves the scheduler on (as before the settings had a module)."""
-        return True if value is None else str(value).strip() != "0"
+        """Set, anything but `0` turns the scheduler on (as before the settings had a module); unset, it is off."""
+        if value is None or isinstance(value, bool):   # unset: the default (validated too)
+            return bool(value)
+        return str(value).strip() != "0"
 
     @field_validator("secure_cookies", mode="before")
     @classmethod

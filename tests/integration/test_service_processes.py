@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from workflow_app.casework.consistency import inconsistent_complaints
 from workflow_app.casework.deployments import deploy, diagram_files, read_forms
 from workflow_app.casework.models import AuditEvent, Complaint, Task, User, WorkflowInstance
 from workflow_app.casework.runtime import build_runtime
+from workflow_app.rules import clock
 
 # One after another on one xdist worker (`--dist loadgroup`): each runs several busy OS processes.
 pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("service_processes")]
@@ -233,6 +235,38 @@ def test_killing_a_web_worker_mid_work_loses_nothing_acknowledged(pg):
         server.stop()
     assert sum(len(c.logged) for c in clients) > 0
     assert_nothing_lost(runtime, clients)
+
+
+def test_a_deadline_armed_in_another_process_wakes_a_sleeping_scheduler_at_once(pg):
+    """The scheduler process sleeps up to 120 s; a complaint logged here, whose acknowledgement falls due
+    before then, is announced with NOTIFY and fired long before the scheduler would have woken."""
+    runtime, env = pg
+    scheduler = subprocess.Popen([*SCHEDULER[:3], "-v", "scheduler", "--interval", "120"], cwd=ROOT, text=True,
+                                 env={**env, "WORKFLOW_APP_NOW": AFTER_ACK_DEADLINE},
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in scheduler.stderr], daemon=True).start()
+    try:
+        seen = ""
+        while "listening for earlier deadlines" not in seen:
+            seen = lines.get(timeout=60)
+        time.sleep(1)     # its first sweep done, it sleeps
+        with runtime.sessions() as session:
+            user = session.scalars(select(User).where(User.username == "loader")).one()
+        armed_at = datetime.fromisoformat(AFTER_ACK_DEADLINE) - timedelta(seconds=10)   # due in 9 s here
+        with clock.using(clock.VirtualClock(armed_at)):
+            runtime.complaints.log_complaint({"landlord": "testshire", "received_at": RECEIVED, "channel": "email",
+                                              "category": "other", "summary": "notify",
+                                              "resident": {"name": "A Resident"}}, user)
+        logged = time.monotonic()
+        while "timer sweep moved 1 complaint" not in seen:
+            seen = lines.get(timeout=60)
+        assert time.monotonic() - logged < 60, "woken by its capped sleep, not by the notification"
+    finally:
+        scheduler.terminate()
+        scheduler.wait(timeout=30)
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.type == "timer_fired")) == 1
 
 
 def test_killing_a_scheduler_mid_sweep_fires_everything_late_and_once(pg):

@@ -23,7 +23,7 @@ def environment(monkeypatch):
 def test_defaults(environment):
     loaded = settings.load()
     assert loaded.secret_key is None and not loaded.secret_is_usable()
-    assert loaded.run_scheduler is True and loaded.secure_cookies is None
+    assert loaded.run_scheduler is False and loaded.secure_cookies is None   # web workers fire no timers
     assert loaded.database_url is None and loaded.now is None and loaded.smtp_host is None
     assert (loaded.instance, loaded.processes, loaded.forms) == (Path("instance"), Path("processes"), Path("forms"))
     assert loaded.smtp_values() == {}

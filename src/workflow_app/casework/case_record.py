@@ -16,7 +16,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -220,11 +219,8 @@ def current_support(session: Session, complaint: Complaint) -> SupportNeeds | No
 def diagram_marks(casework: Casework, complaint: Complaint) -> dict[str, list[str]]:
     """Element ids done and where the complaint is now, for marking the diagram."""
     instance = casework.instance_of(complaint)
-    workflows = [instance.workflow, *instance.workflow.subprocesses.values()]
-    done = {t.task_spec.bpmn_id for wf in workflows for t in wf.get_tasks(state=TaskState.COMPLETED)
-            if t.task_spec.bpmn_id}
     current = instance.active_elements()
-    return {"done": sorted(done - current), "current": sorted(current)}
+    return {"done": sorted(instance.passed_through() - current), "current": sorted(current)}
 
 
 def stage_dates(session: Session, complaint: Complaint, case: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -13,12 +13,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, contains_eager, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflow_app.casework import audit
 from workflow_app.casework.deployments import current_version
-from workflow_app.casework.engine import Action, Casework, deliver_event, load_definition
+from workflow_app.casework.engine import Action, Casework, deliver_event
 from workflow_app.casework.instances import Instance
 from workflow_app.casework.models import (
     Complaint,
@@ -68,7 +69,7 @@ class ComplaintService:
         values = self._checked(fields, user)
         with transaction(self.sessions) as session:
             landlord = self.casework.landlord(values["landlord"])
-            version = current_version(session, landlord.slug)
+            version = current_version(session, landlord.slug, with_content=False)
             complaint = Complaint(
                 reference=self._next_reference(session, landlord.slug, landlord.reference_prefix),
                 created_at=clock.now(), created_by=user.username, status=ComplaintStatus.OPEN, stage="pre",
@@ -76,17 +77,17 @@ class ComplaintService:
             )
             session.add(complaint)
             session.flush()
+            set_committed_value(complaint, "instance", None)   # known to have none yet: nothing to look up
             audit.record(session, complaint, "complaint_logged", user.username, reference=complaint.reference,
                          channel=complaint.channel, category=complaint.category,
                          received_at=complaint.received_at.isoformat(), definition_version=version.version,
                          received_earlier_reason=values.get("received_earlier_reason"))
-            definition = load_definition(version)
+            definition = self.casework.definition(session, version.id)
             instance = Instance.start(definition, landlord.nation, case_data(complaint))
             complaint.instance = WorkflowInstance(definition_version_id=version.id, state="",
                                                   updated_at=clock.now())
-            complaint.instance.definition_version = version
             self.casework.act(session, complaint, instance, user.username,
-                              lambda inst, action: action.steps.extend(inst.advance()))
+                              lambda inst, action: action.steps.extend(inst.advance()), new=True)
             return complaint.reference
 
     def _checked(self, fields: Mapping[str, Any], user: User) -> dict[str, Any]:
@@ -133,12 +134,13 @@ class ComplaintService:
     def _next_reference(session: Session, landlord: str, prefix: str) -> str:
         year = london_date(clock.now()).year
         for _ in range(3):
-            number = session.scalar(
-                update(ReferenceCounter)
-                .where(ReferenceCounter.landlord == landlord, ReferenceCounter.year == year)
-                .values(last=ReferenceCounter.last + 1)
-                .returning(ReferenceCounter.last)
-            )
+            counters = ReferenceCounter.__table__
+            number = session.connection().execute(
+                update(counters)
+                .where(counters.c.landlord == landlord, counters.c.year == year)
+                .values(last=counters.c.last + 1)
+                .returning(counters.c.last)
+            ).scalar()
             if number is not None:
                 return f"{prefix}-{year}-{number:06d}"
             try:
@@ -191,6 +193,7 @@ class ComplaintService:
                 audit.record(session, complaint, "event_received", user.username, name=name,
                              pending=not outcome["delivered"])
                 if not outcome["delivered"]:
+                    complaint.instance.pending_events += 1
                     session.add(PendingEvent(complaint_id=complaint.id, name=name, data=dict(data),
                                              received_at=now, received_by=user.username))
 
@@ -215,14 +218,13 @@ class ComplaintService:
         """Fire a complaint's due timers once; False when another sweep got there first."""
         try:
             with transaction(self.sessions) as session:
-                query = select(WorkflowInstance).where(WorkflowInstance.complaint_id == complaint_id,
-                                                       WorkflowInstance.next_due_at < clock.now())
+                query = select(Complaint).join(Complaint.instance).options(contains_eager(Complaint.instance)) \
+                    .where(WorkflowInstance.complaint_id == complaint_id, WorkflowInstance.next_due_at < clock.now())
                 if session.bind.dialect.name == "postgresql":
-                    query = query.with_for_update(skip_locked=True)
-                record = session.scalars(query).first()
-                if record is None:
+                    query = query.with_for_update(skip_locked=True, of=WorkflowInstance)
+                complaint = session.scalars(query).first()
+                if complaint is None:
                     return False
-                complaint = record.complaint
                 instance = self.casework.instance_of(complaint)
                 self.casework.act(session, complaint, instance, audit.CLOCK,
                                   lambda inst, action: action.steps.extend(inst.advance()))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from workflow_app.casework import audit
 from workflow_app.casework.models import Complaint, DefinitionVersion, WorkflowInstance
@@ -209,15 +209,20 @@ def get_version(session: Session, landlord: str, version_id: int) -> DefinitionV
     return version
 
 
-def latest_version(session: Session, landlord: str, process_id: str | None = None) -> DefinitionVersion | None:
+def latest_version(session: Session, landlord: str, process_id: str | None = None,
+                   with_content: bool = True) -> DefinitionVersion | None:
     query = select(DefinitionVersion).where(DefinitionVersion.landlord == landlord)
+    if not with_content:
+        query = query.options(defer(DefinitionVersion.xml), defer(DefinitionVersion.forms))
     if process_id is not None:
         query = query.where(DefinitionVersion.process_id == process_id)
     return session.scalars(query.order_by(DefinitionVersion.id.desc()).limit(1)).first()
 
 
-def current_version(session: Session, landlord: str) -> DefinitionVersion:
-    version = latest_version(session, landlord)
+def current_version(session: Session, landlord: str, with_content: bool = True) -> DefinitionVersion:
+    """The landlord's newest version; without its content (diagram and forms, about 200 KB), which an
+    action does not need: it finds the parsed definition by id and content hash (`Casework.definition`)."""
+    version = latest_version(session, landlord, with_content=with_content)
     if version is None:
         raise NotFound(f"no process is deployed for landlord {landlord!r}: run 'workflow-app deploy'")
     return version

@@ -20,12 +20,23 @@ from typing import Any
 
 from jinja2 import TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from workflow_app.casework import audit
-from workflow_app.casework.instances import ArmedTimer, Instance, Step
-from workflow_app.casework.models import Complaint, Deadline, DefinitionVersion, Incident, Letter, PendingEvent, Task
+from workflow_app.casework.instances import ArmedTimer, Instance, Step, Survey
+from workflow_app.casework.models import (
+    Complaint,
+    Deadline,
+    DefinitionVersion,
+    Incident,
+    Letter,
+    PendingEvent,
+    Task,
+    WorkflowInstance,
+)
 from workflow_app.diagrams.definitions import Definition, Element, compile_definition
 from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.diagrams.forms import load_form
@@ -58,36 +69,51 @@ class Casework:
     def __init__(self, landlords: Mapping[str, Landlord]) -> None:
         self.landlords = landlords
         self._letters: dict[str, SandboxedEnvironment] = {}
+        self._content_of: dict[int, str] = {}   # definition version id -> content hash, in this runtime's database
 
     def landlord(self, slug: str) -> Landlord:
         return self.landlords[slug]
 
+    def definition(self, session: Session, version_id: int) -> Definition:
+        """A deployed version's parsed definition, found by id and content hash in the process's cache; its
+        content (diagram and forms) is read from the database only when the cache does not hold it."""
+        content = self._content_of.get(version_id)
+        cached = definition_cache.peek(content) if content else None
+        if cached is not None:
+            return cached
+        version = session.get(DefinitionVersion, version_id)
+        self._content_of[version_id] = version.content_hash
+        return load_definition(version)
+
     def instance_of(self, complaint: Complaint) -> Instance:
         record = complaint.instance
-        definition = load_definition(record.definition_version)
+        definition = self.definition(object_session(complaint), record.definition_version_id)
         return Instance.restore(definition, self.landlord(complaint.landlord).nation, record.state)
 
     def act(self, session: Session, complaint: Complaint, instance: Instance, actor: str,
-            move: Callable[[Instance, Action], None]) -> Action:
-        """Apply one move to a complaint's instance and record everything it caused."""
+            move: Callable[[Instance, Action], None], *, new: bool = False,
+            open_tasks: list[Task] | None = None) -> Action:
+        """Apply one move to a complaint's instance and record everything it caused.
+
+        The complaint's rows an action updates are read first (none when the complaint is `new`, logged in
+        this action; its `open_tasks` when the caller read them already); then the move, and the record of it
+        written in one flush when the transaction commits."""
+        rows = CaseRows([], [], []) if new else CaseRows.read(session, complaint, open_tasks)
         action = Action(actor)
         move(instance, action)
-        self._deliver_pending_events(session, complaint, instance, action)
-        failed = instance.failed_timers()
-        self._record(session, complaint, instance, action, failed)
-        if failed or complaint.instance.open_incidents:
-            self._record_incidents(session, complaint, failed, action.actor)
+        self._deliver_pending_events(session, complaint, instance, action, rows.pending_events)
+        survey = instance.survey()
+        self._record(session, complaint, instance, action, survey, rows)
+        if survey.failed or complaint.instance.open_incidents:
+            self._record_incidents(session, complaint, survey.failed, action.actor)
+        instance.prune()    # after the record is written from it: history lives in the audit trail
+        _save(session, complaint.instance, instance.dump(), survey.armed[0].due_at if survey.armed else None)
         return action
 
     # --- events that arrived early ---------------------------------------------------
 
     def _deliver_pending_events(self, session: Session, complaint: Complaint, instance: Instance,
-                                action: Action) -> None:
-        waiting = list(session.scalars(
-            select(PendingEvent)
-            .where(PendingEvent.complaint_id == complaint.id, PendingEvent.delivered_at.is_(None))
-            .order_by(PendingEvent.id)
-        ))
+                                action: Action, waiting: list[PendingEvent]) -> None:
         delivered = True
         while waiting and delivered:
             delivered = False
@@ -96,6 +122,7 @@ class Casework:
                                                           pending.received_at, action):
                     continue
                 pending.delivered_at = clock.now()
+                complaint.instance.pending_events -= 1
                 audit.record(session, complaint, "event_delivered", action.actor,
                              name=pending.name, received_at=pending.received_at.isoformat())
                 waiting.remove(pending)
@@ -104,10 +131,9 @@ class Casework:
     # --- recording -------------------------------------------------------------------
 
     def _record(self, session: Session, complaint: Complaint, instance: Instance, action: Action,
-                failed: Mapping[str, str]) -> None:
+                survey: Survey, rows: CaseRows) -> None:
         now = clock.now()
-        deadlines = list(session.scalars(select(Deadline).where(Deadline.complaint_id == complaint.id)
-                                         .order_by(Deadline.id)))
+        deadlines = rows.deadlines
         met_by: dict[str, str] = {}     # a guarded scope -> how the end reached inside it meets its deadline
         for step in action.steps:
             if step.kind == "timer_fired":
@@ -120,19 +146,15 @@ class Casework:
                 scope = instance.definition.element(step.element_id).enclosing
                 if scope:
                     met_by[scope[0]] = step.detail
-        armed = instance.armed_timers()
+        armed = survey.armed
         # A timer waiting without a due time (an incident) still keeps its deadline running, at the last due time known.
-        failing = {instance.definition.element(element_id).deadline_key for element_id in failed}
-        self._record_deadlines(session, complaint, instance, deadlines, armed, action.actor, now, met_by, failing)
-        self._record_tasks(session, complaint, instance, deadlines, action.actor)
-        self._record_stage(session, complaint, instance, armed, action.actor)
+        failing = {instance.definition.element(element_id).deadline_key for element_id in survey.failed}
+        self._record_deadlines(session, complaint, survey, deadlines, armed, action.actor, now, met_by, failing)
+        self._record_tasks(session, complaint, instance, survey, rows.open_tasks, deadlines, action.actor)
+        self._record_stage(session, complaint, survey, action.actor)
         if instance.finished and complaint.status != ComplaintStatus.CLOSED:
             self._close(session, complaint, deadlines,
                         complaint.outcome or instance.data().get("outcome") or "completed", action.actor, now)
-        record = complaint.instance
-        record.state = instance.dump()
-        record.next_due_at = armed[0].due_at if armed else None
-        record.updated_at = now
 
     def _timer_fired(self, session, complaint, instance, deadlines, step: Step) -> None:
         """A timer came due: the clock's doing, whoever's action it fell due in."""
@@ -156,7 +178,7 @@ class Casework:
         else:
             deadline.status = DeadlineStatus.ELAPSED
 
-    def _record_deadlines(self, session, complaint, instance, deadlines, armed: list[ArmedTimer],
+    def _record_deadlines(self, session, complaint, survey: Survey, deadlines, armed: list[ArmedTimer],
                           actor: str, now: datetime, met_by: Mapping[str, str], failing: set[str]) -> None:
         armed_keys = set(failing)
         for timer in armed:
@@ -186,14 +208,13 @@ class Casework:
                 deadline.status = DeadlineStatus.OPEN
             audit.record(session, complaint, "deadline_set", actor, key=deadline.key, stage=deadline.stage,
                          due_at=deadline.due_at.isoformat(), extended=deadline.extended)
-        active = instance.active_elements()
         for deadline in deadlines:
             if deadline.key in armed_keys:
                 continue
             # A reminder called off by the thing it reminds about (the response sent, the works done) was kept;
             # any other guarded work called off (say, closed for no contact) is neither met nor missed.
             cancelled = deadline.guards is not None and not is_recurring(deadline.key) \
-                and instance.was_cancelled(deadline.guards)
+                and deadline.guards in survey.cancelled
             how = met_by.get(deadline.guards or "")
             if deadline.status == DeadlineStatus.OPEN and cancelled:
                 deadline.status = DeadlineStatus.CANCELLED
@@ -203,7 +224,7 @@ class Casework:
                 audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage,
                              **({"met_by": how} if how else {}))
             elif deadline.status == DeadlineStatus.MISSED and deadline.met_at is None and deadline.guards is not None \
-                    and deadline.guards not in active:
+                    and deadline.guards not in survey.active:
                 if cancelled:
                     deadline.guards = None  # missed, and the work was never done
                     continue
@@ -211,10 +232,10 @@ class Casework:
                 audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage,
                              late=True, **({"met_by": how} if how else {}))
 
-    def _record_tasks(self, session, complaint, instance, deadlines: list[Deadline], actor: str) -> None:
-        rows = {t.id: t for t in session.scalars(
-            select(Task).where(Task.complaint_id == complaint.id, Task.status == TaskStatus.OPEN))}
-        open_now = instance.open_tasks()
+    def _record_tasks(self, session, complaint, instance, survey: Survey, open_rows: list[Task],
+                      deadlines: list[Deadline], actor: str) -> None:
+        rows = {t.id: t for t in open_rows}
+        open_now = survey.open_tasks
         running = [d for d in deadlines if d.running and is_duty(d.key)]
         for task in open_now:
             due = due_for(instance.definition.element(task.element_id), task.stage, running)
@@ -232,11 +253,11 @@ class Casework:
             row.status = TaskStatus.CANCELLED
             audit.record(session, complaint, "task_cancelled", actor, task_id=row.id, element_id=row.element_id)
 
-    def _record_stage(self, session, complaint, instance, armed: list[ArmedTimer], actor: str) -> None:
+    def _record_stage(self, session, complaint, survey: Survey, actor: str) -> None:
         """The complaint's stage: its open tasks' (the latest of them), else its running duties' (waiting for
         the resident or an event). A clock already running before a stage starts (the acknowledgement, from
         receipt) does not move the complaint into that stage while it waits for the decision to accept it."""
-        stages = [t.stage for t in instance.open_tasks()] or [t.stage for t in armed if is_duty(t.key)]
+        stages = [t.stage for t in survey.open_tasks] or [t.stage for t in survey.armed if is_duty(t.key)]
         if not stages:
             return
         stage = max(stages, key=stage_order)
@@ -290,6 +311,55 @@ class Casework:
                 complaint=complaint, landlord=landlord, case=instance.data())
         except TemplateNotFound:
             return None
+
+
+def _save(session: Session, record: WorkflowInstance, state: str, next_due_at: datetime | None) -> None:
+    """Write the instance's row first, with its revision check: of two actions on one complaint at once,
+    the second stops here (a conflict) before it writes anything else. The rest of the action's rows
+    follow in one flush when the transaction commits."""
+    values = {"state": state, "next_due_at": next_due_at, "updated_at": clock.now(),
+              "pending_events": record.pending_events, "open_incidents": record.open_incidents or 0}
+    if record.id is None:      # logged in this action: inserted with the complaint
+        for name, value in values.items():
+            setattr(record, name, value)
+        return
+    values["revision"] = record.revision + 1
+    table = WorkflowInstance.__table__
+    written = session.connection().execute(
+        update(table).where(table.c.id == record.id, table.c.revision == record.revision).values(**values))
+    if written.rowcount != 1:
+        raise StaleDataError("the complaint's instance was changed by another action")
+    for name, value in values.items():
+        set_committed_value(record, name, value)
+
+
+@dataclass
+class CaseRows:
+    """The rows of one complaint an action reads and updates, read once before the move."""
+
+    deadlines: list[Deadline]
+    open_tasks: list[Task]
+    pending_events: list[PendingEvent]
+
+    @classmethod
+    def read(cls, session: Session, complaint: Complaint, open_tasks: list[Task] | None = None) -> CaseRows:
+        """Read without flushing first: what the action changed already stays in memory until its one flush
+        (so a task just completed is still open in the database, and is told apart by its status here)."""
+        with session.no_autoflush:
+            return cls(
+                # only those an action can still change: met, elapsed and cancelled ones are settled (each
+                # round of a recurring reminder leaves one behind)
+                deadlines=list(session.scalars(select(Deadline).where(
+                    Deadline.complaint_id == complaint.id,
+                    Deadline.status.in_((DeadlineStatus.OPEN, DeadlineStatus.MISSED))).order_by(Deadline.id))),
+                open_tasks=[task for task in (open_tasks if open_tasks is not None else session.scalars(
+                    select(Task).where(Task.complaint_id == complaint.id, Task.status == TaskStatus.OPEN)))
+                    if task.status == TaskStatus.OPEN],
+                pending_events=list(session.scalars(
+                    select(PendingEvent)
+                    .where(PendingEvent.complaint_id == complaint.id, PendingEvent.delivered_at.is_(None))
+                    .order_by(PendingEvent.id))) if complaint.instance.pending_events else [],
+            )
 
 
 def due_for(element: Element, stage: str, running: list[Deadline]) -> datetime | None:

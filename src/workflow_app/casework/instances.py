@@ -68,6 +68,10 @@ def _serializer() -> BpmnWorkflowSerializer:
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 
+_ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+_ENDED = TaskState.COMPLETED | TaskState.CANCELLED
+_PASSED = "passed_through"   # on the root: elements completed by tasks pruned from the tree
+
 _local = threading.local()
 
 
@@ -107,6 +111,17 @@ class ArmedTimer:
     stage: str
     due_at: datetime
     guards: str | None
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What the diagram waits for and has done, read in one walk of the workflow after an action."""
+
+    open_tasks: list[OpenTask]
+    armed: list[ArmedTimer]          # earliest first
+    failed: dict[str, str]           # timer element id -> why its due time could not be worked out
+    active: frozenset[str]           # element ids started or waiting
+    cancelled: frozenset[str]        # element ids whose latest run ended cancelled (an interrupting event took it)
 
 
 @dataclass(frozen=True)
@@ -214,6 +229,58 @@ class Instance:
                                                       "at": received_at})
         return self.workflow.event_manager.catch(event, internal=False) > 0
 
+    def prune(self) -> int:
+        """Drop finished history from the live tree; returns how many tasks left it.
+
+        SpiffWorkflow keeps every task it ever ran, so each round of a recurring reminder (a loop
+        back to a task with a timer on it) adds to the saved state and to every walk of it. What
+        happened is already in the audit trail, so finished history leaves the tree: a finished
+        task with no children under a finished parent (a branch that ended, a boundary timer
+        cancelled) is removed, and a finished task whose only child has finished too is spliced
+        out, its child taking its place. What the engine still reads stays: the root, the last
+        task completed, every parent of an unfinished task (a timer's due time behind an
+        event-based gateway, a join's inputs) and every task that owns a subprocess. Ancestry
+        among the tasks kept is unchanged, so a join in a loop still tells one round from the next.
+        The elements the dropped tasks completed are kept, as a set, on the root (`passed_through`).
+        """
+        dropped = 0
+        passed = set(self.workflow.task_tree.internal_data.get(_PASSED, ()))
+        owners = set(self.workflow.subprocesses)
+        for workflow in (self.workflow, *self.workflow.subprocesses.values()):
+            tasks = workflow.tasks
+            keep = {workflow.task_tree.id, *owners, *(t.id for t in (workflow.last_task,) if t is not None)}
+            pending = list(tasks.values())
+            while pending:
+                task = pending.pop()
+                if task.id in keep or task.id not in tasks or not task.state & _ENDED:
+                    continue
+                parent = tasks.get(task._parent)
+                if parent is None or not parent.state & _ENDED:
+                    continue
+                if not task._children:
+                    parent._children.remove(task.id)
+                elif len(task._children) == 1 and tasks[task._children[0]].state & _ENDED:
+                    child = tasks[task._children[0]]
+                    parent._children[parent._children.index(task.id)] = child.id
+                    child._parent = parent.id
+                else:
+                    continue
+                if task.state == TaskState.COMPLETED and task.task_spec.bpmn_id:
+                    passed.add(task.task_spec.bpmn_id)
+                del tasks[task.id]
+                dropped += 1
+                pending.append(parent)      # it may have become a finished leaf, or have one child left
+        if dropped:
+            self.workflow.task_tree.internal_data[_PASSED] = sorted(passed)
+        return dropped
+
+    def passed_through(self) -> set[str]:
+        """Element ids the process has completed or is at, including those pruned from the tree."""
+        mask = TaskState.COMPLETED | _ACTIVE
+        workflows = [self.workflow, *self.workflow.subprocesses.values()]
+        here = {t.task_spec.bpmn_id for wf in workflows for t in wf.get_tasks(state=mask) if t.task_spec.bpmn_id}
+        return here | set(self.workflow.task_tree.internal_data.get(_PASSED, ()))
+
     def keep_only_data(self, keep: Callable[[str], bool]) -> None:
         """Drop every case-data key that `keep` refuses, in every task (used by retention)."""
         workflows = [self.workflow, *self.workflow.subprocesses.values()]
@@ -237,19 +304,40 @@ class Instance:
             raise TaskNotOpen(task_id)
         return task
 
+    def survey(self) -> Survey:
+        """Open tasks, timers, active and cancelled elements, from one walk over every task that is not a
+        prediction (the process and its subprocesses, in the tree's order)."""
+        open_tasks: list[OpenTask] = []
+        active: set[str] = set()
+        latest: dict[str, Any] = {}     # element -> its latest finished run
+        for task in self.workflow.get_tasks(state=TaskState.DEFINITE_MASK | TaskState.FINISHED_MASK):
+            spec, state = task.task_spec, task.state
+            if state & _ACTIVE:
+                if spec.bpmn_id:
+                    active.add(spec.bpmn_id)
+                if state == TaskState.READY and spec.manual:
+                    open_tasks.append(self._open_task(task))
+            elif state & _ENDED:
+                seen = latest.get(spec.name)
+                if seen is None or task.last_state_change > seen.last_state_change:
+                    latest[spec.name] = task
+        armed, failed = self._timers()
+        return Survey(open_tasks, armed, failed, frozenset(active),
+                      frozenset(name for name, task in latest.items() if task.state == TaskState.CANCELLED))
+
     def open_tasks(self) -> list[OpenTask]:
-        tasks = []
-        for task in self.workflow.get_tasks(state=TaskState.READY, manual=True):
-            element = self.definition.elements.get(task.task_spec.bpmn_id)
-            tasks.append(OpenTask(
-                task_id=str(task.id),
-                element_id=task.task_spec.bpmn_id,
-                name=element.name if element else task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-                stage=(element.stage if element else None) or "pre",
-                role=element.role if element else None,
-                form_id=element.form_ref if element else None,
-            ))
-        return tasks
+        return [self._open_task(task) for task in self.workflow.get_tasks(state=TaskState.READY, manual=True)]
+
+    def _open_task(self, task) -> OpenTask:
+        element = self.definition.elements.get(task.task_spec.bpmn_id)
+        return OpenTask(
+            task_id=str(task.id),
+            element_id=task.task_spec.bpmn_id,
+            name=element.name if element else task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+            stage=(element.stage if element else None) or "pre",
+            role=element.role if element else None,
+            form_id=element.form_ref if element else None,
+        )
 
     def _waiting_timers(self):
         """(task, timer) for every deadline timer waiting now, behind event-based gateways too."""
@@ -264,21 +352,25 @@ class Instance:
                 yield from ((task, inner) for inner in definition.event_definitions
                             if isinstance(inner, DeadlineTimer) and inner not in seen)
 
-    def armed_timers(self) -> list[ArmedTimer]:
-        """The timers waiting with a due time (one that could not be worked out is a failed timer)."""
-        armed = []
+    def _timers(self) -> tuple[list[ArmedTimer], dict[str, str]]:
+        armed, failed = [], {}
         for task, timer in self._waiting_timers():
             due = timer.due_at(task)
             if due is not None:
                 element = self.definition.elements[timer.element_id]
                 armed.append(ArmedTimer(task_id=str(task.id), element_id=element.id, key=element.deadline_key,
                                         stage=element.stage, due_at=due, guards=element.attached_to))
-        return sorted(armed, key=lambda timer: (timer.due_at, timer.element_id))
+            elif timer.failure(task) is not None:
+                failed[timer.element_id] = timer.failure(task)
+        return sorted(armed, key=lambda timer: (timer.due_at, timer.element_id)), failed
+
+    def armed_timers(self) -> list[ArmedTimer]:
+        """The timers waiting with a due time (one that could not be worked out is a failed timer)."""
+        return self._timers()[0]
 
     def failed_timers(self) -> dict[str, str]:
         """Element id -> why its due time could not be worked out, for the timers waiting without one."""
-        return {timer.element_id: timer.failure(task) for task, timer in self._waiting_timers()
-                if timer.failure(task) is not None}
+        return self._timers()[1]
 
     def active_elements(self) -> set[str]:
         """Element ids of everything started or waiting, in the process and its subprocesses."""
@@ -298,15 +390,6 @@ class Instance:
         if isinstance(definition, MultipleEventDefinition):
             return any(Instance._catches(inner, name) for inner in definition.event_definitions)
         return isinstance(definition, MessageEventDefinition) and definition.name == name
-
-    def was_cancelled(self, element_id: str) -> bool:
-        """Whether the element's latest run ended cancelled (an interrupting event took it)."""
-        runs = [t for wf in (self.workflow, *self.workflow.subprocesses.values())
-                for t in wf.get_tasks(spec_name=element_id)
-                if t.state in (TaskState.COMPLETED, TaskState.CANCELLED)]
-        if not runs:
-            return False
-        return max(runs, key=lambda t: t.last_state_change).state == TaskState.CANCELLED
 
     def task_data(self, task_id: str) -> dict[str, Any]:
         """The case data as an open task sees it (its own branch, not the last one to move)."""

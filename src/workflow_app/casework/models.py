@@ -171,6 +171,8 @@ class WorkflowInstance(Base):
     updated_at: Mapped[datetime]
     open_incidents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """How many of the complaint's incidents are unresolved, so an action looks them up only when there are some."""
+    pending_events: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many events wait for the process to take them, so an action looks them up only when there are some."""
 
     complaint: Mapped[Complaint] = relationship(back_populates="instance")
     definition_version: Mapped[DefinitionVersion] = relationship()

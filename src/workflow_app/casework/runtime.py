@@ -16,6 +16,7 @@ from workflow_app import settings
 from workflow_app.casework.complaints import ComplaintService
 from workflow_app.casework.db import create_schema, make_engine, make_session_factory
 from workflow_app.casework.engine import Casework
+from workflow_app.casework.scheduler import watch_deadlines
 from workflow_app.casework.tasks import TaskService
 from workflow_app.rules import clock
 from workflow_app.rules.landlords import Landlord, SettingsError, load_landlords
@@ -69,6 +70,7 @@ def build_runtime(database_url: str, processes_dir: Path | None = None, forms_di
     engine = make_engine(database_url)
     if create_tables:
         create_schema(engine)
+    watch_deadlines(engine)   # an earlier deadline wakes the timer scheduler, here or (PostgreSQL) anywhere
     sessions = make_session_factory(engine)
     casework = Casework(landlords)
     return Runtime(engine, sessions, landlords, processes_dir, forms_dir, casework,

@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import Session, contains_eager, sessionmaker
 
 from workflow_app.casework import audit
 from workflow_app.casework.complaints import task_body, transaction
-from workflow_app.casework.engine import Action, Casework, load_definition
+from workflow_app.casework.engine import Action, Casework
 from workflow_app.casework.instances import Instance, TaskNotOpen
 from workflow_app.casework.letters import unsent_required
 from workflow_app.casework.models import Complaint, Letter, Task, User
 from workflow_app.diagrams.forms import validate_submission
 from workflow_app.rules import clock, roles
 from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound
-from workflow_app.rules.statuses import TaskStatus
+from workflow_app.rules.statuses import LetterStatus, TaskStatus
 
 PAGE_SIZE = 50
 
@@ -45,16 +45,34 @@ class TaskService:
         self.sessions = sessions
         self.casework = casework
 
-    def _task(self, session: Session, task_id: str, user: User) -> tuple[Task, Complaint]:
-        task = session.get(Task, task_id)
-        complaint = session.get(Complaint, task.complaint_id) if task is not None else None
-        if task is None or not user.may_see(complaint.landlord):
+    def _task(self, session: Session, task_id: str, user: User) -> tuple[Task, Complaint, bool]:
+        """The task with its complaint and the complaint's instance, and whether the complaint has letters
+        still drafts, in one query."""
+        task, complaint, drafts, _ = self._work_at(session, task_id, user, with_open_tasks=False)
+        return task, complaint, drafts
+
+    def _work_at(self, session: Session, task_id: str, user: User,
+                 with_open_tasks: bool = True) -> tuple[Task, Complaint, bool, list[Task]]:
+        """As `_task`, with the complaint's other open tasks (which completing this one updates) in the same
+        query."""
+        drafts = exists().where(Letter.complaint_id == Complaint.id, Letter.status == LetterStatus.DRAFT)
+        query = select(Task, Complaint, drafts.label("drafts")).join(Complaint, Complaint.id == Task.complaint_id) \
+            .join(Complaint.instance).options(contains_eager(Complaint.instance))
+        if with_open_tasks:
+            its_complaint = select(Task.complaint_id).where(Task.id == task_id).scalar_subquery()
+            query = query.where(Task.complaint_id == its_complaint,
+                                or_(Task.id == task_id, Task.status == TaskStatus.OPEN))
+        else:
+            query = query.where(Task.id == task_id)
+        rows = session.execute(query).all()
+        found = next((row for row in rows if row.Task.id == task_id), None)
+        if found is None or not user.may_see(found.Complaint.landlord):
             raise NotFound(f"no task {task_id}")
-        return task, complaint
+        return found.Task, found.Complaint, bool(found.drafts), [row.Task for row in rows]
 
     def _separation_breach(self, session: Session, complaint: Complaint, task: Task, username: str) -> str | None:
         """Code 6.13: the person who did an earlier stage's response may not do this one."""
-        definition = load_definition(complaint.instance.definition_version)
+        definition = self.casework.definition(session, complaint.instance.definition_version_id)
         element = definition.elements.get(task.element_id)
         separate_from = element.separate_from if element else ()
         if not separate_from:
@@ -72,7 +90,7 @@ class TaskService:
         if not isinstance(data, Mapping):
             raise InvalidInput({"data": "send the form's values as a JSON object"})
         with transaction(self.sessions) as session:
-            task, complaint = self._task(session, task_id, user)
+            task, complaint, drafts, open_tasks = self._work_at(session, task_id, user)
             if task.status != TaskStatus.OPEN:
                 raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
             if not may_work(user, task):
@@ -82,7 +100,8 @@ class TaskService:
             breach = self._separation_breach(session, complaint, task, user.username)
             if breach:
                 raise Forbidden(breach)
-            unsent = unsent_required(session, complaint.id, self.casework.landlord(complaint.landlord).regime)
+            unsent = drafts and unsent_required(session, complaint.id,
+                                                self.casework.landlord(complaint.landlord).regime)
             if unsent:
                 raise LetterNotSent(unsent)
             instance = self.casework.instance_of(complaint)
@@ -102,7 +121,7 @@ class TaskService:
                 except TaskNotOpen:
                     raise Conflict(f"task {task_id} is no longer open") from None
 
-            self.casework.act(session, complaint, instance, user.username, move)
+            self.casework.act(session, complaint, instance, user.username, move, open_tasks=open_tasks)
             return {"task": task.id, "status": TaskStatus.COMPLETED, "reference": complaint.reference}
 
     @staticmethod
@@ -126,7 +145,7 @@ class TaskService:
     def assign(self, task_id: str, assignee: str | None, user: User) -> dict[str, Any]:
         """Claim (assignee = yourself), release (None) or reassign a task; audited."""
         with transaction(self.sessions) as session:
-            task, complaint = self._task(session, task_id, user)
+            task, complaint, _ = self._task(session, task_id, user)
             if task.status != TaskStatus.OPEN:
                 raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
             supervising = roles.may_supervise(user.roles)

@@ -234,15 +234,8 @@ def _missing(instance: Instance, definition) -> list[str]:
         if timer.element_id not in elements:
             problems.append(f"it waits for the timer {timer.element_id} ({timer.key}), which the new version "
                             "does not have")
-    from SpiffWorkflow.util.task import TaskState
-    workflows = [instance.workflow, *instance.workflow.subprocesses.values()]
-    done = set()
-    for workflow in workflows:
-        for task in workflow.get_tasks(state=TaskState.COMPLETED | TaskState.READY | TaskState.WAITING
-                                       | TaskState.STARTED):
-            bpmn_id = task.task_spec.bpmn_id
-            if bpmn_id and bpmn_id in instance.definition.elements and bpmn_id not in elements:
-                done.add(bpmn_id)
+    done = {bpmn_id for bpmn_id in instance.passed_through()
+            if bpmn_id in instance.definition.elements and bpmn_id not in elements}
     for bpmn_id in sorted(done):
         name = instance.definition.elements[bpmn_id].name
         problems.append(f"it has been through '{name}' ({bpmn_id}), which the new version does not have")

@@ -396,6 +396,14 @@ class DefinitionCache:
                 self._items.popitem(last=False)
         return definition
 
+    def peek(self, key: str) -> Definition | None:
+        """The definition kept for this content, or None (nothing is built)."""
+        with self._lock:
+            definition = self._items.get(key)
+            if definition is not None:
+                self._items.move_to_end(key)
+            return definition
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

@@ -15,6 +15,7 @@ from workflow_app.casework.db import database_url, default_instance_dir
 from workflow_app.casework.deployments import diagram_files, read_forms
 from workflow_app.casework.models import User
 from workflow_app.casework.runtime import Runtime, build_runtime, default_forms_dir, default_processes_dir
+from workflow_app.casework.scheduler import LONGEST_SLEEP
 from workflow_app.diagrams.definitions import DiagramError
 from workflow_app.rules import clock
 from workflow_app.rules.errors import WorkflowAppError
@@ -336,12 +337,13 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--no-scheduler", is_flag=True, help="Do not sweep timers in this process.")
+@click.option("--no-scheduler", is_flag=True,
+              help="Do not fire timers in this process (a `workflow-app scheduler` process does).")
 @click.option("--dev-secret/--no-dev-secret", default=None,
               help="Without WORKFLOW_APP_SECRET_KEY, sign sessions with a throwaway secret for this run "
                    "[default: on for 127.0.0.1, localhost and ::1 only].")
 def serve(host: str, port: int, no_scheduler: bool, dev_secret: bool | None) -> None:
-    """Serve the app (development server; see docs for production)."""
+    """Serve the app with its timer scheduler in the same process (development server; see docs for production)."""
     from workflow_app import settings
     from workflow_app.web import create_app
     config: dict[str, object] = {"RUN_SCHEDULER": not no_scheduler}
@@ -363,12 +365,13 @@ def serve(host: str, port: int, no_scheduler: bool, dev_secret: bool | None) -> 
 
 
 @main.command("scheduler")
-@click.option("--interval", default=30, show_default=True, type=int, help="Seconds between sweeps.")
+@click.option("--interval", default=LONGEST_SLEEP, show_default=True, type=float,
+              help="The longest it sleeps between sweeps, in seconds (it wakes when the next timer falls due).")
 @click.option("--once", is_flag=True, help="Sweep once, print how many complaints moved, and exit.")
 @click.option("--until-idle", is_flag=True, help="Sweep until nothing is due, print the total, and exit.")
 @click.pass_context
-def scheduler_command(ctx: click.Context, interval: int, once: bool, until_idle: bool) -> None:
-    """Run the timer sweeps as a standalone process."""
+def scheduler_command(ctx: click.Context, interval: float, once: bool, until_idle: bool) -> None:
+    """Run the timer scheduler as a process of its own (the web processes fire no timers by default)."""
     from workflow_app.casework.scheduler import due_instances, run_forever, sweep
     from workflow_app.reporting.projections import after_each_sweep
     runtime = _runtime(ctx)

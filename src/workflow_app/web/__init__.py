@@ -25,7 +25,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         DATABASE_URL=None,
         PROCESSES_DIR=None,
         FORMS_DIR=None,
-        # The timer sweep runs inside the web process unless a scheduler process does it.
+        # Timers are fired by a `workflow-app scheduler` process, not by each web worker
+        # (`workflow-app serve` asks for a scheduler inside itself).
         RUN_SCHEDULER=settings.run_scheduler,
         JSON_SORT_KEYS=False,
         # Secure cookies unless debugging or testing; WORKFLOW_APP_SECURE_COOKIES=0 for plain http.

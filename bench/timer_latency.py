@@ -1,0 +1,227 @@
+"""Timer lateness: how long after its due instant each timer really fires. Goal (issue 13): p50 and p99 <= 1 s.
+
+Each case arms complaints whose timer falls due a few seconds ahead, by the real clock, in the
+engine itself: a copy of the test landlord `testshire` whose acknowledgement timer is due at the
+instant the complaint was received (`received_at`, which the service accepts up to a minute
+ahead), so logging a complaint "received" at T arms a timer due at T, and only the scheduler can
+fire it. Then it starts one or two `workflow-app scheduler` processes (as production runs them)
+and waits until every timer has fired. Lateness is the fire's instant recorded on its
+`timer_fired` audit event, minus its due instant.
+
+Cases: timers due at spread instants (`--spread N` over `--over S` seconds), and a burst of
+`--burst N` due at one and the same instant (the 23:59:59 of thousands of deadlines; all but one
+stored as copies of the first, tests/support/bulk.py, as the multi-process tests do). The
+deadlines are armed before the schedulers start, as in production, where they are armed days
+ahead (the wake on a deadline armed at short notice is covered by tests/integration/test_scheduler.py
+and test_service_processes.py). On PostgreSQL a scheduler fires a claim of 20 in one
+transaction, so the last of a claim becomes visible up to the claim's duration after its
+recorded instant.
+
+    python bench/timer_latency.py                     # SQLite, about two minutes
+    python bench/timer_latency.py --postgres postgresql+psycopg://postgres@127.0.0.1:55441/postgres
+    python bench/timer_latency.py --spread 50 --over 5 --burst 500 --schedulers 2
+
+With --postgres it makes (and drops) a database `timer_latency_bench` on that server.
+Prints figures; asserts nothing about time.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from tests.support.bulk import clone_complaint  # noqa: E402  (after the path is set)
+from workflow_app.casework.accounts import create_user  # noqa: E402
+from workflow_app.casework.deployments import deploy, read_forms  # noqa: E402
+from workflow_app.casework.models import AuditEvent, Complaint, User  # noqa: E402
+from workflow_app.casework.runtime import build_runtime  # noqa: E402
+from workflow_app.reporting.projections import bring_up_to_date  # noqa: E402
+
+GOAL = 1.0
+FIXTURE = ROOT / "tests" / "fixtures" / "processes" / "testshire"
+FORMS = ROOT / "tests" / "fixtures" / "forms"
+ACKNOWLEDGEMENT_TIMER = "working_days_after(received_at, 5)"
+LEAD = 8.0
+"""Seconds between arming the deadlines and the first falling due: time for the schedulers to start."""
+LOG_SECONDS = 0.08
+"""A generous guess at the seconds one complaint takes to log, to put the spread's first deadline after the last
+is armed."""
+BENCH_DATABASE = "timer_latency_bench"
+
+
+def landlord_with_timer_at_receipt(folder: Path) -> Path:
+    """`testshire`, whose acknowledgement timer is due at the instant the complaint was received."""
+    processes = folder / "processes"
+    shutil.copytree(FIXTURE, processes / "testshire")
+    diagram = processes / "testshire" / "complaint.bpmn"
+    xml = diagram.read_text()
+    assert ACKNOWLEDGEMENT_TIMER in xml, "the test landlord's acknowledgement timer changed"
+    diagram.write_text(xml.replace(ACKNOWLEDGEMENT_TIMER, "received_at"))
+    return processes
+
+
+class Database:
+    """A fresh database for each case: a SQLite file, or a PostgreSQL database made again."""
+
+    def __init__(self, folder: Path, postgres: str | None) -> None:
+        self.folder, self.postgres, self.cases = folder, postgres, 0
+
+    def fresh(self) -> str:
+        self.cases += 1
+        if self.postgres is None:
+            return f"sqlite:///{self.folder / f'case{self.cases}.sqlite3'}"
+        self._admin(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)', f'CREATE DATABASE "{BENCH_DATABASE}"')
+        return make_url(self.postgres).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+
+    def drop(self) -> None:
+        if self.postgres is not None:
+            self._admin(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+
+    def _admin(self, *statements: str) -> None:
+        engine = create_engine(self.postgres, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                for statement in statements:
+                    connection.execute(text(statement))
+        finally:
+            engine.dispose()
+
+
+def prepared(url: str, processes: Path):
+    runtime = build_runtime(url, processes, FORMS)
+    with runtime.sessions.begin() as session:
+        deploy(session, "testshire", (processes / "testshire" / "complaint.bpmn").read_bytes(), read_forms(FORMS),
+               "bench")
+        create_user(session, "bench", "Bench", ["complaints_officer"], ["testshire"])
+    # The read side built once, as in any running install: the schedulers' first refresh is then cheap, not
+    # the first build of the report calendar landing on the first deadlines.
+    bring_up_to_date(runtime.sessions, runtime.landlords)
+    with runtime.sessions() as session:
+        user = session.scalars(select(User).where(User.username == "bench")).one()
+        session.expunge(user)
+    return runtime, user
+
+
+def arm(runtime, user, due: datetime) -> str:
+    return runtime.complaints.log_complaint({
+        "landlord": "testshire", "received_at": due.isoformat(), "channel": "email", "category": "other",
+        "summary": "timer latency bench", "resident": {"name": "Bench"}}, user)
+
+
+def arm_spread(runtime, user, count: int, over: float) -> list[datetime]:
+    first = datetime.now(UTC) + timedelta(seconds=LEAD + count * LOG_SECONDS)
+    due = [first + timedelta(seconds=over * i / max(count - 1, 1)) for i in range(count)]
+    for instant in due:
+        arm(runtime, user, instant)
+    return due
+
+
+def arm_burst(runtime, user, count: int) -> list[datetime]:
+    instant = (datetime.now(UTC) + timedelta(seconds=LEAD)).replace(microsecond=0)
+    clone_complaint(runtime.engine, arm(runtime, user, instant), count - 1)
+    return [instant] * count
+
+
+def run_case(url: str, processes: Path, schedulers: int, arming, count: int) -> tuple[list[float], float]:
+    """Arm, start the schedulers, wait for every timer to fire; returns (lateness of each in seconds, the
+    seconds from arming to the last fire)."""
+    runtime, user = prepared(url, processes)
+    started = time.monotonic()
+    due = arming(runtime, user)
+    last_due = max(due)
+    if datetime.now(UTC) >= min(due):
+        print("    (arming took too long: the first timer fell due before the schedulers started; lower the sizes)")
+    env = {**os.environ, "WORKFLOW_APP_DATABASE_URL": url, "WORKFLOW_APP_PROCESSES": str(processes),
+           "WORKFLOW_APP_FORMS": str(FORMS), "PYTHONPATH": str(ROOT / "src")}
+    for name in ("WORKFLOW_APP_NOW", "WORKFLOW_APP_RUN_SCHEDULER"):
+        env.pop(name, None)
+    command = [sys.executable, "-c", "from workflow_app.tools.cli import main; main()", "scheduler"]
+    running = [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL) for _ in range(schedulers)]
+    try:
+        give_up = last_due + timedelta(seconds=120 + count * 0.1)
+        while datetime.now(UTC) < give_up:
+            with runtime.sessions() as session:
+                fired = session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.type == "timer_fired"))
+            if fired >= count:
+                break
+            time.sleep(0.5)
+    finally:
+        for process in running:
+            process.terminate()
+        for process in running:
+            process.wait(timeout=30)
+    with runtime.sessions() as session:
+        rows = session.execute(select(AuditEvent.at, Complaint.received_at, AuditEvent.complaint_id)
+                               .join(Complaint, Complaint.id == AuditEvent.complaint_id)
+                               .where(AuditEvent.type == "timer_fired")).all()
+    runtime.close()
+    per_complaint = {complaint_id for _, _, complaint_id in rows}
+    if len(rows) != count or len(per_complaint) != count:
+        print(f"    !! {len(rows)} timer_fired events for {len(per_complaint)} complaints; expected {count} once each")
+    return [(fired_at - due_at).total_seconds() for fired_at, due_at, _ in rows], time.monotonic() - started
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def report(label: str, lateness: list[float], took: float) -> None:
+    if not lateness:
+        print(f"  {label:<44} nothing fired")
+        return
+    p50, p99, worst = statistics.median(lateness), percentile(lateness, 0.99), max(lateness)
+    verdict = "met" if p50 <= GOAL and p99 <= GOAL else "missed"
+    print(f"  {label:<44} p50 {p50:6.2f} s   p99 {p99:6.2f} s   max {worst:6.2f} s   "
+          f"goal p50, p99 <= {GOAL:.0f} s: {verdict}   ({len(lateness)} fired, case {took:.0f} s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", help="a PostgreSQL server's URL (a database on it is made and dropped)")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument("--spread", type=int, default=100, help="timers due at spread instants [100]")
+    parser.add_argument("--over", type=float, default=10.0, help="seconds the spread timers are spread over [10]")
+    parser.add_argument("--burst", type=int, default=2000, help="timers due at one instant [2000]")
+    parser.add_argument("--schedulers", default="1,2", help="scheduler process counts to run [1,2]")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.schedulers.split(",")]
+    backends = ([] if args.no_sqlite else [("SQLite", None)]) + ([("PostgreSQL", args.postgres)] if args.postgres
+                                                                 else [])
+    print(f"timer lateness (fired minus due, real clock); goal: p50 and p99 <= {GOAL:.0f} s; "
+          f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory(prefix="timer-latency-") as folder:
+        processes = landlord_with_timer_at_receipt(Path(folder))
+        for backend, postgres in backends:
+            print(f"{backend}:")
+            database = Database(Path(folder), postgres)
+            try:
+                for schedulers in counts:
+                    plural = "s" if schedulers > 1 else ""
+                    lateness, took = run_case(database.fresh(), processes, schedulers,
+                                              lambda runtime, user: arm_spread(runtime, user, args.spread, args.over),
+                                              args.spread)
+                    report(f"{args.spread} spread over {args.over:g} s, {schedulers} scheduler{plural}", lateness, took)
+                    lateness, took = run_case(database.fresh(), processes, schedulers,
+                                              lambda runtime, user: arm_burst(runtime, user, args.burst), args.burst)
+                    report(f"{args.burst} due at one instant, {schedulers} scheduler{plural}", lateness, took)
+            finally:
+                database.drop()
+
+
+if __name__ == "__main__":
+    main()

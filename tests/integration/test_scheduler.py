@@ -1,0 +1,185 @@
+"""The timer scheduler: when it wakes, what wakes it early, how a sweep works through a burst, who runs it."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from sqlalchemy import func, select, update
+
+from tests.conftest import FORMS, PROCESSES
+from tests.support.bulk import clone_complaint
+from workflow_app.casework.complaints import ComplaintService
+from workflow_app.casework.models import AuditEvent, WorkflowInstance
+from workflow_app.casework.scheduler import DUE, Scheduler, earliest_deadline, seconds_until, sweep, sweep_until_done
+from workflow_app.rules import clock
+
+RECEIVED = "2026-12-23T16:30:00+00:00"
+ACKNOWLEDGE_BY = datetime(2027, 1, 4, 23, 59, 59, tzinfo=UTC)   # testshire: 5 working days after RECEIVED
+AFTER = ACKNOWLEDGE_BY + timedelta(seconds=1)
+
+
+def log(runtime, user) -> str:
+    return runtime.complaints.log_complaint({
+        "landlord": "testshire", "received_at": RECEIVED, "channel": "email", "category": "other",
+        "summary": "Timer", "resident": {"name": "A Resident"}}, user)
+
+
+def timers_fired(runtime) -> Counter[int]:
+    with runtime.sessions() as session:
+        return Counter(session.scalars(select(AuditEvent.complaint_id).where(AuditEvent.type == "timer_fired")))
+
+
+def eventually(condition, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+# --- when it wakes --------------------------------------------------------------------------
+
+def test_it_sleeps_until_just_after_the_next_deadline_and_never_longer_than_its_cap():
+    now = datetime(2027, 1, 4, 23, 59, 50, tzinfo=UTC)
+    assert seconds_until(None, now, 30) == 30                                   # nothing waits: the cap
+    assert seconds_until(ACKNOWLEDGE_BY, now, 30) == pytest.approx(9.001)       # due means strictly after
+    assert seconds_until(ACKNOWLEDGE_BY, now, 5) == 5                           # too far off: the cap
+    assert seconds_until(ACKNOWLEDGE_BY, AFTER, 30) == 0                        # already due: at once
+
+
+def test_the_next_deadline_leaves_out_what_the_last_sweep_left_behind(deployed, officer, virtual_clock):
+    log(deployed, officer)
+    assert earliest_deadline(deployed.complaints, virtual_clock.now()) == ACKNOWLEDGE_BY
+    assert earliest_deadline(deployed.complaints, AFTER) is None   # due before that sweep began: the next one's
+
+
+def test_an_earlier_deadline_armed_in_this_process_wakes_the_scheduler(deployed, officer, virtual_clock):
+    virtual_clock.set(ACKNOWLEDGE_BY - timedelta(seconds=1))
+    scheduler = Scheduler(deployed.complaints, virtual_clock, longest=600).start()
+    try:
+        assert eventually(lambda: scheduler.wake_at == virtual_clock.now() + timedelta(seconds=600))
+
+        log(deployed, officer)            # its acknowledgement falls due in a second of the scheduler's clock
+
+        assert eventually(lambda: scheduler.wake_at == ACKNOWLEDGE_BY + DUE), scheduler.wake_at
+        earlier = ACKNOWLEDGE_BY - timedelta(milliseconds=500)
+        with deployed.engine.begin() as connection:      # a write of its own, not through the ORM, is seen too
+            connection.execute(update(WorkflowInstance.__table__).values(next_due_at=earlier))
+        assert eventually(lambda: scheduler.wake_at == earlier + DUE), scheduler.wake_at
+        assert timers_fired(deployed) == Counter()
+        virtual_clock.set(AFTER)
+        assert eventually(lambda: sum(timers_fired(deployed).values()) == 1)
+    finally:
+        scheduler.stop()
+
+
+# --- a sweep through a burst ----------------------------------------------------------------
+
+def test_a_sweep_keeps_going_past_one_batch_while_timers_are_due(deployed, officer, virtual_clock):
+    first = log(deployed, officer)
+    clone_complaint(deployed.engine, first, 6)
+    virtual_clock.set(AFTER)
+
+    assert sweep(deployed.complaints, limit=3) == 7
+    fired = timers_fired(deployed)
+    assert len(fired) == 7 and set(fired.values()) == {1}
+
+
+def test_a_complaint_that_fails_is_left_for_the_next_sweep_and_holds_up_no_other(deployed, officer, virtual_clock,
+                                                                               monkeypatch):
+    first = log(deployed, officer)
+    clone_complaint(deployed.engine, first, 4)
+    with deployed.sessions() as session:
+        broken = session.scalar(select(func.min(WorkflowInstance.complaint_id)))
+    original = ComplaintService.fire_due_timers
+
+    def fire(service, complaint_id):
+        if complaint_id == broken:
+            raise RuntimeError("a broken instance")
+        return original(service, complaint_id)
+
+    monkeypatch.setattr(ComplaintService, "fire_due_timers", fire)
+    virtual_clock.set(AFTER)
+
+    swept = sweep_until_done(deployed.complaints, limit=2)
+    assert swept.moved == 4 and swept.finished
+    assert broken not in timers_fired(deployed)
+
+
+@pytest.mark.postgres
+def test_two_sweeps_at_once_split_a_burst_on_postgresql(deployed, officer, virtual_clock, monkeypatch):
+    if deployed.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL claims rows FOR UPDATE SKIP LOCKED; SQLite has one writer")
+    first = log(deployed, officer)
+    clone_complaint(deployed.engine, first, 119)
+    virtual_clock.set(AFTER)
+    tried: list[tuple[str, int]] = []
+    original = ComplaintService.fire_due_timers
+
+    def fire(service, complaint_id):
+        tried.append((threading.current_thread().name, complaint_id))
+        return original(service, complaint_id)
+
+    monkeypatch.setattr(ComplaintService, "fire_due_timers", fire)
+    barrier = threading.Barrier(2)
+    moved: dict[str, int] = {}
+
+    def run():
+        with clock.using(virtual_clock):
+            barrier.wait()
+            moved[threading.current_thread().name] = sweep(deployed.complaints)
+
+    threads = [threading.Thread(target=run, name=name) for name in ("one", "two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(moved.values()) == 120 and all(moved.values()), moved
+    by_complaint = Counter(complaint_id for _, complaint_id in tried)
+    assert len(by_complaint) == 120 and set(by_complaint.values()) == {1}   # no complaint tried by both
+    fired = timers_fired(deployed)
+    assert len(fired) == 120 and set(fired.values()) == {1}
+
+
+# --- who runs it ----------------------------------------------------------------------------
+
+@pytest.fixture
+def environment(tmp_path, monkeypatch):
+    for name in ("RUN_SCHEDULER", "DATABASE_URL", "NOW"):
+        monkeypatch.delenv(f"WORKFLOW_APP_{name}", raising=False)
+    monkeypatch.setenv("WORKFLOW_APP_SECRET_KEY", "a-long-random-value")
+    monkeypatch.setenv("WORKFLOW_APP_INSTANCE", str(tmp_path / "instance"))
+    monkeypatch.setenv("WORKFLOW_APP_PROCESSES", str(PROCESSES))
+    monkeypatch.setenv("WORKFLOW_APP_FORMS", str(FORMS))
+
+
+def test_a_web_worker_runs_no_scheduler_by_default(environment):
+    from workflow_app.web import create_app
+    app = create_app()     # as gunicorn builds it: `workflow_app.web:create_app()`
+    try:
+        assert app.config["RUN_SCHEDULER"] is False and "workflow_app_scheduler" not in app.extensions
+    finally:
+        app.extensions["workflow_app"].close()
+
+
+def test_serve_runs_the_scheduler_in_its_own_process(environment, monkeypatch):
+    served = {}
+
+    def run(app, **kwargs):
+        served["scheduler"] = app.extensions.get("workflow_app_scheduler")
+        if served["scheduler"] is not None:
+            served["scheduler"].stop()
+        app.extensions["workflow_app"].close()
+
+    monkeypatch.setattr(Flask, "run", run)
+    from workflow_app.tools.cli import main
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 0, result.output
+    assert isinstance(served["scheduler"], Scheduler)
