@@ -4,10 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from sqlalchemy import create_engine, event, text, update
+from sqlalchemy.pool import NullPool
 
 from tests.conftest import FORMS, PROCESSES, make_user
+from tests.integration.test_caseworker import sign_in
 from workflow_app.casework.accounts import create_token, revoke_token
-from workflow_app.casework.models import ApiToken
+from workflow_app.casework.models import ApiToken, User
 from workflow_app.web import create_app
 
 COMPLAINT = {
@@ -52,6 +55,34 @@ def test_a_revoked_token_stops_working(client, deployed):
     with deployed.sessions.begin() as session:
         revoke_token(session, session.query(ApiToken).one().id)
     assert client.get("/api/tasks", headers=headers).status_code == 401
+
+
+def test_a_disabled_users_token_stops_working(client, deployed):
+    headers = token_for(deployed, "una", ["caseworker"])
+    assert client.get("/api/tasks", headers=headers).status_code == 200
+    with deployed.sessions.begin() as session:
+        session.execute(update(User).where(User.username == "una").values(active=False))
+    response = client.get("/api/tasks", headers=headers)
+    assert response.status_code == 401 and "unknown or revoked" in response.json["error"]
+
+
+def test_the_token_and_its_user_are_read_in_one_statement(client, staff):
+    """Every API request pays for this read: one SELECT, with no lazy load of the user after it."""
+    statements = []
+
+    def count(_connection, _cursor, statement, *_rest) -> None:
+        statements.append(statement)
+
+    engine = client.application.extensions["workflow_app"].engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get("/api/tasks", headers={"Authorization": "Bearer nonsense"}).status_code == 401
+        refused = list(statements)
+        assert client.get("/api/tasks", headers=staff).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(refused) == 1 and "api_tokens" in refused[0] and "users" in refused[0]
+    assert len(statements) == 3   # the refused request's read, then this one's and the task list
 
 
 def test_log_read_complete_and_history(client, staff, virtual_clock):
@@ -170,3 +201,38 @@ def test_the_next_task_waits_for_the_letter_the_code_requires_as_in_the_browser(
     assert "Send the acknowledgement letter first" in refused.json["error"]
     assert [letter["template"] for letter in refused.json["letters"]] == ["acknowledgement"]
     assert client.get(f"/api/complaints/{reference}", headers=staff).json["open_tasks"] == [respond]
+
+
+def end_every_connection(database_url: str) -> None:
+    """What a database restart does to the app's pooled connections: the server ends each one."""
+    admin = create_engine(database_url, poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    admin.dispose()
+
+
+def test_requests_carry_on_after_the_database_ends_every_connection(client, staff, caseworker, database_url):
+    """No ping before each checkout: the token's read, a request's first statement, is repeated once on a
+    new connection, and the pool replaces the rest, so no request fails for the connections lost."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a SQLite file has no server to end its connections")
+    reference = client.post("/api/complaints", json=COMPLAINT, headers=staff).json["reference"]
+    task = client.get(f"/api/complaints/{reference}", headers=staff).json["open_tasks"][0]
+    engine = client.application.extensions["workflow_app"].engine
+    held = [engine.connect() for _ in range(3)]   # several connections pooled, as a busy worker has
+    for connection in held:
+        connection.exec_driver_sql("SELECT 1")
+        connection.close()
+
+    end_every_connection(database_url)
+
+    done = client.post(f"/api/tasks/{task['id']}/complete", json={"data": {"complaint_definition": "Leak"}},
+                       headers=staff)
+    assert done.status_code == 200
+    assert client.get(f"/api/complaints/{reference}", headers=staff).status_code == 200
+
+    browser = client.application.test_client()
+    assert sign_in(browser, "carl").status_code == 302
+    end_every_connection(database_url)
+    assert browser.get("/inbox").status_code == 200   # the signed-in user is read the same way

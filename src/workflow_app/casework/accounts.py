@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -47,12 +47,16 @@ def create_token(session: Session, user: User, name: str) -> str:
     return token
 
 
+USER_FOR_TOKEN = select(User).join(ApiToken, ApiToken.user_id == User.id).where(
+    ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None), User.active.is_(True))
+"""Built once: every API request runs it."""
+
+
 def user_for_token(session: Session, token: str) -> User | None:
-    record = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token),
-                                                    ApiToken.revoked_at.is_(None))).first()
-    if record is None or not record.user.active:
-        return None
-    return record.user
+    """The active user whose unrevoked token this is, in one query; None for any other token.
+
+    Read afresh on every request, never cached: a revoked token or a disabled user is refused at once."""
+    return session.scalars(USER_FOR_TOKEN, {"token_hash": _digest(token)}).first()
 
 
 def revoke_token(session: Session, token_id: int) -> bool:

@@ -5,15 +5,23 @@ without it the app uses a SQLite file in its instance folder.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow_app import settings
 
 DATABASE_URL_VARIABLE = "WORKFLOW_APP_DATABASE_URL"
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
+POOL_RECYCLE_SECONDS = 300
+"""A pooled server connection is replaced after this long, so none outlives a firewall's or proxy's
+idle timeout (they are commonly 5 to 15 minutes)."""
+
+T = TypeVar("T")
 
 
 def default_instance_dir() -> Path:
@@ -49,7 +57,34 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    # No ping before each checkout: that is a round trip on every unit of work. A connection the
+    # server has dropped (a restart, an idle timeout) fails on its first statement instead, and
+    # SQLAlchemy then replaces every connection pooled before the failure ("optimistic" disconnect
+    # handling); `read_retrying_dropped` repeats a first read once on a new connection. The pool
+    # hands out the connection used last (LIFO): a web request's service takes the one its
+    # identity read has just used, and spare connections age out under `pool_recycle`.
+    return create_engine(url, pool_recycle=POOL_RECYCLE_SECONDS, pool_use_lifo=True, hide_parameters=True)
+
+
+def read_retrying_dropped(session: Session, read: Callable[[Session], T], **execution_options) -> T:
+    """`read(session)` as the first statement of the session's transaction, tried once more on a new
+    connection when the server had dropped the pooled one (after a database restart, say).
+
+    Only for a read that begins the unit of work: nothing was done on the dropped connection, so
+    repeating the read is safe. `execution_options` apply to the connection each attempt uses (e.g.
+    `isolation_level="AUTOCOMMIT"` for a single SELECT that needs no transaction)."""
+    def attempt() -> T:
+        if execution_options:
+            session.connection(execution_options=execution_options)
+        return read(session)
+
+    try:
+        return attempt()
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        session.rollback()   # SQLAlchemy has discarded the connections pooled before the failure
+    return attempt()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -225,7 +225,10 @@ def _announce_armed(connection: Connection) -> None:
 
 
 def _forget_armed(connection: Connection) -> None:
-    connection.info.pop(_ARMED, None)
+    """A connection the server dropped has no note to forget (its pool record clears its `info` as it
+    reconnects), and reading `info` there would raise instead of letting the rollback finish."""
+    if not connection.invalidated:
+        connection.info.pop(_ARMED, None)
 
 
 class _Listener(threading.Thread):

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from workflow_app.casework.accounts import user_for_token
 from workflow_app.casework.runtime import Runtime
 from workflow_app.rules.errors import InvalidInput, WorkflowAppError
+from workflow_app.web.identity import read_user
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -25,11 +26,9 @@ def authenticate() -> Response | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         return _error(401, "send an API token: Authorization: Bearer <token>")
-    with runtime().sessions() as session:
-        user = user_for_token(session, token.strip())
-        if user is None:
-            return _error(401, "the API token is unknown or revoked")
-        session.expunge(user)
+    user = read_user(lambda session: user_for_token(session, token.strip()))
+    if user is None:
+        return _error(401, "the API token is unknown or revoked")
     g.user = user
     return None
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_login import LoginManager, UserMixin
 from flask_wtf import CSRFProtect
 from sqlalchemy import func, select
 
 from workflow_app.casework.models import SignInAttempt, User
 from workflow_app.rules import clock
+from workflow_app.web.identity import read_user
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.sign_in"
@@ -57,11 +58,9 @@ class SignedIn(UserMixin):
 def _load_user(user_id: str) -> SignedIn | None:
     if not user_id.isdigit():
         return None
-    with current_app.extensions["workflow_app"].sessions() as session:
-        record = session.get(User, int(user_id))
-        if record is None or not record.active:
-            return None
-        session.expunge(record)
+    record = read_user(lambda session: session.get(User, int(user_id)))
+    if record is None or not record.active:
+        return None
     return SignedIn(record)
 
 
