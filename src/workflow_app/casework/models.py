@@ -509,6 +509,7 @@ class ReportComplaint(Base):
     __table_args__ = (
         Index("ix_report_complaints_received", "landlord", "received_at", "category", "escalated"),
         Index("ix_report_complaints_closed", "landlord", "closed_at", "status", "stage1_answered", "escalated"),
+        Index("ix_report_complaints_event", "event_id"),
     )
 
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), primary_key=True, autoincrement=False)

@@ -34,6 +34,7 @@ def upgrade() -> None:
                                                               'escalated'], unique=False)
         batch_op.create_index('ix_report_complaints_received', ['landlord', 'received_at', 'category', 'escalated'],
                               unique=False)
+        batch_op.create_index('ix_report_complaints_event', ['event_id'], unique=False)
 
     # Columns added, not tables rebuilt: `batch_alter_table` would copy every deadline on SQLite.
     op.add_column('report_responses', sa.Column('escalated', sa.Boolean(), nullable=True))
@@ -59,6 +60,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_report_responses_escalated')
         batch_op.drop_column('escalated')
     with op.batch_alter_table('report_complaints', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_complaints_event')
         batch_op.drop_index('ix_report_complaints_received')
         batch_op.drop_index('ix_report_complaints_closed')
 
