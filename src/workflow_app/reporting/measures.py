@@ -8,7 +8,11 @@ so the SQL and the engine's deadlines agree to the day. Each response is measure
 by `refresh` (an INSERT ... SELECT run after each timer sweep), into `report_responses`,
 and the answers the reports count are copied once from each completed form's audit event
 into `report_forms` and `report_choices` (`copy_answers`, in the same refresh): a page
-never opens the JSON of the audit log.
+never opens the JSON of the audit log. The same refresh copies each complaint that changed
+into `report_complaints` (`copy_complaints`: received, closed, answered at stage 1, gone to
+stage 2), keeps each measured response's `escalated` in step, and fills in each new
+deadline's landlord (`copy_deadline_landlords`), so a landlord-year is counted from indexes
+without looking up each complaint's deadlines, responses or landlord.
 
 What each measure counts, for a period of London dates (a reporting year runs from
 1 April to 31 March):
@@ -47,8 +51,11 @@ What each measure counts, for a period of London dates (a reporting year runs fr
   the period offered (`remedies`, `compensation`); each offer counts at its own stage.
 - **Satisfaction**: the satisfaction surveys recorded in the period.
 
-Refusals, remedies, compensation and satisfaction read the copied answers, so they count
-what `refresh` had copied when it last ran (after each sweep).
+Refusals, remedies, compensation and satisfaction read the copied answers, and the stage 1
+resolution and the complaints gone to stage 2 by category the copied complaints, so they
+count what `refresh` had copied when it last ran (after each sweep). Acknowledgements and
+deadlines stay live: those whose landlord is not yet filled in are counted through their
+complaints.
 """
 from __future__ import annotations
 
