@@ -248,6 +248,12 @@ class Deadline(Base):
         Index("ix_deadlines_missed_unmet", "status", "complaint_id", "key", "guards", "met_at",
               sqlite_where=text(f"status = '{DeadlineStatus.MISSED}' AND met_at IS NULL"),
               postgresql_where=text(f"status = '{DeadlineStatus.MISSED}' AND met_at IS NULL")),
+        # The performance page's counts of one landlord's deadlines met, and due, in a period, read from the
+        # index alone; and the few deadlines whose landlord `reporting.refresh` has not copied yet.
+        Index("ix_deadlines_key_landlord_met", "key", "landlord", "met_at", "due_at"),
+        Index("ix_deadlines_key_landlord_due", "key", "landlord", "due_at", "status", "met_at", "extended"),
+        Index("ix_deadlines_landlord_unknown", "landlord", "key", "complaint_id",
+              sqlite_where=text("landlord IS NULL"), postgresql_where=text("landlord IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -264,6 +270,9 @@ class Deadline(Base):
     missed: Mapped[bool] = mapped_column(Boolean, default=False)
     extended: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20), default=DeadlineStatus.OPEN)
+    landlord: Mapped[str | None] = mapped_column(String(60))
+    """The complaint's landlord, copied by `reporting.refresh` (the engine leaves it empty), so the reports count
+    a landlord's deadlines without looking up each one's complaint; empty until then."""
 
     # The one definition of a running deadline, and so of "overdue", that the engine, the inbox, the
     # API, the case page and the dashboard all read: a deadline runs while it is open, or after its
@@ -457,7 +466,8 @@ class ReportResponse(Base):
 
     Written by `reporting.refresh` in SQL from the response's deadline, its acknowledgement
     and the working-day calendar, when the response has been made; a response never changes
-    afterwards, so CH02 and the response times read these rows instead of joining four tables.
+    afterwards (only `escalated`, whether its complaint went on to stage 2), so CH02 and the
+    response times read these rows instead of joining four tables.
     """
 
     __tablename__ = "report_responses"
@@ -465,6 +475,7 @@ class ReportResponse(Base):
         Index("ix_report_responses_landlord_at", "landlord", "responded_at", "stage"),
         Index("ix_report_responses_figures", "landlord", "responded_at", "stage", "within_code", "extended",
               "met_own_deadline", "days_from_start", "complaint_id"),
+        Index("ix_report_responses_escalated", "landlord", "responded_at", "stage", "complaint_id", "escalated"),
     )
 
     deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id"), primary_key=True, autoincrement=False)
@@ -479,6 +490,40 @@ class ReportResponse(Base):
     days_from_acknowledgement: Mapped[int | None] = mapped_column(Integer)
     days_from_start: Mapped[int | None] = mapped_column(Integer)
     within_code: Mapped[bool] = mapped_column(Boolean)
+    escalated: Mapped[bool | None] = mapped_column(Boolean)
+    """The complaint has gone to stage 2 since: the one column that changes, kept in step with
+    `ReportComplaint.escalated` by each refresh."""
+
+
+class ReportComplaint(Base):
+    """One complaint as the performance page counts it: when it was received and closed, and whether it
+    had a stage 1 response and has gone to stage 2, copied by `reporting.refresh` (see
+    `reporting.measures.copy_complaints`) so the page counts them from one index instead of looking up
+    each complaint's deadlines and responses.
+
+    Unlike a measured response, a complaint changes (it closes, it escalates): each refresh copies again
+    the complaints with an audit event that can change these columns since the last one.
+    """
+
+    __tablename__ = "report_complaints"
+    __table_args__ = (
+        Index("ix_report_complaints_received", "landlord", "received_at", "category", "escalated"),
+        Index("ix_report_complaints_closed", "landlord", "closed_at", "status", "stage1_answered", "escalated"),
+        Index("ix_report_complaints_event", "event_id"),
+    )
+
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), primary_key=True, autoincrement=False)
+    landlord: Mapped[str] = mapped_column(String(60))
+    received_at: Mapped[datetime]
+    category: Mapped[str] = mapped_column(String(60))
+    status: Mapped[str] = mapped_column(String(20))
+    closed_at: Mapped[datetime | None]
+    escalated: Mapped[bool] = mapped_column(Boolean)
+    """It has gone to stage 2 (a `stage2_acknowledge` deadline was set)."""
+    stage1_answered: Mapped[bool] = mapped_column(Boolean)
+    """It had a stage 1 response (a `report_responses` row of stage 1)."""
+    event_id: Mapped[int] = mapped_column(Integer)
+    """The newest audit event id when the row was copied: the highest is where the next refresh reads on from."""
 
 
 class ReportForm(Base):

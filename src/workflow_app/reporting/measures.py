@@ -8,7 +8,11 @@ so the SQL and the engine's deadlines agree to the day. Each response is measure
 by `refresh` (an INSERT ... SELECT run after each timer sweep), into `report_responses`,
 and the answers the reports count are copied once from each completed form's audit event
 into `report_forms` and `report_choices` (`copy_answers`, in the same refresh): a page
-never opens the JSON of the audit log.
+never opens the JSON of the audit log. The same refresh copies each complaint that changed
+into `report_complaints` (`copy_complaints`: received, closed, answered at stage 1, gone to
+stage 2), keeps each measured response's `escalated` in step, and fills in each new
+deadline's landlord (`copy_deadline_landlords`), so a landlord-year is counted from indexes
+without looking up each complaint's deadlines, responses or landlord.
 
 What each measure counts, for a period of London dates (a reporting year runs from
 1 April to 31 March):
@@ -47,8 +51,11 @@ What each measure counts, for a period of London dates (a reporting year runs fr
   the period offered (`remedies`, `compensation`); each offer counts at its own stage.
 - **Satisfaction**: the satisfaction surveys recorded in the period.
 
-Refusals, remedies, compensation and satisfaction read the copied answers, so they count
-what `refresh` had copied when it last ran (after each sweep).
+Refusals, remedies, compensation and satisfaction read the copied answers, and the stage 1
+resolution and the complaints gone to stage 2 by category the copied complaints, so they
+count what `refresh` had copied when it last ran (after each sweep). Acknowledgements and
+deadlines stay live: those whose landlord is not yet filled in are counted through their
+complaints.
 """
 from __future__ import annotations
 
@@ -88,6 +95,7 @@ from workflow_app.casework.models import (
     DefinitionVersion,
     ReportCalendarDay,
     ReportChoice,
+    ReportComplaint,
     ReportForm,
     ReportResponse,
     Task,
@@ -469,6 +477,8 @@ def refresh(sessions, landlords: Mapping[str, Landlord], everything: bool = Fals
     """
     measured = _measure_responses(sessions, landlords, everything)
     copy_answers(sessions, landlords, everything)
+    copy_complaints(sessions, landlords, everything)
+    copy_deadline_landlords(sessions)
     return measured
 
 
@@ -511,12 +521,17 @@ def _measure_responses(sessions, landlords: Mapping[str, Landlord], everything: 
 
 def _insert_ignoring_duplicates(session: Session, table, source):
     """INSERT ... SELECT that skips rows already there (a concurrent refresh may have written them)."""
+    return (_dialect_insert(session, table).from_select([c.name for c in source.selected_columns], source)
+            .on_conflict_do_nothing().execution_options(preserve_rowcount=True))
+
+
+def _dialect_insert(session: Session, table):
+    """The database's own INSERT, which can say what to do ON CONFLICT."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return (dialect_insert(table).from_select([c.name for c in source.selected_columns], source)
-            .on_conflict_do_nothing().execution_options(preserve_rowcount=True))
+    return dialect_insert(table)
 
 
 def _measured(session: Session, scope: Scope, stage: str, since: datetime | None, until: datetime | None = None):
@@ -558,7 +573,8 @@ def _measured(session: Session, scope: Scope, stage: str, since: datetime | None
                  (response.met_at <= response.due_at).label("met_own_deadline"),
                  from_ack.label("days_from_acknowledgement"), from_start.label("days_from_start"),
                  case((and_(ack.met_at.is_not(None), on_answer.day0.is_not(None), from_ack <= limit), True),
-                      else_=False).label("within_code"))
+                      else_=False).label("within_code"),
+                 _has_escalated(response.complaint_id).label("escalated"))
              .where(response.key == RESPONSE_KEYS[stage], response.met_at.is_not(None),
                     ~exists().where(ReportResponse.deadline_id == response.id)))
     if since is not None:
@@ -641,6 +657,118 @@ def _copy_forms(session: Session, events: ColumnElement) -> int:
     return max(copied.rowcount or 0, 0)
 
 
+# --- copying the complaints, again whenever they change ---------------------------------------
+
+COMPLAINT_EVENTS = ("complaint_logged", "closed", "deadline_set", "deadline_met")
+"""The audit events that can change what `report_complaints` holds of a complaint: logged, closed,
+gone to stage 2 (its `stage2_acknowledge` deadline set), answered at stage 1 (its response deadline met)."""
+COMPLAINTS_CHUNK = 50_000
+"""A first copy reads this many complaint ids per transaction."""
+CHANGED_CHUNK = 500
+
+
+def copy_complaints(sessions, landlords: Iterable[str], everything: bool = False) -> int:
+    """Copy into `report_complaints` every complaint that changed since the last copy (all of them the
+    first time), and bring its measured responses' `escalated` into step; returns how many were copied.
+
+    A complaint changed when it has an audit event of `COMPLAINT_EVENTS` after the newest event id the
+    last copy had seen; for each landlord, the complaints with such an event in the day before its newest
+    are copied again too, so a transaction that committed after a later one is not missed (as
+    `copy_answers` does). A complaint copied again replaces its row, so nothing is counted twice.
+    Runs after `_measure_responses`, whose rows say whether a complaint had a stage 1 response.
+    """
+    changed: set[int] = set()
+    with sessions() as session:
+        copied = None if everything else session.scalar(select(func.max(ReportComplaint.event_id)))
+        last = session.scalar(select(func.max(AuditEvent.id))) or 0
+        # The first copy (or after upgrading, or `everything`) takes every complaint, a range of ids at a time.
+        top = (session.scalar(select(func.max(Complaint.id))) or 0) if copied is None else None
+        if copied is not None:
+            changed.update(session.scalars(
+                select(AuditEvent.complaint_id).where(AuditEvent.id > copied, AuditEvent.id <= last,
+                                                      AuditEvent.type.in_(COMPLAINT_EVENTS),
+                                                      AuditEvent.complaint_id.is_not(None)).distinct()))
+        for slug in ([] if copied is None else sorted(landlords)):
+            newest = max((session.scalar(select(func.max(AuditEvent.at)).where(
+                AuditEvent.landlord == slug, AuditEvent.type == kind)) for kind in COMPLAINT_EVENTS),
+                key=lambda v: (v is not None, v))
+            if newest is not None:
+                changed.update(session.scalars(
+                    select(AuditEvent.complaint_id).where(
+                        AuditEvent.landlord == slug, AuditEvent.type.in_(COMPLAINT_EVENTS),
+                        AuditEvent.at >= newest - LATE_COMMIT, AuditEvent.complaint_id.is_not(None)).distinct()))
+    added, postgres = 0, False
+    if top is not None:
+        for start in range(0, top, COMPLAINTS_CHUNK):
+            with sessions.begin() as session:
+                postgres = session.get_bind().dialect.name == "postgresql"
+                added += _copy_complaints(session, lambda column, a=start: and_(
+                    column > a, column <= a + COMPLAINTS_CHUNK), last)
+    ids = sorted(changed)
+    for start in range(0, len(ids), CHANGED_CHUNK):
+        chunk = ids[start:start + CHANGED_CHUNK]
+        with sessions.begin() as session:
+            added += _copy_complaints(session, lambda column, chunk=chunk: column.in_(chunk), last)
+    if added > 10_000 and postgres:
+        with sessions.begin() as session:
+            session.execute(text("ANALYZE report_complaints"))
+            session.execute(text("ANALYZE report_responses"))
+    return added
+
+
+def _has_escalated(complaint_id: ColumnElement) -> ColumnElement:
+    """Whether the complaint has gone to stage 2: a `stage2_acknowledge` deadline was set (whatever became of it)."""
+    return exists().where(Deadline.complaint_id == complaint_id, Deadline.key == DeadlineKey.STAGE2_ACKNOWLEDGE)
+
+
+def _copy_complaints(session: Session, which, last: int) -> int:
+    """(Re)copy the complaints whose id `which(column)` selects, and their responses' `escalated`."""
+    answered = exists().where(ReportResponse.complaint_id == Complaint.id, ReportResponse.stage == "1")
+    source = select(Complaint.id.label("complaint_id"), Complaint.landlord.label("landlord"),
+                    Complaint.received_at.label("received_at"), Complaint.category.label("category"),
+                    Complaint.status.label("status"), Complaint.closed_at.label("closed_at"),
+                    _has_escalated(Complaint.id).label("escalated"), answered.label("stage1_answered"),
+                    literal(last).label("event_id")).where(which(Complaint.id))
+    statement = _dialect_insert(session, ReportComplaint.__table__).from_select(
+        [c.name for c in source.selected_columns], source)
+    statement = statement.on_conflict_do_update(
+        index_elements=["complaint_id"],
+        set_={name: statement.excluded[name] for name in ("status", "closed_at", "escalated", "stage1_answered",
+                                                          "event_id")})
+    copied = session.execute(statement.execution_options(preserve_rowcount=True)).rowcount or 0
+    escalated = _has_escalated(ReportResponse.complaint_id)
+    session.execute(ReportResponse.__table__.update()
+                    .where(which(ReportResponse.complaint_id),
+                           or_(ReportResponse.escalated.is_(None), ReportResponse.escalated != escalated))
+                    .values(escalated=escalated))
+    return max(copied, 0)
+
+
+def copy_deadline_landlords(sessions) -> int:
+    """Copy each new deadline's landlord from its complaint (`Deadline.landlord`); returns how many.
+
+    The engine leaves the column empty; the reports count the few deadlines still empty through their
+    complaints, so a figure does not wait for this copy, it only gets cheaper."""
+    with sessions() as session:
+        unknown = Deadline.landlord.is_(None)
+        first, top = session.execute(select(func.min(Deadline.id), func.max(Deadline.id)).where(unknown)).one()
+    if first is None:
+        return 0
+    landlord = select(Complaint.landlord).where(Complaint.id == Deadline.complaint_id).scalar_subquery()
+    copied = 0
+    for start in range(first - 1, top, COMPLAINTS_CHUNK * 4):
+        with sessions.begin() as session:
+            copied += max(session.execute(
+                Deadline.__table__.update().where(unknown, Deadline.id > start,
+                                                  Deadline.id <= start + COMPLAINTS_CHUNK * 4)
+                .values(landlord=landlord).execution_options(preserve_rowcount=True)).rowcount or 0, 0)
+    if copied > 10_000:
+        with sessions.begin() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text("ANALYZE deadlines"))
+    return copied
+
+
 def _json_options(session: Session, column: ColumnElement, *path: str):
     """The options of a JSON list at `path` inside `column`: a table with a column `value`, to join,
     and each option's position in the list (from 0).
@@ -669,15 +797,6 @@ def _reached_stage1() -> ColumnElement:
     a refusal or a withdrawal was resolved at first contact, which the Code counts as stage 1."""
     return or_(Complaint.stage != "pre",
                and_(Complaint.status == ComplaintStatus.CLOSED, Complaint.outcome.not_in(NOT_STAGE1_OUTCOMES)))
-
-
-def _escalations():
-    """The complaints that have gone to stage 2 (a `stage2_acknowledge` deadline was set), each once.
-
-    Joined (outer) rather than asked of each row, so the database can read the escalations
-    once and match them in bulk (a hash join on PostgreSQL) instead of one lookup per complaint."""
-    return (select(Deadline.complaint_id).where(Deadline.key == DeadlineKey.STAGE2_ACKNOWLEDGE).distinct()
-            .subquery("escalations"))
 
 
 def ch01(session: Session, scope: Scope, period: Period) -> dict[str, Any]:
@@ -730,12 +849,13 @@ def acknowledgements(session: Session, scope: Scope, period: Period) -> dict[str
     """Acknowledgements made in the period, and how many by their due time."""
     result = {}
     for stage in ("1", "2"):
-        row = session.execute(
-            select(func.count(), func.sum(case((Deadline.met_at <= Deadline.due_at, 1), else_=0)))
-            .join(Complaint, Complaint.id == Deadline.complaint_id)
-            .where(Deadline.key == ACKNOWLEDGE_KEYS[stage], Deadline.met_at >= period.starts_at,
-                   Deadline.met_at < period.ends_at, Complaint.landlord.in_(scope.slugs))).one()
-        made, on_time = int(row[0] or 0), int(row[1] or 0)
+        made, on_time = 0, 0
+        for query in _landlords_deadlines(
+                select(func.count(), func.sum(case((Deadline.met_at <= Deadline.due_at, 1), else_=0)))
+                .where(Deadline.key == ACKNOWLEDGE_KEYS[stage], Deadline.met_at >= period.starts_at,
+                       Deadline.met_at < period.ends_at), scope):
+            row = session.execute(query).one()
+            made, on_time = made + int(row[0] or 0), on_time + int(row[1] or 0)
         result[f"stage{stage}"] = {"acknowledged": made, "on_time": on_time, "late": made - on_time,
                                    "share": _share(on_time, made)}
     return result
@@ -770,20 +890,18 @@ def summarise(histogram: Sequence[tuple[int, int]]) -> dict[str, Any]:
 
 
 def resolution(session: Session, scope: Scope, period: Period) -> dict[str, Any]:
-    """Share resolved at stage 1 (of complaints closed in the period) and the escalation rate."""
-    stage1_answered = exists().where(ReportResponse.complaint_id == Complaint.id, ReportResponse.stage == "1")
-    escalations = _escalations()
+    """Share resolved at stage 1 (of complaints closed in the period) and the escalation rate.
+
+    Reads the complaints and responses `refresh` copied and measured, with whether each went to stage 2."""
     row = session.execute(
-        select(func.count(), func.sum(case((escalations.c.complaint_id.is_(None), 1), else_=0)))
-        .select_from(Complaint).outerjoin(escalations, escalations.c.complaint_id == Complaint.id)
-        .where(Complaint.landlord.in_(scope.slugs), Complaint.status == ComplaintStatus.CLOSED,
-               Complaint.closed_at >= period.starts_at, Complaint.closed_at < period.ends_at,
-               stage1_answered)).one()
+        select(func.count(), func.sum(case((ReportComplaint.escalated.is_(False), 1), else_=0)))
+        .where(ReportComplaint.landlord.in_(scope.slugs), ReportComplaint.status == ComplaintStatus.CLOSED,
+               ReportComplaint.closed_at >= period.starts_at, ReportComplaint.closed_at < period.ends_at,
+               ReportComplaint.stage1_answered.is_(True))).one()
     closed, at_stage1 = int(row[0] or 0), int(row[1] or 0)
     row = session.execute(
-        select(func.count(distinct(ReportResponse.complaint_id)), func.count(distinct(escalations.c.complaint_id)))
-        .select_from(ReportResponse)
-        .outerjoin(escalations, escalations.c.complaint_id == ReportResponse.complaint_id)
+        select(func.count(distinct(ReportResponse.complaint_id)),
+               func.count(distinct(case((ReportResponse.escalated.is_(True), ReportResponse.complaint_id)))))
         .where(_measured_in(scope, period), ReportResponse.stage == "1")).one()
     answered, escalated = int(row[0] or 0), int(row[1] or 0)
     return {"closed_after_stage1": closed, "resolved_at_stage1": at_stage1,
@@ -818,19 +936,24 @@ def refusals(session: Session, scope: Scope, period: Period) -> list[dict[str, A
 
 
 def categories(session: Session, scope: Scope, period: Period) -> list[dict[str, Any]]:
-    """Complaints received in the period by category: all, reaching stage 1, escalated, not accepted."""
-    escalations = _escalations()
+    """Complaints received in the period by category: all, reaching stage 1, escalated, not accepted.
+
+    Those that went to stage 2 are counted from the complaints `refresh` copied, the rest from the
+    complaints themselves (as CH01 counts them)."""
     rows = session.execute(
         select(Complaint.category, func.count(),
                func.sum(case((_reached_stage1(), 1), else_=0)),
-               func.sum(case((escalations.c.complaint_id.is_not(None), 1), else_=0)),
                func.sum(case((Complaint.outcome == "refused", 1), else_=0)))
-        .select_from(Complaint).outerjoin(escalations, escalations.c.complaint_id == Complaint.id)
         .where(Complaint.landlord.in_(scope.slugs), Complaint.received_at >= period.starts_at,
                Complaint.received_at < period.ends_at)
         .group_by(Complaint.category).order_by(func.count().desc(), Complaint.category)).all()
-    return [{"category": c, "received": int(n), "stage1": int(s1 or 0), "stage2": int(s2 or 0),
-             "refused": int(r or 0)} for c, n, s1, s2, r in rows]
+    escalated = dict(session.execute(
+        select(ReportComplaint.category, func.count())
+        .where(ReportComplaint.landlord.in_(scope.slugs), ReportComplaint.received_at >= period.starts_at,
+               ReportComplaint.received_at < period.ends_at, ReportComplaint.escalated.is_(True))
+        .group_by(ReportComplaint.category)).all())
+    return [{"category": c, "received": int(n), "stage1": int(s1 or 0), "stage2": int(escalated.get(c, 0)),
+             "refused": int(r or 0)} for c, n, s1, r in rows]
 
 
 def _completed_in(answers, scope: Scope, period: Period) -> ColumnElement:
@@ -886,20 +1009,30 @@ def satisfaction(session: Session, scope: Scope, period: Period) -> dict[str, An
 
 def deadline_performance(session: Session, scope: Scope, period: Period) -> list[dict[str, Any]]:
     """Each duty deadline that fell due in the period: met on time, met late, still outstanding."""
-    rows = session.execute(
-        select(Deadline.key, func.count(),
-               func.sum(case((and_(Deadline.met_at.is_not(None), Deadline.met_at <= Deadline.due_at), 1), else_=0)),
-               func.sum(case((Deadline.met_at > Deadline.due_at, 1), else_=0)),
-               func.sum(case((and_(Deadline.met_at.is_(None), Deadline.status == DeadlineStatus.MISSED), 1), else_=0)),
-               func.sum(case((Deadline.extended.is_(True), 1), else_=0)))
-        .join(Complaint, Complaint.id == Deadline.complaint_id)
-        .where(Complaint.landlord.in_(scope.slugs), Deadline.key.in_(sorted(DUTY_KEYS)),
-               Deadline.due_at >= period.starts_at, Deadline.due_at < period.ends_at,
-               Deadline.status != DeadlineStatus.CANCELLED)
-        .group_by(Deadline.key).order_by(Deadline.key)).all()
-    return [{"key": key, "due": int(n), "on_time": int(ok or 0), "late": int(late or 0),
-             "outstanding": int(out or 0), "extended": int(ext or 0), "share": _share(int(ok or 0), int(n))}
-            for key, n, ok, late, out, ext in rows]
+    counts: dict[str, list[int]] = {}
+    for query in _landlords_deadlines(
+            select(Deadline.key, func.count(),
+                   func.sum(case((and_(Deadline.met_at.is_not(None), Deadline.met_at <= Deadline.due_at), 1),
+                                 else_=0)),
+                   func.sum(case((Deadline.met_at > Deadline.due_at, 1), else_=0)),
+                   func.sum(case((and_(Deadline.met_at.is_(None), Deadline.status == DeadlineStatus.MISSED), 1),
+                                 else_=0)),
+                   func.sum(case((Deadline.extended.is_(True), 1), else_=0)))
+            .where(Deadline.key.in_(sorted(DUTY_KEYS)), Deadline.due_at >= period.starts_at,
+                   Deadline.due_at < period.ends_at, Deadline.status != DeadlineStatus.CANCELLED)
+            .group_by(Deadline.key), scope):
+        for key, *figures in session.execute(query):
+            counts[key] = [a + int(b or 0) for a, b in zip(counts.get(key, [0] * 5), figures, strict=True)]
+    return [{"key": key, "due": n, "on_time": ok, "late": late, "outstanding": out, "extended": ext,
+             "share": _share(ok, n)} for key, (n, ok, late, out, ext) in sorted(counts.items())]
+
+
+def _landlords_deadlines(query, scope: Scope) -> tuple[Any, Any]:
+    """`query` over deadlines, twice: the scope's deadlines whose landlord `refresh` has copied (from an
+    index, no complaint looked up), and those it has not yet, through their complaints. Add the two."""
+    return (query.where(Deadline.landlord.in_(scope.slugs)),
+            query.join(Complaint, Complaint.id == Deadline.complaint_id)
+            .where(Deadline.landlord.is_(None), Complaint.landlord.in_(scope.slugs)))
 
 
 def performance(session: Session, scope: Scope, period: Period) -> dict[str, Any]:
