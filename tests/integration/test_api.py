@@ -212,11 +212,11 @@ def end_every_connection(database_url: str) -> None:
     admin.dispose()
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)   # a SQLite file has no server to end them
 def test_requests_carry_on_after_the_database_ends_every_connection(client, staff, caseworker, database_url):
     """No ping before each checkout: the token's read, a request's first statement, is repeated once on a
     new connection, and the pool replaces the rest, so no request fails for the connections lost."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a SQLite file has no server to end its connections")
     reference = client.post("/api/complaints", json=COMPLAINT, headers=staff).json["reference"]
     task = client.get(f"/api/complaints/{reference}", headers=staff).json["open_tasks"][0]
     engine = client.application.extensions["workflow_app"].engine

@@ -390,7 +390,8 @@ def deliver_event(instance: Instance, name: str, data: Mapping[str, Any], receiv
 
 def _set_deadline(session: Session, complaint: Complaint, deadlines: list[Deadline], key: str, stage: str,
                   element_id: str, guards: str | None, due_at: datetime, actor: str) -> Deadline:
-    deadline = Deadline(complaint_id=complaint.id, key=key, stage=stage, element_id=element_id, guards=guards,
+    deadline = Deadline(complaint_id=complaint.id, landlord=complaint.landlord, key=key, stage=stage,
+                        element_id=element_id, guards=guards,
                         due_at=due_at, original_due_at=due_at, missed=False, extended=False, status=DeadlineStatus.OPEN)
     session.add(deadline)
     deadlines.append(deadline)
