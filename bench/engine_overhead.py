@@ -246,7 +246,7 @@ class App:
 
 # --- state that does not grow ------------------------------------------------------------------
 
-def reminder_rounds(runtime: Runtime, rounds: int, samples: int = 5) -> tuple[float, float, int, int]:
+def reminder_rounds(runtime: Runtime, rounds: int, samples: int = 15) -> tuple[float, float, int, int]:
     """Great Places' agreed updates (a reminder that comes round again, once a day here): CPU time of
     completing the update task in the first rounds and after `rounds`, median of `samples` completions
     each, and the saved state's size after the first round and after `rounds`."""
