@@ -330,8 +330,10 @@ def test_two_people_completing_one_task_at_once_one_wins_the_other_gets_a_confli
     for thread in threads:
         thread.join()
 
-    assert sorted(outcomes, key=len)[0] == "done" and len(outcomes) == 2
-    assert "no longer open" in outcomes[1] or "same moment" in outcomes[1] or "busy" in outcomes[1]
+    # whichever thread finishes first: one completed it, the other was refused
+    refused = [outcome for outcome in outcomes if outcome != "done"]
+    assert outcomes.count("done") == 1 and len(refused) == 1
+    assert "no longer open" in refused[0] or "same moment" in refused[0] or "busy" in refused[0]
     history = types(deployed, reference)
     assert history.count("task_completed") == 1 and history.count("deadline_met") == 1
     body = deployed.complaints.describe(reference, officer)
