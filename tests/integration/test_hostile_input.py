@@ -5,11 +5,11 @@ import io
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from tests.integration.test_caseworker import app, csrf, log, web  # noqa: F401  (fixtures)
+from tests.integration.test_caseworker import COMPLAINT_FORM, app, csrf, log, post, web  # noqa: F401  (fixtures)
 from workflow_app.casework.case_record import MAX_ATTACHMENT_BYTES
-from workflow_app.casework.models import Attachment
+from workflow_app.casework.models import Attachment, Complaint
 
 SCRIPT = "<script>alert('pwned')</script>"
 
@@ -78,3 +78,19 @@ def test_oversized_attachments_are_refused(app, web, deployed):
     response = attach(web, reference, "huge.pdf", b"x" * (MAX_ATTACHMENT_BYTES + 1))
     assert response.status_code in (302, 413)
     assert stored(deployed) == []
+
+
+@pytest.mark.parametrize("field, value", [("summary", "Leak\x00ing"), ("resident_name", "Ann\x00"),
+                                          ("outcomes_sought", "\x00")])
+def test_a_nul_in_the_log_form_is_refused_on_every_database(web, deployed, field, value):
+    """PostgreSQL cannot store a NUL and SQLite would: both refuse it before a view reads the form."""
+    response = post(web, "/complaints/new", {**COMPLAINT_FORM, field: value}, "/complaints/new")
+    assert response.status_code == 400
+    assert "cannot be stored" in response.get_data(as_text=True)
+    with deployed.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Complaint)) == 0
+
+
+def test_a_nul_in_a_search_is_refused_not_an_error(web, deployed):
+    response = web.get("/complaints?q=TH%00")
+    assert response.status_code == 400

@@ -30,17 +30,11 @@ from workflow_app.casework.models import (
     User,
     WorkflowInstance,
 )
+from workflow_app.casework.schemas import MAX_EVENT_BYTES, EventPost, NewComplaint, parse
 from workflow_app.rules import clock
 from workflow_app.rules.calendar import london_date
 from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
 from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
-from workflow_app.rules.vocabulary import CATEGORIES, CHANNELS
-
-COMPLAINT_FIELDS = {"landlord", "received_at", "channel", "category", "summary", "resident", "representative",
-                    "outcomes_sought", "reasonable_adjustments", "received_earlier_reason"}
-PERSON_FIELDS = {"name", "email", "phone", "address", "relationship", "authority"}
-MAX_TEXT = 20_000
-MAX_EVENT_BYTES = 64 * 1024
 
 
 @contextmanager
@@ -90,45 +84,30 @@ class ComplaintService:
                               lambda inst, action: action.steps.extend(inst.advance()), new=True)
             return complaint.reference
 
-    def _checked(self, fields: Mapping[str, Any], user: User) -> dict[str, Any]:
-        if not isinstance(fields, Mapping):
-            raise InvalidInput({"complaint": "send a JSON object"})
-        errors: dict[str, str] = {}
-        for unknown in sorted(set(fields) - COMPLAINT_FIELDS):
-            errors[unknown] = "unknown field"
-        landlord = fields.get("landlord")
-        if not landlord:
-            errors["landlord"] = "is required"
-        elif landlord not in self.casework.landlords:
-            errors["landlord"] = f"unknown landlord {landlord!r}"
-        elif not user.may_see(landlord):
-            errors["landlord"] = "you may not log complaints for this landlord"
-        received_at = _instant(fields.get("received_at"), "received_at", errors)
-        if received_at is not None and received_at > clock.now() + timedelta(minutes=1):
-            errors["received_at"] = "cannot be in the future"
-        for name, allowed in (("channel", CHANNELS), ("category", CATEGORIES)):
-            if fields.get(name) not in allowed:
-                errors[name] = f"choose one of: {', '.join(allowed)}"
-        summary = fields.get("summary")
-        if not isinstance(summary, str) or not summary.strip():
-            errors["summary"] = "is required"
-        for name in ("summary", "outcomes_sought", "reasonable_adjustments", "received_earlier_reason"):
-            value = fields.get(name)
-            if value is not None and (not isinstance(value, str) or len(value) > MAX_TEXT):
-                errors[name] = f"must be text of at most {MAX_TEXT} characters"
-        resident = _person(fields.get("resident"), "resident", errors, required=True)
-        representative = _person(fields.get("representative"), "representative", errors, required=False)
-        if representative and not representative.get("authority"):
-            errors["representative.authority"] = "record the representative's authority to act"
-        if errors:
+    def _checked(self, fields: Mapping[str, Any] | NewComplaint, user: User) -> dict[str, Any]:
+        """The complaint as the service stores it; every error at once, by field."""
+        errors: dict[str, list[str]] = {}
+        try:
+            complaint = parse(NewComplaint, fields)
+        except InvalidInput as refused:
+            complaint, errors = None, refused.errors
+        landlord = complaint.landlord if complaint else fields.get("landlord") if isinstance(fields, Mapping) else None
+        if isinstance(landlord, str) and "landlord" not in errors:
+            if landlord not in self.casework.landlords:
+                errors["landlord"] = [f"unknown landlord {landlord!r}"]
+            elif not user.may_see(landlord):
+                errors["landlord"] = ["you may not log complaints for this landlord"]
+        if complaint and complaint.received_at > clock.now() + timedelta(minutes=1):
+            errors["received_at"] = ["cannot be in the future"]
+        if complaint and complaint.representative and not complaint.representative.authority:
+            errors["representative.authority"] = ["record the representative's authority to act"]
+        if errors or complaint is None:
             raise InvalidInput(errors)
-        return {
-            "landlord": landlord, "received_at": received_at, "channel": fields["channel"],
-            "category": fields["category"], "summary": summary.strip(), "resident": resident,
-            "representative": representative or None, "outcomes_sought": fields.get("outcomes_sought"),
-            "reasonable_adjustments": fields.get("reasonable_adjustments"),
-            "received_earlier_reason": fields.get("received_earlier_reason"),
-        }
+        values = complaint.model_dump(exclude={"resident", "representative"})
+        values["resident"] = complaint.resident.model_dump(exclude_none=True)
+        values["representative"] = complaint.representative.model_dump(exclude_none=True) \
+            if complaint.representative else None
+        return values
 
     @staticmethod
     def _next_reference(session: Session, landlord: str, prefix: str) -> str:
@@ -171,10 +150,7 @@ class ComplaintService:
 
     def send_event(self, reference: str, name: str, data: Any, user: User) -> dict[str, Any]:
         """Deliver an event to the complaint's process, or keep it until the process can take it."""
-        if data is None:
-            data = {}
-        if not isinstance(data, Mapping):
-            raise InvalidInput({"data": "send a JSON object"})
+        data = parse(EventPost, {"data": {} if data is None else data}).data
         if len(json.dumps(data, default=str)) > MAX_EVENT_BYTES:
             raise InvalidInput({"data": f"is larger than {MAX_EVENT_BYTES // 1024} KB"})
         with transaction(self.sessions) as session:
@@ -272,38 +248,3 @@ def task_body(task: Task) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _instant(value: Any, name: str, errors: dict[str, str]) -> datetime | None:
-    if value in (None, ""):
-        errors[name] = "is required"
-        return None
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        errors[name] = "must be an ISO 8601 date and time, e.g. 2026-12-23T16:30:00+00:00"
-    elif parsed.tzinfo is None:
-        errors[name] = "needs a UTC offset, e.g. +00:00"
-        return None
-    return parsed
-
-
-def _person(value: Any, name: str, errors: dict[str, str], required: bool) -> dict[str, str] | None:
-    if value in (None, {}) and not required:
-        return None
-    if not isinstance(value, Mapping):
-        errors[name] = "must be an object with at least a name"
-        return None
-    person = {}
-    for key, item in value.items():
-        if key not in PERSON_FIELDS:
-            errors[f"{name}.{key}"] = "unknown field"
-        elif not isinstance(item, str) or len(item) > 2000:
-            errors[f"{name}.{key}"] = "must be text of at most 2000 characters"
-        else:
-            person[key] = item.strip()
-    if not person.get("name"):
-        errors[f"{name}.name"] = "is required"
-    return person

@@ -14,6 +14,7 @@ from workflow_app.casework.engine import Action, Casework
 from workflow_app.casework.instances import Instance, TaskNotOpen
 from workflow_app.casework.letters import unsent_required
 from workflow_app.casework.models import Complaint, Letter, Task, User
+from workflow_app.casework.schemas import Completion, parse
 from workflow_app.diagrams.forms import validate_submission
 from workflow_app.rules import clock, roles
 from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -87,8 +88,7 @@ class TaskService:
 
     def complete(self, task_id: str, data: Any, user: User) -> dict[str, Any]:
         """Complete a task with form data; nothing changes when the data is refused."""
-        if not isinstance(data, Mapping):
-            raise InvalidInput({"data": "send the form's values as a JSON object"})
+        data = parse(Completion, {"data": data}).data
         with transaction(self.sessions) as session:
             task, complaint, drafts, open_tasks = self._work_at(session, task_id, user)
             if task.status != TaskStatus.OPEN:

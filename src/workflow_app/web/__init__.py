@@ -10,6 +10,7 @@ from flask import Flask, g, jsonify, redirect, render_template, request, url_for
 from workflow_app import settings as app_settings
 from workflow_app.casework.db import database_url, default_instance_dir
 from workflow_app.casework.runtime import Runtime, build_runtime
+from workflow_app.casework.schemas import unstorable_text
 from workflow_app.rules import clock
 
 
@@ -117,6 +118,20 @@ def register_errorhandlers(app: Flask) -> None:
             return jsonify({"error": "not found"}), 404
         return render_template("error.html", status=404, title="Page not found",
                                message="There is no such page, or it is not one you may see."), 404
+
+    @app.before_request
+    def refuse_unstorable_text():
+        """A form or query no database can store (a NUL, a lone surrogate) is refused before any view reads it;
+        the API refuses the same by field (`web.openapi`)."""
+        if request.path.startswith("/api/"):
+            return None
+        for name, value in (*request.args.items(multi=True), *request.form.items(multi=True)):
+            if unstorable_text(name) or unstorable_text(value):
+                return render_template("error.html", status=400, title="The form could not be saved",
+                                       message="A field holds characters that cannot be stored (a NUL "
+                                               "character or broken Unicode). Go back, retype it and try "
+                                               "again."), 400
+        return None
 
     @app.errorhandler(CSRFError)
     def csrf_refused(error):

@@ -1,6 +1,9 @@
-"""The JSON API: token-authenticated, thin over the services.
+"""The JSON API: token-authenticated, thin over the services, described at /api/openapi.json.
 
-Timestamps are ISO 8601 with offset. Errors are JSON bodies naming the field.
+Each operation is declared once (`openapi.Api`): its path parameters, query and body are
+checked against the models in `casework.schemas` before any service runs, and the same
+declaration is the OpenAPI 3.1 document. Timestamps are ISO 8601 with offset. Errors are
+JSON bodies, `{"error": ..., "errors": {field: [messages]}}`.
 """
 from __future__ import annotations
 
@@ -10,10 +13,37 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from workflow_app.casework.accounts import user_for_token
 from workflow_app.casework.runtime import Runtime
-from workflow_app.rules.errors import InvalidInput, WorkflowAppError
+from workflow_app.casework.schemas import (
+    EVENT_NAME_PATTERN,
+    REFERENCE_PATTERN,
+    TASK_ID_PATTERN,
+    Assignment,
+    ComplaintRecord,
+    Completed,
+    Completion,
+    EventPost,
+    EventResult,
+    HistoryEvent,
+    ListedTask,
+    Logged,
+    NewComplaint,
+    TaskFilter,
+    TaskRecord,
+)
+from workflow_app.rules.errors import WorkflowAppError
 from workflow_app.web.identity import read_user
+from workflow_app.web.openapi import Api, PathParameter
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+api = Api(bp, "Complaint handling API", (
+    "Log complaints, read their deadlines and history, send events from outside (an escalation request, a "
+    "resident's reply) and work tasks, under the Housing Ombudsman's Complaint Handling Code. Every request "
+    "carries an API token: `Authorization: Bearer <token>`."))
+
+REFERENCE = PathParameter("reference", REFERENCE_PATTERN, "complaint")
+TASK = PathParameter("task_id", TASK_ID_PATTERN, "task")
+EVENT = PathParameter("name", EVENT_NAME_PATTERN, "event")
+PUBLIC = {"api.openapi"}
 
 
 def runtime() -> Runtime:
@@ -22,9 +52,11 @@ def runtime() -> Runtime:
 
 @bp.before_request
 def authenticate() -> Response | None:
+    if request.endpoint in PUBLIC:
+        return None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    if scheme.lower() != "bearer" or not token.strip():
         return _error(401, "send an API token: Authorization: Bearer <token>")
     user = read_user(lambda session: user_for_token(session, token.strip()))
     if user is None:
@@ -40,72 +72,71 @@ def domain_error(error: WorkflowAppError):
 
 @bp.errorhandler(400)
 def bad_request(error):
-    return _error(400, "the request body must be JSON")
+    return _error(400, "the request could not be read")
 
 
 def _error(status: int, message: str):
     return jsonify({"error": message}), status
 
 
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if body is None and request.content_length:
-        raise InvalidInput({"body": "is not valid JSON"})
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise InvalidInput({"body": "must be a JSON object"})
-    return body
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(api.document(request.host_url.rstrip("/")))
 
 
-@bp.post("/complaints")
-def log_complaint():
-    reference = runtime().complaints.log_complaint(_json_body(), g.user)
-    return jsonify({"reference": reference}), 201
+@api.operation("POST", "/complaints", body=NewComplaint, answers={201: Logged}, refusals=(409,))
+def log_complaint(body: NewComplaint) -> tuple[dict[str, Any], int]:
+    """Log a complaint and start its landlord's current process.
+
+    Answers the new reference. The landlord must be one the token's user works for."""
+    return {"reference": runtime().complaints.log_complaint(body, g.user)}, 201
 
 
-@bp.get("/complaints/<reference>")
-def complaint(reference: str):
-    return jsonify(runtime().complaints.describe(reference, g.user))
+@api.operation("GET", "/complaints/<reference>", parameters=(REFERENCE,), answers={200: ComplaintRecord},
+               refusals=(404,))
+def complaint(reference: str) -> dict[str, Any]:
+    """The complaint: stage, status, deadlines and open tasks."""
+    return runtime().complaints.describe(reference, g.user)
 
 
-@bp.get("/complaints/<reference>/history")
-def history(reference: str):
-    return jsonify(runtime().complaints.history(reference, g.user))
+@api.operation("GET", "/complaints/<reference>/history", parameters=(REFERENCE,),
+               answers={200: list[HistoryEvent]}, refusals=(404,))
+def history(reference: str) -> list[dict[str, Any]]:
+    """The complaint's audit events, oldest first."""
+    return runtime().complaints.history(reference, g.user)
 
 
-@bp.post("/complaints/<reference>/events/<name>")
-def send_event(reference: str, name: str):
-    result = runtime().complaints.send_event(reference, name, _json_body().get("data"), g.user)
-    return jsonify(result), 200 if result["delivered"] else 202
+@api.operation("POST", "/complaints/<reference>/events/<name>", parameters=(REFERENCE, EVENT), body=EventPost,
+               answers={200: EventResult, 202: EventResult}, refusals=(404, 409))
+def send_event(reference: str, name: str, body: EventPost) -> tuple[dict[str, Any], int]:
+    """Send an event from outside to the complaint's process.
+
+    200 when the process took it; 202 when it is kept until the process can take it (an escalation request
+    before the stage 1 response, say); 422 when the process has no event of that name."""
+    result = runtime().complaints.send_event(reference, name, body.data, g.user)
+    return result, 200 if result["delivered"] else 202
 
 
-@bp.get("/tasks")
-def tasks():
-    overdue = request.args.get("overdue")
-    if overdue not in (None, "", "true", "false"):
-        raise InvalidInput({"overdue": "use true or false"})
-    page = request.args.get("page", "1")
-    if not page.isdigit():
-        raise InvalidInput({"page": "must be a positive whole number"})
-    return jsonify(runtime().tasks.list(
-        g.user,
-        assignee=request.args.get("assignee") or None,
-        role=request.args.get("role") or None,
-        landlord=request.args.get("landlord") or None,
-        overdue=None if not overdue else overdue == "true",
-        page=int(page),
-    ))
+@api.operation("GET", "/tasks", query=TaskFilter, answers={200: list[ListedTask]})
+def tasks(query: TaskFilter) -> list[dict[str, Any]]:
+    """Open tasks the token's user may see, soonest due first, 50 a page."""
+    return runtime().tasks.list(g.user, assignee=query.assignee, role=query.role, landlord=query.landlord,
+                                overdue=query.overdue, page=query.page)
 
 
-@bp.post("/tasks/<task_id>/complete")
-def complete_task(task_id: str):
-    return jsonify(runtime().tasks.complete(task_id, _json_body().get("data", {}), g.user))
+@api.operation("POST", "/tasks/<task_id>/complete", parameters=(TASK,), body=Completion, answers={200: Completed},
+               refusals=(403, 404, 409))
+def complete_task(task_id: str, body: Completion) -> dict[str, Any]:
+    """Complete a task with its form's values.
+
+    422 names each refused field and changes nothing; 409 when the task is no longer open, or while a letter the
+    Code requires is unsent (`letters` lists them: send them first, as in the browser); 403 when the Code's
+    different-person rule at stage 2 forbids it."""
+    return runtime().tasks.complete(task_id, body.data, g.user)
 
 
-@bp.post("/tasks/<task_id>/assign")
-def assign_task(task_id: str):
-    body = _json_body()
-    if "assignee" not in body:
-        raise InvalidInput({"assignee": "is required (null releases the task)"})
-    return jsonify(runtime().tasks.assign(task_id, body["assignee"], g.user))
+@api.operation("POST", "/tasks/<task_id>/assign", parameters=(TASK,), body=Assignment, answers={200: TaskRecord},
+               refusals=(403, 404, 409))
+def assign_task(task_id: str, body: Assignment) -> dict[str, Any]:
+    """Claim a task (yourself), release it (null) or give it to someone else (managers)."""
+    return runtime().tasks.assign(task_id, body.assignee, g.user)
