@@ -188,3 +188,25 @@ def test_the_fuzzer_finds_no_server_error_and_no_undocumented_response(client, s
             case.call_and_validate(headers=staff, excluded_checks=[positive_data_acceptance])
 
         answers_as_documented()
+
+
+def test_the_fuzzer_follows_the_documents_links_through_real_complaints_and_tasks(client, staff):
+    """Stateful: log a complaint, read it, then complete or assign its open task with generated data, as the
+    document's links lead; every answer on the way is checked as above."""
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", client.application)
+    followed = []
+
+    class Walk(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"headers": staff}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            followed.append((case.operation.label, response.status_code))
+            case.validate_response(response, excluded_checks=[positive_data_acceptance], headers=staff)
+
+    Walk.run(settings=settings(max_examples=FUZZ_EXAMPLES, derandomize=True, deadline=None, database=None,
+                               stateful_step_count=6, suppress_health_check=list(HealthCheck)))
+    reached = {label for label, status in followed if status < 500}
+    assert {"POST /api/complaints", "GET /api/complaints/{reference}", "POST /api/tasks/{task_id}/complete"} <= reached
+    assert any(label == "POST /api/tasks/{task_id}/complete" and status in (200, 422, 409)
+               for label, status in followed), "the walk never reached a real task"

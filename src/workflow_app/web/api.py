@@ -32,7 +32,7 @@ from workflow_app.casework.schemas import (
 )
 from workflow_app.rules.errors import WorkflowAppError
 from workflow_app.web.identity import read_user
-from workflow_app.web.openapi import Api, PathParameter
+from workflow_app.web.openapi import Api, Link, PathParameter
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 api = Api(bp, "Complaint handling API", (
@@ -44,6 +44,9 @@ REFERENCE = PathParameter("reference", REFERENCE_PATTERN, "complaint")
 TASK = PathParameter("task_id", TASK_ID_PATTERN, "task")
 EVENT = PathParameter("name", EVENT_NAME_PATTERN, "event")
 PUBLIC = {"api.openapi"}
+
+THE_LOGGED = {"reference": "$response.body#/reference"}
+FIRST_OPEN_TASK = {"task_id": "$response.body#/open_tasks/0/id"}
 
 
 def runtime() -> Runtime:
@@ -81,10 +84,13 @@ def _error(status: int, message: str):
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(api.document(request.host_url.rstrip("/")))
+    """The document, with the landlords deployed here as the choices for `landlord` (the app's index lists
+    them too)."""
+    return jsonify(api.document(request.host_url.rstrip("/"), choices={"landlord": sorted(runtime().landlords)}))
 
 
-@api.operation("POST", "/complaints", body=NewComplaint, answers={201: Logged}, refusals=(409,))
+@api.operation("POST", "/complaints", body=NewComplaint, answers={201: Logged}, refusals=(409,),
+               links={201: {"ReadIt": Link("complaint", THE_LOGGED), "ItsHistory": Link("history", THE_LOGGED)}})
 def log_complaint(body: NewComplaint) -> tuple[dict[str, Any], int]:
     """Log a complaint and start its landlord's current process.
 
@@ -93,7 +99,8 @@ def log_complaint(body: NewComplaint) -> tuple[dict[str, Any], int]:
 
 
 @api.operation("GET", "/complaints/<reference>", parameters=(REFERENCE,), answers={200: ComplaintRecord},
-               refusals=(404,))
+               refusals=(404,), links={200: {"CompleteItsTask": Link("complete_task", FIRST_OPEN_TASK),
+                                             "AssignItsTask": Link("assign_task", FIRST_OPEN_TASK)}})
 def complaint(reference: str) -> dict[str, Any]:
     """The complaint: stage, status, deadlines and open tasks."""
     return runtime().complaints.describe(reference, g.user)

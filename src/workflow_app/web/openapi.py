@@ -34,6 +34,15 @@ class PathParameter:
     description: str
 
 
+@dataclass(frozen=True)
+class Link:
+    """Where an answer leads: the operation (its view's name) and its parameters taken from the answer, as
+    OpenAPI runtime expressions ("$response.body#/reference")."""
+
+    operation: str
+    parameters: Mapping[str, str]
+
+
 @dataclass
 class Operation:
     method: str
@@ -45,6 +54,8 @@ class Operation:
     answers: Mapping[int, Any]
     refusals: tuple[int, ...]
     parameters: tuple[PathParameter, ...]
+    links: Mapping[int, Mapping[str, Link]]
+    name: str
     adapters: dict[int, TypeAdapter] = field(default_factory=dict)
 
     @property
@@ -62,14 +73,16 @@ class Api:
 
     def operation(self, method: str, rule: str, *, answers: Mapping[int, Any], body: type[BaseModel] | None = None,
                   query: type[BaseModel] | None = None, refusals: tuple[int, ...] = (),
-                  parameters: tuple[PathParameter, ...] = ()) -> Callable:
+                  parameters: tuple[PathParameter, ...] = (),
+                  links: Mapping[int, Mapping[str, Link]] | None = None) -> Callable:
         """Register a view as an operation: `answers` maps each success status to its model (or a list of one);
-        `refusals` are the error statuses it may answer besides 401 and 422."""
+        `refusals` are the error statuses it may answer besides 401 and 422; `links` say which operations an
+        answer leads to (a logged complaint to reading it), for clients and for the stateful fuzzer."""
         def register(view: Callable) -> Callable:
             doc = (view.__doc__ or "").strip()
             summary, _, description = doc.partition("\n")
             operation = Operation(method, rule, summary.strip(), " ".join(description.split()), body, query,
-                                  answers, refusals, parameters,
+                                  answers, refusals, parameters, links or {}, view.__name__,
                                   {status: TypeAdapter(model) for status, model in answers.items()})
             self.operations.append(operation)
 
@@ -93,8 +106,9 @@ class Api:
             return checked
         return register
 
-    def document(self, server: str) -> dict[str, Any]:
-        """The OpenAPI 3.1 document of every operation."""
+    def document(self, server: str, choices: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of every operation; `choices` lists the values a field of that name
+        takes in this deployment (the landlords deployed), for request bodies and query parameters alike."""
         models = {Problem: "serialization"}
         for operation in self.operations:
             for model in (operation.body, operation.query):
@@ -104,10 +118,14 @@ class Api:
                 models[_item(answer)] = "serialization"
         _, schemas = models_json_schema(list(models.items()), ref_template=REF)
         components = schemas.get("$defs", {})
+        for name, values in (choices or {}).items():
+            for model in models:
+                if models[model] == "validation" and name in components[model.__name__].get("properties", {}):
+                    components[model.__name__]["properties"][name]["enum"] = values
         paths: dict[str, dict[str, Any]] = {}
         for operation in self.operations:
             paths.setdefault(self.blueprint.url_prefix + operation.path, {})[operation.method.lower()] = \
-                _described(operation)
+                _described(operation, choices or {})
         return {
             "openapi": "3.1.0",
             "info": {"title": self.title, "version": _version(), "description": self.description},
@@ -157,9 +175,8 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
-def _described(operation: Operation) -> dict[str, Any]:
-    described: dict[str, Any] = {"summary": operation.summary, "operationId": operation.rule.strip("/")
-                                 .replace("/", "_").replace("<", "").replace(">", "") + "_" + operation.method.lower()}
+def _described(operation: Operation, choices: Mapping[str, list[str]]) -> dict[str, Any]:
+    described: dict[str, Any] = {"summary": operation.summary, "operationId": operation.name}
     if operation.description:
         described["description"] = operation.description
     parameters = [{"name": p.name, "in": "path", "required": True, "description": p.description,
@@ -168,7 +185,8 @@ def _described(operation: Operation) -> dict[str, Any]:
         schema = operation.query.model_json_schema(ref_template=REF)
         for name, property_schema in schema["properties"].items():
             parameters.append({"name": name, "in": "query", "required": False,
-                               "schema": _without_null(property_schema)})
+                               "schema": _without_null(property_schema) | (
+                                   {"enum": choices[name]} if name in choices else {})})
     if parameters:
         described["parameters"] = parameters
     if operation.body is not None:
@@ -177,6 +195,10 @@ def _described(operation: Operation) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, answer in operation.answers.items():
         responses[str(status)] = {"description": HTTPStatus(status).phrase, "content": _json(_schema_of(answer))}
+        if status in operation.links:
+            responses[str(status)]["links"] = {
+                name: {"operationId": link.operation, "parameters": dict(link.parameters)}
+                for name, link in operation.links[status].items()}
     problem = _json({"$ref": REF.format(model=Problem.__name__)})
     for status in sorted({400, 401, 422, *operation.refusals}):
         responses[str(status)] = {"description": _REFUSALS.get(status, HTTPStatus(status).phrase), "content": problem}
