@@ -45,6 +45,8 @@ def logged(client, staff) -> tuple[str, str]:
     ({**COMPLAINT, "resident": {"name": "A\u0000"}}, "resident.name"),
     ({**COMPLAINT, "summary": 12}, "summary"),
     ({**COMPLAINT, "received_at": 1766507400}, "received_at"),
+    ({**COMPLAINT, "received_at": "0001-01-01T00:00:00+00:01"}, "received_at"),   # found by the fuzzer
+    ({**COMPLAINT, "received_at": "1066-10-14T09:00:00+00:00"}, "received_at"),
     ({**COMPLAINT, "channel": ["phone"]}, "channel"),
     ({**COMPLAINT, "resident": ["A Resident"]}, "resident"),
     ({**COMPLAINT, "representative": "someone"}, "representative"),

@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
+from workflow_app.rules.calendar import FIRST_YEAR, LAST_YEAR
 from workflow_app.rules.errors import InvalidInput
 from workflow_app.rules.vocabulary import CATEGORIES, CHANNELS
 
@@ -128,6 +129,12 @@ def _iso_instant(value: Any) -> Any:
         raise ValueError("must be an ISO 8601 date and time, e.g. 2026-12-23T16:30:00+00:00") from None
     if parsed.tzinfo is None:
         raise ValueError("needs a UTC offset, e.g. +00:00")
+    try:
+        year = parsed.astimezone(UTC).year
+    except OverflowError:
+        year = 0
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"must fall between {FIRST_YEAR} and {LAST_YEAR}, the years the working-day calendar knows")
     return parsed
 
 
