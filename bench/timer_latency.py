@@ -20,6 +20,11 @@ recorded instant.
     python bench/timer_latency.py                     # SQLite, about two minutes
     python bench/timer_latency.py --postgres postgresql+psycopg://postgres@127.0.0.1:55441/postgres
     python bench/timer_latency.py --spread 50 --over 5 --burst 500 --schedulers 2
+    python bench/timer_latency.py --spread 0 --burst 0 --split 10000 --postgres ...   # two schedulers' shares
+
+The split case (issue 14) arms `--split` timers due at one instant and drains them with two
+scheduler processes: it prints each one's share (from each process's own log), the time from
+the due instant to the last fire, and whether every timer fired exactly once.
 
 With --postgres it makes (and drops) a database `timer_latency_bench` on that server.
 Prints figures; asserts nothing about time.
@@ -28,12 +33,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -61,6 +68,8 @@ LOG_SECONDS = 0.08
 """A generous guess at the seconds one complaint takes to log, to put the spread's first deadline after the last
 is armed."""
 BENCH_DATABASE = "timer_latency_bench"
+SWEEP_LOG = re.compile(r"timer sweep moved (\d+) complaint")
+"""What a scheduler logs after each sweep (casework/scheduler.py): its share of the fired timers."""
 
 
 def landlord_with_timer_at_receipt(folder: Path) -> Path:
@@ -136,9 +145,20 @@ def arm_burst(runtime, user, count: int) -> list[datetime]:
     return [instant] * count
 
 
-def run_case(url: str, processes: Path, schedulers: int, arming, count: int) -> tuple[list[float], float]:
-    """Arm, start the schedulers, wait for every timer to fire; returns (lateness of each in seconds, the
-    seconds from arming to the last fire)."""
+@dataclass
+class Case:
+    lateness: list[float]
+    """Seconds each timer fired after its due instant."""
+    took: float
+    """Seconds from arming to the last fire."""
+    shares: list[int]
+    """Timers each scheduler process fired, from its own log."""
+    fired_once: bool
+    """Every timer fired, and none twice."""
+
+
+def run_case(url: str, processes: Path, schedulers: int, arming, count: int) -> Case:
+    """Arm, start the schedulers, wait for every timer to fire."""
     runtime, user = prepared(url, processes)
     started = time.monotonic()
     due = arming(runtime, user)
@@ -149,8 +169,10 @@ def run_case(url: str, processes: Path, schedulers: int, arming, count: int) -> 
            "WORKFLOW_APP_FORMS": str(FORMS), "PYTHONPATH": str(ROOT / "src")}
     for name in ("WORKFLOW_APP_NOW", "WORKFLOW_APP_RUN_SCHEDULER"):
         env.pop(name, None)
-    command = [sys.executable, "-c", "from workflow_app.tools.cli import main; main()", "scheduler"]
-    running = [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL) for _ in range(schedulers)]
+    command = [sys.executable, "-c", "from workflow_app.tools.cli import main; main()", "--verbose", "scheduler"]
+    logs = [Path(tempfile.mkstemp(prefix="scheduler-", suffix=".log")[1]) for _ in range(schedulers)]
+    running = [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+               for log in logs]
     try:
         give_up = last_due + timedelta(seconds=120 + count * 0.1)
         while datetime.now(UTC) < give_up:
@@ -170,9 +192,14 @@ def run_case(url: str, processes: Path, schedulers: int, arming, count: int) -> 
                                .where(AuditEvent.type == "timer_fired")).all()
     runtime.close()
     per_complaint = {complaint_id for _, _, complaint_id in rows}
-    if len(rows) != count or len(per_complaint) != count:
+    fired_once = len(rows) == count and len(per_complaint) == count
+    if not fired_once:
         print(f"    !! {len(rows)} timer_fired events for {len(per_complaint)} complaints; expected {count} once each")
-    return [(fired_at - due_at).total_seconds() for fired_at, due_at, _ in rows], time.monotonic() - started
+    shares = [sum(int(moved) for moved in SWEEP_LOG.findall(log.read_text())) for log in logs]
+    for log in logs:
+        log.unlink()
+    return Case([(fired_at - due_at).total_seconds() for fired_at, due_at, _ in rows], time.monotonic() - started,
+                shares, fired_once)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -180,14 +207,29 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
-def report(label: str, lateness: list[float], took: float) -> None:
+def report(label: str, case: Case) -> None:
+    lateness = case.lateness
     if not lateness:
         print(f"  {label:<44} nothing fired")
         return
     p50, p99, worst = statistics.median(lateness), percentile(lateness, 0.99), max(lateness)
     verdict = "met" if p50 <= GOAL and p99 <= GOAL else "missed"
     print(f"  {label:<44} p50 {p50:6.2f} s   p99 {p99:6.2f} s   max {worst:6.2f} s   "
-          f"goal p50, p99 <= {GOAL:.0f} s: {verdict}   ({len(lateness)} fired, case {took:.0f} s)")
+          f"goal p50, p99 <= {GOAL:.0f} s: {verdict}   ({len(lateness)} fired, case {case.took:.0f} s)")
+    if len(case.shares) > 1:
+        total = sum(case.shares) or 1
+        split = ", ".join(f"{n} ({n / total:.0%})" for n in case.shares)
+        print(f"  {'':<44} fired by each scheduler: {split}; "
+              f"{'every timer fired exactly once' if case.fired_once else 'NOT fired exactly once'}")
+
+
+def report_split(label: str, case: Case) -> None:
+    """A burst drained by several schedulers: each one's share, the time to drain, exactly once."""
+    total = sum(case.shares) or 1
+    split = ", ".join(f"scheduler {i + 1}: {n} ({n / total:.0%})" for i, n in enumerate(case.shares))
+    drained = max(case.lateness) if case.lateness else float("nan")
+    print(f"  {label:<44} drained in {drained:6.1f} s ({len(case.lateness) / drained:5.0f} timers/s); {split}; "
+          f"{'every timer fired exactly once' if case.fired_once else 'NOT fired exactly once'}")
 
 
 def main() -> None:
@@ -198,6 +240,8 @@ def main() -> None:
     parser.add_argument("--over", type=float, default=10.0, help="seconds the spread timers are spread over [10]")
     parser.add_argument("--burst", type=int, default=2000, help="timers due at one instant [2000]")
     parser.add_argument("--schedulers", default="1,2", help="scheduler process counts to run [1,2]")
+    parser.add_argument("--split", type=int, default=10_000,
+                        help="timers due at one instant drained by two schedulers: each one's share [10000; 0: skip]")
     args = parser.parse_args()
     counts = [int(n) for n in args.schedulers.split(",")]
     backends = ([] if args.no_sqlite else [("SQLite", None)]) + ([("PostgreSQL", args.postgres)] if args.postgres
@@ -212,13 +256,19 @@ def main() -> None:
             try:
                 for schedulers in counts:
                     plural = "s" if schedulers > 1 else ""
-                    lateness, took = run_case(database.fresh(), processes, schedulers,
-                                              lambda runtime, user: arm_spread(runtime, user, args.spread, args.over),
-                                              args.spread)
-                    report(f"{args.spread} spread over {args.over:g} s, {schedulers} scheduler{plural}", lateness, took)
-                    lateness, took = run_case(database.fresh(), processes, schedulers,
-                                              lambda runtime, user: arm_burst(runtime, user, args.burst), args.burst)
-                    report(f"{args.burst} due at one instant, {schedulers} scheduler{plural}", lateness, took)
+                    if args.spread:
+                        case = run_case(database.fresh(), processes, schedulers,
+                                        lambda runtime, user: arm_spread(runtime, user, args.spread, args.over),
+                                        args.spread)
+                        report(f"{args.spread} spread over {args.over:g} s, {schedulers} scheduler{plural}", case)
+                    if args.burst:
+                        case = run_case(database.fresh(), processes, schedulers,
+                                        lambda runtime, user: arm_burst(runtime, user, args.burst), args.burst)
+                        report(f"{args.burst} due at one instant, {schedulers} scheduler{plural}", case)
+                if args.split:
+                    case = run_case(database.fresh(), processes, 2,
+                                    lambda runtime, user: arm_burst(runtime, user, args.split), args.split)
+                    report_split(f"{args.split} due at one instant, 2 schedulers", case)
             finally:
                 database.drop()
 
