@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from tests.integration.test_caseworker import COMPLAINT_FORM, app, csrf, log, post, web  # noqa: F401  (fixtures)
+from tests.integration.test_caseworker import COMPLAINT_FORM, app, csrf, log, open_task, post, web  # noqa: F401  (fixtures)
 from workflow_app.casework.case_record import MAX_ATTACHMENT_BYTES
 from workflow_app.casework.models import Attachment, Complaint
 
@@ -94,3 +94,13 @@ def test_a_nul_in_the_log_form_is_refused_on_every_database(web, deployed, field
 def test_a_nul_in_a_search_is_refused_not_an_error(web, deployed):
     response = web.get("/complaints?q=TH%00")
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("data", ["[" * 5000 + "]" * 5000, '{"a": "\\u0000"}', '{"\\ud800": 1}'])
+def test_a_task_form_no_database_can_store_is_refused_and_the_task_stays_open(web, deployed, data):
+    reference = log(web)
+    task = open_task(deployed, reference)
+    response = post(web, f"/tasks/{task.id}", {"data": data}, f"/tasks/{task.id}")
+    assert response.status_code in (400, 422)
+    assert "could not be read" in response.get_data(as_text=True) or "cannot" in response.get_data(as_text=True)
+    assert open_task(deployed, reference).id == task.id

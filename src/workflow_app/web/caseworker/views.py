@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 from datetime import datetime
 
@@ -15,6 +14,7 @@ from workflow_app.casework.case_record import CaseRecord
 from workflow_app.casework.letters import LetterService, SmtpSettings, clean_html
 from workflow_app.casework.models import User
 from workflow_app.casework.runtime import Runtime
+from workflow_app.casework.schemas import read_json
 from workflow_app.casework.tasks import may_work
 from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound, WorkflowAppError
 from workflow_app.rules.roles import may_supervise
@@ -207,8 +207,8 @@ def task(task_id: str):
     status = 200
     if request.method == "POST":
         try:
-            submitted = json.loads(request.form.get("data") or "{}")
-        except ValueError:
+            submitted = read_json(request.form.get("data") or "{}")
+        except InvalidInput:
             submitted, errors = {}, {"_form": ["The form could not be read; try again."]}
         if not errors:
             try:
