@@ -100,6 +100,35 @@ def test_retention_dry_run_changes_nothing_and_the_real_run_leaves_no_personal_d
     assert still_open
 
 
+@pytest.mark.parametrize("retention, confirmed", [
+    ("default", False),       # no [retention] in landlord.toml: applied before any confirmation
+    ("confirmed", True),
+])
+def test_closed_complaints_are_anonymised_after_the_default_period_until_the_landlord_sets_its_own(
+        officer, caseworker, deployed, virtual_clock, retention, confirmed):
+    from dataclasses import replace
+    from datetime import date
+
+    from workflow_app.casework.retention import apply_retention
+    from workflow_app.rules.landlords import DEFAULT_RETENTION, Retention
+
+    landlords = deployed.casework.landlords
+    landlords["testshire"] = replace(landlords["testshire"], retention=DEFAULT_RETENTION if retention == "default"
+                                     else Retention(6, confirmed_by="Data Protection Officer",
+                                                    confirmed_on=date(2026, 11, 30)))
+    old = closed_complaint(deployed, officer, caseworker, virtual_clock)   # closed on 1 March 2027
+
+    virtual_clock.set(at("2033-02-27T12:00:00+00:00"))
+    assert apply_retention(deployed.sessions, deployed.casework, "tester", dry_run=False) == []
+    virtual_clock.set(at("2033-03-02T12:00:00+00:00"))
+    assert [d.reference for d in apply_retention(deployed.sessions, deployed.casework, "tester", False)] == [old]
+
+    assert "Quartermaine" not in every_stored_text(deployed)
+    anonymised = deployed.complaints.history(old, officer)[-1]
+    assert anonymised["type"] == "anonymised"
+    assert (anonymised["retention_years"], anonymised["retention_confirmed"]) == (6, confirmed)
+
+
 def add_sign_in_attempts(runtime, *ages) -> None:
     """One failed attempt by "carl" from 203.0.113.7 for each age (a timedelta before now)."""
     from workflow_app.casework.models import SignInAttempt

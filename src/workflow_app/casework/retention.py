@@ -1,6 +1,12 @@
 """Retention: closed complaints are anonymised after the landlord's retention period (UK GDPR),
 and sign-in attempts are forgotten after `SIGN_IN_ATTEMPTS_KEPT`.
 
+A landlord's period is `[retention]` in its landlord.toml, or `rules.landlords`'
+`DEFAULT_RETENTION_YEARS` until it sets one: the default is applied before the landlord
+confirms a period, so that closed complaints are anonymised at all; the managers' pages say
+which period applies until it is confirmed, and each `anonymised` event records the period
+and whether it was confirmed.
+
 What stays is what the Code's reporting needs: the reference, dates, category, channel,
 stages, deadlines, outcomes and the shape of the audit trail. What goes is everything
 that could identify a person: the resident and any representative, free text, letters'
@@ -46,7 +52,8 @@ CASE_FACTS = {"reference", "landlord", "received_at", "channel", "category", "ha
 SAFE_AUDIT_KEYS = {
     "task_id", "element_id", "name", "stage", "role", "due_at", "key", "extended", "late", "template", "outcome",
     "reference", "channel", "category", "received_at", "definition_version", "pending", "process_id",
-    "version", "content_hash", "landlord", "retention_years", "assignee", "previous", "status",
+    "version", "content_hash", "landlord", "retention_years", "retention_confirmed", "assignee", "previous",
+    "status",
 }
 
 
@@ -79,12 +86,10 @@ def cutoff(today: date, years: int) -> datetime:
 def due_for_anonymising(session: Session, landlords: Mapping[str, Landlord]) -> Iterator[Due]:
     today = london_date(clock.now())
     for landlord in sorted(landlords.values(), key=lambda lord: lord.slug):
-        if not landlord.retention_years:
-            continue
         query = select(Complaint.reference, Complaint.closed_at).where(
             Complaint.landlord == landlord.slug, Complaint.status == ComplaintStatus.CLOSED,
             Complaint.anonymised_at.is_(None),
-            Complaint.closed_at <= cutoff(today, landlord.retention_years)).order_by(Complaint.closed_at)
+            Complaint.closed_at <= cutoff(today, landlord.retention.years)).order_by(Complaint.closed_at)
         for reference, closed_at in session.execute(query):
             yield Due(reference, landlord.slug, closed_at)
 
@@ -115,8 +120,9 @@ def anonymise(session: Session, casework: Casework, reference: str, actor: str) 
     instance.keep_only_data(lambda key: key in CASE_FACTS or key.endswith("_at"))
     session.execute(update(WorkflowInstance).where(WorkflowInstance.complaint_id == cid)
                     .values(state=instance.dump()))
-    retention = casework.landlord(complaint.landlord).retention_years
-    audit.record(session, complaint, "anonymised", actor, retention_years=retention)
+    retention = casework.landlord(complaint.landlord).retention
+    audit.record(session, complaint, "anonymised", actor, retention_years=retention.years,
+                 retention_confirmed=retention.confirmed)
 
 
 def apply_retention(sessions: sessionmaker[Session], casework: Casework, actor: str, dry_run: bool) -> list[Due]:
