@@ -237,6 +237,8 @@ def test_retention_and_the_scheduler_forget_sign_in_attempts_older_than_30_days(
         add(1, 29, 31, 90)
         dry = cli("retention", "--dry-run")
         assert dry.exit_code == 0 and "2 sign-in attempt(s) older than 30 days would be forgotten" in dry.output
+        assert "testshire: 6 years after closing (set in landlord.toml), awaiting the landlord's confirmation" \
+            in dry.output
         assert ages() == [1, 29, 31, 90]
         done = cli("retention")
         assert done.exit_code == 0 and "2 sign-in attempt(s) older than 30 days forgotten" in done.output

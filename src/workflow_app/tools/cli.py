@@ -425,7 +425,8 @@ def verify(ctx: click.Context) -> None:
 
 
 @main.command("retention")
-@click.option("--dry-run", is_flag=True, help="List what would be anonymised and change nothing.")
+@click.option("--dry-run", is_flag=True, help="List what would be anonymised, count the sign-in attempts that would be "
+              "forgotten, and change nothing.")
 @click.option("--by", "actor", default="retention", show_default=True)
 @click.pass_context
 def retention_command(ctx: click.Context, dry_run: bool, actor: str) -> None:
@@ -433,6 +434,11 @@ def retention_command(ctx: click.Context, dry_run: bool, actor: str) -> None:
     default), and forget old sign-in attempts."""
     from workflow_app.casework.retention import SIGN_IN_ATTEMPTS_KEPT, apply_retention, forget_old_sign_in_attempts
     runtime = _runtime(ctx)
+    for slug, landlord in sorted(runtime.landlords.items()):
+        if not landlord.retention.confirmed:
+            source = "the default" if landlord.retention.default else "set in landlord.toml"
+            click.echo(f"{slug}: {landlord.retention.years} years after closing ({source}), "
+                       "awaiting the landlord's confirmation")
     due = apply_retention(runtime.sessions, runtime.casework, actor, dry_run)
     verb = "would anonymise" if dry_run else "anonymised"
     for item in due:
