@@ -44,8 +44,10 @@ Why six: a resident's claim over what a complaint was about (disrepair, a tenanc
 be brought for six years, in contract and in tort (Limitation Act 1980, sections 2 and 5), and
 the complaint's record is the landlord's evidence until then; a complaint to the Housing
 Ombudsman is normally brought within 12 months of the landlord's final response (the Housing
-Ombudsman Scheme), well inside it. The Ombudsman expects landlords to keep full records of
-complaints and to set their own retention policy; it does not set a period. Scotland's
+Ombudsman Scheme), well inside it. The Code requires a full record of each complaint (Code
+5.12) and sets no period for keeping it: that is for the landlord's own retention policy, which
+the Ombudsman's record-keeping guidance (its Spotlight report on knowledge and information
+management, 2023) asks every landlord to have. Scotland's
 five-year prescription (Prescription and Limitation (Scotland) Act 1973, section 6) is shorter,
 so six years is not too short there either. It is a default, not the landlord's decision: it is
 applied until the landlord confirms a period (so that closed complaints are anonymised at all),
