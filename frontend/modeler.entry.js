@@ -26,7 +26,7 @@ async function start() {
     moddleExtensions: { camunda: camundaModdle },
   });
   window.workflowAppModeler = modeler; // for the browser tests and the console
-  const xml = document.getElementById("modeller-source").textContent;
+  const xml = JSON.parse(document.getElementById("modeller-source").textContent);
   const { warnings } = await modeler.importXML(xml);
   modeler.get("canvas").zoom("fit-viewport");
   if (warnings.length) status.textContent = `Opened with ${warnings.length} warning(s) from the diagram reader.`;

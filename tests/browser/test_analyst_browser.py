@@ -153,3 +153,23 @@ def test_the_modeller_edits_properties_and_checks_the_draft(signed_in, analyst_l
     expect(analyst.locator("tr.finding[data-provision='6.13']")).to_be_visible()
     expect(analyst.locator(".diff-changed")).to_contain_text("(edited)")
     expect(analyst.get_by_label("I know this version breaks the Complaint Handling Code")).to_be_visible()
+
+
+def test_a_diagram_holding_script_end_tags_opens_whole_in_the_modeller(signed_in, analyst_live):
+    """Documentation with </SCRIPT> in it reaches the editor as written, and nothing on the page runs it."""
+    from workflow_app.web.analyst.drafts import Drafts
+    _, _, folder = analyst_live
+    hostile = "</SCRIPT><script>alert(1)</script> and </ScRiPt >"
+    xml = DIAGRAM.replace('isExecutable="true">', 'isExecutable="true">\n    <bpmn:documentation>'
+                          f"<![CDATA[{hostile}]]></bpmn:documentation>", 1)
+    assert hostile in xml
+    draft = Drafts(folder / "drafts").save("great_places", xml.encode(), "hostile.bpmn", "ana")
+    analyst = signed_in("ana")
+    dialogs = []
+    analyst.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    analyst.goto(f"/analyst/great_places/modeller?source=draft:{draft.id}")
+    expect(analyst.locator("#modeller")).to_have_attribute("data-ready", "true")
+    documentation = analyst.evaluate("""() => window.workflowAppModeler.getDefinitions().rootElements
+        .find(e => e.$type === 'bpmn:Process').documentation[0].text""")
+    assert documentation == hostile
+    assert dialogs == []

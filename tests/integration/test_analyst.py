@@ -184,6 +184,42 @@ def test_try_it_runs_a_complaint_on_a_date_and_marks_the_diagram(app, web):
                                                    ).get_data(as_text=True)
 
 
+HOSTILE = "</SCRIPT><script>alert(1)</script> and </ScRiPt > and <!-- <script>alert(2)</script>"
+
+
+def hostile_diagram() -> str:
+    """Codeshire's diagram with script break-outs where XML allows a raw "<": in CDATA and in a comment."""
+    xml = diagram("complaint").decode()
+    xml = xml.replace('isExecutable="true">', 'isExecutable="true">\n    <bpmn:documentation>'
+                      f"<![CDATA[{HOSTILE}]]></bpmn:documentation>", 1)
+    return xml.replace("<bpmn:definitions", "<!-- </script><script>alert(3)</script> -->\n<bpmn:definitions", 1)
+
+
+def scripts(page: str) -> list:
+    import lxml.html
+    return lxml.html.document_fromstring(page).xpath("//script")
+
+
+@pytest.mark.parametrize("path, data_id, bundle, xml_of", [
+    ("/analyst/codeshire/modeller?source={source}", "modeller-source", "modeler.entry.js", lambda data: data),
+    ("/analyst/codeshire/try?source={source}&received=2026-12-21T10:00", "try-data", "analyst.entry.js",
+     lambda data: data["xml"]),
+])
+def test_a_diagram_cannot_end_the_script_element_holding_it(web, path, data_id, bundle, xml_of):
+    """Whatever a diagram holds, its page has exactly its two script elements, and the editor gets the XML whole."""
+    import json
+    hostile = hostile_diagram()
+    draft_url, _ = upload(web, "complaint", hostile.encode())
+    page = web.get(path.format(source="draft:" + draft_url.rsplit("/", 1)[1])).get_data(as_text=True)
+
+    found = scripts(page)
+    assert [(s.get("type"), s.get("id"), s.get("src")) for s in found] == [
+        ("application/json", data_id, None), (None, None, f"/static/build/{bundle}")]
+    assert len(re.findall(r"<script", page, re.IGNORECASE)) == 2
+    assert len(re.findall(r"</script", page, re.IGNORECASE)) == 2
+    assert xml_of(json.loads(found[0].text)) == hostile
+
+
 def test_the_modeller_page_opens_the_deployed_diagram_and_sends_drafts_to_the_check(app, web):
     deploy(web, upload(web, "complaint")[0], note="First")
     page = web.get("/analyst/codeshire/modeller").get_data(as_text=True)

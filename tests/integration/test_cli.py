@@ -208,3 +208,44 @@ def test_versions_are_listed_and_downloadable(cli):
     downloaded = cli("versions", "testshire", "--download", "1")
     assert downloaded.output == (PROCESSES / "testshire" / "complaint.bpmn").read_text()
     assert cli("versions", "testshire", "--download", "9").exit_code != 0
+
+
+def test_retention_and_the_scheduler_forget_sign_in_attempts_older_than_30_days(cli, monkeypatch):
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import select
+
+    from workflow_app.casework.db import database_url
+    from workflow_app.casework.db import default_instance_dir as instance_dir
+    from workflow_app.casework.models import SignInAttempt
+    from workflow_app.casework.runtime import build_runtime
+
+    now = datetime.fromisoformat("2027-01-05T12:00:00+00:00")
+    monkeypatch.setenv("WORKFLOW_APP_NOW", now.isoformat())
+    runtime = build_runtime(database_url(instance_dir()), PROCESSES, FORMS)
+
+    def add(*days_ago: int) -> None:
+        with runtime.sessions.begin() as session:
+            session.add_all(SignInAttempt(username="sam", address="198.51.100.4", at=now - timedelta(days=days),
+                                          succeeded=True) for days in days_ago)
+
+    def ages() -> list[int]:
+        with runtime.sessions() as session:
+            return sorted((now - at).days for at in session.scalars(select(SignInAttempt.at)))
+
+    try:
+        add(1, 29, 31, 90)
+        dry = cli("retention", "--dry-run")
+        assert dry.exit_code == 0 and "2 sign-in attempt(s) older than 30 days would be forgotten" in dry.output
+        assert "testshire: 6 years after closing (set in landlord.toml), awaiting the landlord's confirmation" \
+            in dry.output
+        assert ages() == [1, 29, 31, 90]
+        done = cli("retention")
+        assert done.exit_code == 0 and "2 sign-in attempt(s) older than 30 days forgotten" in done.output
+        assert ages() == [1, 29]
+
+        add(45)
+        assert cli("scheduler", "--once").exit_code == 0
+        assert ages() == [1, 29]
+    finally:
+        runtime.close()

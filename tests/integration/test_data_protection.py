@@ -98,3 +98,97 @@ def test_retention_dry_run_changes_nothing_and_the_real_run_leaves_no_personal_d
     assert apply_retention(deployed.sessions, deployed.casework, "tester", dry_run=False) == []
     assert [e["type"] for e in deployed.complaints.history(old, officer)][-1] == "anonymised"
     assert still_open
+
+
+@pytest.mark.parametrize("retention, confirmed", [
+    ("default", False),       # no [retention] in landlord.toml: applied before any confirmation
+    ("confirmed", True),
+])
+def test_closed_complaints_are_anonymised_after_the_default_period_until_the_landlord_sets_its_own(
+        officer, caseworker, deployed, virtual_clock, retention, confirmed):
+    from dataclasses import replace
+    from datetime import date
+
+    from workflow_app.casework.retention import apply_retention
+    from workflow_app.rules.landlords import DEFAULT_RETENTION, Retention
+
+    landlords = deployed.casework.landlords
+    landlords["testshire"] = replace(landlords["testshire"], retention=DEFAULT_RETENTION if retention == "default"
+                                     else Retention(6, confirmed_by="Data Protection Officer",
+                                                    confirmed_on=date(2026, 11, 30)))
+    old = closed_complaint(deployed, officer, caseworker, virtual_clock)   # closed on 1 March 2027
+
+    virtual_clock.set(at("2033-02-27T12:00:00+00:00"))
+    assert apply_retention(deployed.sessions, deployed.casework, "tester", dry_run=False) == []
+    virtual_clock.set(at("2033-03-02T12:00:00+00:00"))
+    assert [d.reference for d in apply_retention(deployed.sessions, deployed.casework, "tester", False)] == [old]
+
+    assert "Quartermaine" not in every_stored_text(deployed)
+    anonymised = deployed.complaints.history(old, officer)[-1]
+    assert anonymised["type"] == "anonymised"
+    assert (anonymised["retention_years"], anonymised["retention_confirmed"]) == (6, confirmed)
+
+
+def add_sign_in_attempts(runtime, *ages) -> None:
+    """One failed attempt by "carl" from 203.0.113.7 for each age (a timedelta before now)."""
+    from workflow_app.casework.models import SignInAttempt
+    from workflow_app.rules import clock
+    with runtime.sessions.begin() as session:
+        session.add_all(SignInAttempt(username="carl", address="203.0.113.7", at=clock.now() - age, succeeded=False)
+                        for age in ages)
+
+
+def sign_in_attempt_ages(runtime) -> list:
+    from sqlalchemy import select
+
+    from workflow_app.casework.models import SignInAttempt
+    from workflow_app.rules import clock
+    with runtime.sessions() as session:
+        return sorted(clock.now() - at for at in session.scalars(select(SignInAttempt.at)))
+
+
+def test_sign_in_attempts_are_kept_30_days_then_forgotten(runtime, virtual_clock):
+    from datetime import timedelta
+
+    from workflow_app.casework.retention import SIGN_IN_ATTEMPTS_KEPT, forget_old_sign_in_attempts
+    from workflow_app.web.extensions import SignInLimit
+
+    kept = SIGN_IN_ATTEMPTS_KEPT
+    assert kept == timedelta(days=30)
+    assert kept > SignInLimit().window     # the sign-in limit still sees every attempt it counts
+    day, second = timedelta(days=1), timedelta(seconds=1)
+    add_sign_in_attempts(runtime, timedelta(minutes=5), 29 * day, 30 * day - second, 30 * day + second, 400 * day)
+
+    assert forget_old_sign_in_attempts(runtime.sessions, dry_run=True) == 2
+    assert len(sign_in_attempt_ages(runtime)) == 5
+    assert forget_old_sign_in_attempts(runtime.sessions) == 2
+    assert sign_in_attempt_ages(runtime) == [timedelta(minutes=5), 29 * day, 30 * day - second]
+    assert forget_old_sign_in_attempts(runtime.sessions) == 0
+
+    virtual_clock.advance(2 * second)                          # the next sweep forgets the next one
+    assert forget_old_sign_in_attempts(runtime.sessions) == 1
+
+
+def test_the_scheduler_forgets_old_sign_in_attempts_after_its_sweeps(runtime, virtual_clock):
+    """The jobs the web process's scheduler and `workflow-app scheduler` run: nobody has to remember to."""
+    import time
+    from datetime import timedelta
+
+    from workflow_app.casework.scheduler import Scheduler, sweep_job
+    from workflow_app.reporting.projections import jobs_after_each_sweep
+
+    add_sign_in_attempts(runtime, timedelta(days=31), timedelta(days=1))
+    sweep_job(runtime.complaints, virtual_clock, jobs_after_each_sweep(runtime))()
+    assert sign_in_attempt_ages(runtime) == [timedelta(days=1)]
+
+    add_sign_in_attempts(runtime, timedelta(days=45))
+    scheduler = Scheduler(runtime.complaints, virtual_clock, longest=0.05, after_sweep=jobs_after_each_sweep(runtime))
+    scheduler.start()
+    try:
+        for _ in range(100):
+            if len(sign_in_attempt_ages(runtime)) == 1:
+                break
+            time.sleep(0.05)
+    finally:
+        scheduler.stop()
+    assert sign_in_attempt_ages(runtime) == [timedelta(days=1)]

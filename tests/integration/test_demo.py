@@ -127,3 +127,92 @@ def _inbox_references(web, query: str) -> set[str]:
         if f"page={page + 1}" not in html:
             return found
         page += 1
+
+
+# What each page is asked with beyond its path: the choices that make it do its work (a landlord, all of them,
+# a year, a diagram to try). A GET page missing here is still read, with no query.
+QUERIES = {
+    "manager.dashboard": ["", "?landlord=all", "?landlord=great_places"],
+    "manager.dashboard_json": ["?landlord=all"],
+    "manager.performance": ["?landlord=all", "?landlord=great_places&year=2026",
+                            "?landlord=harrogate&from=2025-12-01&to=2026-12-22"],
+    "manager.performance_json": ["?landlord=all&year=2026"],
+    "manager.performance_csv": ["?table=ch02&landlord=great_places&year=2026"],
+    "manager.heatmap": ["?landlord=great_places"],
+    "manager.heatmap_json": ["?landlord=great_places&year=2026"],
+    "manager.annual_report": ["?landlord=great_places&year=2026"],
+    "manager.self_assessment": ["?landlord=harrogate&year=2026"],
+    "manager.self_assessment_csv": ["?landlord=harrogate&year=2026"],
+    "manager.self_assessment_print": ["?landlord=harrogate&year=2026"],
+    "manager.find_checklist": ["", "?reference={reference}"],
+    "manager.lessons": ["?landlord=all", "?landlord=great_places&status=open"],
+    "manager.lessons_csv": ["?landlord=all"],
+    "analyst.try_it": ["", "?source=version:{version_id}&received=2026-12-21T10:00&pace=last_day",
+                       "?source=draft:{draft}&received=2026-12-21T10:00"],
+    "analyst.modeller": ["", "?source=version:{version_id}", "?source=draft:{draft}"],
+    "api.tasks": ["", "?overdue=true", "?landlord=great_places&page=2"],
+}
+
+
+def test_reading_any_manager_analyst_or_api_page_writes_nothing(landlords_demo, tmp_path):
+    """No writes on a read, on the demo's data: every GET of the managers', the analysts' and the API's pages
+    (each found in the app's URL map, so a new page is read here too) runs no INSERT, UPDATE or DELETE."""
+    from sqlalchemy import event
+
+    from workflow_app.casework.models import DefinitionVersion, LessonLearnt
+    from workflow_app.web import create_app
+    from workflow_app.web.analyst.drafts import Drafts
+
+    runtime, url, printed = landlords_demo
+    [token] = [line.rsplit(": ", 1)[1] for line in printed if line.startswith("API token for admin")]
+    drafts = tmp_path / "drafts"
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "PROCESSES_DIR": str(runtime.processes_dir),
+                      "FORMS_DIR": str(runtime.forms_dir), "CLOCK": clock.VirtualClock(DEMO_NOW),
+                      "ANALYST_DRAFTS_DIR": str(drafts)})
+    try:
+        with app.extensions["workflow_app"].sessions() as session:
+            values = {
+                "landlord": "great_places",
+                "version_id": session.scalar(select(func.max(DefinitionVersion.id))
+                                             .where(DefinitionVersion.landlord == "great_places")),
+                "entry_id": session.scalar(select(func.min(LessonLearnt.id))
+                                           .where(LessonLearnt.landlord == "great_places")),
+                "reference": session.scalar(select(func.min(Complaint.reference))
+                                            .where(Complaint.landlord == "great_places",
+                                                   Complaint.status == "closed")),
+                "draft": Drafts(drafts).save("great_places", (runtime.processes_dir / "great_places" /
+                                                              "complaint.bpmn").read_bytes(),
+                                             "complaint.bpmn", "admin").id,
+            }
+        web = app.test_client()
+        assert web.post("/sign-in", data={"username": "admin", "password": "demo",
+                                          "csrf_token": _csrf(web)}).status_code == 302   # before counting
+        adapter = app.url_map.bind("localhost")
+        pages = [(rule.endpoint, adapter.build(rule.endpoint, {k: values[k] for k in rule.arguments}) + query)
+                 for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule)
+                 if rule.endpoint.split(".")[0] in ("manager", "analyst", "api") and "GET" in rule.methods
+                 for query in QUERIES.get(rule.endpoint, [""])]
+        pages = [(endpoint, path.format(**values)) for endpoint, path in pages]
+
+        written: list[tuple[str, str]] = []
+        reading = None
+
+        def watch(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE"):
+                written.append((reading, statement.split("\n")[0][:80]))
+
+        engine = app.extensions["workflow_app"].engine
+        event.listen(engine, "before_cursor_execute", watch)
+        try:
+            for endpoint, reading in pages:
+                headers = {"Authorization": f"Bearer {token}"} if endpoint.startswith("api.") else {}
+                response = web.get(reading, headers=headers)
+                assert response.status_code in (200, 302), (reading, response.status_code)
+        finally:
+            event.remove(engine, "before_cursor_execute", watch)
+    finally:
+        app.extensions["workflow_app"].close()
+
+    read = {endpoint for endpoint, _ in pages}
+    assert set(QUERIES) <= read and len(read) >= 30, "every GET page of the three blueprints is read"
+    assert written == []

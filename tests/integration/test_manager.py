@@ -334,3 +334,52 @@ def test_reading_a_managers_page_writes_nothing(site):
     finally:
         event.remove(engine, "before_cursor_execute", watch)
     assert written == []
+
+
+# --- the retention period --------------------------------------------------------------------------------
+
+def retention_notice(client, path: str = "/manager/") -> str | None:
+    """The retention notice's text on a page, whitespace collapsed, or None when the page has none."""
+    import lxml.html
+    response = client.get(path)
+    assert response.status_code == 200, path
+    found = lxml.html.fromstring(response.get_data(as_text=True)).get_element_by_id("retention-notice", None)
+    return " ".join(found.text_content().split()) if found is not None else None
+
+
+def test_managers_see_which_retention_period_applies_until_the_landlord_confirms_it(site, tmp_path):
+    import shutil
+    app, _ = site
+    manager = signed_in(app, "mandy")                       # great_places only
+    for path in ("/manager/", "/manager/performance", "/manager/heatmap", "/manager/annual-report",
+                 "/manager/self-assessment", "/manager/lessons", "/manager/checklist"):
+        notice = retention_notice(manager, path)
+        assert notice and ("Great Places Housing Group: closed complaints are anonymised 6 years after they close "
+                           "(the default period, applied until the landlord confirms its own)") in notice, path
+    assert "Harrogate" not in notice                       # only the landlords the manager sees
+    assert "Harrogate Housing Association: closed complaints are anonymised 6 years" in retention_notice(
+        signed_in(app, "ada"))
+
+    processes = tmp_path / "processes"
+    shutil.copytree(PROCESSES, processes)
+    settings = processes / "great_places" / "landlord.toml"
+    original = settings.read_text(encoding="utf-8")
+
+    def manager_on(retention: str):
+        settings.write_text(f"{original}\n[retention]\n{retention}\n", encoding="utf-8")
+        changed = create_app({"TESTING": True, "DATABASE_URL": app.config["DATABASE_URL"],
+                              "PROCESSES_DIR": str(processes), "FORMS_DIR": str(FORMS), "RUN_SCHEDULER": False})
+        return changed, signed_in(changed, "mandy")
+
+    proposed, client = manager_on("anonymise_closed_after_years = 7")
+    assert ("Great Places Housing Group: closed complaints are anonymised 7 years after they close (the period in "
+            "its settings, not yet confirmed by the landlord)") in retention_notice(client)
+    proposed.extensions["workflow_app"].close()
+
+    confirmed, client = manager_on('anonymise_closed_after_years = 7\nconfirmed_by = "Data Protection Officer"\n'
+                                   "confirmed_on = 2027-03-01")
+    for path in ("/manager/", "/manager/performance", "/manager/lessons"):
+        assert retention_notice(client, path) is None, path
+    assert "Harrogate" in retention_notice(signed_in(confirmed, "ada"))     # the others still await theirs
+    assert "Great Places" not in retention_notice(signed_in(confirmed, "ada"))
+    confirmed.extensions["workflow_app"].close()

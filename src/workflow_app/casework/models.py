@@ -382,12 +382,14 @@ def _audit_is_append_only(mapper, connection, target) -> None:
 # --- the caseworkers' workspace -------------------------------------------------------
 
 class SignInAttempt(Base):
-    """Sign-in attempts, counted per username and per address to slow password guessing."""
+    """Sign-in attempts, counted per username and per address to slow password guessing, and
+    forgotten after `retention.SIGN_IN_ATTEMPTS_KEPT` (by time: `ix_sign_in_attempts_at`)."""
 
     __tablename__ = "sign_in_attempts"
     __table_args__ = (
         Index("ix_sign_in_attempts_username_at", "username", "at"),
         Index("ix_sign_in_attempts_address_at", "address", "at"),
+        Index("ix_sign_in_attempts_at", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

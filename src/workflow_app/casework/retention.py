@@ -1,4 +1,11 @@
-"""Retention: closed complaints are anonymised after the landlord's retention period (UK GDPR).
+"""Retention: closed complaints are anonymised after the landlord's retention period (UK GDPR),
+and sign-in attempts are forgotten after `SIGN_IN_ATTEMPTS_KEPT`.
+
+A landlord's period is `[retention]` in its landlord.toml, or `rules.landlords`'
+`DEFAULT_RETENTION_YEARS` until it sets one: the default is applied before the landlord
+confirms a period, so that closed complaints are anonymised at all; the managers' pages say
+which period applies until it is confirmed, and each `anonymised` event records the period
+and whether it was confirmed.
 
 What stays is what the Code's reporting needs: the reference, dates, category, channel,
 stages, deadlines, outcomes and the shape of the audit trail. What goes is everything
@@ -9,15 +16,18 @@ and in the instance state.
 The audit trail is append-only; anonymisation is its one deliberate exception, made with
 a direct update (the ORM refuses changes to audit events) and itself recorded as an
 audit event.
+
+`workflow-app retention` does both (run it daily); the scheduler also forgets old sign-in
+attempts after its sweeps, so they go whether or not anyone runs the command.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from workflow_app.casework import audit
 from workflow_app.casework.engine import Casework
@@ -28,6 +38,7 @@ from workflow_app.casework.models import (
     Complaint,
     Letter,
     PendingEvent,
+    SignInAttempt,
     SupportNeeds,
     WorkflowInstance,
 )
@@ -41,8 +52,19 @@ CASE_FACTS = {"reference", "landlord", "received_at", "channel", "category", "ha
 SAFE_AUDIT_KEYS = {
     "task_id", "element_id", "name", "stage", "role", "due_at", "key", "extended", "late", "template", "outcome",
     "reference", "channel", "category", "received_at", "definition_version", "pending", "process_id",
-    "version", "content_hash", "landlord", "retention_years", "assignee", "previous", "status",
+    "version", "content_hash", "landlord", "retention_years", "retention_confirmed", "assignee", "previous",
+    "status",
 }
+
+
+SIGN_IN_ATTEMPTS_KEPT = timedelta(days=30)
+"""How long a sign-in attempt (a username and a network address: personal data) is kept.
+
+The sign-in limit reads only the last 15 minutes (`web.extensions.SignInLimit.window`). The
+rest is kept for security review: a month of attempts shows a password-guessing run or an
+account used from an unexpected address when an incident, or the month's failed sign-ins, is
+looked into, and such things are noticed within weeks. Older attempts serve no purpose that
+would justify keeping them (UK GDPR Article 5(1)(e), storage limitation)."""
 
 
 @dataclass(frozen=True)
@@ -64,12 +86,10 @@ def cutoff(today: date, years: int) -> datetime:
 def due_for_anonymising(session: Session, landlords: Mapping[str, Landlord]) -> Iterator[Due]:
     today = london_date(clock.now())
     for landlord in sorted(landlords.values(), key=lambda lord: lord.slug):
-        if not landlord.retention_years:
-            continue
         query = select(Complaint.reference, Complaint.closed_at).where(
             Complaint.landlord == landlord.slug, Complaint.status == ComplaintStatus.CLOSED,
             Complaint.anonymised_at.is_(None),
-            Complaint.closed_at <= cutoff(today, landlord.retention_years)).order_by(Complaint.closed_at)
+            Complaint.closed_at <= cutoff(today, landlord.retention.years)).order_by(Complaint.closed_at)
         for reference, closed_at in session.execute(query):
             yield Due(reference, landlord.slug, closed_at)
 
@@ -100,11 +120,12 @@ def anonymise(session: Session, casework: Casework, reference: str, actor: str) 
     instance.keep_only_data(lambda key: key in CASE_FACTS or key.endswith("_at"))
     session.execute(update(WorkflowInstance).where(WorkflowInstance.complaint_id == cid)
                     .values(state=instance.dump()))
-    retention = casework.landlord(complaint.landlord).retention_years
-    audit.record(session, complaint, "anonymised", actor, retention_years=retention)
+    retention = casework.landlord(complaint.landlord).retention
+    audit.record(session, complaint, "anonymised", actor, retention_years=retention.years,
+                 retention_confirmed=retention.confirmed)
 
 
-def apply_retention(sessions, casework: Casework, actor: str, dry_run: bool) -> list[Due]:
+def apply_retention(sessions: sessionmaker[Session], casework: Casework, actor: str, dry_run: bool) -> list[Due]:
     """Anonymise every complaint past its landlord's retention period, one transaction each."""
     with sessions() as session:
         due = list(due_for_anonymising(session, casework.landlords))
@@ -113,3 +134,15 @@ def apply_retention(sessions, casework: Casework, actor: str, dry_run: bool) -> 
             with sessions.begin() as session:
                 anonymise(session, casework, item.reference, actor)
     return due
+
+
+def forget_old_sign_in_attempts(sessions: sessionmaker[Session], dry_run: bool = False) -> int:
+    """Delete the sign-in attempts older than `SIGN_IN_ATTEMPTS_KEPT` (one indexed delete); returns how many.
+
+    The scheduler runs it after its sweeps, and `workflow-app retention` with the anonymising."""
+    older = SignInAttempt.at < clock.now() - SIGN_IN_ATTEMPTS_KEPT
+    if dry_run:
+        with sessions() as session:
+            return session.scalar(select(func.count(SignInAttempt.id)).where(older)) or 0
+    with sessions.begin() as session:
+        return session.execute(delete(SignInAttempt).where(older)).rowcount

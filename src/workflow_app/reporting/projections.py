@@ -5,6 +5,9 @@ Each is written from what casework recorded (deadlines met, forms completed), ne
 a page is read: the scheduler runs `bring_up_to_date` after each timer sweep, and the demo
 and the tests run it after loading complaints. Each part only adds what is new, so running
 it often costs an indexed query or two.
+
+`jobs_after_each_sweep` is the one list of what the scheduler runs after its sweeps, in the
+web process or in `workflow-app scheduler`: this, and forgetting old sign-in attempts.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from collections.abc import Callable, Mapping
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow_app.casework.retention import forget_old_sign_in_attempts
 from workflow_app.casework.runtime import Runtime
 from workflow_app.reporting import lessons
 from workflow_app.reporting.measures import refresh
@@ -28,5 +32,12 @@ def bring_up_to_date(sessions: sessionmaker[Session], landlords: Mapping[str, La
 
 
 def after_each_sweep(runtime: Runtime) -> Callable[[], tuple[int, int]]:
-    """The job the scheduler runs after each timer sweep (in the web process or `workflow-app scheduler`)."""
+    """The read side's job after each timer sweep."""
     return lambda: bring_up_to_date(runtime.sessions, runtime.landlords)
+
+
+def jobs_after_each_sweep(runtime: Runtime) -> list[Callable[[], object]]:
+    """Every job the scheduler runs after its sweeps (in the web process or `workflow-app scheduler`): the read
+    side brought up to date, and the sign-in attempts older than `retention.SIGN_IN_ATTEMPTS_KEPT` forgotten, so
+    they go without anyone running `workflow-app retention`."""
+    return [after_each_sweep(runtime), lambda: forget_old_sign_in_attempts(runtime.sessions)]

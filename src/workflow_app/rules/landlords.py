@@ -5,6 +5,9 @@ reference prefix, bank-holiday nation, number of homes, where residents can take
 complaint next, the Housing Ombudsman's contact details) live in that file, not in code,
 so that a landlord's complaints lead can correct them without a release.
 
+How long closed complaints keep their personal data is the landlord's decision: until it
+confirms a period in ``[retention]``, `DEFAULT_RETENTION_YEARS` applies (see there).
+
 The file is checked against a JSON Schema (Draft 2020-12) that refuses unknown keys, so
 a mistyped key fails loudly instead of being ignored. Every problem becomes a
 :class:`SettingsError` naming the file and the field in plain words, for example
@@ -17,11 +20,12 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from workflow_app.rules.calendar import NATIONS
@@ -31,6 +35,23 @@ from workflow_app.rules.regime import HOUSING_OMBUDSMAN, Regime, known_regimes, 
 SETTINGS_FILE = "landlord.toml"
 TIMEZONE = "Europe/London"
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+DEFAULT_RETENTION_YEARS = 6
+"""Years after a complaint closes before its personal data is anonymised, for a landlord that has
+not confirmed its own period (`[retention]` in landlord.toml).
+
+Why six: a resident's claim over what a complaint was about (disrepair, a tenancy's terms) can
+be brought for six years, in contract and in tort (Limitation Act 1980, sections 2 and 5), and
+the complaint's record is the landlord's evidence until then; a complaint to the Housing
+Ombudsman is normally brought within 12 months of the landlord's final response (the Housing
+Ombudsman Scheme), well inside it. The Code requires a full record of each complaint (Code
+5.12) and sets no period for keeping it: that is for the landlord's own retention policy, which
+the Ombudsman's record-keeping guidance (its Spotlight report on knowledge and information
+management, 2023) asks every landlord to have. Scotland's
+five-year prescription (Prescription and Limitation (Scotland) Act 1973, section 6) is shorter,
+so six years is not too short there either. It is a default, not the landlord's decision: it is
+applied until the landlord confirms a period (so that closed complaints are anonymised at all),
+and the managers' pages say so until then."""
 
 _TEXT = {"type": "string", "minLength": 1}
 _EMAIL = {
@@ -108,12 +129,20 @@ SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "required": ["anonymise_closed_after_years"],
-            "properties": {"anonymise_closed_after_years": {"type": "integer", "minimum": 1}},
+            "properties": {
+                "anonymise_closed_after_years": {"type": "integer", "minimum": 1},
+                "confirmed_by": _TEXT,
+                "confirmed_on": {"type": "date"},
+            },
+            "dependentRequired": {"confirmed_by": ["confirmed_on"], "confirmed_on": ["confirmed_by"]},
         },
     },
 }
 
-_VALIDATOR = Draft202012Validator(SCHEMA)
+_TYPES = Draft202012Validator.TYPE_CHECKER.redefine(
+    "date", lambda _checker, value: isinstance(value, date) and not isinstance(value, datetime))
+_VALIDATOR = validators.extend(Draft202012Validator, type_checker=_TYPES)(SCHEMA)
+"""The schema's checker, knowing one type JSON lacks: a TOML date (confirmed_on = 2027-03-31)."""
 
 _TYPE_WORDS = {
     "object": "a table",
@@ -122,6 +151,7 @@ _TYPE_WORDS = {
     "integer": "a whole number",
     "number": "a number",
     "boolean": "true or false",
+    "date": "a date without quotes, e.g. 2027-03-31",
 }
 
 
@@ -167,6 +197,25 @@ class ReferralBody:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How many years after closing a landlord's complaints are anonymised, whether that is the
+    default, and whether the landlord has confirmed it (who, a role at the landlord, and when)."""
+
+    years: int
+    default: bool = False
+    """No period in landlord.toml: `DEFAULT_RETENTION_YEARS` applies."""
+    confirmed_by: str | None = None
+    confirmed_on: date | None = None
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_on is not None
+
+
+DEFAULT_RETENTION = Retention(DEFAULT_RETENTION_YEARS, default=True)
+
+
+@dataclass(frozen=True)
 class Landlord:
     """One landlord's checked settings; ``slug`` is its folder name under ``processes/``."""
 
@@ -178,11 +227,12 @@ class Landlord:
     contact: Mapping[str, str] = field(hash=False)
     referral_bodies: tuple[ReferralBody, ...]
     ombudsman: Mapping[str, str] = field(hash=False)
-    retention_years: int | None
     folder: Path
     regime: Regime = field(default=HOUSING_OMBUDSMAN, hash=False)
     """The complaint-handling rules it works under (`regime` in landlord.toml; the Housing
     Ombudsman's Code by default)."""
+    retention: Retention = DEFAULT_RETENTION
+    """When its closed complaints are anonymised (`[retention]` in landlord.toml; the default until set)."""
 
 
 def load_landlord(folder: Path) -> Landlord:
@@ -226,10 +276,17 @@ def load_landlord(folder: Path) -> Landlord:
         contact=MappingProxyType(dict(data["contact"])),
         referral_bodies=bodies,
         ombudsman=MappingProxyType(dict(data["ombudsman"])),
-        retention_years=data.get("retention", {}).get("anonymise_closed_after_years"),
         folder=folder,
         regime=regime_named(data.get("regime", DEFAULT_REGIME)),
+        retention=_retention(data.get("retention")),
     )
+
+
+def _retention(table: Mapping[str, Any] | None) -> Retention:
+    if table is None:
+        return DEFAULT_RETENTION
+    return Retention(table["anonymise_closed_after_years"], confirmed_by=table.get("confirmed_by"),
+                     confirmed_on=table.get("confirmed_on"))
 
 
 def load_landlords(processes_dir: Path) -> dict[str, Landlord]:
@@ -295,6 +352,10 @@ def _problems(error: ValidationError) -> list[tuple[str, str]]:
         known = sorted(error.schema.get("properties", {}))
         extras = sorted(k for k in error.instance if k not in known)
         return [(_dotted([*base, key]), _unknown_key(key, known)) for key in extras]
+    if error.validator == "dependentRequired":
+        return [(_dotted([*base, needed]), f"is required with {given}")
+                for given, needs in error.validator_value.items() if given in error.instance
+                for needed in needs if needed not in error.instance]
     return [(_dotted(base), _explain(error))]
 
 
@@ -336,6 +397,10 @@ def _dotted(parts: Iterable[str | int]) -> str:
 def _toml_kind(value: Any) -> str:
     if isinstance(value, bool):
         return "true/false"
+    if isinstance(value, datetime):
+        return "a date and time"
+    if isinstance(value, date):
+        return f"the date {value.isoformat()}"
     if isinstance(value, int):
         return f"the number {value}"
     if isinstance(value, float):

@@ -373,20 +373,23 @@ def serve(host: str, port: int, no_scheduler: bool, dev_secret: bool | None) -> 
 def scheduler_command(ctx: click.Context, interval: float, once: bool, until_idle: bool) -> None:
     """Run the timer scheduler as a process of its own (the web processes fire no timers by default)."""
     from workflow_app.casework.scheduler import due_instances, run_forever, sweep
-    from workflow_app.reporting.projections import after_each_sweep
+    from workflow_app.reporting.projections import jobs_after_each_sweep
     runtime = _runtime(ctx)
+    after_sweep = jobs_after_each_sweep(runtime)
     if once:
         click.echo(f"{sweep(runtime.complaints)} complaint(s) moved")
-        after_each_sweep(runtime)()
+        for job in after_sweep:
+            job()
         return
     if until_idle:
         total = 0
         while due_instances(runtime.complaints, 1):
             total += sweep(runtime.complaints)
-        after_each_sweep(runtime)()
+        for job in after_sweep:
+            job()
         click.echo(f"{total} complaint(s) moved")
         return
-    run_forever(runtime.complaints, runtime.clock, interval, after_sweep=[after_each_sweep(runtime)])
+    run_forever(runtime.complaints, runtime.clock, interval, after_sweep=after_sweep)
 
 
 @main.command("simulate")
@@ -422,18 +425,28 @@ def verify(ctx: click.Context) -> None:
 
 
 @main.command("retention")
-@click.option("--dry-run", is_flag=True, help="List what would be anonymised and change nothing.")
+@click.option("--dry-run", is_flag=True, help="List what would be anonymised, count the sign-in attempts that would be "
+              "forgotten, and change nothing.")
 @click.option("--by", "actor", default="retention", show_default=True)
 @click.pass_context
 def retention_command(ctx: click.Context, dry_run: bool, actor: str) -> None:
-    """Anonymise closed complaints past each landlord's retention period (landlord.toml [retention])."""
-    from workflow_app.casework.retention import apply_retention
+    """Anonymise closed complaints past each landlord's retention period (landlord.toml [retention], or the
+    default), and forget old sign-in attempts."""
+    from workflow_app.casework.retention import SIGN_IN_ATTEMPTS_KEPT, apply_retention, forget_old_sign_in_attempts
     runtime = _runtime(ctx)
+    for slug, landlord in sorted(runtime.landlords.items()):
+        if not landlord.retention.confirmed:
+            source = "the default" if landlord.retention.default else "set in landlord.toml"
+            click.echo(f"{slug}: {landlord.retention.years} years after closing ({source}), "
+                       "awaiting the landlord's confirmation")
     due = apply_retention(runtime.sessions, runtime.casework, actor, dry_run)
     verb = "would anonymise" if dry_run else "anonymised"
     for item in due:
         click.echo(f"{item.landlord}: {verb} {item.reference} (closed {item.closed_at.date().isoformat()})")
     click.echo(f"{len(due)} complaint(s) {verb}")
+    forgotten = forget_old_sign_in_attempts(runtime.sessions, dry_run)
+    click.echo(f"{forgotten} sign-in attempt(s) older than {SIGN_IN_ATTEMPTS_KEPT.days} days "
+               f"{'would be forgotten' if dry_run else 'forgotten'}")
 
 
 @main.command("demo")

@@ -67,9 +67,9 @@ def register_extensions(app: Flask) -> None:
     use_runtime_clock(app, runtime)
     if app.config["RUN_SCHEDULER"] and not app.config.get("TESTING"):
         from workflow_app.casework.scheduler import start_background
-        from workflow_app.reporting.projections import after_each_sweep
+        from workflow_app.reporting.projections import jobs_after_each_sweep
         app.extensions["workflow_app_scheduler"] = start_background(runtime.complaints, runtime.clock,
-                                                                    after_sweep=[after_each_sweep(runtime)])
+                                                                    after_sweep=jobs_after_each_sweep(runtime))
 
 
 def use_runtime_clock(app: Flask, runtime: Runtime) -> None:

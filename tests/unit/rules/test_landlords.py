@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from workflow_app.rules.landlords import Landlord, ReferralBody, SettingsError, load_landlord, load_landlords
+from workflow_app.rules.landlords import (
+    DEFAULT_RETENTION_YEARS,
+    Landlord,
+    ReferralBody,
+    Retention,
+    SettingsError,
+    load_landlord,
+    load_landlords,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -86,7 +94,9 @@ def test_prefixes_nation_and_homes(real):
         assert landlord.nation == "ENG"
         assert isinstance(landlord.homes, int) and landlord.homes > 0
         assert landlord.folder == PROCESSES / slug
-        assert landlord.retention_years is None  # no seed states a retention period
+        # No seed states a retention period: the default applies, awaiting the landlord's confirmation.
+        assert landlord.retention == Retention(DEFAULT_RETENTION_YEARS, default=True)
+        assert not landlord.retention.confirmed
 
 
 def test_ombudsman_details_from_the_seeds(real):
@@ -138,7 +148,8 @@ def test_a_complete_file_loads(tmp_path):
     landlord = load_landlord(write(tmp_path, "test_homes", VALID))
     assert landlord.slug == "test_homes"
     assert landlord.homes == 2500
-    assert landlord.retention_years == 6
+    assert landlord.retention == Retention(6)        # set in the file, not yet confirmed
+    assert not landlord.retention.confirmed and not landlord.retention.default
     assert landlord.referral_bodies[1] == ReferralBody(
         name="The Energy Ombudsman", covers="Heat networks", website=None, phone=None, email=None
     )
@@ -148,7 +159,7 @@ def test_optional_parts_may_be_left_out(tmp_path):
     text = VALID.replace('timezone = "Europe/London"\n', "")
     text = text.split("[retention]")[0]
     landlord = load_landlord(write(tmp_path, "test_homes", text))
-    assert landlord.retention_years is None
+    assert landlord.retention.years == DEFAULT_RETENTION_YEARS and landlord.retention.default
 
 
 def test_folders_without_settings_are_skipped(tmp_path):
@@ -255,6 +266,44 @@ def test_bad_email(tmp_path):
 def test_retention_must_be_whole_years(tmp_path):
     folder = write(tmp_path, "x", VALID.replace("anonymise_closed_after_years = 6",
                                                 "anonymise_closed_after_years = 6.5"))
+    raises_for(folder, "retention.anonymise_closed_after_years")
+
+
+def test_the_default_retention_is_six_years_after_closing():
+    """The Limitation Act 1980's six years (rules/landlords.py says why); every landlord gets it until it sets its own."""
+    assert DEFAULT_RETENTION_YEARS == 6
+
+
+def test_a_landlord_confirms_its_retention_period_saying_who_and_when(tmp_path):
+    from datetime import date
+    confirmed = VALID.replace("anonymise_closed_after_years = 6",
+                              'anonymise_closed_after_years = 7\nconfirmed_by = "Data Protection Officer"\n'
+                              "confirmed_on = 2027-01-15")
+    retention = load_landlord(write(tmp_path, "test_homes", confirmed)).retention
+    assert retention == Retention(7, confirmed_by="Data Protection Officer", confirmed_on=date(2027, 1, 15))
+    assert retention.confirmed and not retention.default
+
+
+@pytest.mark.parametrize("lines, field, words", [
+    ('confirmed_by = "Data Protection Officer"', "retention.confirmed_on", "is required with confirmed_by"),
+    ("confirmed_on = 2027-01-15", "retention.confirmed_by", "is required with confirmed_on"),
+    ('confirmed_by = "DPO"\nconfirmed_on = "2027-01-15"', "retention.confirmed_on",
+     "must be a date without quotes, e.g. 2027-03-31, not the text '2027-01-15'"),
+    ('confirmed_by = "DPO"\nconfirmed_on = 2027-01-15T09:00:00Z', "retention.confirmed_on",
+     "not a date and time"),
+    ('confirmed_by = ""\nconfirmed_on = 2027-01-15', "retention.confirmed_by", "must not be empty"),
+    ("confirmed = true", "retention.confirmed", "unknown key"),
+])
+def test_a_confirmation_names_who_and_when(tmp_path, lines, field, words):
+    folder = write(tmp_path, "x", VALID.replace("anonymise_closed_after_years = 6",
+                                                f"anonymise_closed_after_years = 6\n{lines}"))
+    assert words in str(raises_for(folder, field))
+
+
+def test_a_confirmation_names_the_period_it_confirms(tmp_path):
+    """Confirming without a period would silently follow any later change of the default."""
+    folder = write(tmp_path, "x", VALID.replace("anonymise_closed_after_years = 6",
+                                                'confirmed_by = "DPO"\nconfirmed_on = 2027-01-15'))
     raises_for(folder, "retention.anonymise_closed_after_years")
 
 

@@ -143,9 +143,13 @@ def years() -> list[int]:
 
 
 def page(template: str, **context: Any) -> str:
+    """Every manager page shows, until each landlord the user sees has confirmed its retention period, which
+    period is applied meanwhile (`rules.landlords.DEFAULT_RETENTION_YEARS`, or the one set but not confirmed)."""
     landlords = visible()
+    awaiting = [landlord for landlord in landlords.values() if not landlord.retention.confirmed]
     return render_template(template, landlords=landlords, several=len(landlords) > 1, years=years(),
-                           stage_names=STAGE_NAMES, deadline_names=DEADLINE_NAMES, **context)
+                           stage_names=STAGE_NAMES, deadline_names=DEADLINE_NAMES, retention_awaiting=awaiting,
+                           **context)
 
 
 # --- dashboard ---------------------------------------------------------------------------------------
