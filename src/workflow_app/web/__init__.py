@@ -105,7 +105,7 @@ def register_blueprints(app: Flask) -> None:
         if request.accept_mimetypes.best == "application/json":
             runtime = app.extensions["workflow_app"]
             return jsonify({"product": "workflow-app", "landlords": sorted(runtime.landlords),
-                            "api": ["/api/complaints", "/api/tasks"]})
+                            "api": ["/api/complaints", "/api/tasks"], "openapi": "/api/openapi.json"})
         return redirect(url_for("caseworker.inbox"))
 
 
