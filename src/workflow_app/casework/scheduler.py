@@ -16,6 +16,9 @@ fires in its own transaction. On PostgreSQL a sweep claims a few due instances w
 several schedulers split a burst of deadlines due at the same 23:59:59 instead of queuing on
 the same oldest rows. No timer fires twice: a claimed row is invisible to every other sweep,
 and on every backend the instance's revision counter refuses a second writer.
+
+Companions run beside it from its start to its stop, in threads of their own: the outbox's
+sender (`casework.outbox`), which sends the letters' email once their transactions commit.
 """
 from __future__ import annotations
 
