@@ -425,7 +425,8 @@ class OutboxSender:
             _senders.add(self)
             engine = _engine(self.sessions)
             if engine.dialect.name == "postgresql":
-                self.listener = Listener(engine, self._wake.set, self._stopping, CHANNEL, "outbox-listener")
+                self.listener = Listener(engine, self._wake.set, self._stopping, CHANNEL, "outbox-listener",
+                                         "newly queued email")
                 self.listener.start()
             try:
                 while True:

@@ -240,17 +240,18 @@ class Listener(threading.Thread):
     for earlier deadlines, the outbox's sender for new email)."""
 
     def __init__(self, engine: Engine, wake: Callable[[], None], stopping: threading.Event,
-                 channel: str = CHANNEL, name: str = "timer-scheduler-listener") -> None:
+                 channel: str = CHANNEL, name: str = "timer-scheduler-listener",
+                 news: str = "earlier deadlines") -> None:
         super().__init__(name=name, daemon=True)
-        self.engine, self.wake, self.stopping, self.channel = engine, wake, stopping, channel
+        self.engine, self.wake, self.stopping, self.channel, self.news = engine, wake, stopping, channel, news
 
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
                 self._listen()
             except Exception as error:
-                log.warning("listening on %s failed (%s); the capped sleep still applies, trying again",
-                            self.channel, type(error).__name__)
+                log.warning("listening for %s failed (%s); the capped sleep still applies, trying again",
+                            self.news, type(error).__name__)
                 self.stopping.wait(AFTER_FAILURE)
 
     def _listen(self) -> None:
@@ -260,7 +261,7 @@ class Listener(threading.Thread):
         try:
             connection.autocommit = True
             connection.execute(f"LISTEN {self.channel}")
-            log.info("listening on %s", self.channel)
+            log.info("listening for %s on %s", self.news, self.channel)
             self.wake()   # whatever was announced while nobody listened is looked at now
             while not self.stopping.is_set():
                 for _ in connection.notifies(timeout=1.0):
