@@ -33,7 +33,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
-from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, LessonStatus, LetterStatus, TaskStatus
+from workflow_app.rules.statuses import (
+    ComplaintStatus,
+    DeadlineStatus,
+    EmailStatus,
+    LessonStatus,
+    LetterStatus,
+    TaskStatus,
+)
 
 
 class UTCDateTime(TypeDecorator):
@@ -353,6 +360,40 @@ class Letter(Base):
     sent_by: Mapped[str | None] = mapped_column(String(120))
     sent_to: Mapped[str | None] = mapped_column(String(300))
     emailed_at: Mapped[datetime | None]
+    """When the mail server accepted the letter's email (its `OutboxEmail` row is sent)."""
+
+
+class OutboxEmail(Base):
+    """A letter's email, written in the transaction that sends the letter and sent after it commits
+    (`casework.outbox`): the message exactly as it goes out, and how sending it is going.
+
+    A row waits for a sender while `next_attempt_at` is set (pending, or claimed by a sender until its
+    claim lapses); a sent or failed row has none, so the due rows are read from one small index."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "next_attempt_at", sqlite_where=text("next_attempt_at IS NOT NULL"),
+              postgresql_where=text("next_attempt_at IS NOT NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), unique=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    message_id: Mapped[str] = mapped_column(String(250), unique=True)
+    """The `Message-ID` header, fixed when the row is written: a resend is recognisably the same message."""
+    recipient: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(300))
+    message: Mapped[str] = mapped_column(Text)
+    """The whole MIME message (headers, plain text and HTML), with CRLF line ends, as it is sent."""
+    status: Mapped[str] = mapped_column(String(20), default=EmailStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Tries so far (since staff last asked for it to be tried again); a claim counts as a try."""
+    next_attempt_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    """What went wrong last, in words that name no person (no address, no server's free text)."""
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
 
 
 class AuditEvent(Base):

@@ -10,8 +10,8 @@ and whether it was confirmed.
 What stays is what the Code's reporting needs: the reference, dates, category, channel,
 stages, deadlines, outcomes and the shape of the audit trail. What goes is everything
 that could identify a person: the resident and any representative, free text, letters'
-bodies and addresses, notes, attachments, support needs, form answers in the audit trail
-and in the instance state.
+bodies and addresses (and their emails in the outbox), notes, attachments, support needs,
+form answers in the audit trail and in the instance state.
 
 The audit trail is append-only; anonymisation is its one deliberate exception, made with
 a direct update (the ORM refuses changes to audit events) and itself recorded as an
@@ -37,6 +37,7 @@ from workflow_app.casework.models import (
     CaseNote,
     Complaint,
     Letter,
+    OutboxEmail,
     PendingEvent,
     SignInAttempt,
     SupportNeeds,
@@ -45,7 +46,7 @@ from workflow_app.casework.models import (
 from workflow_app.rules import clock
 from workflow_app.rules.calendar import end_of_london_day, london_date
 from workflow_app.rules.landlords import Landlord
-from workflow_app.rules.statuses import ComplaintStatus
+from workflow_app.rules.statuses import ComplaintStatus, EmailStatus
 
 REDACTED = "[anonymised]"
 CASE_FACTS = {"reference", "landlord", "received_at", "channel", "category", "has_representative", "outcome"}
@@ -105,6 +106,12 @@ def anonymise(session: Session, casework: Casework, reference: str, actor: str) 
     cid = complaint.id
     session.execute(update(Letter).where(Letter.complaint_id == cid)
                     .values(body_html=f"<p>{REDACTED}</p>", sent_to=None))
+    session.execute(update(OutboxEmail).where(OutboxEmail.complaint_id == cid,
+                                              OutboxEmail.status.in_((EmailStatus.PENDING, EmailStatus.SENDING)))
+                    .values(status=EmailStatus.FAILED, next_attempt_at=None,
+                            last_error="the complaint was anonymised before this email was sent"))
+    session.execute(update(OutboxEmail).where(OutboxEmail.complaint_id == cid)
+                    .values(recipient=REDACTED, message=REDACTED))
     session.execute(update(CaseNote).where(CaseNote.complaint_id == cid).values(body=REDACTED))
     session.execute(update(SupportNeeds).where(SupportNeeds.complaint_id == cid)
                     .values(adjustments=None, vulnerabilities=None))
