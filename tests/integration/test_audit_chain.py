@@ -273,9 +273,8 @@ def test_a_second_append_after_the_same_head_is_refused(deployed, complaints, ca
 
 
 @pytest.mark.postgres
-def test_two_concurrent_appends_on_postgresql_never_fork_the_chain(deployed, complaints, caseworker, database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite lets one writer in at a time")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)   # SQLite lets one writer in at a time
+def test_two_concurrent_appends_on_postgresql_never_fork_the_chain(deployed, complaints):
     reference = complaints[0]
     people = [make_user(deployed, name, ["caseworker"]) for name in ("cara", "cody", "cleo", "cyd")]
     notes = CaseRecord(deployed.sessions, deployed.casework)
@@ -307,10 +306,8 @@ def test_two_concurrent_appends_on_postgresql_never_fork_the_chain(deployed, com
 
 
 @pytest.mark.postgres
-def test_on_postgresql_the_second_append_waits_for_the_first_then_is_refused(deployed, complaints, caseworker,
-                                                                             database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite lets one writer in at a time")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)   # SQLite lets one writer in at a time
+def test_on_postgresql_the_second_append_waits_for_the_first_then_is_refused(deployed, complaints):
     reference = complaints[0]
     first = deployed.sessions()
     complaint = first.scalars(select(Complaint).where(Complaint.reference == reference)).one()
