@@ -2,7 +2,7 @@
 
 Revision ID: 0011_audit_chain
 Revises: 0010_report_complaints
-Create Date: 2026-12-04 09:00:00.000000
+Create Date: 2026-12-03 09:30:00.000000
 """
 from alembic import op
 import sqlalchemy as sa
