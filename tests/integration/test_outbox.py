@@ -108,6 +108,29 @@ def test_each_letter_arrives_once_though_the_mail_server_stops_midway(deployed, 
     assert events(deployed, "letter_emailed") == Counter(dict.fromkeys(letter_ids, 1))
 
 
+def test_a_change_to_the_complaint_at_the_moment_of_sending_does_not_send_it_twice(deployed, officer, virtual_clock,
+                                                                                   mail, monkeypatch):
+    """Someone else's change to the complaint commits just as the sender records "sent" (the audit trail's head
+    moves under it): the sender records it again on the new head instead of leaving the row to be sent again."""
+    [letter_id] = emails_queued(deployed, officer, 1, mail.settings)
+    move_head, interrupted = audit._move_head, []
+
+    def someone_else_first(session, complaint, head):
+        if not interrupted:
+            interrupted.append(complaint.id)
+            with deployed.sessions.begin() as other:
+                audit.record(other, other.get(Complaint, complaint.id), "note_added", "carl")
+        return move_head(session, complaint, head)
+
+    monkeypatch.setattr(audit, "_move_head", someone_else_first)
+    assert outbox.drain(deployed.sessions, mail.settings) == Round(claimed=1, sent=1)
+    assert interrupted and [e.status for e in emails(deployed)] == ["sent"]
+    assert len(mail.inbox.messages) == 1
+    assert events(deployed, "letter_emailed") == Counter({letter_id: 1})
+    with deployed.sessions() as session:
+        assert list(audit.broken_chains(session)) == []
+
+
 def test_the_message_is_the_letter_with_a_message_id_of_its_own(deployed, officer, virtual_clock, mail):
     [letter_id] = emails_queued(deployed, officer, 1, mail.settings)
     [row] = emails(deployed)

@@ -166,6 +166,9 @@ class Complaint(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(120))
     anonymised_at: Mapped[datetime | None]
+    audit_head: Mapped[str | None] = mapped_column(String(64))
+    """The hash of the complaint's newest audit event: the head of its chain, moved only by a compare-and-set
+    (casework/audit.py), so two actions can never both append after the same event."""
 
     instance: Mapped[WorkflowInstance] = relationship(back_populates="complaint", uselist=False)
 
@@ -183,7 +186,8 @@ class WorkflowInstance(Base):
     revision: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime]
     open_incidents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    """How many of the complaint's incidents are unresolved, so an action looks them up only when there are some."""
+    """How many of the complaint's timer incidents are unresolved, so an action looks them up only when there are
+    some."""
     pending_events: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """How many events wait for the process to take them, so an action looks them up only when there are some."""
 
@@ -312,9 +316,10 @@ class Deadline(Base):
 
 
 class Incident(Base):
-    """Something in a complaint's diagram that failed while it ran (a timer whose due time could not
-    be worked out), listed for the analysts until a fix (a corrected version, or a retry) clears it.
-    The person whose action met the failure is not stopped by it."""
+    """Something in a complaint's diagram that failed while it ran (kind "timer": a timer whose due time
+    could not be worked out), listed for the analysts until a fix (a corrected version, or a retry) clears
+    it; the person whose action met the failure is not stopped by it. Or (kind "audit_trail") the
+    complaint's audit trail found broken by `workflow-app verify` (casework/incidents.py)."""
 
     __tablename__ = "incidents"
     __table_args__ = (Index("ix_incidents_open", "landlord", "resolved_at", "since"),)
@@ -412,6 +417,10 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(120))
     type: Mapped[str] = mapped_column(String(40))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The complaint's chain (casework/audit.py): the hash of the complaint's event before this one (none for its
+    # first), and this event's own, over both. Events without a complaint are not chained.
+    previous_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 @event.listens_for(AuditEvent, "before_update")

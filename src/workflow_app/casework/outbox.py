@@ -40,6 +40,7 @@ import re
 import smtplib
 import ssl
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Mapping
@@ -51,7 +52,9 @@ from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import Engine, event, func, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from workflow_app import settings
 from workflow_app.casework import audit
@@ -345,6 +348,29 @@ def _still_claimed(row: Claimed):
             OutboxEmail.attempts == row.attempts, OutboxEmail.claimed_at == row.claimed_at)
 
 
+RECORD_TRIES = 5
+"""Times the sender tries to record what happened to a message when someone else's change to the same complaint
+commits at the same moment (the audit trail's head moved under it): giving up there would send the email again."""
+
+
+def _recorded(record):
+    """Run `record` (one transaction) again while it meets a concurrent change to the complaint's audit trail."""
+    def again(*args):
+        for attempt in range(1, RECORD_TRIES + 1):
+            try:
+                return record(*args)
+            except (StaleDataError, OperationalError) as error:
+                if attempt == RECORD_TRIES or (isinstance(error, OperationalError) and not _busy(error)):
+                    raise
+                time.sleep(0.05 * attempt)
+    return again
+
+
+def _busy(error: OperationalError) -> bool:
+    return "locked" in str(error) or "busy" in str(error)
+
+
+@_recorded
 def _record_sent(sessions: sessionmaker[Session], row: Claimed) -> int:
     """The server accepted the message: the row is sent and the letter emailed, committed straight away."""
     now = clock.now()
@@ -366,6 +392,7 @@ def _record_sent(sessions: sessionmaker[Session], row: Claimed) -> int:
     return 1
 
 
+@_recorded
 def _record_failure(sessions: sessionmaker[Session], row: Claimed, error: BaseException) -> None:
     """The try failed: another after the back-off, or the row failed for good (recorded on the complaint)."""
     reason = describe(error)

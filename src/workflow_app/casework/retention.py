@@ -15,7 +15,9 @@ form answers in the audit trail and in the instance state.
 
 The audit trail is append-only; anonymisation is its one deliberate exception, made with
 a direct update (the ORM refuses changes to audit events) and itself recorded as an
-audit event.
+audit event. The complaint's hash chain is sealed again over the redacted details
+(`audit.reseal`, whose module says why), after a check whose findings the `anonymised`
+event keeps, so anonymising never hides an earlier break.
 
 `workflow-app retention` does both (run it daily); the scheduler also forgets old sign-in
 attempts after its sweeps, so they go whether or not anyone runs the command.
@@ -33,7 +35,6 @@ from workflow_app.casework import audit
 from workflow_app.casework.engine import Casework
 from workflow_app.casework.models import (
     Attachment,
-    AuditEvent,
     CaseNote,
     Complaint,
     Letter,
@@ -117,19 +118,16 @@ def anonymise(session: Session, casework: Casework, reference: str, actor: str) 
                     .values(adjustments=None, vulnerabilities=None))
     session.execute(update(PendingEvent).where(PendingEvent.complaint_id == cid).values(data={}))
     session.execute(delete(Attachment).where(Attachment.complaint_id == cid))
-    for event_id, details in session.execute(select(AuditEvent.id, AuditEvent.details)
-                                             .where(AuditEvent.complaint_id == cid)).all():
-        kept = {k: (v if k in SAFE_AUDIT_KEYS else REDACTED) for k, v in (details or {}).items()}
-        if kept != details:
-            session.execute(update(AuditEvent.__table__).where(AuditEvent.__table__.c.id == event_id)
-                            .values(details=kept))
+    broken = audit.reseal(session, complaint,
+                          lambda details: {k: (v if k in SAFE_AUDIT_KEYS else REDACTED) for k, v in details.items()})
     instance = casework.instance_of(complaint)
     instance.keep_only_data(lambda key: key in CASE_FACTS or key.endswith("_at"))
     session.execute(update(WorkflowInstance).where(WorkflowInstance.complaint_id == cid)
                     .values(state=instance.dump()))
     retention = casework.landlord(complaint.landlord).retention
-    audit.record(session, complaint, "anonymised", actor, retention_years=retention.years,
-                 retention_confirmed=retention.confirmed)
+    audit.record(session, complaint, audit.ANONYMISED, actor, retention_years=retention.years,
+                 retention_confirmed=retention.confirmed,
+                 **({audit.BROKEN_BEFORE_ANONYMISING: "; ".join(broken)[:2000]} if broken else {}))
 
 
 def apply_retention(sessions: sessionmaker[Session], casework: Casework, actor: str, dry_run: bool) -> list[Due]:

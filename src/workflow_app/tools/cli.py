@@ -418,17 +418,38 @@ def simulate_command(scenario) -> None:
 @main.command("verify")
 @click.pass_context
 def verify(ctx: click.Context) -> None:
-    """Check every complaint's record against its instance and audit trail; exit 1 on a mismatch."""
+    """Check every complaint's record against its instance and audit trail, and each trail's hash chain; exit 1
+    on a mismatch or a broken chain.
+
+    A complaint whose chain is broken (an event edited, deleted or inserted out of order) is also recorded as an
+    incident for the analysts, until verify finds its trail whole again.
+    """
+    from workflow_app.casework.audit import broken_chains
+    from workflow_app.casework.complaints import transaction
     from workflow_app.casework.consistency import inconsistent_complaints
+    from workflow_app.casework.incidents import record_broken_trails
     runtime = _runtime(ctx)
     found = 0
+    broken: dict[int, list[str]] = {}
     with runtime.sessions() as session:
         for reference, problems in inconsistent_complaints(session, runtime.casework):
             found += 1
             for problem in problems:
                 click.echo(f"{reference}: {problem}")
+        for chain in broken_chains(session):
+            broken[chain.complaint_id] = chain.problems
+            for problem in chain.problems:
+                click.echo(f"{chain.reference}: audit trail: {problem}")
+    try:
+        with transaction(runtime.sessions) as session:
+            opened, resolved = record_broken_trails(session, broken)
+    except WorkflowAppError as error:
+        raise click.ClickException(f"the broken trails could not be recorded as incidents ({error})") from None
     click.echo(f"{found} inconsistent complaint(s)")
-    sys.exit(1 if found else 0)
+    click.echo(f"{len(broken)} broken audit trail(s)"
+               + (f": {opened} new incident(s)" if opened else "")
+               + (f"; {resolved} trail(s) whole again, their incidents resolved" if resolved else ""))
+    sys.exit(1 if found or broken else 0)
 
 
 @main.command("retention")
