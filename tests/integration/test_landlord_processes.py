@@ -875,6 +875,58 @@ def test_harrogate_restriction_needs_the_operations_manager():
         run(spec)
 
 
+def test_harrogate_staff_conduct_goes_to_the_line_manager(rendered):
+    result = run_named("harrogate_staff_conduct")
+    # Received Mon 14 Dec 2026 about a repairs operative's conduct (category staff_conduct). Acknowledge within 2
+    # working days: Wed 16 Dec. The line manager investigates (4.4) within the Resolution stage's 10 working days of
+    # receipt: 15-18, 21-24 Dec, Christmas Day (Fri 25) and the Boxing Day holiday (Mon 28) skipped, 29, 30 Dec ->
+    # Wed 30 Dec. Answered Tue 29 Dec: 14 working days for a reply, 30, 31 Dec (1 Jan skipped), 4-8, 11-15, 18, 19
+    # Jan -> Tue 19 Jan.
+    assert sets(result) == [
+        ("stage1_acknowledge", "2026-12-16T23:59:59+00:00", False),
+        ("stage1_response", "2026-12-30T23:59:59+00:00", False),
+        ("escalation_window", "2027-01-19T23:59:59+00:00", False),
+    ]
+    [ready] = [e for e in kinds(result, "task_ready") if e["element_id"] == "line_manager_investigation"]
+    assert (ready["at"], ready["due_at"], ready["role"], ready["stage"]) == (
+        "2026-12-15T10:00:00+00:00", "2026-12-30T23:59:59+00:00", "caseworker", "1")
+    assert "stage1_response" not in {e["element_id"] for e in kinds(result, "task_ready")}
+    assert met(result, "stage1_response") == ("2026-12-29T15:00:00+00:00", None)
+    completed = {e["element_id"]: e["actor"] for e in kinds(result, "task_completed")}
+    assert completed["line_manager_investigation"] == "dan"
+    assert [(e["at"], e["template"]) for e in kinds(result, "letter_issued")] == [
+        ("2026-12-15T10:00:00+00:00", "acknowledgement"), ("2026-12-29T15:00:00+00:00", "stage1_response"),
+        ("2027-01-04T10:00:00+00:00", "closure")]
+    [acknowledgement] = rendered["acknowledgement"]
+    assert "their line manager will investigate it" in acknowledgement
+    assert "we will not discuss the details of any individual's performance management" in acknowledgement
+    assert "spoke to you discourteously" in rendered["stage1_response"][0]
+    assert result["final"]["outcome"] == "resolved_stage1"
+
+
+def test_harrogate_only_staff_conduct_goes_to_the_line_manager(rendered):
+    spec = scenario("harrogate_staff_conduct")
+    spec["complaint"]["category"] = "property_condition"
+    spec["steps"] = spec["steps"][:3]
+    result = run(spec)
+    [ready] = [e for e in kinds(result, "task_ready") if e["stage"] == "1" and e["element_id"] != "acknowledge"]
+    assert ready["element_id"] == "stage1_response"
+    assert "their line manager will investigate it" not in rendered["acknowledgement"][0]
+
+
+def test_harrogate_review_of_a_staff_complaint_needs_someone_other_than_the_line_manager():
+    spec = scenario("harrogate_staff_conduct")
+    spec["steps"] = [
+        *spec["steps"][:4],
+        {"at": "2027-01-04T10:00:00+00:00", "event": "escalation_requested", "data": {}},
+        {"at": "2027-01-05T10:00:00+00:00", "complete": "review_acknowledge", "as": "dan",
+         "data": {"review_decision": "accept", "stage2_definition": "x", "stage2_outcomes_sought": "y",
+                  "stage2_reviewer_name": "Dan"}},
+    ]
+    with pytest.raises(ScenarioError, match=r"complete review_acknowledge.*6\.13"):
+        run(spec)
+
+
 def test_scenarios_are_valid_json_for_the_cli():
     names = sorted(p.stem for p in SCENARIOS.glob("*.json"))
     assert {n.split("_")[0] for n in names} == {"great", "brighter", "harrogate"}

@@ -93,7 +93,7 @@ def read_record(session: Session, complaint: Complaint, landlord: Landlord) -> R
 Rule = Callable[[Record], "tuple[str | None, str]"]
 # The tasks (diagram element ids) whose forms answer a question; some share a name with a deadline key.
 ACKNOWLEDGE = ("acknowledge",)
-STAGE1 = ("stage1_response", "colleague_response", "new_information_response")
+STAGE1 = ("stage1_response", "colleague_response", "line_manager_investigation", "new_information_response")
 STAGE2 = ("stage2_response",)
 REVIEW = ("review_acknowledge", "stage2_acknowledge")
 
