@@ -766,10 +766,23 @@ def test_harrogate_review_with_a_clc_panel(rendered):
         ("panel_outcome", "2027-05-19T22:59:59+00:00", False),
     ]
     assert kinds(result, "deadline_missed") == []
-    assert letters(result) == ["acknowledgement", "stage1_response", "stage2_acknowledgement", "final_response",
-                               "panel_outcome", "closure"]
+    # The panel is part of the Review stage (5.2.3, 6.1): the customer is invited when the Operations Manager's
+    # review is done, and the response that concludes the Review stage goes after the panel's outcome, not before
+    # (it went before the panel until issue 15).
+    assert [(e["at"], e["template"]) for e in kinds(result, "letter_issued")] == [
+        ("2027-03-25T10:00:00+00:00", "acknowledgement"), ("2027-04-06T10:00:00+00:00", "stage1_response"),
+        ("2027-04-13T10:00:00+00:00", "stage2_acknowledgement"), ("2027-04-23T10:00:00+00:00", "panel_invitation"),
+        ("2027-05-07T10:00:00+00:00", "panel_outcome"), ("2027-05-07T10:00:00+00:00", "final_response"),
+        ("2027-05-07T10:00:00+00:00", "closure")]
     assert result["final"]["outcome"] == "stage2_final"
-    assert "Customer Liaison Committee panel" in rendered["final_response"][0]
+    [invitation] = rendered["panel_invitation"]
+    assert "by <strong>10 May 2027</strong>" in invitation and "one other person" in invitation
+    [final] = rendered["final_response"]
+    assert "Customer Liaison Committee panel" in final
+    assert "heard your complaint on 5 May 2027" in final
+    assert "The panel asked for a noise nuisance referral to the council." in final
+    assert final.index("The panel asked for") < final.index("This now concludes the Review stage")
+    assert "We will arrange this" not in final
     assert "The noise carries on every night." in rendered["stage2_acknowledgement"][0]
 
 
