@@ -21,6 +21,7 @@ from workflow_app.casework.deployments import deploy, diagram_files, read_forms
 from workflow_app.casework.runtime import build_runtime
 from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.diagrams.definitions import check_diagram, compile_definition
+from workflow_app.rules.vocabulary import is_duty
 from workflow_app.tools.simulator import ScenarioError, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -972,6 +973,18 @@ def test_harrogate_review_of_a_staff_complaint_needs_someone_other_than_the_line
         run(spec)
 
 
+def test_harrogate_acknowledgement_encloses_the_flowchart(rendered):
+    run_named("harrogate_on_time")
+    [acknowledgement] = rendered["acknowledgement"]
+    # Section 10: 'Did the customer receive the flowchart with the acknowledgement.' Letters carry no attachments,
+    # so the flowchart goes in the letter's own text: every copy, emailed or posted, has it.
+    assert "We enclose our flowchart for formal complaints" in acknowledgement
+    enclosure = " ".join(acknowledgement[acknowledgement.index("Enclosed: our flowchart for formal complaints"):].split())
+    for step in ("within 2 working days", "within 10 working days of receiving your complaint", "ask for a review",
+                 "Customer Liaison Committee", "closing letter with a feedback form", "Housing Ombudsman"):
+        assert step in enclosure, step
+    assert "their line manager will investigate it" not in acknowledgement
+
 
 def test_harrogate_review_over_christmas_closing_letter_14_working_days_after_the_final_response(rendered):
     result = run_named("harrogate_review_over_christmas")
@@ -1001,6 +1014,38 @@ def test_harrogate_review_over_christmas_closing_letter_14_working_days_after_th
     assert "This now concludes the Review stage" in final and "heard your complaint" not in final
     assert [(e["at"], e["outcome"]) for e in kinds(result, "closed")] == [("2027-01-07T10:00:00+00:00", "stage2_final")]
 
+
+def test_harrogate_paths_follow_the_policy_as_written():
+    """Where each of issue 15's paths sits in the diagram, in the policy's words."""
+    definition = compile_definition(diagram("harrogate"), read_forms(FORMS))
+    root = etree.fromstring(diagram("harrogate"))
+    flows = {f.get("id"): (f.get("sourceRef"), f.get("targetRef"), f.findtext("bpmn:conditionExpression", None, NS))
+             for f in root.iterfind(".//bpmn:sequenceFlow", NS)}
+    targets = {source: {t for s, t, _ in flows.values() if s == source} for source, _, _ in flows.values()}
+    # 4.4: staff conduct, read from the complaint's category, goes to the line manager (a caseworker), whose
+    # response is the Resolution stage's, guarded by its deadline; the review must be someone else.
+    assert ("staff_conduct_gw", "line_manager_investigation", 'category == "staff_conduct"') in flows.values()
+    investigation = definition.element("line_manager_investigation")
+    assert (investigation.role, investigation.stage, investigation.form_ref) == ("caseworker", "1",
+                                                                                "staff_conduct_response")
+    [due] = [e for e in definition.elements.values() if e.attached_to == "line_manager_investigation"]
+    assert (due.deadline_key, due.interrupting) == ("stage1_response", False)
+    lanes = {lane.get("id"): {r.text for r in lane.iterfind("bpmn:flowNodeRef", NS)}
+             for lane in root.iterfind(".//bpmn:lane", NS)}
+    assert "line_manager_investigation" in lanes["Lane_line_manager"]
+    for task in ("review_acknowledge", "stage2_response"):
+        assert "line_manager_investigation" in definition.element(task).separate_from
+    # 5.2.3, 6.1: the final response comes after the panel (or straight after the review when there is none).
+    assert targets["stage2_decision_gw"] == {"stage2_extend", "panel_gw"}
+    assert targets["panel_gw"] == {"panel_invitation", "panel_join"}
+    assert targets["panel_join"] == {"final_response_sent"}
+    # Section 10: the closing letter waits on a closure_followup window from the completion, lessons at once.
+    closing = definition.element("closure_due")
+    assert closing.deadline_key == "closure_followup" and not is_duty(closing.deadline_key)
+    assert "completed_at" in closing.timer_expression
+    assert definition.element("completion_recorded").properties["timestamp"] == "completed_at"
+    assert targets["after_split"] == {"closure_due", "lessons_learnt"}
+    assert targets["closure_due"] == {"closure_sent"} and targets["closure_sent"] == {"satisfaction_survey"}
 
 
 def test_scenarios_are_valid_json_for_the_cli():
