@@ -26,14 +26,15 @@ export function fit(canvas, left = MARGIN) {
 }
 
 // Fit the diagram; if that makes it too small to read, show it at a readable zoom instead, centred on
-// the first of `focus` (element ids), or from its start.
+// the first task among `focus` (element ids), else the first of them, else from the diagram's start.
 export function openReadable(viewer, focus = [], left = MARGIN) {
   const canvas = viewer.get("canvas");
   if (fit(canvas, left) >= READABLE) return;
   const registry = viewer.get("elementRegistry");
   const { inner, outer } = canvas.viewbox();
   const width = outer.width / READABLE, height = outer.height / READABLE;
-  const element = focus.map((id) => registry.get(id)).find(Boolean);
+  const candidates = focus.map((id) => registry.get(id)).filter(Boolean);
+  const element = candidates.find((e) => /Task$/.test(e.type)) || candidates[0];   // a task before a watcher
   const x = element ? element.x + element.width / 2 - width / 2 : inner.x - left / READABLE;
   const y = element ? element.y + element.height / 2 - height / 2 : inner.y - MARGIN / READABLE;
   canvas.viewbox({ x, y, width, height });

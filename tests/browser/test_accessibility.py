@@ -40,6 +40,7 @@ QUERIES = {
     "manager.annual_report": ["?landlord=great_places&year=2026"],
     "manager.self_assessment": ["?landlord=great_places&year=2026"],
     "manager.find_checklist": ["", "?reference={reference}"],
+    "manager.figure": ["", "?figure=due_soon", "?figure=waiting&element={element}"],
     "caseworker.inbox": ["", "?view=all"],
     "caseworker.find": ["", "?q={reference}"],
     "analyst.try_it": ["", "?source=version:{version_id}&received=2026-12-21T10:00&pace=last_day"],
@@ -55,6 +56,7 @@ def samples(site) -> dict[str, object]:
                                    .where(Complaint.landlord == LANDLORD, Task.stage == "2", Task.status == "open"))
         return {
             "landlord": LANDLORD,
+            "element": "stage2_response",
             "reference": reference,
             "task_id": session.scalar(select(Task.id).join(Complaint, Complaint.id == Task.complaint_id)
                                       .where(Complaint.landlord == LANDLORD, Task.status == "open",

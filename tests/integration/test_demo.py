@@ -134,6 +134,30 @@ def _inbox_references(web, query: str) -> set[str]:
         page += 1
 
 
+def test_each_dashboard_figure_lists_exactly_the_rows_it_counts(landlords_demo):
+    """The list behind a figure (the managers' "complaints behind the figure" page) holds as many rows as the
+    figure says, for all landlords together and for each, for every deadline and every task waited at."""
+    from workflow_app.reporting.measures import Scope, behind_figure, dashboard
+
+    runtime, _, _ = landlords_demo
+    every = tuple(runtime.landlords[slug] for slug in sorted(runtime.landlords))
+    with runtime.sessions() as session:
+        for scope in (Scope(every), *(Scope((landlord,)) for landlord in every)):
+            board = dashboard(session, scope, DEMO_NOW)
+            for figure in ("overdue", "due_soon"):
+                rows = behind_figure(session, scope, figure, now=DEMO_NOW)
+                assert len(rows) == board[figure], (scope.slugs, figure)
+                for deadline in board["deadlines"]:
+                    assert len(behind_figure(session, scope, figure, key=deadline["key"], now=DEMO_NOW)) \
+                        == deadline[figure]
+            assert board["overdue"] and board["due_soon"] or len(scope.slugs) == 1
+            for place in (w for w in board["waiting"] if w["element_id"]):
+                at = {"landlord": place["landlord"], "element": place["element_id"], "now": DEMO_NOW}
+                waiting = behind_figure(session, scope, "waiting", **at)
+                assert len(waiting) == place["count"] and {r["landlord"] for r in waiting} == {place["landlord"]}
+                assert len(behind_figure(session, scope, "waiting_overdue", **at)) == place["overdue"]
+
+
 # What each page is asked with beyond its path: the choices that make it do its work (a landlord, all of them,
 # a year, a diagram to try). A GET page missing here is still read, with no query.
 QUERIES = {
