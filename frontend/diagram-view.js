@@ -35,8 +35,9 @@ export function openReadable(viewer, focus = [], left = MARGIN) {
   const width = outer.width / READABLE, height = outer.height / READABLE;
   const candidates = focus.map((id) => registry.get(id)).filter(Boolean);
   const element = candidates.find((e) => /Task$/.test(e.type)) || candidates[0];   // a task before a watcher
-  const x = element ? element.x + element.width / 2 - width / 2 : inner.x - left / READABLE;
-  const y = element ? element.y + element.height / 2 - height / 2 : inner.y - MARGIN / READABLE;
+  const start = { x: inner.x - left / READABLE, y: inner.y - MARGIN / READABLE };   // never blank above or left
+  const x = element ? Math.max(start.x, element.x + element.width / 2 - width / 2) : start.x;
+  const y = element ? Math.max(start.y, element.y + element.height / 2 - height / 2) : start.y;
   canvas.viewbox({ x, y, width, height });
 }
 

@@ -9,9 +9,9 @@ import {
 } from "bpmn-js-properties-panel";
 import CamundaBehaviorsModule from "camunda-bpmn-js-behaviors/lib/camunda-platform";
 import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
-import { addControls, fit } from "./diagram-view.js";
+import { addControls, openReadable } from "./diagram-view.js";
 
-// The palette floats over the canvas's left edge: the diagram is fitted to the room beside it.
+// The palette floats over the canvas's left edge: the diagram opens, and is fitted, in the room beside it.
 function besideThePalette(container) {
   const palette = container.querySelector(".djs-palette");
   if (!palette) return 16;
@@ -59,7 +59,7 @@ async function start() {
   const xml = JSON.parse(document.getElementById("modeller-source").textContent);
   const { warnings } = await modeler.importXML(xml);
   const canvasContainer = document.getElementById("modeller-canvas");
-  fit(modeler.get("canvas"), besideThePalette(canvasContainer));
+  openReadable(modeler, [], besideThePalette(canvasContainer));
   const bar = addControls(modeler, canvasContainer.parentElement, { name: "diagram",
                                                                     left: () => besideThePalette(canvasContainer) });
   bar.setAttribute("aria-label", "Zoom and undo");
