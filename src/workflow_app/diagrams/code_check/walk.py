@@ -21,7 +21,7 @@ from workflow_app.diagrams.definitions import ACTIVITY_TAGS
 from workflow_app.diagrams.expressions import RestrictedEnvironment
 from workflow_app.rules.calendar import WorkingCalendar
 from workflow_app.rules.regime import Regime
-from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, STAGE2_KEYS
+from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, STAGE2_KEYS, DeadlineKey
 
 MAX_STEPS = 200_000     # elements entered over all paths, so a tangled diagram cannot hang the check
 
@@ -59,6 +59,9 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         self._stage2_reads: dict[str, frozenset[str]] = {}
         self._holds: dict[tuple, bool | None] = {}        # a condition on identical case data: holds?
         self.separations: set[tuple[str, str]] = set()   # (stage 2 response task, the task that answered stage 1)
+        self._markers: list[Extension | None] = []        # agreements to a longer extension (5.9), and what they allowed
+        self._intervals_kept: set[str] = set()            # ... followed by an update_interval timer
+        self._intervals_owed: set[str] = set()            # ... still awaiting one when the response was given
 
     def add(self, provision: str, severity: str, element_id: str | None, message: str,
             once: tuple | None = None) -> None:
@@ -95,6 +98,7 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
                 pending.extend(reversed(self._step(token)))
         for key, seen_extensions in self.extensions.items():
             self._judge_extensions(key, seen_extensions)
+        self._judge_update_intervals()
         self._judge_separation()
 
     def _memo_key(self, token: Token) -> tuple:
@@ -115,6 +119,8 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
             facts.request = facts.request & read if read else None
         if not self.graph.responses_ahead.get(token.node, False):
             facts.after_final = frozenset()
+            if DeadlineKey.UPDATE_INTERVAL not in ahead:
+                facts.intervals_due = frozenset()   # neither a response nor updates can follow: nothing owed or kept
         data = token.ctx
         ctx = tuple([(n, freeze(data[n])) for n in self._live_in_order(token.node) if n in data])
         loops = self.graph.cyclic_reach.get(token.node, frozenset())
@@ -217,12 +223,31 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         if len(node.outgoing) == 1:
             token.node = node.outgoing[0].target
             return [token]
-        return [token.branch(flow.target) for flow in node.outgoing]
+        branches = [token.branch(flow.target) for flow in node.outgoing]
+        self._split_pending(branches)
+        return branches
+
+    def _split_pending(self, branches: list[Token]) -> None:
+        """Parallel branches after a response: the stage's completion is judged on the branch that carries it
+        on. A branch back to a responder put the response off (an extension, the investigation going on beside
+        agreed updates); otherwise the branches that can still send a letter carry it."""
+        for stage in list(branches[0].facts.pending):
+            responders = self.graph.responders(stage)
+            for reaching in (lambda n: bool(({n} | self.graph.reach[n]) & responders),
+                             lambda n: any(self.graph.node(m).letter for m in {n} | self.graph.reach[n])):
+                carrying = [b for b in branches if reaching(b.node)]
+                if carrying:
+                    for other in branches:
+                        if other not in carrying:
+                            del other.facts.pending[stage]
+                    break
 
     def _boundary(self, token: Token, boundary: Node) -> list[Token]:
         if not boundary.element.interrupting:
             # A side path: the activity goes on, and so does the clock that runs on it.
             token.facts.awaiting -= self._running(token, self.graph.node(boundary.element.attached_to))
+        if boundary.event == "timer":
+            self._deadline_passed(token.facts, boundary.element.deadline_key)
         self._enter(token, boundary)
         if boundary.event == "message":
             self._message(token, boundary)
@@ -297,6 +322,8 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
                 continue
             first = token.branch(target.id)
             first.visits[target.id] = count
+            if target.event == "timer":
+                self._deadline_passed(first.facts, target.element.deadline_key)
             self._enter(first, target)
             if target.event == "message":
                 self._message(first, target)
@@ -378,6 +405,7 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         self._stage_clocks(facts, node)
 
     def _close_stage(self, facts: Facts, stage: str, responder: str, letters: frozenset[str]) -> None:
+        self._response_given(facts, stage)
         if stage == "1":
             facts.closer1 = responder
         self._judge_completion(stage, responder, letters)
@@ -403,5 +431,6 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         if refused:
             self._judge_refusal(node, facts)
         for stage, (responder, letters) in facts.pending.items():
+            self._response_given(facts, stage)
             if not (refused or NO_LETTER_NEEDED_OUTCOME.search(outcome)):
                 self._judge_completion(stage, responder, letters)
