@@ -84,8 +84,9 @@ class ExtensionRules:
             self.add(provision, ERROR, extension.timer_id,
                      f"an extension of {self.name(extension.timer_id)} agreed with the resident runs {reach}, beyond "
                      f"{code}'s {limit.working_days + limit.extension_days} working days, but no update intervals are "
-                     f"agreed with it: no {DeadlineKey.UPDATE_INTERVAL} timer follows the agreement before the response "
-                     f"(other than once a response date has passed); when a response falls outside its timescales, "
+                     f"agreed with it: no {DeadlineKey.UPDATE_INTERVAL} timer follows the agreement before the "
+                     "response (other than once a response date has passed); when a response falls outside its "
+                     "timescales, "
                      f"{code} requires agreeing with the resident suitable intervals for keeping them informed",
                      once=("update-intervals", extension.timer_id))
 

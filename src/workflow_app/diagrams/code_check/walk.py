@@ -59,7 +59,7 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         self._stage2_reads: dict[str, frozenset[str]] = {}
         self._holds: dict[tuple, bool | None] = {}        # a condition on identical case data: holds?
         self.separations: set[tuple[str, str]] = set()   # (stage 2 response task, the task that answered stage 1)
-        self._markers: list[Extension | None] = []        # agreements to a longer extension (5.9), and what they allowed
+        self._markers: list[Extension | None] = []        # agreements to a longer extension (5.9): what each allowed
         self._intervals_kept: set[str] = set()            # ... followed by an update_interval timer
         self._intervals_owed: set[str] = set()            # ... still awaiting one when the response was given
 
@@ -233,12 +233,14 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         agreed updates); otherwise the branches that can still send a letter carry it."""
         for stage in list(branches[0].facts.pending):
             responders = self.graph.responders(stage)
-            for reaching in (lambda n: bool(({n} | self.graph.reach[n]) & responders),
-                             lambda n: any(self.graph.node(m).letter for m in {n} | self.graph.reach[n])):
-                carrying = [b for b in branches if reaching(b.node)]
+            reaches_responder = [b for b in branches if ({b.node} | self.graph.reach[b.node]) & responders]
+            sends_letter = [b for b in branches
+                            if any(self.graph.node(m).letter for m in {b.node} | self.graph.reach[b.node])]
+            for carrying in (reaches_responder, sends_letter):
                 if carrying:
+                    kept = {id(b) for b in carrying}
                     for other in branches:
-                        if other not in carrying:
+                        if id(other) not in kept:
                             del other.facts.pending[stage]
                     break
 
