@@ -740,7 +740,8 @@ def test_brighter_places_clarification_exceptional_extension_works_and_stage_2(r
     # updated Tue 4 May, the next due Tue 18 May. Works completed Mon 10 May (event): 15 days is Tue 25 May.
     # Escalated Thu 20 May: acknowledge by Tue 25 May;
     # respond within 20 working days of the request (Mon 31 May is a bank holiday) -> Fri 18 Jun;
-    # extended by 10 to Fri 2 Jul.
+    # extended by 10 to Fri 2 Jul. Since issue 15 the service director's response goes to the Customer Services
+    # Director first (s.7.iv.a): the scenario has her approval on Thu 10 Jun, when the final response goes.
     assert sets(result) == [
         ("stage1_acknowledge", "2027-03-31T22:59:59+00:00", False),   # from receipt, before the clarification
         ("clarification", "2027-03-25T23:59:59+00:00", False),
@@ -758,10 +759,95 @@ def test_brighter_places_clarification_exceptional_extension_works_and_stage_2(r
     assert kinds(result, "deadline_missed") == []
     assert result["final"]["outcome"] == "stage2_final"
     assert deadlines(result)["update_interval"]["met_at"] == "2027-05-10T10:00:00+00:00"
+    assert deadlines(result)["stage2_response"]["met_at"] == "2027-06-10T15:00:00+00:00"
     assert "designated person" in rendered["final_response"][0]
     response = rendered["stage1_response"][0]
     assert "15 days from when the agreed works" in response and "by <strong>7 May 2027</strong>" in response
     assert "the roofers start on 5 May" in rendered["update"][0]
+
+
+def test_brighter_places_shows_adverse_findings_for_comment_before_deciding_at_both_stages(rendered):
+    result = run_named("brighter_places_adverse_findings")
+    # Received Mon 7 Jun 2027 (BST): acknowledge by Mon 14 Jun. Logged Tue 8 Jun: respond by Tue 22 Jun (9-11, 14-18,
+    # 21, 22 Jun). Adverse findings shared Thu 17 Jun: 5 working days to comment (the diagram's choice; the policy sets
+    # none): Thu 24 Jun. Comments in on Mon 21 Jun, then the response on Tue 22 Jun: 15 days to escalate, Wed 7 Jul.
+    # Escalated Fri 2 Jul: acknowledge within 3 working days (5-7 Jul), respond within 20 of the request (5 Jul-30 Jul)
+    # -> Fri 30 Jul. Findings shared Fri 16 Jul: to Fri 23 Jul, which passes without comments (the window elapses at
+    # midnight). The Customer Services Director returns the response once (Wed 28 Jul) and approves it on Thu 29 Jul,
+    # when the final response goes, within the date.
+    assert sets(result) == [
+        ("stage1_acknowledge", "2027-06-14T22:59:59+00:00", False),
+        ("stage1_response", "2027-06-22T22:59:59+00:00", False),
+        ("clarification", "2027-06-24T22:59:59+00:00", False),
+        ("escalation_window", "2027-07-07T22:59:59+00:00", False),
+        ("stage2_acknowledge", "2027-07-07T22:59:59+00:00", False),
+        ("stage2_response", "2027-07-30T22:59:59+00:00", False),
+        ("clarification", "2027-07-23T22:59:59+00:00", False),
+    ]
+    assert [(e["at"], e["key"]) for e in kinds(result, "timer_fired")] == [("2027-07-23T23:00:00+00:00", "clarification")]
+    assert kinds(result, "deadline_missed") == []
+    windows = [d for d in result["final"]["deadlines"] if d["key"] == "clarification"]
+    assert [(d["stage"], d["met_at"]) for d in windows] == [("1", "2027-06-21T10:00:00+00:00"), ("2", None)]
+    due = deadlines(result)
+    assert due["stage1_response"]["met_at"] == "2027-06-22T09:00:00+00:00"
+    assert due["stage2_response"]["met_at"] == "2027-07-29T10:00:00+00:00"
+    ready = [(e["element_id"], e["role"], e["due_at"]) for e in kinds(result, "task_ready")
+             if e["element_id"] in ("await_comments", "await_comments_stage2", "director_oversight")]
+    assert ready == [("await_comments", "caseworker", "2027-06-22T22:59:59+00:00"),
+                     ("await_comments_stage2", "stage2_reviewer", "2027-07-30T22:59:59+00:00"),
+                     ("director_oversight", "manager", "2027-07-30T22:59:59+00:00"),
+                     ("director_oversight", "manager", "2027-07-30T22:59:59+00:00")]
+    assert letters(result) == ["acknowledgement", "adverse_findings", "stage1_response", "stage2_acknowledgement",
+                               "adverse_findings", "final_response", "closure"]
+    first, second = rendered["adverse_findings"]
+    assert "from your own washing machine hose" in first and "by <strong>24 June 2027</strong>" in first
+    assert "at stage 1" in first and "0300 111 3000" in first
+    assert "no leak was found there" in second and "by <strong>23 July 2027</strong>" in second and "at stage 2" in second
+    assert "replastered on 9 August" in rendered["final_response"][0]
+    assert result["final"]["outcome"] == "stage2_final"
+
+
+def test_brighter_places_stage_2_oversight_is_not_the_stage_1_investigator():
+    spec = scenario("brighter_places_adverse_findings")
+    for step in spec["steps"]:
+        if step.get("complete") in ("stage1_response", "await_comments"):
+            step["as"] = "manager"     # a manager may work any task: here the stage 1 investigation
+    with pytest.raises(ScenarioError, match=r"complete director_oversight.*6\.13"):
+        run(spec)
+
+
+def test_brighter_places_colleague_complaint_reviewed_by_a_senior_manager(rendered):
+    result = run_named("brighter_places_colleague")
+    # Received Mon 5 Jul 2027: acknowledge by Mon 12 Jul. Logged Tue 6 Jul: respond by Tue 20 Jul (7-9, 12-16, 19, 20
+    # Jul). The manager's response on Thu 15 Jul goes to a senior manager (s.6.i), whose review on Mon 19 Jul meets the
+    # date; the letter goes then, and the 15 days to escalate run from it: Tue 3 Aug. Systemic issues go to the service
+    # director beside the complaint, with no complaint deadline.
+    assert sets(result) == [
+        ("stage1_acknowledge", "2027-07-12T22:59:59+00:00", False),
+        ("stage1_response", "2027-07-20T22:59:59+00:00", False),
+        ("escalation_window", "2027-08-03T22:59:59+00:00", False),
+    ]
+    assert deadlines(result)["stage1_response"]["met_at"] == "2027-07-19T10:00:00+00:00"
+    ready = {e["element_id"]: (e["at"], e["role"], e["due_at"]) for e in kinds(result, "task_ready")}
+    assert ready["colleague_review"] == ("2027-07-15T10:00:00+00:00", "manager", "2027-07-20T22:59:59+00:00")
+    assert ready["systemic_review"] == ("2027-07-19T10:00:00+00:00", "stage2_reviewer", None)
+    assert letters(result) == ["acknowledgement", "stage1_response", "closure"]
+    [response] = rendered["stage1_response"]
+    assert "being taken forward through our internal disciplinary procedures" in response
+    assert "Data Protection Act 2018" in response
+    for internal in ("final written warning", "Second complaint about this officer", "not logged"):
+        assert internal not in response
+    assert [(e["at"], e["outcome"]) for e in kinds(result, "closed")] == [("2027-08-04T10:00:00+00:00", "resolved_stage1")]
+
+
+def test_brighter_places_colleague_complaint_not_justified_goes_without_the_disciplinary_line(rendered):
+    spec = scenario("brighter_places_colleague")
+    spec["steps"][4]["data"] = {"conduct_finding": "not_justified", "issue_scope": "isolated"}
+    del spec["steps"][5]
+    result = run(spec)
+    assert "systemic_review" not in {e["element_id"] for e in kinds(result, "task_ready")}
+    assert "disciplinary" not in rendered["stage1_response"][0]
+    assert result["final"]["outcome"] == "resolved_stage1"
 
 
 def test_brighter_places_stage_2_extension_over_ten_days_needs_agreement():
