@@ -259,6 +259,8 @@ class ProcessGraph:
         self.stage2_ahead = {n: any(self.elements[m].stage == "2" for m in reach[n] | {n}) for n in self.nodes}
         answering = self.responders("1") | self.responders("2")
         self.responses_ahead = {n: bool((reach[n] | {n}) & answering) for n in self.nodes}
+        self.stage_responses_ahead = {stage: {n: bool((reach[n] | {n}) & self.responders(stage)) for n in self.nodes}
+                                      for stage in ("1", "2")}
         return {n: frozenset((around[n] | {n}) & cyclic) for n in self.nodes}
 
     @staticmethod

@@ -21,7 +21,7 @@ from workflow_app.diagrams.definitions import ACTIVITY_TAGS
 from workflow_app.diagrams.expressions import RestrictedEnvironment
 from workflow_app.rules.calendar import WorkingCalendar
 from workflow_app.rules.regime import Regime
-from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, STAGE2_KEYS, DeadlineKey
+from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, RESPONSE_KEYS, STAGE2_KEYS, DeadlineKey
 
 MAX_STEPS = 200_000     # elements entered over all paths, so a tangled diagram cannot hang the check
 
@@ -119,14 +119,27 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
             facts.request = facts.request & read if read else None
         if not self.graph.responses_ahead.get(token.node, False):
             facts.after_final = frozenset()
-            if DeadlineKey.UPDATE_INTERVAL not in ahead:
-                facts.intervals_due = frozenset()   # neither a response nor updates can follow: nothing owed or kept
+        if facts.intervals_due:
+            self._settle_intervals(token.node, facts, ahead)
         data = token.ctx
         ctx = tuple([(n, freeze(data[n])) for n in self._live_in_order(token.node) if n in data])
         loops = self.graph.cyclic_reach.get(token.node, frozenset())
         visits = [(n, c) for n, c in token.visits.items() if n in loops]
         visits.sort()
         return token.node, token.stack, ctx, tuple(visits), token.facts.key()
+
+    def _settle_intervals(self, node_id: str, facts: Facts, ahead: frozenset[str]) -> None:
+        """5.9's markers as soon as their fate is known: once no response task of the stage lies ahead, a
+        response already given owes them (updates from here would be on actions after it); with no response
+        given and no update timer ahead, nothing can keep or owe them."""
+        for stage, key in RESPONSE_KEYS.items():
+            if self.graph.stage_responses_ahead[stage].get(node_id, False) \
+                    or not any(m.partition("#")[0] == key for m in facts.intervals_due):
+                continue
+            if stage in facts.pending:
+                self._response_given(facts, stage)
+            elif DeadlineKey.UPDATE_INTERVAL not in ahead:
+                facts.intervals_due = frozenset(m for m in facts.intervals_due if m.partition("#")[0] != key)
 
     def _live_in_order(self, node_id: str) -> tuple[str, ...]:
         """The case data still to be read at an element (`ProcessGraph.live`), by name."""
