@@ -67,6 +67,8 @@ LEAD = 8.0
 LOG_SECONDS = 0.08
 """A generous guess at the seconds one complaint takes to log, to put the spread's first deadline after the last
 is armed."""
+CLONE_SECONDS = 0.002
+"""A generous guess at the seconds one copied complaint takes, to put a burst's instant after the last is copied."""
 BENCH_DATABASE = "timer_latency_bench"
 SWEEP_LOG = re.compile(r"timer sweep moved (\d+) complaint")
 """What a scheduler logs after each sweep (casework/scheduler.py): its share of the fired timers."""
@@ -140,7 +142,7 @@ def arm_spread(runtime, user, count: int, over: float) -> list[datetime]:
 
 
 def arm_burst(runtime, user, count: int) -> list[datetime]:
-    instant = (datetime.now(UTC) + timedelta(seconds=LEAD)).replace(microsecond=0)
+    instant = (datetime.now(UTC) + timedelta(seconds=LEAD + count * CLONE_SECONDS)).replace(microsecond=0)
     clone_complaint(runtime.engine, arm(runtime, user, instant), count - 1)
     return [instant] * count
 

@@ -10,7 +10,7 @@
 | `WORKFLOW_APP_PROCESSES` | `./processes` | the landlords' folders |
 | `WORKFLOW_APP_FORMS` | `./forms` | the shared forms |
 | `WORKFLOW_APP_NOW` | the system clock | a frozen time for rehearsals (never production) |
-| `WORKFLOW_APP_SMTP_HOST`, `_PORT`, `_USERNAME`, `_PASSWORD`, `_FROM`, `_STARTTLS`, `_SSL` | no email | the server letters are emailed through |
+| `WORKFLOW_APP_SMTP_HOST`, `_PORT`, `_USERNAME`, `_PASSWORD`, `_FROM`, `_STARTTLS`, `_SSL` | no email | the server letters are emailed through (the web processes queue, the scheduler processes send) |
 
 `load()` reads the environment as it is now: each entry point (the app factory, a CLI
 command, the scheduler) reads it once and passes the values on. Nothing else reads

@@ -17,7 +17,7 @@ from tests.integration.test_caseworker import make_app, sign_in
 from workflow_app.casework.accounts import create_token
 from workflow_app.casework.models import Attachment, AuditEvent, Complaint, DefinitionVersion, Letter, Task, User
 
-PUBLIC = {"static", "auth.sign_in", "auth.sign_out", "index"}
+PUBLIC = {"static", "auth.sign_in", "auth.sign_out", "index", "api.openapi"}  # the API document is published
 SECRETS = ["Ada Resident", "ada@example.org", "The roof has leaked for three weeks"]  # only the record holds these
 
 

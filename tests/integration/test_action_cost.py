@@ -123,5 +123,6 @@ def test_an_action_writes_its_audit_events_in_one_statement_and_never_reads_the_
 
     assert len(_history(deployed, reference)) - before >= 3      # completed, deadline met, deadline set, task ready
     assert sum(s.startswith("INSERT INTO audit_events") for s in seen) == 1
+    assert sum(s.startswith("UPDATE complaints SET audit_head") for s in seen) == 1   # the chain's head, moved once
     assert not any("FROM definition_versions" in s for s in seen)
     assert not any("FROM pending_events" in s for s in seen)     # none wait, so none are looked up

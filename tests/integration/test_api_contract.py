@@ -206,8 +206,8 @@ def test_the_fuzzer_follows_the_documents_links_through_real_complaints_and_task
             followed.append((case.operation.label, response.status_code))
             case.validate_response(response, excluded_checks=[positive_data_acceptance], headers=staff)
 
-    Walk.run(settings=settings(max_examples=FUZZ_EXAMPLES, derandomize=True, deadline=None, database=None,
-                               stateful_step_count=6, suppress_health_check=list(HealthCheck)))
+    Walk.run(settings=settings(max_examples=2 * FUZZ_EXAMPLES, derandomize=True, deadline=None, database=None,
+                               stateful_step_count=10, suppress_health_check=list(HealthCheck)))
     reached = {label for label, status in followed if status < 500}
     assert {"POST /api/complaints", "GET /api/complaints/{reference}", "POST /api/tasks/{task_id}/complete"} <= reached
     assert any(label == "POST /api/tasks/{task_id}/complete" and status in (200, 422, 409)

@@ -762,7 +762,10 @@ def test_brighter_places_clarification_exceptional_extension_works_and_stage_2(r
     assert deadlines(result)["stage2_response"]["met_at"] == "2027-06-10T15:00:00+00:00"
     assert "designated person" in rendered["final_response"][0]
     response = rendered["stage1_response"][0]
-    assert "15 days from when the agreed works" in response and "by <strong>7 May 2027</strong>" in response
+    # The 15 days run from the response (Tue 20 Apr: Wed 5 May, as the escalation window's timer counts them),
+    # or from the works being done; the works are to be done by Fri 7 May.
+    assert "by <strong>5 May 2027</strong>" in response and "within 15 days of their completion" in response
+    assert "by <strong>7 May 2027</strong>" in response
     assert "the roofers start on 5 May" in rendered["update"][0]
 
 

@@ -1,43 +1,32 @@
-"""Letters: the draft shown and edited (cleaned), sent, stored, printable, emailed over SMTP."""
+"""Letters: the draft shown and edited (cleaned), sent, stored, printable, emailed over SMTP (through the
+outbox: `test_outbox.py` holds its sending to exactly once)."""
 from __future__ import annotations
 
 import json
-import socket
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from tests.conftest import make_user
 from tests.integration.test_caseworker import COMPLAINT_FORM, app, log, make_app, open_task, post, sign_in, web  # noqa: F401
+from tests.support.mail import SENDER, MailServer
+from workflow_app.casework import outbox
 from workflow_app.casework.letters import clean_html, code_required, plain_text
-from workflow_app.casework.models import AuditEvent, Complaint, Letter
+from workflow_app.casework.models import AuditEvent, Complaint, Letter, OutboxEmail
 from workflow_app.rules import clock
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def smtp():
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, handler
-    controller.stop()
+def mail():
+    server = MailServer().start()
+    yield server
+    server.stop()
+
+
+def mailing_app(database_url: str, server: MailServer):
+    """The app with SMTP set up (no scheduler: the tests send the outbox's email themselves)."""
+    return make_app(database_url, WORKFLOW_APP_SMTP_HOST="127.0.0.1", WORKFLOW_APP_SMTP_PORT=str(server.port),
+                    WORKFLOW_APP_SMTP_FROM=SENDER)
 
 
 def acknowledged(client, runtime) -> tuple[str, int]:
@@ -89,10 +78,8 @@ def test_draft_is_shown_edited_and_sent_by_post_without_smtp(web, deployed):
     assert again.status_code == 409 and "can no longer be changed" in again.get_data(as_text=True)
 
 
-def test_a_letter_is_emailed_through_smtp_when_configured(deployed, database_url, caseworker, smtp):
-    controller, inbox = smtp
-    app = make_app(database_url, WORKFLOW_APP_SMTP_HOST="127.0.0.1", WORKFLOW_APP_SMTP_PORT=str(controller.port),
-                   WORKFLOW_APP_SMTP_FROM="complaints@testshire.example")
+def test_a_letter_is_emailed_through_smtp_after_it_is_stored_as_sent(deployed, database_url, caseworker, mail):
+    app = mailing_app(database_url, mail)
     client = app.test_client()
     sign_in(client, "carl")
     reference, letter_id = acknowledged(client, deployed)
@@ -101,27 +88,75 @@ def test_a_letter_is_emailed_through_smtp_when_configured(deployed, database_url
     response = post(client, f"/letters/{letter_id}", {"action": "send",
                                                        "body_html": "<p>Dear Ada,</p><p>Your complaint is logged.</p>"})
     assert response.status_code == 302
-    [envelope] = inbox.messages
-    assert envelope.rcpt_tos == ["ada@example.org"] and envelope.mail_from == "complaints@testshire.example"
-    message = message_from_bytes(envelope.content, policy=policy.default)
+    assert mail.inbox.messages == []              # queued with the letter: nothing is sent inside its transaction
+    with deployed.sessions() as session:
+        letter = session.get(Letter, letter_id)
+        assert letter.status == "sent" and letter.sent_to == "ada@example.org" and letter.emailed_at is None
+    page = client.get(f"/letters/{letter_id}").get_data(as_text=True)
+    assert "Email queued" in page and "is queued and goes out in a moment" in page
+    assert "Email queued" in client.get(f"/complaints/{reference}").get_data(as_text=True)
+
+    assert outbox.drain(deployed.sessions, mail.settings).sent == 1
+    [envelope] = mail.inbox.messages
+    assert envelope.rcpt_tos == ["ada@example.org"] and envelope.mail_from == SENDER
+    [message] = mail.inbox.parsed()
     assert reference in message["Subject"]
     assert "Your complaint is logged." in message.get_body(("plain",)).get_content()
     assert "<p>Your complaint is logged.</p>" in message.get_body(("html",)).get_content()
     with deployed.sessions() as session:
         letter = session.get(Letter, letter_id)
-        assert letter.status == "sent" and letter.sent_to == "ada@example.org" and letter.emailed_at is not None
+        assert letter.status == "sent" and letter.emailed_at == clock.now()
+        assert session.scalars(select(OutboxEmail.message_id)).one() == message["Message-ID"]
+        kinds = [e.type for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert kinds[-2:] == ["letter_sent", "letter_emailed"]
+    page = client.get(f"/letters/{letter_id}").get_data(as_text=True)
+    assert "The mail server accepted the email to ada@example.org" in page and "Try the email again" not in page
     app.extensions["workflow_app"].close()
 
 
-def test_a_failed_email_leaves_the_letter_a_draft(deployed, database_url, caseworker):
-    app = make_app(database_url, WORKFLOW_APP_SMTP_HOST="127.0.0.1", WORKFLOW_APP_SMTP_PORT=str(free_port()))
+def test_a_failing_email_is_retried_then_shown_failed_and_staff_may_try_it_again(deployed, database_url,
+                                                                                caseworker, virtual_clock):
+    mail = MailServer()                           # not started yet: nothing listens on its port
+    app = mailing_app(database_url, mail)
     client = app.test_client()
     sign_in(client, "carl")
-    _, letter_id = acknowledged(client, deployed)
-    response = post(client, f"/letters/{letter_id}", {"action": "send"})
-    assert response.status_code == 409 and "could not be sent" in response.get_data(as_text=True)
+    reference, letter_id = acknowledged(client, deployed)
+    assert post(client, f"/letters/{letter_id}", {"action": "send"}).status_code == 302
     with deployed.sessions() as session:
-        assert session.get(Letter, letter_id).status == "draft"
+        assert session.get(Letter, letter_id).status == "sent"     # the letter is sent; its email waits
+
+    outbox.drain(deployed.sessions, mail.settings)
+    page = client.get(f"/letters/{letter_id}").get_data(as_text=True)
+    assert "Email retrying" in page and f"Attempt 1 of {outbox.MAX_ATTEMPTS}" in page
+    assert "the mail server refused the connection" in page and "The next try is at" in page
+    assert "Email retrying" in client.get(f"/complaints/{reference}").get_data(as_text=True)
+    refused = post(client, f"/letters/{letter_id}", {"action": "retry_email"})
+    assert refused.status_code == 409 and "only an email that failed" in refused.get_data(as_text=True)
+
+    for _ in range(outbox.MAX_ATTEMPTS - 1):
+        with deployed.sessions() as session:
+            virtual_clock.set(session.scalars(select(OutboxEmail.next_attempt_at)).one())
+        outbox.drain(deployed.sessions, mail.settings)
+    page = client.get(f"/letters/{letter_id}").get_data(as_text=True)
+    assert "Email failed" in page and "could not be sent" in page and f"({outbox.MAX_ATTEMPTS} attempts)" in page
+    assert "Try the email again" in page
+    assert "Email failed" in client.get(f"/complaints/{reference}").get_data(as_text=True)
+
+    mail.start()
+    try:
+        assert post(client, f"/letters/{letter_id}", {"action": "retry_email"}).status_code == 302
+        assert "is queued and goes out in a moment" in client.get(f"/letters/{letter_id}").get_data(as_text=True)
+        assert outbox.drain(deployed.sessions, mail.settings).sent == 1
+    finally:
+        mail.stop()
+    assert len(mail.inbox.messages) == 1
+    with deployed.sessions() as session:
+        email = session.scalars(select(OutboxEmail)).one()
+        assert (email.status, email.attempts) == ("sent", 1)
+        kinds = [e.type for e in session.scalars(select(AuditEvent).where(AuditEvent.type.like("letter_email%"))
+                                                  .order_by(AuditEvent.id))]
+        retried = session.scalars(select(AuditEvent).where(AuditEvent.type == "letter_email_retried")).one()
+    assert kinds == ["letter_email_failed", "letter_email_retried", "letter_emailed"] and retried.actor == "carl"
     app.extensions["workflow_app"].close()
 
 

@@ -383,3 +383,55 @@ def test_managers_see_which_retention_period_applies_until_the_landlord_confirms
     assert "Harrogate" in retention_notice(signed_in(confirmed, "ada"))     # the others still await theirs
     assert "Great Places" not in retention_notice(signed_in(confirmed, "ada"))
     confirmed.extensions["workflow_app"].close()
+
+
+# --- the number of homes CH01 divides by ---------------------------------------------------------------------
+
+def ch01_warning(client, path: str) -> str | None:
+    """The CH01 table's warning on a page, whitespace collapsed, or None when it has none."""
+    import lxml.html
+    response = client.get(path)
+    assert response.status_code == 200, path
+    found = lxml.html.fromstring(response.get_data(as_text=True)).get_element_by_id("ch01-warning", None)
+    return " ".join(found.text_content().split()) if found is not None else None
+
+
+def test_ch01_says_the_number_of_homes_is_not_confirmed_until_the_landlord_gives_its_source(site, tmp_path):
+    import shutil
+    app, _ = site
+    client = signed_in(app, "mandy")                        # great_places only
+    performance, annual = "/manager/performance?landlord=great_places&year=2026", \
+        "/manager/annual-report?landlord=great_places&year=2026"
+    for path in (performance, annual):
+        assert ch01_warning(client, path).startswith(
+            "Not confirmed. The number of homes is not confirmed: Great Places Housing Group has not yet given its "
+            "real number, so 1,000 homes is a stand-in and the figures per 1,000 homes are not fit to publish."), path
+    summary = " ".join(client.get(annual).get_data(as_text=True).split())
+    assert ("the regulator's measure CH01. <strong>The number of homes is not confirmed</strong>: it is a stand-in "
+            "until the landlord gives its real number") in summary
+    rows = list(csv.reader(io.StringIO(client.get("/manager/performance.csv?table=ch01&landlord=great_places&year=2026")
+                                       .get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows == [["Stage", "Complaints received", "Homes", "Per 1,000 homes", "Number of homes"],
+                    ["Stage 1", "7", "1000", "7.0", "Not confirmed: a stand-in, not the landlord's number"],
+                    ["Stage 2", "1", "1000", "1.0", "Not confirmed: a stand-in, not the landlord's number"]]
+    figures = client.get("/manager/performance.json?landlord=great_places&year=2026").get_json()["ch01"]
+    assert figures["homes_confirmed"] is False and figures["homes_not_confirmed"] == ["Great Places Housing Group"]
+
+    processes = tmp_path / "processes"
+    shutil.copytree(PROCESSES, processes)
+    settings = processes / "great_places" / "landlord.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace(
+        "homes = 1000\n", 'homes = 4200\nhomes_source = "Statistical Data Return 2026: homes owned at 31 March"\n'),
+        encoding="utf-8")
+    confirmed = create_app({"TESTING": True, "DATABASE_URL": app.config["DATABASE_URL"],
+                            "PROCESSES_DIR": str(processes), "FORMS_DIR": str(FORMS), "RUN_SCHEDULER": False})
+    client = signed_in(confirmed, "mandy")
+    for path in (performance, annual):
+        assert ch01_warning(client, path) is None, path
+    assert "The number of homes is not confirmed" not in client.get(annual).get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(client.get("/manager/performance.csv?table=ch01&landlord=great_places&year=2026")
+                                       .get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[1:] == [["Stage 1", "7", "4200", "1.67", "Confirmed"], ["Stage 2", "1", "4200", "0.24", "Confirmed"]]
+    assert client.get("/manager/performance.json?landlord=great_places&year=2026").get_json()["ch01"][
+        "homes_confirmed"] is True
+    confirmed.extensions["workflow_app"].close()

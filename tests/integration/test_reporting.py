@@ -2,6 +2,7 @@
 worked out by hand, on SQLite and PostgreSQL; and the SQL working-day count against the calendar."""
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, date, datetime, timedelta
 
@@ -58,10 +59,12 @@ def test_ch01_counts_stage_1_and_stage_2_complaints_per_1000_homes(data):
     # Great Places: A, B, C, E, J, K, L reached stage 1 (D was refused, I arrived on 1 April 2027);
     # B was escalated. Homes: 1,000 (the placeholder in landlord.toml).
     assert figures(data, "great_places")["ch01"] == {
-        "homes": 1000, "stage1": 7, "stage2": 1, "stage1_per_1000": 7.0, "stage2_per_1000": 1.0}
+        "homes": 1000, "stage1": 7, "stage2": 1, "stage1_per_1000": 7.0, "stage2_per_1000": 1.0,
+        "homes_confirmed": False, "homes_not_confirmed": ["Great Places Housing Group"]}
     # Harrogate: H, and G resolved at first contact (the Code has no informal stage); H's review request.
     assert figures(data, "harrogate")["ch01"] == {
-        "homes": 1000, "stage1": 2, "stage2": 1, "stage1_per_1000": 2.0, "stage2_per_1000": 1.0}
+        "homes": 1000, "stage1": 2, "stage2": 1, "stage1_per_1000": 2.0, "stage2_per_1000": 1.0,
+        "homes_confirmed": False, "homes_not_confirmed": ["Harrogate Housing Association"]}
     # The next year holds only I, still waiting for the decision to accept it.
     assert figures(data, "great_places", Period.reporting_year(2027))["ch01"]["stage1"] == 0
 
@@ -70,7 +73,31 @@ def test_ch01_across_landlords_adds_their_homes(data):
     runtime, _ = data
     with runtime.sessions() as session:
         every = reporting.ch01(session, scope(runtime, "great_places", "brighter_places", "harrogate"), YEAR)
-    assert every == {"homes": 3000, "stage1": 10, "stage2": 2, "stage1_per_1000": 3.33, "stage2_per_1000": 0.67}
+    assert every == {"homes": 3000, "stage1": 10, "stage2": 2, "stage1_per_1000": 3.33, "stage2_per_1000": 0.67,
+                     "homes_confirmed": False, "homes_not_confirmed": [
+                         "Great Places Housing Group", "Brighter Places", "Harrogate Housing Association"]}
+
+
+def test_ch01_says_the_homes_are_not_confirmed_until_every_landlord_gives_its_number_and_source(data):
+    runtime, _ = data
+    great, brighter = runtime.landlords["great_places"], runtime.landlords["brighter_places"]
+    confirmed = dataclasses.replace(great, homes=4200, homes_source="Statistical Data Return 2026: homes at 31 March")
+    with runtime.sessions() as session:
+        stand_in = reporting.ch01(session, Scope((great,)), YEAR)
+        own = reporting.ch01(session, Scope((confirmed,)), YEAR)
+        mixed = reporting.ch01(session, Scope((confirmed, brighter)), YEAR)
+    warning = reporting.homes_warning(stand_in)
+    assert warning.startswith("The number of homes is not confirmed: Great Places Housing Group has not yet given "
+                              "its real number, so 1,000 homes is a stand-in")
+    assert reporting.tables({**figures(data, "great_places"), "ch01": stand_in})[0].warning == warning
+    # 7 stage 1 and 1 stage 2 complaints over 4,200 homes: 1.67 and 0.24 per 1,000.
+    assert own == {"homes": 4200, "stage1": 7, "stage2": 1, "stage1_per_1000": 1.67, "stage2_per_1000": 0.24,
+                   "homes_confirmed": True, "homes_not_confirmed": []}
+    assert reporting.homes_warning(own) is None
+    table = reporting.tables({**figures(data, "great_places"), "ch01": own})[0]
+    assert table.warning is None and table.csv().splitlines()[1] == "Stage 1,7,4200,1.67,Confirmed"
+    assert mixed["homes_not_confirmed"] == ["Brighter Places"] and not mixed["homes_confirmed"]
+    assert reporting.homes_warning(mixed).startswith("The number of homes is not confirmed: Brighter Places has")
 
 
 def test_ch02_counts_an_extension_within_the_codes_limit_as_within_timescale(data):
@@ -354,7 +381,9 @@ def test_every_table_exports_as_csv_with_formulas_defused(data):
     assert set(tables) == {"ch01", "ch02", "acknowledgements", "response_times", "response_spread", "resolution",
                            "refusals", "categories", "remedies", "compensation", "satisfaction", "deadlines"}
     assert tables["ch01"].csv().splitlines() == [
-        'Stage,Complaints received,Homes,"Per 1,000 homes"', "Stage 1,7,1000,7.0", "Stage 2,1,1000,1.0"]
+        'Stage,Complaints received,Homes,"Per 1,000 homes",Number of homes',
+        "Stage 1,7,1000,7.0,\"Not confirmed: a stand-in, not the landlord's number\"",
+        "Stage 2,1,1000,1.0,\"Not confirmed: a stand-in, not the landlord's number\""]
     assert tables["refusals"].csv().splitlines()[1:] == [
         "Not accepted,Submitted twelve months or more after the issue occurred (discretion not used),1",
         "Not accepted,A matter previously considered under the Customer Feedback policy,1"]

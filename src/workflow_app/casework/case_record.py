@@ -29,6 +29,7 @@ from workflow_app.casework.models import (
     Complaint,
     Deadline,
     Letter,
+    OutboxEmail,
     SupportNeeds,
     Task,
     User,
@@ -268,6 +269,9 @@ def case_page(session: Session, casework: Casework, reference: str, user: User) 
         "work": completed_work(session, complaint),
         "letters": list(session.scalars(select(Letter).where(Letter.complaint_id == complaint.id)
                                         .order_by(Letter.id))),
+        "emails": {row.letter_id: row for row in session.execute(
+            select(OutboxEmail.letter_id, OutboxEmail.status, OutboxEmail.attempts)
+            .where(OutboxEmail.complaint_id == complaint.id))},
         "notes": list(session.scalars(select(CaseNote).where(CaseNote.complaint_id == complaint.id)
                                       .order_by(CaseNote.id))),
         "attachments": session.execute(

@@ -289,7 +289,8 @@ class Casework:
         """Open an incident for each timer whose due time failed; resolve those that work again."""
         now = clock.now()
         open_incidents = {i.element_id: i for i in session.scalars(
-            select(Incident).where(Incident.complaint_id == complaint.id, Incident.resolved_at.is_(None)))}
+            select(Incident).where(Incident.complaint_id == complaint.id, Incident.kind == "timer",
+                                   Incident.resolved_at.is_(None)))}
         for element_id, message in failed.items():
             incident = open_incidents.pop(element_id, None)
             if incident is None:

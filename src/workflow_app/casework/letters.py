@@ -5,7 +5,9 @@ landlord's template (`processes/<landlord>/letters/<template>.html`). Here a cas
 edits it (the HTML is cleaned to a safe set of tags) and sends it: the letter is stored on
 the complaint exactly as sent, printable, and emailed through SMTP when the
 `WORKFLOW_APP_SMTP_*` settings name a server and the resident (or their representative)
-has an email address; otherwise it is printed and posted.
+has an email address; otherwise it is printed and posted. The email is written to the
+outbox in the transaction that stores the letter as sent, and goes out after it commits
+(`casework.outbox`); the letter page shows how it is going.
 
 A letter the Code requires (acknowledgements, extensions, responses, refusals) can never be
 marked "not needed", and no task of the complaint can be completed while one is unsent
@@ -14,23 +16,18 @@ marked "not needed", and no task of the complaint can be completed while one is 
 from __future__ import annotations
 
 import re
-import smtplib
-import ssl
-from collections.abc import Mapping
-from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
 from typing import Any
 
 import nh3
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflow_app import settings
-from workflow_app.casework import audit
+from workflow_app.casework import audit, outbox
 from workflow_app.casework.complaints import transaction
 from workflow_app.casework.engine import Casework
-from workflow_app.casework.models import Complaint, Letter, User
+from workflow_app.casework.models import Complaint, Letter, OutboxEmail, User
+from workflow_app.casework.outbox import SmtpSettings
 from workflow_app.diagrams.letter_templates import letter_environment
 from workflow_app.rules import clock
 from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
@@ -71,34 +68,6 @@ def plain_text(body: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.splitlines())).strip() + "\n"
 
 
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int = 25
-    username: str | None = None
-    password: str | None = None
-    sender: str = "complaints@localhost"
-    starttls: bool = False
-    ssl: bool = False
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> SmtpSettings | None:
-        """From `WORKFLOW_APP_SMTP_HOST`, `_PORT`, `_USERNAME`, `_PASSWORD`, `_FROM`, `_STARTTLS`, `_SSL`."""
-        host = values.get("WORKFLOW_APP_SMTP_HOST")
-        if not host:
-            return None
-        flag = lambda name: str(values.get(name, "")).lower() in ("1", "true", "yes")  # noqa: E731
-        return cls(host=str(host), port=int(values.get("WORKFLOW_APP_SMTP_PORT") or 25),
-                   username=values.get("WORKFLOW_APP_SMTP_USERNAME") or None,
-                   password=values.get("WORKFLOW_APP_SMTP_PASSWORD") or None,
-                   sender=values.get("WORKFLOW_APP_SMTP_FROM") or "complaints@localhost",
-                   starttls=flag("WORKFLOW_APP_SMTP_STARTTLS"), ssl=flag("WORKFLOW_APP_SMTP_SSL"))
-
-    @classmethod
-    def from_environment(cls) -> SmtpSettings | None:
-        return cls.from_mapping(settings.load().smtp_values())
-
-
 class LetterService:
     """Editing, sending and (only for letters the Code does not require) setting aside letters."""
 
@@ -119,12 +88,13 @@ class LetterService:
         """The letter, its complaint and landlord, and its body (a starting draft when the template had none)."""
         with self.sessions() as session:
             letter, complaint = self._letter(session, letter_id, user)
+            email = self._email_of(session, letter.id)
             session.expunge_all()
         landlord = self.casework.landlord(complaint.landlord)
         return {"letter": letter, "complaint": complaint, "landlord": landlord,
                 "body": letter.body_html if letter.body_html is not None else self.starting_draft(letter, complaint),
                 "required": code_required(letter.template, landlord.regime), "recipient": recipient(complaint),
-                "emailed": self.smtp is not None}
+                "emailed": self.smtp is not None, "email": email, "max_attempts": outbox.MAX_ATTEMPTS}
 
     def starting_draft(self, letter: Letter, complaint: Complaint) -> str:
         """The landlord has no template of this name: a plain letter with the facts the Code asks for."""
@@ -144,10 +114,8 @@ class LetterService:
                          template=letter.template)
 
     def send(self, letter_id: int, user: User, body_html: str | None = None) -> dict[str, Any]:
-        """Store the letter as sent and email it when SMTP is set up and there is an address.
-
-        An email that fails changes nothing: the letter stays a draft and the error is raised.
-        """
+        """Store the letter as sent and, when SMTP is set up and there is an address, queue its email in the
+        same transaction: it goes out after the commit (`casework.outbox`), and never if the commit fails."""
         with transaction(self.sessions) as session:
             letter, complaint = self._letter(session, letter_id, user)
             if letter.status != LetterStatus.DRAFT:
@@ -162,8 +130,8 @@ class LetterService:
             letter.status, letter.sent_at, letter.sent_by = LetterStatus.SENT, now, user.username
             emailed = False
             if email and self.smtp is not None:
-                self._email(complaint, letter, name, email)
-                letter.emailed_at, letter.sent_to, emailed = now, email, True
+                outbox.queue(session, complaint, letter, self._message(complaint, letter, name, email), email)
+                letter.sent_to, emailed = email, True
             else:
                 letter.sent_to = "post: " + (complaint.resident.get("address") or name or "address not recorded")
             audit.record(session, complaint, "letter_sent", user.username, letter_id=letter.id,
@@ -204,30 +172,30 @@ class LetterService:
     def _regime(self, complaint: Complaint) -> Regime:
         return self.casework.landlord(complaint.landlord).regime
 
-    def _email(self, complaint: Complaint, letter: Letter, name: str, email: str) -> None:
+    def retry_email(self, letter_id: int, user: User) -> None:
+        """Try a letter's failed email again (after the mail server or the address was put right)."""
+        with transaction(self.sessions) as session:
+            letter, complaint = self._letter(session, letter_id, user)
+            email = self._email_of(session, letter.id)
+            if email is None:
+                raise Conflict("this letter was not emailed")
+            outbox.retry(session, complaint, email, user.username)
+
+    @staticmethod
+    def _email_of(session: Session, letter_id: int) -> OutboxEmail | None:
+        return session.scalars(select(OutboxEmail).where(OutboxEmail.letter_id == letter_id)).first()
+
+    def _message(self, complaint: Complaint, letter: Letter, name: str, email: str) -> EmailMessage:
+        """The letter as an email: its text and HTML versions, from the landlord to the resident."""
         landlord = self.casework.landlord(complaint.landlord)
         message = EmailMessage()
         message["Subject"] = f"{landlord.display_name}: your complaint {complaint.reference}"
         message["From"] = self.smtp.sender
         message["To"] = f"{name} <{email}>" if name else email
-        message["Message-ID"] = make_msgid(domain=self.smtp.sender.rpartition("@")[2] or None)
         message.set_content(plain_text(letter.body_html or ""))
         message.add_alternative(f"<!doctype html><html lang=\"en-GB\"><body>{letter.body_html}</body></html>",
                                 subtype="html")
-        try:
-            if self.smtp.ssl:
-                client = smtplib.SMTP_SSL(self.smtp.host, self.smtp.port, timeout=20,
-                                          context=ssl.create_default_context())
-            else:
-                client = smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=20)
-            with client:
-                if self.smtp.starttls:
-                    client.starttls(context=ssl.create_default_context())
-                if self.smtp.username:
-                    client.login(self.smtp.username, self.smtp.password or "")
-                client.send_message(message)
-        except (OSError, smtplib.SMTPException) as error:
-            raise Conflict(f"the email could not be sent ({error}); the letter is still a draft") from None
+        return message
 
 
 def recipient(complaint: Complaint) -> tuple[str, str | None]:

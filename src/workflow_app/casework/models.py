@@ -33,7 +33,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
-from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, LessonStatus, LetterStatus, TaskStatus
+from workflow_app.rules.statuses import (
+    ComplaintStatus,
+    DeadlineStatus,
+    EmailStatus,
+    LessonStatus,
+    LetterStatus,
+    TaskStatus,
+)
 
 
 class UTCDateTime(TypeDecorator):
@@ -159,6 +166,9 @@ class Complaint(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(120))
     anonymised_at: Mapped[datetime | None]
+    audit_head: Mapped[str | None] = mapped_column(String(64))
+    """The hash of the complaint's newest audit event: the head of its chain, moved only by a compare-and-set
+    (casework/audit.py), so two actions can never both append after the same event."""
 
     instance: Mapped[WorkflowInstance] = relationship(back_populates="complaint", uselist=False)
 
@@ -176,7 +186,8 @@ class WorkflowInstance(Base):
     revision: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime]
     open_incidents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    """How many of the complaint's incidents are unresolved, so an action looks them up only when there are some."""
+    """How many of the complaint's timer incidents are unresolved, so an action looks them up only when there are
+    some."""
     pending_events: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """How many events wait for the process to take them, so an action looks them up only when there are some."""
 
@@ -305,9 +316,10 @@ class Deadline(Base):
 
 
 class Incident(Base):
-    """Something in a complaint's diagram that failed while it ran (a timer whose due time could not
-    be worked out), listed for the analysts until a fix (a corrected version, or a retry) clears it.
-    The person whose action met the failure is not stopped by it."""
+    """Something in a complaint's diagram that failed while it ran (kind "timer": a timer whose due time
+    could not be worked out), listed for the analysts until a fix (a corrected version, or a retry) clears
+    it; the person whose action met the failure is not stopped by it. Or (kind "audit_trail") the
+    complaint's audit trail found broken by `workflow-app verify` (casework/incidents.py)."""
 
     __tablename__ = "incidents"
     __table_args__ = (Index("ix_incidents_open", "landlord", "resolved_at", "since"),)
@@ -353,6 +365,40 @@ class Letter(Base):
     sent_by: Mapped[str | None] = mapped_column(String(120))
     sent_to: Mapped[str | None] = mapped_column(String(300))
     emailed_at: Mapped[datetime | None]
+    """When the mail server accepted the letter's email (its `OutboxEmail` row is sent)."""
+
+
+class OutboxEmail(Base):
+    """A letter's email, written in the transaction that sends the letter and sent after it commits
+    (`casework.outbox`): the message exactly as it goes out, and how sending it is going.
+
+    A row waits for a sender while `next_attempt_at` is set (pending, or claimed by a sender until its
+    claim lapses); a sent or failed row has none, so the due rows are read from one small index."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "next_attempt_at", sqlite_where=text("next_attempt_at IS NOT NULL"),
+              postgresql_where=text("next_attempt_at IS NOT NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), unique=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    message_id: Mapped[str] = mapped_column(String(250), unique=True)
+    """The `Message-ID` header, fixed when the row is written: a resend is recognisably the same message."""
+    recipient: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(300))
+    message: Mapped[str] = mapped_column(Text)
+    """The whole MIME message (headers, plain text and HTML), with CRLF line ends, as it is sent."""
+    status: Mapped[str] = mapped_column(String(20), default=EmailStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Tries so far (since staff last asked for it to be tried again); a claim counts as a try."""
+    next_attempt_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    """What went wrong last, in words that name no person (no address, no server's free text)."""
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
 
 
 class AuditEvent(Base):
@@ -371,6 +417,10 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(120))
     type: Mapped[str] = mapped_column(String(40))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The complaint's chain (casework/audit.py): the hash of the complaint's event before this one (none for its
+    # first), and this event's own, over both. Events without a complaint are not chained.
+    previous_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 @event.listens_for(AuditEvent, "before_update")

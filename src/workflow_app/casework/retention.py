@@ -10,12 +10,14 @@ and whether it was confirmed.
 What stays is what the Code's reporting needs: the reference, dates, category, channel,
 stages, deadlines, outcomes and the shape of the audit trail. What goes is everything
 that could identify a person: the resident and any representative, free text, letters'
-bodies and addresses, notes, attachments, support needs, form answers in the audit trail
-and in the instance state.
+bodies and addresses (and their emails in the outbox), notes, attachments, support needs,
+form answers in the audit trail and in the instance state.
 
 The audit trail is append-only; anonymisation is its one deliberate exception, made with
 a direct update (the ORM refuses changes to audit events) and itself recorded as an
-audit event.
+audit event. The complaint's hash chain is sealed again over the redacted details
+(`audit.reseal`, whose module says why), after a check whose findings the `anonymised`
+event keeps, so anonymising never hides an earlier break.
 
 `workflow-app retention` does both (run it daily); the scheduler also forgets old sign-in
 attempts after its sweeps, so they go whether or not anyone runs the command.
@@ -33,10 +35,10 @@ from workflow_app.casework import audit
 from workflow_app.casework.engine import Casework
 from workflow_app.casework.models import (
     Attachment,
-    AuditEvent,
     CaseNote,
     Complaint,
     Letter,
+    OutboxEmail,
     PendingEvent,
     SignInAttempt,
     SupportNeeds,
@@ -45,7 +47,7 @@ from workflow_app.casework.models import (
 from workflow_app.rules import clock
 from workflow_app.rules.calendar import end_of_london_day, london_date
 from workflow_app.rules.landlords import Landlord
-from workflow_app.rules.statuses import ComplaintStatus
+from workflow_app.rules.statuses import ComplaintStatus, EmailStatus
 
 REDACTED = "[anonymised]"
 CASE_FACTS = {"reference", "landlord", "received_at", "channel", "category", "has_representative", "outcome"}
@@ -105,24 +107,27 @@ def anonymise(session: Session, casework: Casework, reference: str, actor: str) 
     cid = complaint.id
     session.execute(update(Letter).where(Letter.complaint_id == cid)
                     .values(body_html=f"<p>{REDACTED}</p>", sent_to=None))
+    session.execute(update(OutboxEmail).where(OutboxEmail.complaint_id == cid,
+                                              OutboxEmail.status.in_((EmailStatus.PENDING, EmailStatus.SENDING)))
+                    .values(status=EmailStatus.FAILED, next_attempt_at=None,
+                            last_error="the complaint was anonymised before this email was sent"))
+    session.execute(update(OutboxEmail).where(OutboxEmail.complaint_id == cid)
+                    .values(recipient=REDACTED, message=REDACTED))
     session.execute(update(CaseNote).where(CaseNote.complaint_id == cid).values(body=REDACTED))
     session.execute(update(SupportNeeds).where(SupportNeeds.complaint_id == cid)
                     .values(adjustments=None, vulnerabilities=None))
     session.execute(update(PendingEvent).where(PendingEvent.complaint_id == cid).values(data={}))
     session.execute(delete(Attachment).where(Attachment.complaint_id == cid))
-    for event_id, details in session.execute(select(AuditEvent.id, AuditEvent.details)
-                                             .where(AuditEvent.complaint_id == cid)).all():
-        kept = {k: (v if k in SAFE_AUDIT_KEYS else REDACTED) for k, v in (details or {}).items()}
-        if kept != details:
-            session.execute(update(AuditEvent.__table__).where(AuditEvent.__table__.c.id == event_id)
-                            .values(details=kept))
+    broken = audit.reseal(session, complaint,
+                          lambda details: {k: (v if k in SAFE_AUDIT_KEYS else REDACTED) for k, v in details.items()})
     instance = casework.instance_of(complaint)
     instance.keep_only_data(lambda key: key in CASE_FACTS or key.endswith("_at"))
     session.execute(update(WorkflowInstance).where(WorkflowInstance.complaint_id == cid)
                     .values(state=instance.dump()))
     retention = casework.landlord(complaint.landlord).retention
-    audit.record(session, complaint, "anonymised", actor, retention_years=retention.years,
-                 retention_confirmed=retention.confirmed)
+    audit.record(session, complaint, audit.ANONYMISED, actor, retention_years=retention.years,
+                 retention_confirmed=retention.confirmed,
+                 **({audit.BROKEN_BEFORE_ANONYMISING: "; ".join(broken)[:2000]} if broken else {}))
 
 
 def apply_retention(sessions: sessionmaker[Session], casework: Casework, actor: str, dry_run: bool) -> list[Due]:

@@ -16,6 +16,9 @@ fires in its own transaction. On PostgreSQL a sweep claims a few due instances w
 several schedulers split a burst of deadlines due at the same 23:59:59 instead of queuing on
 the same oldest rows. No timer fires twice: a claimed row is invisible to every other sweep,
 and on every backend the instance's revision counter refuses a second writer.
+
+Companions run beside it from its start to its stop, in threads of their own: the outbox's
+sender (`casework.outbox`), which sends the letters' email once their transactions commit.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Connection, Engine, and_, event, func, or_, select
 from sqlalchemy.orm import sessionmaker
@@ -231,20 +235,23 @@ def _forget_armed(connection: Connection) -> None:
         connection.info.pop(_ARMED, None)
 
 
-class _Listener(threading.Thread):
-    """PostgreSQL: wakes the scheduler on each notification of an earlier deadline, from any process."""
+class Listener(threading.Thread):
+    """PostgreSQL: calls `wake` on each notification on `channel`, from any process (the scheduler listens
+    for earlier deadlines, the outbox's sender for new email)."""
 
-    def __init__(self, engine: Engine, wake: Callable[[], None], stopping: threading.Event) -> None:
-        super().__init__(name="timer-scheduler-listener", daemon=True)
-        self.engine, self.wake, self.stopping = engine, wake, stopping
+    def __init__(self, engine: Engine, wake: Callable[[], None], stopping: threading.Event,
+                 channel: str = CHANNEL, name: str = "timer-scheduler-listener",
+                 news: str = "earlier deadlines") -> None:
+        super().__init__(name=name, daemon=True)
+        self.engine, self.wake, self.stopping, self.channel, self.news = engine, wake, stopping, channel, news
 
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
                 self._listen()
             except Exception as error:
-                log.warning("listening for new deadlines failed (%s); the capped sleep still applies, "
-                            "trying again", type(error).__name__)
+                log.warning("listening for %s failed (%s); the capped sleep still applies, trying again",
+                            self.news, type(error).__name__)
                 self.stopping.wait(AFTER_FAILURE)
 
     def _listen(self) -> None:
@@ -253,9 +260,9 @@ class _Listener(threading.Thread):
         connection = dialect.loaded_dbapi.connect(*arguments, **options)
         try:
             connection.autocommit = True
-            connection.execute(f"LISTEN {CHANNEL}")
-            log.info("listening for earlier deadlines on %s", CHANNEL)
-            self.wake()   # whatever was armed while nobody listened is looked at now
+            connection.execute(f"LISTEN {self.channel}")
+            log.info("listening for %s on %s", self.news, self.channel)
+            self.wake()   # whatever was announced while nobody listened is looked at now
             while not self.stopping.is_set():
                 for _ in connection.notifies(timeout=1.0):
                     self.wake()
@@ -265,15 +272,27 @@ class _Listener(threading.Thread):
 
 # --- the scheduler --------------------------------------------------------------------------
 
+class Companion(Protocol):
+    """Work that runs beside the scheduler in threads of its own, started and stopped with it (the
+    outbox's sender: `casework.outbox.OutboxSender`)."""
+
+    def start(self) -> object: ...
+
+    def stop(self, timeout: float = 30.0) -> None: ...
+
+
 class Scheduler:
-    """Sweeps when the next timer falls due (or is woken), runs the after-sweep jobs, and sleeps again."""
+    """Sweeps when the next timer falls due (or is woken), runs the after-sweep jobs, and sleeps again;
+    its companions run beside it from its start to its stop."""
 
     def __init__(self, service: ComplaintService, run_clock: clock.Clock = clock.SYSTEM,
-                 longest: float = LONGEST_SLEEP, after_sweep: Sequence[Callable[[], object]] = ()) -> None:
+                 longest: float = LONGEST_SLEEP, after_sweep: Sequence[Callable[[], object]] = (),
+                 companions: Sequence[Companion] = ()) -> None:
         self.service = service
         self.clock = run_clock
         self.longest = longest
         self.after_sweep = tuple(after_sweep)
+        self.companions = tuple(companions)
         self.wake_at: datetime | None = None
         """When it means to wake; a deadline armed in this process before then wakes it."""
         self._armed: datetime | None = None
@@ -281,7 +300,7 @@ class Scheduler:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self.listener: _Listener | None = None
+        self.listener: Listener | None = None
 
     def deadline_armed(self, due_at: datetime) -> None:
         """A transaction in this process is committing a deadline due at `due_at`: wake now if that is earlier
@@ -301,8 +320,10 @@ class Scheduler:
             _awake.add(self)
             engine = _engine(self.service)
             if engine.dialect.name == "postgresql":
-                self.listener = _Listener(engine, self._wake.set, self._stopping)
+                self.listener = Listener(engine, self._wake.set, self._stopping)
                 self.listener.start()
+            for companion in self.companions:
+                companion.start()
             refresh_due = time.monotonic()
             try:
                 while True:
@@ -327,6 +348,8 @@ class Scheduler:
             finally:
                 _awake.discard(self)
                 self._stopping.set()
+                for companion in self.companions:
+                    companion.stop()
 
     def _plan(self, swept_from: datetime) -> float:
         """Seconds until the next deadline after the sweep that started at `swept_from` (what fell due since
@@ -355,16 +378,17 @@ class Scheduler:
 
 
 def start_background(service: ComplaintService, run_clock: clock.Clock = clock.SYSTEM,
-                     longest: float = LONGEST_SLEEP,
-                     after_sweep: Sequence[Callable[[], object]] = ()) -> Scheduler:
+                     longest: float = LONGEST_SLEEP, after_sweep: Sequence[Callable[[], object]] = (),
+                     companions: Sequence[Companion] = ()) -> Scheduler:
     """Run the scheduler in a thread of this process (`workflow-app serve`, a single-process install)."""
-    return Scheduler(service, run_clock, longest, after_sweep).start()
+    return Scheduler(service, run_clock, longest, after_sweep, companions).start()
 
 
 def run_forever(service: ComplaintService, run_clock: clock.Clock = clock.SYSTEM,
-                longest: float = LONGEST_SLEEP, after_sweep: Sequence[Callable[[], object]] = ()) -> None:
+                longest: float = LONGEST_SLEEP, after_sweep: Sequence[Callable[[], object]] = (),
+                companions: Sequence[Companion] = ()) -> None:
     """Run the scheduler as a process of its own (`workflow-app scheduler`) until interrupted."""
-    scheduler = Scheduler(service, run_clock, longest, after_sweep)
+    scheduler = Scheduler(service, run_clock, longest, after_sweep, companions)
     log.info("scheduler running: it sleeps until the next timer is due, at most %s s", longest)
     try:
         scheduler.run()

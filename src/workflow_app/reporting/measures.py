@@ -17,7 +17,8 @@ without looking up each complaint's deadlines, responses or landlord.
 What each measure counts, for a period of London dates (a reporting year runs from
 1 April to 31 March):
 
-- **CH01** (complaints per 1,000 homes, homes from the landlord's settings). A *stage 1
+- **CH01** (complaints per 1,000 homes, homes from the landlord's settings; until a landlord gives
+  the number's source, `homes_source`, the figure says its homes are not confirmed). A *stage 1
   complaint* is one received in the period that reached stage 1 (its stage moved on from
   `pre`), or that was closed before stage 1 with an outcome other than `refused` or
   `withdrawn` (resolved at first contact: the Code has no informal stage, 5.2, so that is a
@@ -275,6 +276,11 @@ class Scope:
     @property
     def homes(self) -> int:
         return sum(landlord.homes for landlord in self.landlords)
+
+    @property
+    def homes_not_confirmed(self) -> list[str]:
+        """The landlords (by name) whose number of homes is still a stand-in: no `homes_source` yet."""
+        return [landlord.display_name for landlord in self.landlords if not landlord.homes_confirmed]
 
     @property
     def name(self) -> str:
@@ -801,14 +807,29 @@ def _reached_stage1() -> ColumnElement:
 
 
 def ch01(session: Session, scope: Scope, period: Period) -> dict[str, Any]:
-    """Stage 1 and stage 2 complaints received in the period, and per 1,000 homes."""
+    """Stage 1 and stage 2 complaints received in the period, and per 1,000 homes, with whether the number
+    of homes is every landlord's own (`homes_confirmed`) and, if not, whose is a stand-in."""
     stage1 = session.scalar(select(func.count()).select_from(Complaint).where(
         Complaint.landlord.in_(scope.slugs), Complaint.received_at >= period.starts_at,
         Complaint.received_at < period.ends_at, _reached_stage1())) or 0
     stage2 = stage2_received(session, scope, period)
     homes = scope.homes
+    stand_ins = scope.homes_not_confirmed
     return {"homes": homes, "stage1": stage1, "stage2": stage2,
-            "stage1_per_1000": _per_thousand(stage1, homes), "stage2_per_1000": _per_thousand(stage2, homes)}
+            "stage1_per_1000": _per_thousand(stage1, homes), "stage2_per_1000": _per_thousand(stage2, homes),
+            "homes_confirmed": not stand_ins, "homes_not_confirmed": stand_ins}
+
+
+def homes_warning(ch01_figures: Mapping[str, Any]) -> str | None:
+    """What every page and export showing CH01 says while a landlord's number of homes is a stand-in."""
+    stand_ins = ch01_figures.get("homes_not_confirmed") or []
+    if not stand_ins:
+        return None
+    return (f"The number of homes is not confirmed: {', '.join(stand_ins)} "
+            f"{'has' if len(stand_ins) == 1 else 'have'} not yet given {'its' if len(stand_ins) == 1 else 'their'} "
+            f"real number, so {ch01_figures['homes']:,} homes is a stand-in and the figures per 1,000 homes are not "
+            "fit to publish. The landlord sets its number of homes and where it comes from (homes_source) in its "
+            "landlord.toml.")
 
 
 def stage2_received(session: Session, scope: Scope, period: Period) -> int:
@@ -1116,6 +1137,8 @@ class Table:
     chart: str | None = None               # "bar" or "pie"
     chart_columns: list[int] = field(default_factory=list)
     note: str | None = None
+    warning: str | None = None
+    """Said before the figures wherever the table is shown (a figure not to be relied on, and why)."""
 
     def csv(self) -> str:
         out = io.StringIO()
@@ -1140,11 +1163,13 @@ def tables(report: Mapping[str, Any], labels: Labels | None = None) -> list[Tabl
     """The performance report as tables, in the order the page and the annual report show them."""
     labels = labels or Labels()
     c1, c2 = report["ch01"], report["ch02"]
+    homes_figure = "Confirmed" if c1["homes_confirmed"] else "Not confirmed: a stand-in, not the landlord's number"
     out = [
         Table("ch01", "CH01: complaints received per 1,000 homes",
-              ["Stage", "Complaints received", "Homes", "Per 1,000 homes"],
-              [["Stage 1", c1["stage1"], c1["homes"], c1["stage1_per_1000"]],
-               ["Stage 2", c1["stage2"], c1["homes"], c1["stage2_per_1000"]]], "bar", [3]),
+              ["Stage", "Complaints received", "Homes", "Per 1,000 homes", "Number of homes"],
+              [["Stage 1", c1["stage1"], c1["homes"], c1["stage1_per_1000"], homes_figure],
+               ["Stage 2", c1["stage2"], c1["homes"], c1["stage2_per_1000"], homes_figure]], "bar", [3],
+              warning=homes_warning(c1)),
         Table("ch02", "CH02: responses within the Code's timescales",
               ["Stage", "Responses", "Within the Code's timescales", "Share (%)", "Extended",
                "Within after an extension", "Outside", "Met the landlord's own deadline"],

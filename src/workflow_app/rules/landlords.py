@@ -6,7 +6,9 @@ complaint next, the Housing Ombudsman's contact details) live in that file, not 
 so that a landlord's complaints lead can correct them without a release.
 
 How long closed complaints keep their personal data is the landlord's decision: until it
-confirms a period in ``[retention]``, `DEFAULT_RETENTION_YEARS` applies (see there).
+confirms a period in ``[retention]``, `DEFAULT_RETENTION_YEARS` applies (see there). Likewise
+the number of homes CH01 divides by is the landlord's figure only once ``homes_source`` says
+where it comes from; until then every page and export that shows CH01 says it is not confirmed.
 
 The file is checked against a JSON Schema (Draft 2020-12) that refuses unknown keys, so
 a mistyped key fails loudly instead of being ignored. Every problem becomes a
@@ -90,6 +92,7 @@ SCHEMA: dict[str, Any] = {
         "regime": {"enum": list(known_regimes()),
                    "x-message": f"must name a complaint-handling regime: {', '.join(known_regimes())}"},
         "homes": {"type": "integer", "minimum": 1},
+        "homes_source": _TEXT,
         "timezone": {"const": TIMEZONE},
         "contact": {
             "type": "object",
@@ -233,6 +236,14 @@ class Landlord:
     Ombudsman's Code by default)."""
     retention: Retention = DEFAULT_RETENTION
     """When its closed complaints are anonymised (`[retention]` in landlord.toml; the default until set)."""
+    homes_source: str | None = None
+    """Where `homes` comes from (`homes_source` in landlord.toml, e.g. the landlord's return to the
+    regulator at a date); None while `homes` is a stand-in."""
+
+    @property
+    def homes_confirmed(self) -> bool:
+        """Whether `homes` is the landlord's own figure, fit to publish CH01 with (its source is given)."""
+        return self.homes_source is not None
 
 
 def load_landlord(folder: Path) -> Landlord:
@@ -273,6 +284,7 @@ def load_landlord(folder: Path) -> Landlord:
         reference_prefix=data["reference_prefix"],
         nation=data["nation"],
         homes=data["homes"],
+        homes_source=data.get("homes_source"),
         contact=MappingProxyType(dict(data["contact"])),
         referral_bodies=bodies,
         ombudsman=MappingProxyType(dict(data["ombudsman"])),

@@ -1,4 +1,4 @@
-"""What state a complaint, a task, a deadline, a letter or a lesson is in: one home for each status.
+"""What state a complaint, a task, a deadline, a letter, its email or a lesson is in: one home for each status.
 
 Each is a `StrEnum` whose members equal the strings stored in the `status` columns, so the
 database keeps plain text (no migration), templates may compare strings and a member compares
@@ -35,6 +35,15 @@ class LetterStatus(StrEnum):
     DRAFT = "draft"
     SENT = "sent"
     NOT_NEEDED = "not_needed"  # never for a letter the regime requires
+
+
+class EmailStatus(StrEnum):
+    """A letter's email in the outbox (`casework.outbox`): queued with the letter, sent after it commits."""
+
+    PENDING = "pending"      # waiting for its first try, or for the next one after a failure
+    SENDING = "sending"      # claimed by a sender, which is talking to the mail server now
+    SENT = "sent"            # the mail server accepted it
+    FAILED = "failed"        # given up after the last try (or refused for good): staff may try again
 
 
 class LessonStatus(StrEnum):

@@ -367,29 +367,36 @@ def serve(host: str, port: int, no_scheduler: bool, dev_secret: bool | None) -> 
 @main.command("scheduler")
 @click.option("--interval", default=LONGEST_SLEEP, show_default=True, type=float,
               help="The longest it sleeps between sweeps, in seconds (it wakes when the next timer falls due).")
-@click.option("--once", is_flag=True, help="Sweep once, print how many complaints moved, and exit.")
-@click.option("--until-idle", is_flag=True, help="Sweep until nothing is due, print the total, and exit.")
+@click.option("--once", is_flag=True, help="Sweep once, send the email that is due, print what it did, and exit.")
+@click.option("--until-idle", is_flag=True,
+              help="Sweep and send email until nothing is due, print the totals, and exit.")
 @click.pass_context
 def scheduler_command(ctx: click.Context, interval: float, once: bool, until_idle: bool) -> None:
-    """Run the timer scheduler as a process of its own (the web processes fire no timers by default)."""
+    """Run the timer scheduler as a process of its own (the web processes fire no timers by default), with the
+    sender of the letters' email beside it."""
+    from workflow_app.casework import outbox
     from workflow_app.casework.scheduler import due_instances, run_forever, sweep
     from workflow_app.reporting.projections import jobs_after_each_sweep
     runtime = _runtime(ctx)
     after_sweep = jobs_after_each_sweep(runtime)
-    if once:
-        click.echo(f"{sweep(runtime.complaints)} complaint(s) moved")
-        for job in after_sweep:
-            job()
-        return
-    if until_idle:
+    smtp = outbox.SmtpSettings.from_environment()
+    if smtp is None and outbox.waiting(runtime.sessions):
+        click.echo("email waits in the outbox, but WORKFLOW_APP_SMTP_HOST is not set here: it stays queued",
+                   err=True)
+    if once or until_idle:
         total = 0
-        while due_instances(runtime.complaints, 1):
+        while True:
             total += sweep(runtime.complaints)
+            if once or not due_instances(runtime.complaints, 1):
+                break
         for job in after_sweep:
             job()
-        click.echo(f"{total} complaint(s) moved")
+        if smtp is not None:
+            sent = (outbox.send_due if once else outbox.drain)(runtime.sessions, smtp).sent
+        click.echo(f"{total} complaint(s) moved" + (f", {sent} email(s) sent" if smtp is not None else ""))
         return
-    run_forever(runtime.complaints, runtime.clock, interval, after_sweep=after_sweep)
+    sender = [outbox.OutboxSender(runtime.sessions, smtp, runtime.clock)] if smtp is not None else []
+    run_forever(runtime.complaints, runtime.clock, interval, after_sweep=after_sweep, companions=sender)
 
 
 @main.command("simulate")
@@ -411,17 +418,38 @@ def simulate_command(scenario) -> None:
 @main.command("verify")
 @click.pass_context
 def verify(ctx: click.Context) -> None:
-    """Check every complaint's record against its instance and audit trail; exit 1 on a mismatch."""
+    """Check every complaint's record against its instance and audit trail, and each trail's hash chain; exit 1
+    on a mismatch or a broken chain.
+
+    A complaint whose chain is broken (an event edited, deleted or inserted out of order) is also recorded as an
+    incident for the analysts, until verify finds its trail whole again.
+    """
+    from workflow_app.casework.audit import broken_chains
+    from workflow_app.casework.complaints import transaction
     from workflow_app.casework.consistency import inconsistent_complaints
+    from workflow_app.casework.incidents import record_broken_trails
     runtime = _runtime(ctx)
     found = 0
+    broken: dict[int, list[str]] = {}
     with runtime.sessions() as session:
         for reference, problems in inconsistent_complaints(session, runtime.casework):
             found += 1
             for problem in problems:
                 click.echo(f"{reference}: {problem}")
+        for chain in broken_chains(session):
+            broken[chain.complaint_id] = chain.problems
+            for problem in chain.problems:
+                click.echo(f"{chain.reference}: audit trail: {problem}")
+    try:
+        with transaction(runtime.sessions) as session:
+            opened, resolved = record_broken_trails(session, broken)
+    except WorkflowAppError as error:
+        raise click.ClickException(f"the broken trails could not be recorded as incidents ({error})") from None
     click.echo(f"{found} inconsistent complaint(s)")
-    sys.exit(1 if found else 0)
+    click.echo(f"{len(broken)} broken audit trail(s)"
+               + (f": {opened} new incident(s)" if opened else "")
+               + (f"; {resolved} trail(s) whole again, their incidents resolved" if resolved else ""))
+    sys.exit(1 if found or broken else 0)
 
 
 @main.command("retention")

@@ -65,11 +65,17 @@ def register_extensions(app: Flask) -> None:
     extensions.init_app(app)
     security.init_app(app)
     use_runtime_clock(app, runtime)
+    from workflow_app.casework.outbox import OutboxSender, SmtpSettings
+    smtp = SmtpSettings.from_mapping({**app.config, **app.extensions["workflow_app_settings"].smtp_values()})
+    app.extensions["workflow_app_smtp"] = smtp
     if app.config["RUN_SCHEDULER"] and not app.config.get("TESTING"):
         from workflow_app.casework.scheduler import start_background
         from workflow_app.reporting.projections import jobs_after_each_sweep
+        # The letters' email goes out beside the timers, in a thread of its own (`casework.outbox`).
+        sender = [OutboxSender(runtime.sessions, smtp, runtime.clock)] if smtp is not None else []
         app.extensions["workflow_app_scheduler"] = start_background(runtime.complaints, runtime.clock,
-                                                                    after_sweep=jobs_after_each_sweep(runtime))
+                                                                    after_sweep=jobs_after_each_sweep(runtime),
+                                                                    companions=sender)
 
 
 def use_runtime_clock(app: Flask, runtime: Runtime) -> None:

@@ -97,6 +97,18 @@ def test_prefixes_nation_and_homes(real):
         # No seed states a retention period: the default applies, awaiting the landlord's confirmation.
         assert landlord.retention == Retention(DEFAULT_RETENTION_YEARS, default=True)
         assert not landlord.retention.confirmed
+        # No seed states the number of homes: 1,000 is a stand-in, not confirmed, until a source is given.
+        assert landlord.homes == 1000 and landlord.homes_source is None and not landlord.homes_confirmed
+
+
+def test_the_number_of_homes_is_confirmed_by_giving_its_source(tmp_path):
+    assert not load_landlord(write(tmp_path, "x", VALID)).homes_confirmed
+    text = VALID.replace("homes = 2500\n", 'homes = 2500\nhomes_source = "Statistical Data Return 2026"\n')
+    landlord = load_landlord(write(tmp_path, "y", text))
+    assert landlord.homes_confirmed and landlord.homes_source == "Statistical Data Return 2026"
+    error = raises_for(write(tmp_path, "z", VALID.replace("homes = 2500\n", 'homes = 2500\nhomes_source = ""\n')),
+                       "homes_source")
+    assert "must not be empty" in str(error)
 
 
 def test_ombudsman_details_from_the_seeds(real):

@@ -22,7 +22,7 @@ from workflow_app.casework.deployments import (
     read_forms,
     versions,
 )
-from workflow_app.casework.incidents import count_open, open_incidents
+from workflow_app.casework.incidents import AUDIT_TRAIL, count_open, open_incidents
 from workflow_app.casework.runtime import Runtime
 from workflow_app.casework.version_moves import VersionMoves
 from workflow_app.diagrams.code_check import ENGINE, sort_findings
@@ -103,11 +103,14 @@ def index():
 
 @bp.get("/<landlord>/incidents")
 def incidents(landlord: str):
-    """Complaints whose diagram failed while running (a timer that could not be worked out), until fixed."""
+    """Complaints whose diagram failed while running (a timer that could not be worked out), until fixed; beside
+    them, complaints whose audit trail `workflow-app verify` found broken."""
     owner = landlord_for(landlord)
     with runtime().sessions() as session:
         listed = open_incidents(session, landlord)
-    return render_template("analyst/incidents.html", landlord=owner, incidents=listed)
+    return render_template("analyst/incidents.html", landlord=owner,
+                           incidents=[i for i in listed if i.kind != AUDIT_TRAIL],
+                           broken_trails=[i for i in listed if i.kind == AUDIT_TRAIL])
 
 
 @bp.post("/<landlord>/incidents/<reference>/retry")

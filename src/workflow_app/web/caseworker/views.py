@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from workflow_app.casework import case_record
 from workflow_app.casework import inbox as inbox_queries
 from workflow_app.casework.case_record import CaseRecord
-from workflow_app.casework.letters import LetterService, SmtpSettings, clean_html
+from workflow_app.casework.letters import LetterService, clean_html
 from workflow_app.casework.models import User
 from workflow_app.casework.runtime import Runtime
 from workflow_app.casework.schemas import read_json
@@ -33,9 +33,7 @@ def me() -> User:
 def letters() -> LetterService:
     service = current_app.extensions.get("workflow_app_letters")
     if service is None:
-        from_environment = current_app.extensions["workflow_app_settings"].smtp_values()
-        smtp = SmtpSettings.from_mapping({**current_app.config, **from_environment})
-        service = LetterService(runtime().sessions, runtime().casework, smtp)
+        service = LetterService(runtime().sessions, runtime().casework, current_app.extensions["workflow_app_smtp"])
         current_app.extensions["workflow_app_letters"] = service
     return service
 
@@ -253,9 +251,13 @@ def letter(letter_id: int):
         try:
             if action == "send":
                 result = letters().send(letter_id, me(), body)
-                flash("Letter sent by email to " + result["sent_to"] if result["emailed"]
+                flash("Letter stored as sent; it is being emailed to " + result["sent_to"] if result["emailed"]
                       else "Letter stored as sent: print it and post it to " + result["sent_to"][6:], "success")
                 return redirect(url_for("caseworker.case", reference=result["reference"]) + "#letters")
+            if action == "retry_email":
+                letters().retry_email(letter_id, me())
+                flash("The email will be tried again now.", "success")
+                return redirect(url_for("caseworker.letter", letter_id=letter_id))
             if action == "set_aside":
                 letters().set_aside(letter_id, request.form.get("reason", ""), me())
                 flash("Letter marked as not needed.", "success")
