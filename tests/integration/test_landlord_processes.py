@@ -28,6 +28,7 @@ from workflow_app.diagrams.definitions import cache as definition_cache
 from workflow_app.diagrams.definitions import check_diagram, compile_definition
 from workflow_app.rules.errors import Conflict
 from workflow_app.rules.roles import WORKER_ROLES
+from workflow_app.rules.vocabulary import is_duty
 from workflow_app.tools.simulator import ScenarioError, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -1020,32 +1021,50 @@ def test_harrogate_refuses_an_anonymous_complaint(rendered):
     assert "The complaint was submitted anonymously" in rendered["refusal"][0]
 
 
-def test_harrogate_response_within_time_closed_when_the_customer_says_resolved():
+def test_harrogate_response_within_time_closed_when_the_customer_says_resolved(rendered):
     result = run_named("harrogate_on_time")
     # Received Wed 24 Mar 2027: 2 working days is Tue 30 Mar (Good Friday and Easter Monday skipped).
     # 10 working days from receipt is Fri 9 Apr. Responded Tue 6 Apr: 14 working days is Mon 26 Apr.
+    # The customer said it was resolved on Thu 8 Apr (11:00 BST): the complaint was completed then, and the
+    # closing letter with the feedback form goes "after 2 weeks of completion" (section 10, Resolution stage):
+    # two calendar weeks, Thu 22 Apr 23:59:59 BST. (The scenario's survey moved from 9 to 23 Apr: it records the
+    # answers to that feedback form, which the policy sends two weeks on, not at once.)
     assert sets(result) == [
         ("stage1_acknowledge", "2027-03-30T22:59:59+00:00", False),
         ("stage1_response", "2027-04-09T22:59:59+00:00", False),
         ("escalation_window", "2027-04-26T22:59:59+00:00", False),
+        ("closure_followup", "2027-04-22T22:59:59+00:00", False),
     ]
     assert deadlines(result)["escalation_window"]["met_at"] == "2027-04-08T10:00:00+00:00"
-    assert result["final"]["outcome"] == "resolved_stage1"
+    assert [(e["at"], e["key"], e["actor"]) for e in kinds(result, "timer_fired")] == [
+        ("2027-04-22T23:00:00+00:00", "closure_followup", "clock")]
+    # A window, not a duty: the closing letter going when it elapses is no missed deadline.
+    assert kinds(result, "deadline_missed") == [] and not deadlines(result)["closure_followup"]["missed"]
+    assert [(e["at"], e["template"]) for e in kinds(result, "letter_issued")] == [
+        ("2027-03-25T10:00:00+00:00", "acknowledgement"), ("2027-04-06T10:00:00+00:00", "stage1_response"),
+        ("2027-04-22T23:00:00+00:00", "closure")]
+    assert "We enclose a feedback form" in rendered["closure"][0]
+    assert [(e["at"], e["outcome"]) for e in kinds(result, "closed")] == [("2027-04-23T10:00:00+00:00", "resolved_stage1")]
 
 
 def test_harrogate_extension_then_closed_after_14_working_days_without_reply():
     result = run_named("harrogate_extension")
     # Extended by 10 on Thu 8 Apr: 20 working days from receipt is Fri 23 Apr. Responded Thu 22 Apr:
-    # 14 working days (Mon 3 May a bank holiday) is Thu 13 May.
+    # 14 working days (Mon 3 May a bank holiday) is Thu 13 May. No reply: the 14 working days ran out at 23:59:59
+    # BST and the complaint was closed, so completed, the next second, 00:00:00 Fri 14 May London time. The closing
+    # letter goes two calendar weeks after that completion (section 10, Resolution stage): Fri 28 May 23:59:59 BST.
+    # (The scenario's survey moved from 14 May to Tue 1 Jun, after that letter.)
     assert sets(result) == [
         ("stage1_acknowledge", "2027-03-30T22:59:59+00:00", False),
         ("stage1_response", "2027-04-09T22:59:59+00:00", False),
         ("stage1_response", "2027-04-23T22:59:59+00:00", True),
         ("escalation_window", "2027-05-13T22:59:59+00:00", False),
+        ("closure_followup", "2027-05-28T22:59:59+00:00", False),
     ]
     assert [(e["at"], e["key"]) for e in kinds(result, "timer_fired")] == [
-        ("2027-05-13T23:00:00+00:00", "escalation_window")]
+        ("2027-05-13T23:00:00+00:00", "escalation_window"), ("2027-05-28T23:00:00+00:00", "closure_followup")]
     assert letters(result) == ["acknowledgement", "extension", "stage1_response", "closure"]
+    assert kinds(result, "letter_issued")[-1]["at"] == "2027-05-28T23:00:00+00:00"
     assert result["final"]["outcome"] == "resolved_stage1"
 
 
@@ -1053,7 +1072,9 @@ def test_harrogate_review_with_a_clc_panel(rendered):
     result = run_named("harrogate_review")
     # Review asked for Mon 12 Apr: acknowledge in 2 working days (Wed 14 Apr), respond in 10 (Mon 26 Apr).
     # Responded Fri 23 Apr: panel within 10 working days (Mon 3 May skipped) -> Mon 10 May. Panel held
-    # Wed 5 May: outcome within 10 working days -> Wed 19 May.
+    # Wed 5 May: outcome within 10 working days -> Wed 19 May. The outcome sent Fri 7 May completes the Review
+    # stage; the closing letter goes 14 working days after it (section 10, Review stage): 10-14, 17-21, 24-27 May
+    # -> Thu 27 May 23:59:59 BST. (The scenario's survey moved from 10 to 28 May, after that letter.)
     assert sets(result) == [
         ("stage1_acknowledge", "2027-03-30T22:59:59+00:00", False),
         ("stage1_response", "2027-04-09T22:59:59+00:00", False),
@@ -1062,22 +1083,40 @@ def test_harrogate_review_with_a_clc_panel(rendered):
         ("stage2_response", "2027-04-26T22:59:59+00:00", False),
         ("panel_hearing", "2027-05-10T22:59:59+00:00", False),
         ("panel_outcome", "2027-05-19T22:59:59+00:00", False),
+        ("closure_followup", "2027-05-27T22:59:59+00:00", False),
     ]
     assert kinds(result, "deadline_missed") == []
-    assert letters(result) == ["acknowledgement", "stage1_response", "stage2_acknowledgement", "final_response",
-                               "panel_outcome", "closure"]
+    # The panel is part of the Review stage (5.2.3, 6.1): the customer is invited when the Operations Manager's
+    # review is done, and the response that concludes the Review stage goes after the panel's outcome, not before
+    # (it went before the panel until issue 15).
+    assert [(e["at"], e["template"]) for e in kinds(result, "letter_issued")] == [
+        ("2027-03-25T10:00:00+00:00", "acknowledgement"), ("2027-04-06T10:00:00+00:00", "stage1_response"),
+        ("2027-04-13T10:00:00+00:00", "stage2_acknowledgement"), ("2027-04-23T10:00:00+00:00", "panel_invitation"),
+        ("2027-05-07T10:00:00+00:00", "panel_outcome"), ("2027-05-07T10:00:00+00:00", "final_response"),
+        ("2027-05-27T23:00:00+00:00", "closure")]
     assert result["final"]["outcome"] == "stage2_final"
-    assert "Customer Liaison Committee panel" in rendered["final_response"][0]
+    [invitation] = rendered["panel_invitation"]
+    assert "by <strong>10 May 2027</strong>" in invitation and "one other person" in invitation
+    [final] = rendered["final_response"]
+    assert "Customer Liaison Committee panel" in final
+    assert "heard your complaint on 5 May 2027" in final
+    assert "The panel asked for a noise nuisance referral to the council." in final
+    assert final.index("The panel asked for") < final.index("This now concludes the Review stage")
+    assert "We will arrange this" not in final
     assert "The noise carries on every night." in rendered["stage2_acknowledgement"][0]
 
 
 def test_harrogate_refuses_a_review_without_reasons(rendered):
     result = run_named("harrogate_review_refused")
     assert result["final"]["status"] == "closed" and result["final"]["outcome"] == "review_refused"
-    # The review stage completes the process: closing letter with the feedback form, then the survey and the
-    # lessons-learnt table (section 10) before the complaint closes.
+    # The review stage completes the process: the lessons-learnt table at once, the closing letter with the
+    # feedback form 14 working days after the refusal on Tue 13 Apr (section 10, Review stage: 14-16, 19-23,
+    # 26-30 Apr, Mon 3 May a bank holiday, Tue 4 May), then the survey, before the complaint closes. (The
+    # scenario's survey moved from 14 Apr to Wed 5 May, after that letter.)
     assert letters(result) == ["acknowledgement", "stage1_response", "review_refusal", "closure"]
-    assert [(e["at"], e["outcome"]) for e in kinds(result, "closed")] == [("2027-04-14T10:00:00+00:00", "review_refused")]
+    assert sets(result)[-1] == ("closure_followup", "2027-05-04T22:59:59+00:00", False)
+    assert kinds(result, "letter_issued")[-1]["at"] == "2027-05-04T23:00:00+00:00"
+    assert [(e["at"], e["outcome"]) for e in kinds(result, "closed")] == [("2027-05-05T09:00:00+00:00", "review_refused")]
     assert deadlines(result)["stage2_acknowledge"]["met_at"] == "2027-04-13T10:00:00+00:00"
     assert "failed to provide specific reasons" in rendered["review_refusal"][0]
 
@@ -1125,7 +1164,9 @@ def test_harrogate_additional_complaint_and_actions_over_christmas(rendered):
     # Mon 11 Jan. The additional complaint (Tue 29 Dec) keeps that date. Responded Fri 8 Jan with updates every 5
     # working days: Fri 15 Jan; updated Thu 14 Jan: Thu 21 Jan. A review asked for on Tue 19 Jan, while the actions
     # were outstanding: acknowledge by Thu 21 Jan, respond within 10 working days of the request (Tue 2 Feb). The
-    # review's own actions (response Mon 1 Feb, updates every 10 working days): Mon 15 Feb; done Fri 12 Feb.
+    # review's own actions (response Mon 1 Feb, updates every 10 working days): Mon 15 Feb; done Fri 12 Feb, which
+    # completed the complaint: the closing letter 14 working days on (15-19, 22-26 Feb, 1-4 Mar), Thu 4 Mar.
+    # (The scenario's survey moved from 15 Feb to 5 Mar, after that letter.)
     assert sets(result) == [
         ("stage1_acknowledge", "2026-12-29T23:59:59+00:00", False),
         ("stage1_response", "2027-01-11T23:59:59+00:00", False),
@@ -1134,6 +1175,7 @@ def test_harrogate_additional_complaint_and_actions_over_christmas(rendered):
         ("stage2_acknowledge", "2027-01-21T23:59:59+00:00", False),
         ("stage2_response", "2027-02-02T23:59:59+00:00", False),
         ("update_interval", "2027-02-15T23:59:59+00:00", False),
+        ("closure_followup", "2027-03-04T23:59:59+00:00", False),
     ]
     assert kinds(result, "deadline_missed") == []
     assert [e["stage"] for e in kinds(result, "stage_changed")] == ["1", "2", "post"]
@@ -1149,13 +1191,15 @@ def test_harrogate_restriction_decided_and_reviewed_by_the_operations_manager(re
     result = run_named("harrogate_restriction")
     # Received Mon 4 Jan 2027: acknowledge by Wed 6 Jan, resolve by Mon 18 Jan. Restriction decided Thu 7 Jan with a
     # review within 2 months: Sun 7 Mar. Responded Fri 15 Jan (14 working days to Thu 4 Feb); the customer says it is
-    # resolved on Mon 18 Jan; survey and lessons on Tue 19 Jan - the restriction is in force, so the complaint waits
-    # for its review. Lifted on Fri 5 Mar: closed.
+    # resolved on Mon 18 Jan: lessons on Tue 19 Jan, the closing letter two weeks after the resolution (Mon 1 Feb)
+    # and the survey on Tue 2 Feb (moved from 19 Jan, after that letter) - the restriction is in force, so the
+    # complaint waits for its review. Lifted on Fri 5 Mar: closed.
     assert sets(result) == [
         ("stage1_acknowledge", "2027-01-06T23:59:59+00:00", False),
         ("stage1_response", "2027-01-18T23:59:59+00:00", False),
         ("restriction_review", "2027-03-07T23:59:59+00:00", False),
         ("escalation_window", "2027-02-04T23:59:59+00:00", False),
+        ("closure_followup", "2027-02-01T23:59:59+00:00", False),
     ]
     assert deadlines(result)["restriction_review"]["met_at"] == "2027-03-05T10:00:00+00:00"
     completed = {e["element_id"]: e["actor"] for e in kinds(result, "task_completed")}
@@ -1171,6 +1215,135 @@ def test_harrogate_restriction_needs_the_operations_manager():
     spec["steps"][4]["as"] = "complaints_officer"
     with pytest.raises(ScenarioError, match="stage2_reviewer"):
         run(spec)
+
+
+def test_harrogate_staff_conduct_goes_to_the_line_manager(rendered):
+    result = run_named("harrogate_staff_conduct")
+    # Received Mon 14 Dec 2026 about a repairs operative's conduct (category staff_conduct). Acknowledge within 2
+    # working days: Wed 16 Dec. The line manager investigates (4.4) within the Resolution stage's 10 working days of
+    # receipt: 15-18, 21-24 Dec, Christmas Day (Fri 25) and the Boxing Day holiday (Mon 28) skipped, 29, 30 Dec ->
+    # Wed 30 Dec. Answered Tue 29 Dec: 14 working days for a reply, 30, 31 Dec (1 Jan skipped), 4-8, 11-15, 18, 19
+    # Jan -> Tue 19 Jan. The customer said it was resolved on Mon 4 Jan: the closing letter two calendar weeks on,
+    # Mon 18 Jan (so the scenario's survey, of the feedback form sent with it, is on Tue 19 Jan).
+    assert sets(result) == [
+        ("stage1_acknowledge", "2026-12-16T23:59:59+00:00", False),
+        ("stage1_response", "2026-12-30T23:59:59+00:00", False),
+        ("escalation_window", "2027-01-19T23:59:59+00:00", False),
+        ("closure_followup", "2027-01-18T23:59:59+00:00", False),
+    ]
+    [ready] = [e for e in kinds(result, "task_ready") if e["element_id"] == "line_manager_investigation"]
+    assert (ready["at"], ready["due_at"], ready["role"], ready["stage"]) == (
+        "2026-12-15T10:00:00+00:00", "2026-12-30T23:59:59+00:00", "caseworker", "1")
+    assert "stage1_response" not in {e["element_id"] for e in kinds(result, "task_ready")}
+    assert met(result, "stage1_response") == ("2026-12-29T15:00:00+00:00", None)
+    completed = {e["element_id"]: e["actor"] for e in kinds(result, "task_completed")}
+    assert completed["line_manager_investigation"] == "dan"
+    assert [(e["at"], e["template"]) for e in kinds(result, "letter_issued")] == [
+        ("2026-12-15T10:00:00+00:00", "acknowledgement"), ("2026-12-29T15:00:00+00:00", "stage1_response"),
+        ("2027-01-19T00:00:00+00:00", "closure")]
+    [acknowledgement] = rendered["acknowledgement"]
+    assert "their line manager will investigate it" in acknowledgement
+    assert "we will not discuss the details of any individual's performance management" in acknowledgement
+    assert "spoke to you discourteously" in rendered["stage1_response"][0]
+    assert result["final"]["outcome"] == "resolved_stage1"
+
+
+def test_harrogate_only_staff_conduct_goes_to_the_line_manager(rendered):
+    spec = scenario("harrogate_staff_conduct")
+    spec["complaint"]["category"] = "property_condition"
+    spec["steps"] = spec["steps"][:3]
+    result = run(spec)
+    [ready] = [e for e in kinds(result, "task_ready") if e["stage"] == "1" and e["element_id"] != "acknowledge"]
+    assert ready["element_id"] == "stage1_response"
+    assert "their line manager will investigate it" not in rendered["acknowledgement"][0]
+
+
+def test_harrogate_review_of_a_staff_complaint_needs_someone_other_than_the_line_manager():
+    spec = scenario("harrogate_staff_conduct")
+    spec["steps"] = [
+        *spec["steps"][:4],
+        {"at": "2027-01-04T10:00:00+00:00", "event": "escalation_requested", "data": {}},
+        {"at": "2027-01-05T10:00:00+00:00", "complete": "review_acknowledge", "as": "dan",
+         "data": {"review_decision": "accept", "stage2_definition": "x", "stage2_outcomes_sought": "y",
+                  "stage2_reviewer_name": "Dan"}},
+    ]
+    with pytest.raises(ScenarioError, match=r"complete review_acknowledge.*6\.13"):
+        run(spec)
+
+
+def test_harrogate_acknowledgement_encloses_the_flowchart(rendered):
+    run_named("harrogate_on_time")
+    [acknowledgement] = rendered["acknowledgement"]
+    # Section 10: 'Did the customer receive the flowchart with the acknowledgement.' Letters carry no attachments,
+    # so the flowchart goes in the letter's own text: every copy, emailed or posted, has it.
+    assert "We enclose our flowchart for formal complaints" in acknowledgement
+    enclosure = " ".join(acknowledgement[acknowledgement.index("Enclosed: our flowchart for formal complaints"):].split())
+    for step in ("within 2 working days", "within 10 working days of receiving your complaint", "ask for a review",
+                 "Customer Liaison Committee", "closing letter with a feedback form", "Housing Ombudsman"):
+        assert step in enclosure, step
+    assert "their line manager will investigate it" not in acknowledgement
+
+
+def test_harrogate_review_over_christmas_closing_letter_14_working_days_after_the_final_response(rendered):
+    result = run_named("harrogate_review_over_christmas")
+    # Received Mon 16 Nov 2026: acknowledge by Wed 18 Nov, respond within 10 working days of receipt, Mon 30 Nov.
+    # Responded Thu 26 Nov: 14 working days for a review, to Wed 16 Dec. Review asked for Mon 30 Nov: acknowledge by
+    # Wed 2 Dec, respond within 10 working days, Mon 14 Dec. Final response Mon 14 Dec, no panel, no actions: the
+    # review stage complete. Closing letter 14 working days later (section 10, Review stage): 15-18, 21-24 Dec
+    # (8), Christmas and Boxing Day holidays, 29-31 Dec (11), New Year's Day, 4-6 Jan (14) -> Wed 6 Jan 2027.
+    assert sets(result) == [
+        ("stage1_acknowledge", "2026-11-18T23:59:59+00:00", False),
+        ("stage1_response", "2026-11-30T23:59:59+00:00", False),
+        ("escalation_window", "2026-12-16T23:59:59+00:00", False),
+        ("stage2_acknowledge", "2026-12-02T23:59:59+00:00", False),
+        ("stage2_response", "2026-12-14T23:59:59+00:00", False),
+        ("closure_followup", "2027-01-06T23:59:59+00:00", False),
+    ]
+    assert kinds(result, "deadline_missed") == []
+    assert [(e["at"], e["template"]) for e in kinds(result, "letter_issued")] == [
+        ("2026-11-17T10:00:00+00:00", "acknowledgement"), ("2026-11-26T10:00:00+00:00", "stage1_response"),
+        ("2026-12-01T10:00:00+00:00", "stage2_acknowledgement"), ("2026-12-14T15:00:00+00:00", "final_response"),
+        ("2027-01-07T00:00:00+00:00", "closure")]
+    # The lessons-learnt table does not wait for the closing letter; the survey of its feedback form does.
+    ready = {e["element_id"]: e["at"] for e in kinds(result, "task_ready")}
+    assert ready["lessons_learnt"] == "2026-12-14T15:00:00+00:00"
+    assert ready["satisfaction_survey"] == "2027-01-07T00:00:00+00:00"
+    [final] = rendered["final_response"]
+    assert "This now concludes the Review stage" in final and "heard your complaint" not in final
+    assert [(e["at"], e["outcome"]) for e in kinds(result, "closed")] == [("2027-01-07T10:00:00+00:00", "stage2_final")]
+
+
+def test_harrogate_paths_follow_the_policy_as_written():
+    """Where each of issue 15's paths sits in the diagram, in the policy's words."""
+    definition = compile_definition(diagram("harrogate"), read_forms(FORMS))
+    root = etree.fromstring(diagram("harrogate"))
+    flows = {f.get("id"): (f.get("sourceRef"), f.get("targetRef"), f.findtext("bpmn:conditionExpression", None, NS))
+             for f in root.iterfind(".//bpmn:sequenceFlow", NS)}
+    targets = {source: {t for s, t, _ in flows.values() if s == source} for source, _, _ in flows.values()}
+    # 4.4: staff conduct, read from the complaint's category, goes to the line manager (a caseworker), whose
+    # response is the Resolution stage's, guarded by its deadline; the review must be someone else.
+    assert ("staff_conduct_gw", "line_manager_investigation", 'category == "staff_conduct"') in flows.values()
+    investigation = definition.element("line_manager_investigation")
+    assert (investigation.role, investigation.stage, investigation.form_ref) == ("caseworker", "1",
+                                                                                "staff_conduct_response")
+    [due] = [e for e in definition.elements.values() if e.attached_to == "line_manager_investigation"]
+    assert (due.deadline_key, due.interrupting) == ("stage1_response", False)
+    lanes = {lane.get("id"): {r.text for r in lane.iterfind("bpmn:flowNodeRef", NS)}
+             for lane in root.iterfind(".//bpmn:lane", NS)}
+    assert "line_manager_investigation" in lanes["Lane_line_manager"]
+    for task in ("review_acknowledge", "stage2_response"):
+        assert "line_manager_investigation" in definition.element(task).separate_from
+    # 5.2.3, 6.1: the final response comes after the panel (or straight after the review when there is none).
+    assert targets["stage2_decision_gw"] == {"stage2_extend", "panel_gw"}
+    assert targets["panel_gw"] == {"panel_invitation", "panel_join"}
+    assert targets["panel_join"] == {"final_response_sent"}
+    # Section 10: the closing letter waits on a closure_followup window from the completion, lessons at once.
+    closing = definition.element("closure_due")
+    assert closing.deadline_key == "closure_followup" and not is_duty(closing.deadline_key)
+    assert "completed_at" in closing.timer_expression
+    assert definition.element("completion_recorded").properties["timestamp"] == "completed_at"
+    assert targets["after_split"] == {"closure_due", "lessons_learnt"}
+    assert targets["closure_due"] == {"closure_sent"} and targets["closure_sent"] == {"satisfaction_survey"}
 
 
 def test_scenarios_are_valid_json_for_the_cli():

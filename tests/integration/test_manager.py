@@ -241,6 +241,7 @@ def test_the_checklist_answers_from_the_record_and_keeps_the_ticks(site):
     assert "Yes From the record Acknowledged 1 working day after the start" in answer("ack_time")
     assert f"quotes {references['H']}" in answer("ack_reference")
     assert "Yes From the record Investigator: Olive, complaints officer" in answer("ack_who")
+    assert "Yes From the record The acknowledgement letter encloses the flowchart" in answer("ack_flowchart")
     assert "The complaint progressed to review" in answer("res_resolved")
     assert "An apology was not among the remedies" in answer("res_apology")
     assert 'name="answer-res_visit"' in answer("res_visit") or 'name="answer-res_visit"' in html

@@ -158,7 +158,9 @@ STORIES = [
          {"first_contact_result": "quick_fix", "quick_fix_action": "Replaced the light."}),
     ]),
     # H: Harrogate review refused: escalated Mon 11 Jan (a stage 2 complaint received), refused Tue 12 Jan;
-    # closed then, or after the closing survey and lessons where the diagram has them there.
+    # closed then, or after the closing survey and lessons where the diagram has them there. The closing letter
+    # with its feedback form goes 14 working days after the refusal (Mon 1 Feb, section 10), so the survey is
+    # recorded on Tue 2 Feb; the lessons-learnt table at once.
     Story("H", "harrogate", "2027-01-04T09:00:00+00:00", steps=[
         ("2027-01-04T09:30:00+00:00", "complete", "first_contact", "olive", {"first_contact_result": "formal"}),
         ("2027-01-04T10:00:00+00:00", "complete", "decide_acceptance", "olive", {"acceptance": "accept"}),
@@ -168,10 +170,10 @@ STORIES = [
         ("2027-01-12T09:00:00+00:00", "complete", "review_acknowledge", "rita", {
             "review_decision": "refuse", "review_refusal_reasons": ["actions_completed"],
             "review_refusal_explanation": "The repair is done."}),
-        ("2027-01-13T10:00:00+00:00", "complete if open", "satisfaction_survey", "olive",
-         {"survey_status": "declined"}),
         ("2027-01-13T11:00:00+00:00", "complete if open", "lessons_learnt", "rita",
          {"lessons": "Tell residents sooner when the actions are complete.", "lessons_theme": "property_condition"}),
+        ("2027-02-02T10:00:00+00:00", "complete if open", "satisfaction_survey", "olive",
+         {"survey_status": "declined"}),
     ]),
 ]
 

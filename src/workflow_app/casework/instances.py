@@ -27,6 +27,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from workflow_app.diagrams.definitions import CaseMessage, DeadlineTimer, Definition
 from workflow_app.diagrams.expressions import restricted_script_engine
+from workflow_app.rules import clock
 from workflow_app.rules.calendar import calendar_for
 
 STATE_FORMAT = 1
@@ -188,10 +189,17 @@ class Instance:
 
         while True:
             self.workflow.refresh_timers()
-            self.workflow.do_engine_steps(did_complete_task=did_complete)
+            self.workflow.do_engine_steps(will_complete_task=self._stamp, did_complete_task=did_complete)
             if not self._engine_tasks_ready():
                 self.workflow.get_events()  # signals nothing here catches: not kept in the saved state
                 return steps
+
+    def _stamp(self, task) -> None:
+        """An element the engine runs (an event, a script, a gateway) with the property `timestamp` sets that
+        case field to the time it completes, as a user task's completion does (`TaskService.complete`)."""
+        element = self.definition.elements.get(task.task_spec.bpmn_id or "")
+        if element is not None and element.properties.get("timestamp"):
+            task.data[element.properties["timestamp"]] = clock.now()
 
     def _engine_tasks_ready(self) -> bool:
         return any(not t.task_spec.manual for t in self.workflow.get_tasks(state=TaskState.READY))

@@ -59,7 +59,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from workflow_app import settings
 from workflow_app.casework import audit
 from workflow_app.casework.models import Complaint, Letter, OutboxEmail
-from workflow_app.casework.scheduler import AFTER_FAILURE, LONGEST_SLEEP, Listener
+from workflow_app.casework.scheduler import AFTER_FAILURE, LONGEST_SLEEP, Listener, Loop
 from workflow_app.rules import clock
 from workflow_app.rules.errors import Conflict
 from workflow_app.rules.statuses import EmailStatus
@@ -428,20 +428,19 @@ def pause_until(next_due: datetime | None, now: datetime, longest: float = LONGE
     return min(max((next_due - now).total_seconds(), SHORTEST_PAUSE), longest)
 
 
-class OutboxSender:
+class OutboxSender(Loop):
     """Sends the outbox's due email in a thread of its own (a companion of the scheduler), and sleeps until
     the next retry, a newly queued email or `longest` seconds, whichever comes first."""
 
+    thread_name = "outbox-sender"
+
     def __init__(self, sessions: sessionmaker[Session], smtp: SmtpSettings, run_clock: clock.Clock = clock.SYSTEM,
                  longest: float = LONGEST_SLEEP) -> None:
+        super().__init__()
         self.sessions = sessions
         self.smtp = smtp
         self.clock = run_clock
         self.longest = longest
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.listener: Listener | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -470,18 +469,6 @@ class OutboxSender:
             finally:
                 _senders.discard(self)
                 self._stopping.set()
-
-    def start(self) -> OutboxSender:
-        self._thread = threading.Thread(target=self.run, name="outbox-sender", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stopping.set()
-        self._wake.set()
-        for thread in (self._thread, self.listener):
-            if thread is not None and thread is not threading.current_thread():
-                thread.join(timeout)
 
 
 def waiting(sessions: sessionmaker[Session]) -> int:

@@ -29,7 +29,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, Self
 
 from sqlalchemy import Connection, Engine, and_, event, func, or_, select
 from sqlalchemy.orm import sessionmaker
@@ -281,13 +281,45 @@ class Companion(Protocol):
     def stop(self, timeout: float = 30.0) -> None: ...
 
 
-class Scheduler:
+class Loop:
+    """A loop on a thread of its own (`run`), woken early through `_wake`, stopped through `_stopping`, with the
+    thread that LISTENs for its wake-ups on PostgreSQL (`listener`) when it has one."""
+
+    thread_name = "loop"
+
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.listener: Listener | None = None
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        """Run in a background thread of this process."""
+        self._thread = threading.Thread(target=self.run, name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        for thread in (self._thread, self.listener):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout)
+
+
+class Scheduler(Loop):
     """Sweeps when the next timer falls due (or is woken), runs the after-sweep jobs, and sleeps again;
     its companions run beside it from its start to its stop."""
+
+    thread_name = "timer-scheduler"
 
     def __init__(self, service: ComplaintService, run_clock: clock.Clock = clock.SYSTEM,
                  longest: float = LONGEST_SLEEP, after_sweep: Sequence[Callable[[], object]] = (),
                  companions: Sequence[Companion] = ()) -> None:
+        super().__init__()
         self.service = service
         self.clock = run_clock
         self.longest = longest
@@ -297,10 +329,6 @@ class Scheduler:
         """When it means to wake; a deadline armed in this process before then wakes it."""
         self._armed: datetime | None = None
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.listener: Listener | None = None
 
     def deadline_armed(self, due_at: datetime) -> None:
         """A transaction in this process is committing a deadline due at `due_at`: wake now if that is earlier
@@ -363,18 +391,6 @@ class Scheduler:
         self.wake_at = clock.now() + timedelta(seconds=pause)
         return pause
 
-    def start(self) -> Scheduler:
-        """Run in a background thread of this process (`workflow-app serve`)."""
-        self._thread = threading.Thread(target=self.run, name="timer-scheduler", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stopping.set()
-        self._wake.set()
-        for thread in (self._thread, self.listener):
-            if thread is not None and thread is not threading.current_thread():
-                thread.join(timeout)
 
 
 def start_background(service: ComplaintService, run_clock: clock.Clock = clock.SYSTEM,

@@ -93,7 +93,7 @@ def read_record(session: Session, complaint: Complaint, landlord: Landlord) -> R
 Rule = Callable[[Record], "tuple[str | None, str]"]
 # The tasks (diagram element ids) whose forms answer a question; some share a name with a deadline key.
 ACKNOWLEDGE = ("acknowledge",)
-STAGE1 = ("stage1_response", "colleague_response", "new_information_response")
+STAGE1 = ("stage1_response", "colleague_response", "line_manager_investigation", "new_information_response")
 STAGE2 = ("stage2_response",)
 REVIEW = ("review_acknowledge", "stage2_acknowledge")
 
@@ -176,6 +176,15 @@ def _compensation(record: Record, elements: tuple[str, ...]) -> tuple[str | None
     offered = bool(amount) or "financial_remedy" in remedies
     return (YES if offered else NO), (f"£{float(amount):.2f} was offered." if amount else
                                       "A financial remedy was offered." if offered else "No compensation was offered.")
+
+
+def _flowchart_enclosed(record: Record) -> tuple[str | None, str]:
+    """Letters carry no attachments: the flowchart for formal complaints goes in the acknowledgement's own text."""
+    found = _in_letter(record, "acknowledgement", "flowchart for formal complaints")
+    if found is None:
+        return None, "No acknowledgement letter on the record yet."
+    return (YES if found else NO), (f"The acknowledgement letter {'encloses' if found else 'does not enclose'} "
+                                    "the flowchart for formal complaints.")
 
 
 def _review_started(record: Record) -> datetime | None:
@@ -271,7 +280,7 @@ QUESTIONS: tuple[Question, ...] = (
              "Did the acknowledgement clarify the complaint being made?",
              _recorded(ACKNOWLEDGE, "complaint_definition", "complaint definition")),
     Question("ack_flowchart", "Complaint acknowledgement",
-             "Did the customer receive the flowchart with the acknowledgement?"),
+             "Did the customer receive the flowchart with the acknowledgement?", _flowchart_enclosed),
     Question("ack_ombudsman", "Complaint acknowledgement",
              "Did the acknowledgement confirm that they can contact the Housing Ombudsman at any stage and include "
              "details?", lambda r: _letter_has_ombudsman(r, "acknowledgement")),

@@ -5,8 +5,9 @@ that the engine, the Code check, the inbox and the reports agree on what a timer
 
 A key is either a *duty* of the landlord (acknowledge, respond, hold the panel...):
 when its timer fires the landlord has missed it. Or it is a *window* given to the
-resident or to the case (time to clarify, to reply, to escalate): when its timer fires
-the window has simply elapsed and nobody missed anything.
+resident or to the case (time to clarify, to reply, to escalate; the time a closed
+complaint waits before its closing letter): when its timer fires the window has simply
+elapsed and nobody missed anything.
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ class DeadlineKey(StrEnum):
     """A timer's deadline key. Members equal their strings, so a key read from a diagram or the
     database compares equal to its member."""
 
-    # the landlord's duties
+    # the landlord's duties (but for the closure follow-up)
     STAGE1_ACKNOWLEDGE = "stage1_acknowledge"
     STAGE1_RESPONSE = "stage1_response"
     STAGE2_ACKNOWLEDGE = "stage2_acknowledge"
@@ -47,7 +48,7 @@ class DeadlineKey(StrEnum):
     COLLEAGUE_RESPONSE = "colleague_response"
     PANEL_HEARING = "panel_hearing"
     PANEL_OUTCOME = "panel_outcome"
-    CLOSURE_FOLLOWUP = "closure_followup"
+    CLOSURE_FOLLOWUP = "closure_followup"   # a window, below: the wait before the closing letter
     UPDATE_INTERVAL = "update_interval"
     RESTRICTION_REVIEW = "restriction_review"
     OMBUDSMAN_EVIDENCE = "ombudsman_evidence"
@@ -59,7 +60,10 @@ class DeadlineKey(StrEnum):
 
 K = DeadlineKey
 
-WINDOW_KEYS: frozenset[str] = frozenset({K.CLARIFICATION, K.NO_CONTACT_CLOSURE, K.ESCALATION_WINDOW})
+WINDOW_KEYS: frozenset[str] = frozenset({K.CLARIFICATION, K.NO_CONTACT_CLOSURE, K.ESCALATION_WINDOW,
+                                         K.CLOSURE_FOLLOWUP})
+"""Keys whose timer firing means the time has come, not that anyone missed it: the closing letter goes when
+the closure follow-up elapses (it is sent when its timer fires, so it is never late)."""
 
 DUTY_KEYS: frozenset[str] = frozenset(DeadlineKey) - WINDOW_KEYS
 

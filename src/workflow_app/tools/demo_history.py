@@ -253,7 +253,7 @@ def _answer(plan: Plan, element_id: str, form_id: str | None, source: Mapping[st
             "complaint_definition": SUMMARIES[plan.category] + "; the resident wants it put right.",
             "outcomes_sought": "The problem fixed and an apology.", "our_responsibility": "The service complained of.",
             "investigator": "Demo Caseworker, complaints team"}
-    if form_id.startswith("stage1_response") or form_id == "colleague_response":
+    if form_id.startswith("stage1_response") or form_id in ("colleague_response", "staff_conduct_response"):
         if plan.extend and not plan.extended and "stage1_decision" in _keys(source):
             plan.extended = True
             return 8, {"stage1_decision": "extend", "extension_days": 5,

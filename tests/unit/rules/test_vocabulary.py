@@ -42,9 +42,11 @@ def test_an_unknown_key_or_stage_reads_as_itself():
 def test_every_key_is_either_a_duty_or_a_window():
     assert DUTY_KEYS | WINDOW_KEYS == DEADLINE_KEYS
     assert not DUTY_KEYS & WINDOW_KEYS
-    assert {"clarification", "no_contact_closure", "escalation_window"} == WINDOW_KEYS
+    assert {"clarification", "no_contact_closure", "escalation_window", "closure_followup"} == WINDOW_KEYS
     assert is_duty("stage1_response") and is_duty(DeadlineKey.PANEL_HEARING)
     assert not is_duty("escalation_window") and not is_duty("not_a_key")
+    # The closing letter is issued when its follow-up time elapses: that timer firing is no missed duty.
+    assert not is_duty(DeadlineKey.CLOSURE_FOLLOWUP)
 
 
 def test_keys_equal_the_strings_diagrams_and_the_database_hold():

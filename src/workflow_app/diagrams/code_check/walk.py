@@ -259,8 +259,10 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
 
     def _boundary(self, token: Token, boundary: Node) -> list[Token]:
         if not boundary.element.interrupting:
-            # A side path: the activity goes on, and so does the clock that runs on it.
+            # A side path: the activity goes on, and so does the clock that runs on it. The stage goes on
+            # with the activity too, so the side path ending (a missed deadline recorded) does not complete it.
             token.facts.awaiting -= self._running(token, self.graph.node(boundary.element.attached_to))
+            token.facts.pending = {}
         if boundary.event == "timer":
             self._deadline_passed(token.facts, boundary.element.deadline_key)
         self._enter(token, boundary)
