@@ -1,5 +1,6 @@
-"""Extensions of a Code deadline: how far they reach without the resident's agreement, and the
-letter that explains them (6.4, 6.5, 6.15, 6.16)."""
+"""Extensions of a Code deadline: how far they reach without the resident's agreement, the letter
+that explains them (6.4, 6.5, 6.15, 6.16), and the update intervals agreed with the resident when an
+agreed extension takes the response beyond the Code's timescales (5.9)."""
 from __future__ import annotations
 
 import re
@@ -8,6 +9,7 @@ from workflow_app.diagrams.code_check.facts import Extension, Facts
 from workflow_app.diagrams.code_check.findings import ERROR, WARNING
 from workflow_app.diagrams.code_check.letters import OMBUDSMAN_SENT
 from workflow_app.rules.regime import Limit
+from workflow_app.rules.vocabulary import RESPONSE_KEYS, DeadlineKey
 
 UNLIMITED_WORKING_DAYS = 100
 """A deadline this far out in the sweep's worst case is taken as having no limit at all."""
@@ -17,11 +19,81 @@ AGREED_PROPERTY = ("extension", "agreed")
 
 
 class ExtensionRules:
-    """A deadline armed again on a path, judged against the Code's extension limits."""
+    """A deadline armed again on a path, judged against the Code's extension limits.
+
+    5.9, the update intervals: the resident's agreement to a longer extension of a response deadline
+    leaves a *marker* on the path. When the extension it allows turns out, as armed, to reach beyond
+    the Code's timescales (the first deadline and the extension the Code allows), the marker is
+    confirmed; otherwise it is dropped. A marker is kept when an `update_interval` timer is armed
+    after the agreement, on the path or on a branch split from it (the investigation going on beside
+    the updates), unless that branch came by the response deadline being missed: updates agreed only
+    once a date has passed are not intervals agreed for the extension. A confirmed marker still on
+    the path when the stage's response is given is owed; those never kept are reported once every
+    path has been walked.
+    """
+
+    def _agreed_markers(self, facts: Facts) -> None:
+        """The resident agreed a longer extension: mark each response deadline it may move (5.9)."""
+        if self.regime.provision("update_intervals") is None:
+            return
+        for key in facts.deadlines:
+            if self.regime.limits.get(key) is not None and self.regime.limits[key].extension_provision is not None:
+                self._markers.append(None)
+                facts.intervals_due |= {f"{key}#{len(self._markers) - 1}"}
+
+    def _beyond_by_agreement(self, facts: Facts, key: str, extension: Extension) -> None:
+        """An agreed extension was armed: beyond the Code's timescales its markers stand, otherwise they go."""
+        marked = frozenset(m for m in facts.intervals_due if m.partition("#")[0] == key)
+        limit = self.regime.limits[key]
+        if not marked:
+            return
+        if not extension.agreed or extension.days <= limit.working_days + limit.extension_days:
+            facts.intervals_due -= marked
+            return
+        for marker in marked:
+            self._markers[int(marker.partition("#")[2])] = extension
+
+    def _updates_armed(self, facts: Facts) -> None:
+        """An update_interval timer is armed: it keeps the markers of responses still to come (not updates on
+        actions outstanding after a response)."""
+        kept = frozenset(m for m in facts.intervals_due
+                         if self.regime.limits[m.partition("#")[0]].stage not in facts.pending)
+        self._intervals_kept |= kept
+        facts.intervals_due -= kept
+
+    def _deadline_passed(self, facts: Facts, key: str | None) -> None:
+        """The deadline with this key fired on this branch: updates agreed from here are too late for 5.9."""
+        facts.intervals_due = frozenset(m for m in facts.intervals_due if m.partition("#")[0] != key)
+
+    def _response_given(self, facts: Facts, stage: str) -> None:
+        key = RESPONSE_KEYS[stage]
+        given = frozenset(m for m in facts.intervals_due if m.partition("#")[0] == key)
+        self._intervals_owed |= {m for m in given if self._markers[int(m.partition("#")[2])] is not None}
+        facts.intervals_due -= given
+
+    def _judge_update_intervals(self) -> None:
+        """5.9: every agreed extension beyond the Code's timescales is followed by agreed update intervals."""
+        provision = self.regime.provision("update_intervals")
+        code = self.regime.short_name
+        for marker in sorted(self._intervals_owed - self._intervals_kept):
+            key, _, number = marker.partition("#")
+            extension = self._markers[int(number)]
+            limit = self.regime.limits[key]
+            reach = "with no upper limit" if extension.days > UNLIMITED_WORKING_DAYS else \
+                f"to {extension.days} working days from {limit.starts}"
+            self.add(provision, ERROR, extension.timer_id,
+                     f"an extension of {self.name(extension.timer_id)} agreed with the resident runs {reach}, beyond "
+                     f"{code}'s {limit.working_days + limit.extension_days} working days, but no update intervals are "
+                     f"agreed with it: no {DeadlineKey.UPDATE_INTERVAL} timer follows the agreement before the "
+                     "response (other than once a response date has passed); when a response falls outside its "
+                     "timescales, "
+                     f"{code} requires agreeing with the resident suitable intervals for keeping them informed",
+                     once=("update-intervals", extension.timer_id))
 
     def _agreement(self, facts: Facts) -> None:
         for deadline in facts.deadlines.values():
             deadline.agreed = True
+        self._agreed_markers(facts)
 
     def _extension_letters(self, timer_id: str, limit: Limit, letters: frozenset[str]) -> None:
         """6.5 and 6.16: an extension is explained in writing, with the Ombudsman's details (when the

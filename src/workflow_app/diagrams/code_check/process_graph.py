@@ -237,21 +237,20 @@ class ProcessGraph:
         return {n: frozenset(v) for n, v in live.items()}
 
     def _cyclic_reach(self) -> dict[str, frozenset[str]]:
-        """For each element, the elements on loops it can still reach (whose visit counts matter)."""
+        """For each element, the elements on loops it can still reach (whose visit counts matter).
+
+        A complaint closed at an element that closes it while its process waits on (an intermediate
+        throw event with an `outcome`) and reopened by a later event runs the stages' elements again
+        once: the way on from there is no loop to count visits around (Great Places' stage 2 request
+        after closing)."""
         following = {n: [s for s in self.successors(node) if s in self.nodes] for n, node in self.nodes.items()}
-        reach: dict[str, set[str]] = {}
-        for n in self.nodes:
-            seen, stack = set(), list(following[n])
-            while stack:
-                m = stack.pop()
-                if m not in seen:
-                    seen.add(m)
-                    stack.extend(following[m])
-            reach[n] = seen
-        cyclic = {n for n in self.nodes if n in reach[n]}
+        reach = _reach(following)
+        looping = {n: [] if self.closes(node) else following[n] for n, node in self.nodes.items()}
+        around = _reach(looping)
+        cyclic = {n for n in self.nodes if n in around[n]}
         code_timers = {n for n, node in self.nodes.items()
                        if any(self.nodes[b].element.deadline_key in self.limits for b in node.boundaries)}
-        self.visit_cap = {n: MAX_VISITS if n in cyclic and any(t in reach[n] and n in reach[t] for t in code_timers)
+        self.visit_cap = {n: MAX_VISITS if n in cyclic and any(t in around[n] and n in around[t] for t in code_timers)
                           else MAX_VISITS - 1 for n in self.nodes}
         self.keys_ahead = {n: frozenset(self.nodes[m].element.deadline_key for m in reach[n] | {n}
                                         for m in [m, *self.nodes[m].boundaries]
@@ -260,7 +259,27 @@ class ProcessGraph:
         self.stage2_ahead = {n: any(self.elements[m].stage == "2" for m in reach[n] | {n}) for n in self.nodes}
         answering = self.responders("1") | self.responders("2")
         self.responses_ahead = {n: bool((reach[n] | {n}) & answering) for n in self.nodes}
-        return {n: frozenset((reach[n] | {n}) & cyclic) for n in self.nodes}
+        self.stage_responses_ahead = {stage: {n: bool((reach[n] | {n}) & self.responders(stage)) for n in self.nodes}
+                                      for stage in ("1", "2")}
+        return {n: frozenset((around[n] | {n}) & cyclic) for n in self.nodes}
+
+    @staticmethod
+    def closes(node: Node) -> bool:
+        """An element that closes the complaint while its process waits on for an event that reopens it."""
+        return node.tag == "intermediateThrowEvent" and bool(node.element.properties.get("outcome"))
+
+
+def _reach(following: Mapping[str, list[str]]) -> dict[str, set[str]]:
+    reach: dict[str, set[str]] = {}
+    for n in following:
+        seen, stack = set(), list(following[n])
+        while stack:
+            m = stack.pop()
+            if m not in seen:
+                seen.add(m)
+                stack.extend(following[m])
+        reach[n] = seen
+    return reach
 
 
 def main_process(diagram: etree._Element | Diagram) -> str | None:
