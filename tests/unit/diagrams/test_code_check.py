@@ -46,6 +46,7 @@ BROKEN = {
     "extension1_repeatable": {("6.4", "error")},
     "extension1_agreed_without_updates": {("5.9", "error")},
     "extension1_agreed_updates_when_late": {("5.9", "error")},
+    "extension1_agreed_updates_only_far_beyond": {("5.9", "error")},
     "extension1_letter_without_ombudsman": {("6.5", "error")},
     "extension1_without_letter": {("6.5", "error")},
     "extension2_30_working_days": {("6.15", "warning")},

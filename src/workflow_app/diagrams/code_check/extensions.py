@@ -18,18 +18,25 @@ AGREED_PROPERTY = ("extension", "agreed")
 """The extension property marking where the resident agrees a longer extension."""
 
 
+def marker_key(marker: str) -> str:
+    """The response deadline a 5.9 marker stands for ("stage1_response", or "stage1_response@<timer>" once
+    confirmed beyond the Code's timescales by that extension)."""
+    return marker.partition("@")[0]
+
+
 class ExtensionRules:
     """A deadline armed again on a path, judged against the Code's extension limits.
 
     5.9, the update intervals: the resident's agreement to a longer extension of a response deadline
-    leaves a *marker* on the path. When the extension it allows turns out, as armed, to reach beyond
-    the Code's timescales (the first deadline and the extension the Code allows), the marker is
-    confirmed; otherwise it is dropped. A marker is kept when an `update_interval` timer is armed
-    after the agreement, on the path or on a branch split from it (the investigation going on beside
-    the updates), unless that branch came by the response deadline being missed: updates agreed only
-    once a date has passed are not intervals agreed for the extension. A confirmed marker still on
-    the path when the stage's response is given is owed; those never kept are reported once every
-    path has been walked.
+    leaves a *marker* on the path, named by the deadline's key. When the extension it allows turns out,
+    as armed, to reach beyond the Code's timescales (the first deadline and the extension the Code
+    allows), the marker is confirmed and names that extension's timer; otherwise it is dropped. A marker
+    is kept when an `update_interval` timer is armed after the agreement on the path, or when the path
+    splits in parallel and one branch can arm one before the stage's response (the investigation going
+    on beside the updates): unless it came by the response deadline being missed, since updates agreed
+    only once a date has passed are not intervals agreed for the extension. A confirmed marker still on
+    the path when the stage's response is given is owed, and reported. Markers say only what the rule
+    needs, so two paths that agreed at different times but have the same future are walked once.
     """
 
     def _agreed_markers(self, facts: Facts) -> None:
@@ -38,47 +45,53 @@ class ExtensionRules:
             return
         for key in facts.deadlines:
             if self.regime.limits.get(key) is not None and self.regime.limits[key].extension_provision is not None:
-                self._markers.append(None)
-                facts.intervals_due |= {f"{key}#{len(self._markers) - 1}"}
+                facts.intervals_due |= {key}
 
     def _beyond_by_agreement(self, facts: Facts, key: str, extension: Extension) -> None:
         """An agreed extension was armed: beyond the Code's timescales its markers stand, otherwise they go."""
-        marked = frozenset(m for m in facts.intervals_due if m.partition("#")[0] == key)
-        limit = self.regime.limits[key]
+        marked = frozenset(m for m in facts.intervals_due if marker_key(m) == key)
         if not marked:
             return
-        if not extension.agreed or extension.days <= limit.working_days + limit.extension_days:
-            facts.intervals_due -= marked
-            return
-        for marker in marked:
-            self._markers[int(marker.partition("#")[2])] = extension
+        facts.intervals_due -= marked
+        limit = self.regime.limits[key]
+        if extension.agreed and extension.days > limit.working_days + limit.extension_days:
+            facts.intervals_due |= {f"{key}@{extension.timer_id}"}
+            known = self._beyond.get(extension.timer_id)
+            if known is None or extension.days > known.days:
+                self._beyond[extension.timer_id] = extension
 
     def _updates_armed(self, facts: Facts) -> None:
         """An update_interval timer is armed: it keeps the markers of responses still to come (not updates on
         actions outstanding after a response)."""
-        kept = frozenset(m for m in facts.intervals_due
-                         if self.regime.limits[m.partition("#")[0]].stage not in facts.pending)
-        self._intervals_kept |= kept
-        facts.intervals_due -= kept
+        facts.intervals_due = frozenset(m for m in facts.intervals_due
+                                        if self.regime.limits[marker_key(m)].stage in facts.pending)
+
+    def _split_intervals(self, branches: list) -> None:
+        """Parallel branches: a marker is kept on all of them when one can arm updates before the stage's
+        response, the investigation going on beside the updates."""
+        for marker in branches[0].facts.intervals_due:
+            stage = self.regime.limits[marker_key(marker)].stage
+            if any(self.graph.updates_before_response[stage].get(b.node, False) for b in branches):
+                for branch in branches:
+                    branch.facts.intervals_due -= {marker}
 
     def _deadline_passed(self, facts: Facts, key: str | None) -> None:
         """The deadline with this key fired on this branch: updates agreed from here are too late for 5.9."""
-        facts.intervals_due = frozenset(m for m in facts.intervals_due if m.partition("#")[0] != key)
+        facts.intervals_due = frozenset(m for m in facts.intervals_due if marker_key(m) != key)
 
     def _response_given(self, facts: Facts, stage: str) -> None:
         key = RESPONSE_KEYS[stage]
-        given = frozenset(m for m in facts.intervals_due if m.partition("#")[0] == key)
-        self._intervals_owed |= {m for m in given if self._markers[int(m.partition("#")[2])] is not None}
+        given = frozenset(m for m in facts.intervals_due if marker_key(m) == key)
+        self._intervals_owed |= {m.partition("@")[2] for m in given if "@" in m}
         facts.intervals_due -= given
 
     def _judge_update_intervals(self) -> None:
         """5.9: every agreed extension beyond the Code's timescales is followed by agreed update intervals."""
         provision = self.regime.provision("update_intervals")
         code = self.regime.short_name
-        for marker in sorted(self._intervals_owed - self._intervals_kept):
-            key, _, number = marker.partition("#")
-            extension = self._markers[int(number)]
-            limit = self.regime.limits[key]
+        for timer_id in sorted(self._intervals_owed):
+            extension = self._beyond[timer_id]
+            limit = self.regime.limits[self.graph.elements[timer_id].deadline_key]
             reach = "with no upper limit" if extension.days > UNLIMITED_WORKING_DAYS else \
                 f"to {extension.days} working days from {limit.starts}"
             self.add(provision, ERROR, extension.timer_id,

@@ -15,7 +15,7 @@ from workflow_app.diagrams.forms import Form
 from workflow_app.diagrams.graph import Graph as Diagram
 from workflow_app.diagrams.graph import read_graph
 from workflow_app.rules.regime import Limit
-from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, RESPONSE_KEYS
+from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, RESPONSE_KEYS, DeadlineKey
 
 WAIT_TAGS = frozenset({"userTask", "manualTask", "receiveTask", "intermediateCatchEvent", "eventBasedGateway"})
 """Where a complaint waits for someone or something: the places a Code clock must be running."""
@@ -113,6 +113,7 @@ class ProcessGraph:
         self._outcomes: dict[str, frozenset[str]] = {}
         self._deciders: dict[str, list[str]] = {}
         self.cyclic_reach = self._cyclic_reach()
+        self.updates_before_response = {stage: self._updates_before_response(stage) for stage in RESPONSE_KEYS}
 
     def node(self, element_id: str) -> Node:
         return self.nodes[element_id]
@@ -262,6 +263,36 @@ class ProcessGraph:
         self.stage_responses_ahead = {stage: {n: bool((reach[n] | {n}) & self.responders(stage)) for n in self.nodes}
                                       for stage in ("1", "2")}
         return {n: frozenset((around[n] | {n}) & cyclic) for n in self.nodes}
+
+    def _updates_before_response(self, stage: str) -> dict[str, bool]:
+        """For each element, whether a path from it can arm an `update_interval` timer before the stage's
+        response is given, other than by its response deadline firing (5.9)."""
+        key, responders = RESPONSE_KEYS[stage], self.responders(stage)
+
+        def arms_updates(node: Node) -> bool:
+            return node.element.deadline_key == DeadlineKey.UPDATE_INTERVAL or any(
+                self.nodes[b].element.deadline_key == DeadlineKey.UPDATE_INTERVAL for b in node.boundaries)
+
+        def onward(node: Node) -> list[str]:
+            if node.id in responders:
+                return []
+            missed = {t for b in node.boundaries if self.nodes[b].element.deadline_key == key
+                      for t in (f.target for f in self.nodes[b].outgoing)}
+            return [n for n in self.successors(node) if n in self.nodes and n not in missed]
+
+        found: dict[str, bool] = {}
+        for start in self.nodes:
+            seen, stack = set(), [start]
+            while stack and not found.get(start):
+                n = stack.pop()
+                if n in seen:
+                    continue
+                seen.add(n)
+                if found.get(n) or arms_updates(self.nodes[n]):
+                    found[start] = True
+                stack.extend(onward(self.nodes[n]))
+            found.setdefault(start, False)
+        return found
 
     @staticmethod
     def closes(node: Node) -> bool:

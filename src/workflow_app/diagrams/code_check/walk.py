@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from workflow_app.diagrams.code_check.clocks import ClockRules
-from workflow_app.diagrams.code_check.extensions import AGREEMENT, ExtensionRules
+from workflow_app.diagrams.code_check.extensions import AGREEMENT, ExtensionRules, marker_key
 from workflow_app.diagrams.code_check.facts import EXPLORE_AT, Candidate, Extension, Facts, Token, freeze, truthy
 from workflow_app.diagrams.code_check.findings import Finding
 from workflow_app.diagrams.code_check.forms import Answers
@@ -59,9 +59,8 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         self._stage2_reads: dict[str, frozenset[str]] = {}
         self._holds: dict[tuple, bool | None] = {}        # a condition on identical case data: holds?
         self.separations: set[tuple[str, str]] = set()   # (stage 2 response task, the task that answered stage 1)
-        self._markers: list[Extension | None] = []        # agreements to a longer extension (5.9): what each allowed
-        self._intervals_kept: set[str] = set()            # ... followed by an update_interval timer
-        self._intervals_owed: set[str] = set()            # ... still awaiting one when the response was given
+        self._beyond: dict[str, Extension] = {}           # agreed extensions beyond the timescales, by timer (5.9)
+        self._intervals_owed: set[str] = set()            # ... whose response was given with no updates agreed
 
     def add(self, provision: str, severity: str, element_id: str | None, message: str,
             once: tuple | None = None) -> None:
@@ -134,12 +133,12 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         given and no update timer ahead, nothing can keep or owe them."""
         for stage, key in RESPONSE_KEYS.items():
             if self.graph.stage_responses_ahead[stage].get(node_id, False) \
-                    or not any(m.partition("#")[0] == key for m in facts.intervals_due):
+                    or not any(marker_key(m) == key for m in facts.intervals_due):
                 continue
             if stage in facts.pending:
                 self._response_given(facts, stage)
             elif DeadlineKey.UPDATE_INTERVAL not in ahead:
-                facts.intervals_due = frozenset(m for m in facts.intervals_due if m.partition("#")[0] != key)
+                facts.intervals_due = frozenset(m for m in facts.intervals_due if marker_key(m) != key)
 
     def _live_in_order(self, node_id: str) -> tuple[str, ...]:
         """The case data still to be read at an element (`ProcessGraph.live`), by name."""
@@ -238,6 +237,7 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
             return [token]
         branches = [token.branch(flow.target) for flow in node.outgoing]
         self._split_pending(branches)
+        self._split_intervals(branches)
         return branches
 
     def _split_pending(self, branches: list[Token]) -> None:
