@@ -283,7 +283,7 @@ def case_page(session: Session, casework: Casework, reference: str, user: User) 
                                         .order_by(SupportNeeds.id))),
         "history": history,
         "history_in_words": history_in_words(instance.definition, history),
-        "events": sorted(instance.definition.messages),
+        "events": _events_offered(complaint, instance),
         "marks": _named(instance.definition, diagram_marks(casework, complaint)),
     }
 
@@ -355,6 +355,17 @@ def _detail_in_words(definition, kind: str, key: str, value: Any) -> Any:
     if isinstance(value, list):
         return ", ".join(str(item).replace("_", " ") for item in value)
     return value
+
+
+def _events_offered(complaint: Complaint, instance) -> list[str]:
+    """The events a caseworker may record: any the process knows while the complaint is open; once it is
+    closed, only those its process still waits for, which reopen it (a stage 2 request after closing)."""
+    names = sorted(instance.definition.messages)
+    if complaint.status != ComplaintStatus.CLOSED:
+        return names
+    if complaint.anonymised_at is not None or instance.finished:
+        return []
+    return [name for name in names if instance.waits_for_message(name)]
 
 
 def _named(definition, marks: dict[str, list[str]]) -> dict[str, list[str]]:
