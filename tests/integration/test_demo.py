@@ -150,7 +150,7 @@ def test_each_dashboard_figure_lists_exactly_the_rows_it_counts(landlords_demo):
                 for deadline in board["deadlines"]:
                     assert len(behind_figure(session, scope, figure, key=deadline["key"], now=DEMO_NOW)) \
                         == deadline[figure]
-            assert board["overdue"] and board["due_soon"] or len(scope.slugs) == 1
+            assert (board["overdue"] and board["due_soon"]) or len(scope.slugs) == 1
             for place in (w for w in board["waiting"] if w["element_id"]):
                 at = {"landlord": place["landlord"], "element": place["element_id"], "now": DEMO_NOW}
                 waiting = behind_figure(session, scope, "waiting", **at)
