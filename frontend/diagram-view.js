@@ -5,7 +5,7 @@
 export const READABLE = 0.7;
 const MARGIN = 16;
 
-function button(label, text, action) {
+export function button(label, text, action) {
   const element = document.createElement("button");
   element.type = "button";
   element.className = "button button--secondary button--small";

@@ -9,7 +9,7 @@ import {
 } from "bpmn-js-properties-panel";
 import CamundaBehaviorsModule from "camunda-bpmn-js-behaviors/lib/camunda-platform";
 import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
-import { addControls, openReadable } from "./diagram-view.js";
+import { addControls, button, openReadable } from "./diagram-view.js";
 
 // The palette floats over the canvas's left edge: the diagram opens, and is fitted, in the room beside it.
 function besideThePalette(container) {
@@ -21,17 +21,9 @@ function besideThePalette(container) {
 // Undo and redo beside the zoom buttons, enabled when the command stack has something to undo or redo.
 function addUndo(modeler, bar) {
   const commandStack = modeler.get("commandStack");
-  const make = (text, action) => {
-    const element = document.createElement("button");
-    element.type = "button";
-    element.className = "button button--secondary button--small";
-    element.textContent = text;
-    element.addEventListener("click", action);
-    bar.append(element);
-    return element;
-  };
-  const undo = make("Undo", () => commandStack.undo());
-  const redo = make("Redo", () => commandStack.redo());
+  const undo = button("Undo", "Undo", () => commandStack.undo());
+  const redo = button("Redo", "Redo", () => commandStack.redo());
+  bar.append(undo, redo);
   const update = () => {
     undo.disabled = !commandStack.canUndo();
     redo.disabled = !commandStack.canRedo();

@@ -2,8 +2,6 @@
 readable with zoom and fit buttons; the dashboard's figures open the complaints behind them; the heatmap
 fills the page; the modeller loads with no console error under the Content Security Policy, its palette
 clear of the diagram, with zoom and undo; and a task is completed with the keyboard alone.
-
-Screenshots go to docs/screenshots/ only with WORKFLOW_APP_SCREENSHOTS=1 (`make screenshots`).
 """
 from __future__ import annotations
 
@@ -12,7 +10,6 @@ import re
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from tests.browser.conftest import screenshot
 from workflow_app.casework.models import Complaint, Task
 
 READABLE = 0.7
@@ -53,7 +50,6 @@ def test_the_case_diagram_opens_readable_on_where_the_complaint_waits(browser, d
     current = page.locator(f'#case-diagram .marker-current[data-element-id="{waiting_at}"]').bounding_box()
     assert box["x"] <= current["x"] and current["x"] + current["width"] <= box["x"] + box["width"]
     assert box["y"] <= current["y"] and current["y"] + current["height"] <= box["y"] + box["height"]
-    screenshot(page, "case-diagram", locator=page.locator("#diagram"))
 
     controls = page.get_by_role("toolbar", name="Zoom the diagram")
     controls.get_by_role("button", name="Zoom in").click()
@@ -91,7 +87,6 @@ def test_the_dashboards_figures_open_the_complaints_behind_them(browser, demo_si
     rows = page.locator("[data-figure-rows] tbody tr")
     assert rows.count() == count
     assert all(task == rows.nth(i).locator("td").first.inner_text() for i in range(count))
-    screenshot(page, "dashboard-figure")
 
 
 def test_the_heatmap_fills_the_page_and_opens_readable(browser, demo_site):
@@ -115,7 +110,6 @@ def test_the_modeller_loads_under_the_csp_beside_its_palette_with_zoom_and_undo(
     shapes = page.locator("#modeller-canvas .djs-element.djs-shape")
     leftmost = min(shapes.nth(i).bounding_box()["x"] for i in range(shapes.count()))
     assert palette["x"] + palette["width"] < leftmost, "the palette covers none of the diagram"
-    screenshot(page, "analyst-modeller-fitted")
 
     # Select two tasks: the context pad's align and distribute icons are drawn (their styles once inline).
     page.evaluate("""() => {
