@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import threading
 from datetime import UTC, datetime
+from typing import ClassVar
 
 import pypdfium2
 import pytest
@@ -59,7 +60,7 @@ def test_the_page_names_the_reference_and_counts_the_pages():
 
 
 class _Counting(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
     def do_GET(self):
         self.hits.append(self.path)
