@@ -368,6 +368,26 @@ class Letter(Base):
     """When the mail server accepted the letter's email (its `OutboxEmail` row is sent)."""
 
 
+class LetterPdf(Base):
+    """A sent letter as it is posted: the PDF made in the transaction that sent it (`casework.letters`), at
+    the print size the complaint's reasonable adjustments ask for. In the case export; deleted when the
+    complaint is anonymised (it holds the resident's name and address)."""
+
+    __tablename__ = "letter_pdfs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), unique=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    """Bytes, so a list of letters never reads the PDFs themselves."""
+    pages: Mapped[int] = mapped_column(Integer)
+    print_size_pt: Mapped[int] = mapped_column(Integer)
+    """The body text's size in points: 12, or large print (16, or the size the adjustment recorded)."""
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
 class OutboxEmail(Base):
     """A letter's email, written in the transaction that sends the letter and sent after it commits
     (`casework.outbox`): the message exactly as it goes out, and how sending it is going.
