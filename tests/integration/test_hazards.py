@@ -237,3 +237,40 @@ def test_a_hazard_logged_on_its_own_has_no_complaint(hazard_runtime):
     with runtime.sessions() as session:
         case = session.scalars(select(Complaint).where(Complaint.reference == hazard)).one()
         assert case.kind == "hazard" and raised_from(session, case) is None
+
+
+# --- the caseworkers' pages: offered on a damp and mould complaint, both clocks side by side ---------------
+
+def test_the_case_page_offers_a_hazard_case_and_shows_both_clocks_and_the_inbox_its_tasks(hazard_runtime,
+                                                                                         database_url):
+    from tests.integration.test_caseworker import make_app, post, sign_in
+    runtime, user = hazard_runtime
+    with clock.using(clock.VirtualClock(at("2026-12-23T14:20:00+00:00"))):
+        complaint = log_damp_complaint(runtime, user, "great_places", at("2026-12-23T14:00:00+00:00"))
+        runtime.complaints.describe(complaint, user)
+        app = make_app(database_url, processes=PROCESSES)
+        try:
+            client = app.test_client()
+            assert sign_in(client, "hana").status_code == 302
+            page = client.get(f"/complaints/{complaint}").get_data(as_text=True)
+            assert "Damp and mould? Awaab's Law may apply" in page
+            answer = post(client, f"/complaints/{complaint}/hazards", {"source": "complaint"},
+                          page=f"/complaints/{complaint}")
+            assert answer.status_code == 302
+            hazard = answer.headers["Location"].rsplit("/", 1)[1]
+            assert hazard == "GP-HZ-2026-000001"
+            hazard_page = client.get(f"/complaints/{hazard}").get_data(as_text=True)
+            assert "Hazard case GP-HZ-2026-000001" in hazard_page
+            assert "Hazard triage (24 hours)" in hazard_page and "Thu 24 Dec 2026, 14:00" in hazard_page
+            assert "Acknowledge (stage 1)" in hazard_page   # the complaint's clock beside it
+            complaint_page = client.get(f"/complaints/{complaint}").get_data(as_text=True)
+            assert "Hazard triage (24 hours)" in complaint_page and "Acknowledge (stage 1)" in complaint_page
+            assert "Damp and mould? Awaab" not in complaint_page   # offered until started
+            inbox = client.get("/inbox?view=all").get_data(as_text=True)
+            assert "Triage the hazard" in inbox and hazard in inbox and "Hazard (Awaab&#39;s Law)" in inbox
+        finally:
+            app.extensions["workflow_app"].close()
+    with runtime.sessions() as session:
+        events = [e.type for e in session.scalars(select(AuditEvent).join(
+            Complaint, Complaint.id == AuditEvent.complaint_id).where(Complaint.reference == complaint))]
+        assert "hazard_case_started" in events

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflow_app.casework import audit
+from workflow_app.casework import audit, hazards
 from workflow_app.casework.complaints import transaction
 from workflow_app.casework.engine import Casework, load_definition
 from workflow_app.casework.models import (
@@ -192,6 +192,8 @@ def task_page(session: Session, casework: Casework, task_id: str, user: User) ->
         "letters": list(session.scalars(select(Letter).where(Letter.complaint_id == complaint.id)
                                         .order_by(Letter.id))),
         "support": current_support(session, complaint),
+        "linked": linked_clocks(session, casework, complaint),
+        "vulnerabilities": hazards.vulnerabilities(session, complaint) if complaint.is_hazard else None,
     }
 
 
@@ -283,7 +285,18 @@ def case_page(session: Session, casework: Casework, reference: str, user: User) 
         "history": audit.history(session, complaint),
         "events": sorted(instance.definition.messages),
         "marks": _named(instance.definition, diagram_marks(casework, complaint)),
+        "linked": (linked := linked_clocks(session, casework, complaint)),
+        "hazard_offered": hazards.hazard_offered(complaint) and not linked,
     }
+
+
+def linked_clocks(session: Session, casework: Casework, case: Complaint) -> list[dict[str, Any]]:
+    """The cases linked to this one, each with its deadlines: a complaint's hazard cases, or the complaint a
+    hazard case was raised from. The case page and the task page show both clocks side by side."""
+    others = hazards.hazards_of(session, case) if not case.is_hazard else \
+        [c for c in [hazards.raised_from(session, case)] if c is not None]
+    return [{"case": other, "deadlines": deadlines(session, other, casework.landlord(other.landlord).nation)}
+            for other in others]
 
 
 def _named(definition, marks: dict[str, list[str]]) -> dict[str, list[str]]:
