@@ -274,3 +274,62 @@ def test_the_case_page_offers_a_hazard_case_and_shows_both_clocks_and_the_inbox_
         events = [e.type for e in session.scalars(select(AuditEvent).join(
             Complaint, Complaint.id == AuditEvent.complaint_id).where(Complaint.reference == complaint))]
         assert "hazard_case_started" in events
+
+
+def test_the_dashboard_the_performance_page_and_the_export_hold_the_hazard_case(hazard_runtime, database_url):
+    """An emergency (aware Mon 1 Feb 2027 09:00Z, 24 hours to Tue 2 Feb 09:00Z) triaged in time and made safe a
+    second late; at Tue 2 Feb 12:00Z its triage clock was met and its make-safe clock missed then met late. A
+    second hazard case waits at triage, due Tue 2 Feb 11:30Z: overdue at 12:00Z. The complaints' own figures
+    (CH01, running complaints) count the two complaints, not the hazard cases."""
+    import io
+    import json
+    import zipfile
+
+    from tests.integration.test_caseworker import make_app, sign_in
+    runtime, user = hazard_runtime
+    with clock.using(clock.VirtualClock(at("2027-02-01T09:30:00+00:00"))) as now:
+        first = log_damp_complaint(runtime, user, "great_places", at("2027-02-01T09:00:00+00:00"))
+        hazard = runtime.hazards.start_from_complaint(first, user)
+        complete(runtime, user, hazard, "triage", {"hazard_type": "damp_and_mould", "hazard_level": "emergency",
+                                                   "vulnerable_household": True, "triage_reasons": "Asthma."})
+        now.set(at("2027-02-01T11:30:00+00:00"))
+        second = log_damp_complaint(runtime, user, "great_places", at("2027-02-01T11:30:00+00:00"))
+        waiting = runtime.hazards.start_from_complaint(second, user)
+        now.set(at("2027-02-02T09:00:01+00:00"))
+        sweep(runtime.complaints)
+        complete(runtime, user, hazard, "make_safe", {"findings": "Mould.", "work_done": "Treated.",
+                                                      "made_safe": True})
+        now.set(at("2027-02-02T12:00:00+00:00"))
+        sweep(runtime.complaints)
+        app = make_app(database_url, processes=PROCESSES)
+        try:
+            client = app.test_client()
+            assert sign_in(client, "hana").status_code == 302
+            board = client.get("/manager/dashboard.json?landlord=great_places").get_json()
+            assert board["running"] == 2 and {r["stage"] for r in board["by_stage"]} <= {"pre", "1", "2", "post"}
+            assert not any(r["key"].startswith("hazard_") for r in board["deadlines"])
+            assert board["hazards"]["running"] == 1
+            assert [(s["element_id"], s["count"], s["overdue"]) for s in board["hazards"]["by_step"]] == [
+                ("triage", 1, 1)]
+            assert board["hazards"]["overdue"] == 1
+            assert "Hazard cases (Awaab" in client.get("/manager/?landlord=great_places").get_data(as_text=True)
+            report = client.get("/manager/performance.json?landlord=great_places&from=2027-02-01&to=2027-02-28"
+                                ).get_json()
+            assert report["ch01"]["stage1"] == 0   # neither complaint has reached stage 1; no hazard case counts
+            steps = {s["key"]: (s["due"], s["on_time"], s["late"], s["outstanding"], s["share"])
+                     for s in report["hazard_steps"]}
+            assert steps == {"hazard_triage": (2, 1, 0, 1, 50.0), "hazard_emergency_make_safe": (1, 0, 1, 0, 0.0)}
+            assert not any(d["key"].startswith("hazard_") for d in report["deadlines"])
+            page = client.get("/manager/performance?landlord=great_places&from=2027-02-01&to=2027-02-28")
+            assert "Awaab&#39;s Law: hazard steps met in time" in page.get_data(as_text=True)
+            exported = client.get(f"/complaints/{first}/export.zip")
+            record = json.loads(zipfile.ZipFile(io.BytesIO(exported.data)).read("record.json"))
+            [linked] = record["hazard_cases"]
+            assert linked["reference"] == hazard and linked["outcome"] == "made_safe"
+            assert [(d["key"], d["missed"]) for d in linked["deadlines"]] == [
+                ("hazard_triage", False), ("hazard_emergency_make_safe", True)]
+            assert [s["name"] for s in linked["steps"]] == ["Triage the hazard",
+                                                           "Investigate and make safe (emergency)"]
+        finally:
+            app.extensions["workflow_app"].close()
+    assert waiting

@@ -425,6 +425,24 @@ def _safe_filename(filename: str | None) -> str:
 
 # --- export --------------------------------------------------------------------------------
 
+def _linked_record(session: Session, casework: Casework, linked: Mapping[str, Any]) -> dict[str, Any]:
+    """A linked case in another's export: a complaint's hazard case (Awaab's Law) with its clocks, the answers
+    given at each step and its history, or the complaint a hazard case was raised from, by reference."""
+    case = linked["case"]
+    record = {"reference": case.reference, "kind": case.kind, "received_at": case.received_at.isoformat(),
+              "status": case.status, "outcome": case.outcome,
+              "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+              "deadlines": [{"key": d["row"].key, "due_at": d["row"].due_at.isoformat(),
+                             "met_at": d["row"].met_at.isoformat() if d["row"].met_at else None,
+                             "missed": d["row"].missed, "status": d["row"].status} for d in linked["deadlines"]]}
+    if case.is_hazard:
+        record["aware_at"] = record["received_at"]
+        record["steps"] = [{"name": w["name"], "by": w["by"], "at": w["at"].isoformat(), "answers": dict(w["answers"])}
+                           for w in completed_work(session, case)]
+        record["history"] = [audit.as_json(e) for e in audit.history(session, case)]
+    return record
+
+
 def export_zip(session: Session, casework: Casework, reference: str, user: User) -> bytes:
     """The whole record as a zip: record.json, history.json, each letter as HTML, each attachment.
 
@@ -468,6 +486,9 @@ def export_zip(session: Session, casework: Casework, reference: str, user: User)
                          "uploaded_by": a.uploaded_by, "uploaded_at": a.uploaded_at.isoformat(),
                          "file": f"attachments/{a.id:04d}-{a.filename}"} for a in page["attachments"]],
         "definition_version": page["version"].version,
+        "kind": complaint.kind,
+        "hazard_cases" if not complaint.is_hazard else "raised_from": [_linked_record(session, casework, linked)
+                                                                       for linked in page["linked"]],
         "exported_at": clock.now().isoformat(), "exported_by": user.username,
     }
     buffer = io.BytesIO()
