@@ -333,3 +333,42 @@ def test_the_dashboard_the_performance_page_and_the_export_hold_the_hazard_case(
         finally:
             app.extensions["workflow_app"].close()
     assert waiting
+
+
+def test_the_stage_1_response_letter_tells_the_resident_of_the_hazard_work(hazard_runtime):
+    """Great Places: the complaint received Wed 23 Dec 2026 16:30Z, the hazard case started then (significant,
+    triaged Thu 24 Dec, investigated Tue 5 Jan, so the written summary due Fri 8 Jan and the safety work Tue 12
+    Jan); the stage 1 response on Thu 7 Jan says what was done and what is still to do, by when."""
+    from tests.conftest import send_letters
+    from workflow_app.casework.models import Letter
+    runtime, user = hazard_runtime
+    with clock.using(clock.VirtualClock(at("2026-12-23T16:40:00+00:00"))) as now:
+        complaint = log_damp_complaint(runtime, user, "great_places", at("2026-12-23T16:30:00+00:00"))
+        hazard = runtime.hazards.start_from_complaint(complaint, user)
+        now.set(at("2026-12-24T10:00:00+00:00"))
+        complete(runtime, user, hazard, "triage", {"hazard_type": "damp_and_mould", "hazard_level": "significant",
+                                                   "vulnerable_household": True, "triage_reasons": "Asthma."})
+        complete(runtime, user, complaint, "decide_acceptance", {"complaint_kind": "complaint",
+                                                                 "acceptance": "accept"})
+        now.set(at("2027-01-04T15:00:00+00:00"))
+        complete(runtime, user, complaint, "acknowledge", {
+            "complaint_definition": "Black mould in the child's bedroom.", "outcomes_sought": "The mould removed.",
+            "our_responsibility": "Repairs and ventilation.", "investigator": "Hana Example"})
+        send_letters(runtime, complaint, user)
+        now.set(at("2027-01-05T10:00:00+00:00"))
+        complete(runtime, user, hazard, "investigate", {"findings": "Condensation.", "hazard_confirmed": True})
+        now.set(at("2027-01-07T11:00:00+00:00"))
+        complete(runtime, user, complaint, "stage1_response", {
+            "stage1_decision": "respond", "stage1_outcome": "upheld",
+            "stage1_findings": "The extractor fan had failed and was not replaced.", "remedies": ["apology"],
+            "outstanding_actions": "The safety work, as below."})
+    with runtime.sessions() as session:
+        letter = session.scalars(select(Letter).join(Complaint, Complaint.id == Letter.complaint_id).where(
+            Complaint.reference == complaint, Letter.template == "stage1_response")).one()
+        text = " ".join(letter.body_html.split())
+    assert "<h2>The hazard in your home</h2>" in text
+    assert f"on 23 December 2026 we opened a hazard case (ref: {hazard})" in text
+    assert "<li>Triage the hazard (24 December 2026)</li>" in text
+    assert "<li>Investigate the hazard (5 January 2027)</li>" in text
+    assert "<li>Send the written summary to the tenant, by 8 January 2027</li>" in text
+    assert "<li>Do the safety work, by 12 January 2027</li>" in text
