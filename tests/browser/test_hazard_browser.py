@@ -27,9 +27,9 @@ def test_a_damp_and_mould_complaint_starts_a_hazard_case_with_both_clocks_in_vie
     offer.get_by_role("button", name="Start the hazard case").click()
     expect(olive.locator(".notice--success")).to_contain_text(f"started beside complaint {complaint}")
     heading = olive.get_by_role("heading", level=1)
-    expect(heading).to_contain_text("Hazard case GP-HZ-")
+    expect(heading).to_contain_text("Hazard case GPHZ-")
     hazard = heading.inner_text().split()[-1]
-    assert re.fullmatch(r"GP-HZ-\d{4}-\d{6}", hazard)
+    assert re.fullmatch(r"GPHZ-\d{4}-\d{6}", hazard)
 
     # Both clocks on the hazard case's page: its own (24 hours to triage) and the complaint's.
     expect(olive.locator("#deadlines-title + table")).to_contain_text("Hazard triage (24 hours)")

@@ -232,7 +232,7 @@ def test_a_hazard_logged_on_its_own_has_no_complaint(hazard_runtime):
             "landlord": "great_places", "received_at": "2027-02-01T11:00:00+00:00", "channel": "phone",
             "category": "property_condition", "summary": "Repair report: damp in the hall",
             "resident": {"name": "A Resident"}}, user)
-        assert hazard == "GP-HZ-2027-000001"
+        assert hazard == "GPHZ-2027-000001"
         assert deadlines(runtime, hazard)["hazard_triage"]["due_at"] == "2027-02-02T11:00:00+00:00"
     with runtime.sessions() as session:
         case = session.scalars(select(Complaint).where(Complaint.reference == hazard)).one()
@@ -258,9 +258,9 @@ def test_the_case_page_offers_a_hazard_case_and_shows_both_clocks_and_the_inbox_
                           page=f"/complaints/{complaint}")
             assert answer.status_code == 302
             hazard = answer.headers["Location"].rsplit("/", 1)[1]
-            assert hazard == "GP-HZ-2026-000001"
+            assert hazard == "GPHZ-2026-000001"
             hazard_page = client.get(f"/complaints/{hazard}").get_data(as_text=True)
-            assert "Hazard case GP-HZ-2026-000001" in hazard_page
+            assert "Hazard case GPHZ-2026-000001" in hazard_page
             assert "Hazard triage (24 hours)" in hazard_page and "Thu 24 Dec 2026, 14:00" in hazard_page
             assert "Acknowledge (stage 1)" in hazard_page   # the complaint's clock beside it
             complaint_page = client.get(f"/complaints/{complaint}").get_data(as_text=True)
@@ -372,3 +372,35 @@ def test_the_stage_1_response_letter_tells_the_resident_of_the_hazard_work(hazar
     assert "<li>Investigate the hazard (5 January 2027)</li>" in text
     assert "<li>Send the written summary to the tenant, by 8 January 2027</li>" in text
     assert "<li>Do the safety work, by 12 January 2027</li>" in text
+
+
+def test_the_api_starts_a_hazard_case_beside_a_complaint_and_logs_a_repair_report(hazard_runtime, database_url):
+    """Aware Fri 2 April 2027 (Good Friday) 20:00 BST = 19:00Z, before the complaint received on Tue 6 April 09:00Z:
+    24 hours to triage from then, Sat 3 April 19:00Z, whatever the bank holidays."""
+    from tests.integration.test_api import token_for
+    from tests.integration.test_caseworker import make_app
+    runtime, user = hazard_runtime
+    headers = token_for(runtime, "apia", ["caseworker"], ["harrogate"])
+    with clock.using(clock.VirtualClock(at("2027-04-06T09:30:00+00:00"))):
+        complaint = log_damp_complaint(runtime, user, "harrogate", at("2027-04-06T09:00:00+00:00"))
+        app = make_app(database_url, processes=PROCESSES)
+        try:
+            client = app.test_client()
+            refused = client.post(f"/api/complaints/{complaint}/hazards", headers=headers,
+                                  json={"aware_at": "2027-04-02T19:00:00+00:00"})
+            assert refused.status_code == 422 and "aware_earlier_reason" in refused.json["errors"]
+            started = client.post(f"/api/complaints/{complaint}/hazards", headers=headers,
+                                  json={"aware_at": "2027-04-02T19:00:00+00:00",
+                                        "aware_earlier_reason": "Reported to the out-of-hours line."})
+            assert started.status_code == 201 and started.json["reference"] == "HHAHZ-2027-000001"
+            body = client.get(f"/api/complaints/{started.json['reference']}", headers=headers).json
+            assert [(d["key"], d["due_at"]) for d in body["deadlines"]] == [
+                ("hazard_triage", "2027-04-03T19:00:00+00:00")]
+            assert [t["element_id"] for t in body["open_tasks"]] == ["triage"]
+            report = client.post("/api/hazards", headers=headers, json={
+                "landlord": "harrogate", "received_at": "2027-04-06T09:15:00+00:00", "channel": "phone",
+                "category": "property_condition", "summary": "Repair report: mould in the kitchen",
+                "resident": {"name": "B Resident"}})
+            assert report.status_code == 201 and report.json["reference"] == "HHAHZ-2027-000002"
+        finally:
+            app.extensions["workflow_app"].close()

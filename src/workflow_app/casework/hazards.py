@@ -33,7 +33,7 @@ from workflow_app.rules.hazards import HAZARD_CATEGORY
 from workflow_app.rules.statuses import CaseKind, ComplaintStatus
 
 HAZARD_REFERENCE = "HZ"
-"""A hazard case's reference: the landlord's prefix, HZ, the year and its own number (GP-HZ-2026-000001)."""
+"""A hazard case's reference: the landlord's prefix, HZ, the year and its own number (GPHZ-2026-000001)."""
 
 
 def hazard_offered(complaint: Complaint) -> bool:
@@ -107,7 +107,7 @@ class HazardService:
             raise Conflict(f"complaint {raised_from.reference} is closed; log the hazard as a repair report")
         hazard = Complaint(
             reference=self.complaints._next_reference(
-                session, f"{landlord}.{CaseKind.HAZARD}", f"{settings.reference_prefix}-{HAZARD_REFERENCE}"),
+                session, f"{landlord}.{CaseKind.HAZARD}", f"{settings.reference_prefix}{HAZARD_REFERENCE}"),
             kind=CaseKind.HAZARD, raised_from_id=raised_from.id if raised_from is not None else None,
             landlord=landlord, received_at=received_at, channel=channel, category=category, summary=summary,
             resident=resident, created_at=clock.now(), created_by=user.username, status=ComplaintStatus.OPEN,
