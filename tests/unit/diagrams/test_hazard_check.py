@@ -101,3 +101,17 @@ def test_the_regulations_data_gives_each_step_with_its_source_and_what_is_in_sco
                for t in law.timescales.values())
     assert [h.key for h in law.in_scope(date(2025, 10, 26))] == []
     assert [h.key for h in law.in_scope(date(2026, 12, 3))] == ["damp_and_mould", "emergency_other"]
+
+
+def test_workflow_app_check_reports_the_over_long_timer_of_a_hazard_diagram_in_a_landlords_folder(tmp_path):
+    from click.testing import CliRunner
+
+    from workflow_app.tools.cli import main
+    folder = tmp_path / "great_places"
+    folder.mkdir()
+    (folder / "landlord.toml").write_text((ROOT / "processes" / "great_places" / "landlord.toml").read_text())
+    (folder / "hazard.bpmn").write_text(mutated("weeks_after(investigated_at, 12)", "weeks_after(investigated_at, 13)"))
+    result = CliRunner().invoke(main, ["check", str(folder / "hazard.bpmn"), "--forms", str(ROOT / "forms")])
+    assert result.exit_code == 1
+    assert "error: Awaab's Law SI 2025/1042: further_work_start_due:" in result.output
+    assert "1 diagram(s) checked, 1 error(s), 0 warning(s)" in result.output

@@ -37,7 +37,7 @@ def check_code(xml: bytes | str, forms: Mapping[str, Form] | None = None, *, lan
     forms, landlord settings and letters again returns them without walking the paths again.
     """
     forms = dict(forms or {})
-    if _is_hazard_diagram(xml):
+    if is_hazard_diagram(xml):
         from workflow_app.diagrams.hazard_check import check_hazard
         return check_hazard(xml, forms, landlord=landlord, sweep_start=sweep_start, sweep_days=sweep_days)
     instants = sweep_instants(sweep_start, sweep_days)
@@ -46,7 +46,7 @@ def check_code(xml: bytes | str, forms: Mapping[str, Form] | None = None, *, lan
                                             instants=instants))
 
 
-def _is_hazard_diagram(xml: bytes | str) -> bool:
+def is_hazard_diagram(xml: bytes | str) -> bool:
     """A landlord's hazard process (Awaab's Law) is held to the regulations, not to the Code."""
     try:
         return is_hazard_process(read_graph(read_xml(xml)).main_process)
