@@ -268,12 +268,34 @@ def test_the_case_page_offers_a_hazard_case_and_shows_both_clocks_and_the_inbox_
             assert "Damp and mould? Awaab" not in complaint_page   # offered until started
             inbox = client.get("/inbox?view=all").get_data(as_text=True)
             assert "Triage the hazard" in inbox and hazard in inbox and "Hazard (Awaab&#39;s Law)" in inbox
+
+            # "Possible hazard" ticked on a task of a complaint in another category, aware an hour earlier
+            other = runtime.complaints.log_complaint({
+                "landlord": "great_places", "received_at": "2026-12-23T14:10:00+00:00", "channel": "email",
+                "category": "estate_management", "summary": "The communal hall smells of gas",
+                "resident": {"name": "C Resident"}}, user)
+            with runtime.sessions() as session:
+                task_id = session.scalars(select(Task.id).join(Complaint, Complaint.id == Task.complaint_id)
+                                          .where(Complaint.reference == other)).one()
+            task_page = client.get(f"/tasks/{task_id}").get_data(as_text=True)
+            assert "Possible hazard (Awaab's Law)" in task_page
+            assert "Damp and mould? Awaab" not in client.get(f"/complaints/{other}").get_data(as_text=True)
+            ticked = post(client, f"/complaints/{other}/hazards",
+                          {"source": "task:decide_acceptance", "aware_at": "2026-12-23T13:10",
+                           "aware_earlier_reason": "A neighbour rang the repairs line."}, page=f"/tasks/{task_id}")
+            second = ticked.headers["Location"].rsplit("/", 1)[1]
+            assert second == "GPHZ-2026-000002"
+            assert deadlines(runtime, second)["hazard_triage"]["due_at"] == "2026-12-24T13:10:00+00:00"
         finally:
             app.extensions["workflow_app"].close()
     with runtime.sessions() as session:
         events = [e.type for e in session.scalars(select(AuditEvent).join(
             Complaint, Complaint.id == AuditEvent.complaint_id).where(Complaint.reference == complaint))]
         assert "hazard_case_started" in events
+        started = session.scalars(select(AuditEvent).where(AuditEvent.type == "hazard_case_started")
+                                  .order_by(AuditEvent.id)).all()
+        assert [(e.details["source"], e.details["aware_at"]) for e in started] == [
+            ("complaint", "2026-12-23T14:00:00+00:00"), ("task:decide_acceptance", "2026-12-23T13:10:00+00:00")]
 
 
 def test_the_dashboard_the_performance_page_and_the_export_hold_the_hazard_case(hazard_runtime, database_url):
