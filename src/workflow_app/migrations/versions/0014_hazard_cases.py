@@ -27,7 +27,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Dropped in place (SQLite 3.35 and later), as 0013 does: rebuilding `complaints` in a batch would need every
+    # table that refers to it emptied first.
     op.drop_index('ix_complaints_raised_from_id', table_name='complaints')
-    with op.batch_alter_table('complaints') as batch:
-        batch.drop_column('raised_from_id')
+    op.drop_column('complaints', 'raised_from_id')
     op.drop_column('complaints', 'kind')
