@@ -334,11 +334,14 @@ def hazard_work(session: Session, complaint: Complaint) -> list[dict[str, Any]]:
     """The hazard cases raised from a complaint as its letters tell them (Awaab's Law): when the landlord became
     aware, the steps done and when, the steps still open and when each is due."""
     work = []
-    for hazard in session.scalars(select(Complaint).where(Complaint.raised_from_id == complaint.id)
-                                  .order_by(Complaint.id)):
-        tasks = list(session.scalars(select(Task).where(Task.complaint_id == hazard.id,
-                                                        Task.status != TaskStatus.CANCELLED)
-                                     .order_by(Task.created_at, Task.id)))
+    with session.no_autoflush:    # read without flushing the action's rows: they are written in its one flush
+        hazards = list(session.scalars(select(Complaint).where(Complaint.raised_from_id == complaint.id)
+                                       .order_by(Complaint.id)))
+        rows = {hazard.id: list(session.scalars(select(Task).where(Task.complaint_id == hazard.id,
+                                                                   Task.status != TaskStatus.CANCELLED)
+                                                .order_by(Task.created_at, Task.id))) for hazard in hazards}
+    for hazard in hazards:
+        tasks = rows[hazard.id]
         work.append({"reference": hazard.reference, "aware_at": hazard.received_at,
                      "closed": hazard.status == ComplaintStatus.CLOSED,
                      "done": [{"name": t.name, "at": t.completed_at} for t in tasks
