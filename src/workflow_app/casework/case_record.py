@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflow_app.casework import audit
+from workflow_app.casework import audit, hazards
 from workflow_app.casework.complaints import transaction
 from workflow_app.casework.engine import Casework, load_definition
 from workflow_app.casework.models import (
@@ -194,6 +194,8 @@ def task_page(session: Session, casework: Casework, task_id: str, user: User) ->
         "letters": list(session.scalars(select(Letter).where(Letter.complaint_id == complaint.id)
                                         .order_by(Letter.id))),
         "support": current_support(session, complaint),
+        "linked": linked_clocks(session, casework, complaint),
+        "vulnerabilities": hazards.vulnerabilities(session, complaint) if complaint.is_hazard else None,
     }
 
 
@@ -289,7 +291,18 @@ def case_page(session: Session, casework: Casework, reference: str, user: User) 
         "history": audit.history(session, complaint),
         "events": _events_offered(complaint, instance),
         "marks": _named(instance.definition, diagram_marks(casework, complaint)),
+        "linked": (linked := linked_clocks(session, casework, complaint)),
+        "hazard_offered": hazards.hazard_offered(complaint) and not linked,
     }
+
+
+def linked_clocks(session: Session, casework: Casework, case: Complaint) -> list[dict[str, Any]]:
+    """The cases linked to this one, each with its deadlines: a complaint's hazard cases, or the complaint a
+    hazard case was raised from. The case page and the task page show both clocks side by side."""
+    others = hazards.hazards_of(session, case) if not case.is_hazard else \
+        [c for c in [hazards.raised_from(session, case)] if c is not None]
+    return [{"case": other, "deadlines": deadlines(session, other, casework.landlord(other.landlord).nation)}
+            for other in others]
 
 
 def _events_offered(complaint: Complaint, instance) -> list[str]:
@@ -430,6 +443,24 @@ def _safe_filename(filename: str | None) -> str:
 
 # --- export --------------------------------------------------------------------------------
 
+def _linked_record(session: Session, casework: Casework, linked: Mapping[str, Any]) -> dict[str, Any]:
+    """A linked case in another's export: a complaint's hazard case (Awaab's Law) with its clocks, the answers
+    given at each step and its history, or the complaint a hazard case was raised from, by reference."""
+    case = linked["case"]
+    record = {"reference": case.reference, "kind": case.kind, "received_at": case.received_at.isoformat(),
+              "status": case.status, "outcome": case.outcome,
+              "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+              "deadlines": [{"key": d["row"].key, "due_at": d["row"].due_at.isoformat(),
+                             "met_at": d["row"].met_at.isoformat() if d["row"].met_at else None,
+                             "missed": d["row"].missed, "status": d["row"].status} for d in linked["deadlines"]]}
+    if case.is_hazard:
+        record["aware_at"] = record["received_at"]
+        record["steps"] = [{"name": w["name"], "by": w["by"], "at": w["at"].isoformat(), "answers": dict(w["answers"])}
+                           for w in completed_work(session, case)]
+        record["history"] = [audit.as_json(e) for e in audit.history(session, case)]
+    return record
+
+
 def export_zip(session: Session, casework: Casework, reference: str, user: User) -> bytes:
     """The whole record as a zip: record.json, history.json, each letter as HTML (and as the PDF posted, once
     sent), each attachment.
@@ -476,6 +507,9 @@ def export_zip(session: Session, casework: Casework, reference: str, user: User)
                          "uploaded_by": a.uploaded_by, "uploaded_at": a.uploaded_at.isoformat(),
                          "file": f"attachments/{a.id:04d}-{a.filename}"} for a in page["attachments"]],
         "definition_version": page["version"].version,
+        "kind": complaint.kind,
+        "hazard_cases" if not complaint.is_hazard else "raised_from": [_linked_record(session, casework, linked)
+                                                                       for linked in page["linked"]],
         "exported_at": clock.now().isoformat(), "exported_by": user.username,
     }
     buffer = io.BytesIO()

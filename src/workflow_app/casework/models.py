@@ -34,6 +34,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from workflow_app.rules.statuses import (
+    CaseKind,
     ComplaintStatus,
     DeadlineStatus,
     EmailStatus,
@@ -166,11 +167,20 @@ class Complaint(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(120))
     anonymised_at: Mapped[datetime | None]
+    kind: Mapped[str] = mapped_column(String(20), default=CaseKind.COMPLAINT, server_default=CaseKind.COMPLAINT)
+    """A complaint under the Code, or a hazard case (Awaab's Law) run by the landlord's hazard process beside it."""
+    raised_from_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    """A hazard case: the complaint it was raised from (none for a repair report logged on its own). The one link
+    between the two: a complaint finds its hazard cases by it."""
     audit_head: Mapped[str | None] = mapped_column(String(64))
     """The hash of the complaint's newest audit event: the head of its chain, moved only by a compare-and-set
     (casework/audit.py), so two actions can never both append after the same event."""
 
     instance: Mapped[WorkflowInstance] = relationship(back_populates="complaint", uselist=False)
+
+    @property
+    def is_hazard(self) -> bool:
+        return self.kind == CaseKind.HAZARD
 
 
 class WorkflowInstance(Base):

@@ -193,6 +193,15 @@ class NewComplaint(Model):
         None, description="Why the complaint is logged with an earlier time than now.")
 
 
+class HazardStart(Model):
+    """A hazard case (Awaab's Law) to start beside a complaint; its clocks count from when the landlord became aware:
+    the complaint's received time unless an earlier one is given, with how the landlord knew."""
+
+    aware_at: Instant | None = Field(None, description="When the landlord became aware, if before the complaint "
+                                                       "was received, with a UTC offset.")
+    aware_earlier_reason: LongText | None = Field(None, description="How the landlord knew earlier.")
+
+
 class EventPost(Model):
     """An event from outside for the complaint's process (an escalation request, say)."""
 

@@ -16,6 +16,7 @@ from workflow_app.casework.models import User
 from workflow_app.casework.runtime import Runtime
 from workflow_app.casework.schemas import read_json
 from workflow_app.casework.tasks import may_work
+from workflow_app.rules.calendar import LONDON
 from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound, WorkflowAppError
 from workflow_app.rules.roles import may_supervise
 from workflow_app.rules.vocabulary import CATEGORIES, CATEGORY_NAMES, CHANNEL_NAMES, CHANNELS, STAGE_NAMES, STAGES
@@ -352,6 +353,28 @@ def support(reference: str):
     except InvalidInput as error:
         flash(_message(error), "error")
     return redirect(url_for("caseworker.case", reference=reference) + "#support")
+
+
+@bp.post("/complaints/<reference>/hazards")
+def start_hazard(reference: str):
+    """Possible hazard: start a hazard case (Awaab's Law) beside the complaint."""
+    source = request.form.get("source", "complaint")
+    source = source if re.fullmatch(r"complaint|task:[\w.-]{1,200}", source) else "complaint"
+    aware_at = None
+    if request.form.get("aware_at"):
+        try:
+            aware_at = datetime.fromisoformat(request.form["aware_at"]).replace(tzinfo=LONDON)
+        except ValueError:
+            flash("Aware earlier: give a date and time.", "error")
+            return redirect(url_for("caseworker.case", reference=reference))
+    try:
+        hazard = runtime().hazards.start_from_complaint(reference, me(), aware_at,
+                                                        request.form.get("aware_earlier_reason"), source)
+    except (InvalidInput, Conflict, NotFound) as error:
+        flash(_message(error), "error")
+        return redirect(url_for("caseworker.case", reference=reference))
+    flash(f"Hazard case {hazard} started beside complaint {reference}.", "success")
+    return redirect(url_for("caseworker.case", reference=hazard))
 
 
 @bp.post("/complaints/<reference>/events")
