@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, contains_eager, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflow_app.casework import audit
+from workflow_app.casework import audit, search
 from workflow_app.casework.deployments import current_version
 from workflow_app.casework.engine import Action, Casework, deliver_event
 from workflow_app.casework.instances import Instance
@@ -72,6 +72,7 @@ class ComplaintService:
             session.add(complaint)
             session.flush()
             set_committed_value(complaint, "instance", None)   # known to have none yet: nothing to look up
+            search.index(session, complaint)
             audit.record(session, complaint, "complaint_logged", user.username, reference=complaint.reference,
                          channel=complaint.channel, category=complaint.category,
                          received_at=complaint.received_at.isoformat(), definition_version=version.version,
