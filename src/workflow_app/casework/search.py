@@ -40,7 +40,10 @@ LIMIT = 20
 """Results shown; a search that finds more says so and asks for more of what the caller has."""
 MAX_QUERY = 200
 """Characters of a search that are read."""
-CANDIDATE_TERMS = 2000
+ADDRESS_CANDIDATES = 1000
+"""Addresses read for a fragment, the most recently indexed first: a street or a town can be in tens of thousands
+of addresses, and the complaints a caller asks about are the recent ones; a longer fragment narrows it."""
+CANDIDATE_TERMS = 200
 """Words of names looked at for one word typed, the nearest (by trigrams) first."""
 TEXT_INDEXES = frozenset({"ix_search_terms_trgm", "ix_search_entries_address_trgm"})
 """The trigram indexes migration 0014 makes on PostgreSQL, beside the models' schema."""
@@ -259,12 +262,14 @@ def _by_address(session: Session, user: User, fragment: str) -> list[int]:
     """Complaints whose address holds the fragment as typed, through the trigram index."""
     if session.bind.dialect.name == "postgresql":
         pattern = "%" + re.sub(r"([\\%_])", r"\\\1", fragment) + "%"
-        matching = select(SearchEntry.complaint_id).where(SearchEntry.kind == ADDRESS,
-                                                          SearchEntry.value.like(pattern))
+        newest = select(SearchEntry.complaint_id).where(SearchEntry.kind == ADDRESS, SearchEntry.value.like(pattern)) \
+            .order_by(SearchEntry.id.desc()).limit(ADDRESS_CANDIDATES).subquery()
+        matching = select(newest.c.complaint_id)
     else:
         phrase = '"' + fragment.replace('"', '""') + '"'
-        rows = text("SELECT rowid FROM search_fts_addresses WHERE search_fts_addresses MATCH :phrase") \
-            .bindparams(phrase=phrase).columns(rowid=Integer).subquery()
+        rows = text("SELECT rowid FROM search_fts_addresses WHERE search_fts_addresses MATCH :phrase "
+                    "ORDER BY rowid DESC LIMIT :limit") \
+            .bindparams(phrase=phrase, limit=ADDRESS_CANDIDATES).columns(rowid=Integer).subquery()
         matching = select(SearchEntry.complaint_id).where(SearchEntry.id.in_(select(rows.c.rowid)))
     query = select(Complaint.id).where(Complaint.id.in_(matching))
     return list(session.scalars(_ordered(_visible(user, query))))
@@ -312,21 +317,36 @@ def _candidates(session: Session, word: str, allowed: int) -> list[str]:
 
 
 def edit_distance(a: str, b: str, most: int) -> int:
-    """Edits (insert, delete, change, or swap two neighbouring letters) from a to b; `most + 1` once past `most`."""
+    """Edits (insert, delete, change, or swap two neighbouring letters) from a to b; `most + 1` once past `most`.
+
+    Only the cells within `most` of the diagonal are worked out: any path outside them costs more."""
     if abs(len(a) - len(b)) > most:
         return most + 1
-    previous2: list[int] | None = None
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        row = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ca != cb))
-            if previous2 is not None and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                row[j] = min(row[j], previous2[j - 2] + 1)
-        if min(row) > most:
-            return most + 1
+    far = most + 1
+    previous2: list[int] = []
+    previous = [j if j <= most else far for j in range(len(b) + 1)]
+    for i in range(1, len(a) + 1):
+        row = [far] * (len(b) + 1)
+        if i <= most:
+            row[0] = i
+        ca = a[i - 1]
+        best = row[0]
+        for j in range(max(1, i - most), min(len(b), i + most) + 1):
+            cb = b[j - 1]
+            cost = previous[j - 1] + (ca != cb)
+            if previous[j] + 1 < cost:
+                cost = previous[j] + 1
+            if row[j - 1] + 1 < cost:
+                cost = row[j - 1] + 1
+            if previous2 and j > 1 and ca == b[j - 2] and a[i - 2] == cb and previous2[j - 2] + 1 < cost:
+                cost = previous2[j - 2] + 1
+            row[j] = cost if cost < far else far
+            if row[j] < best:
+                best = row[j]
+        if best > most:
+            return far
         previous2, previous = previous, row
-    return previous[-1]
+    return previous[-1] if previous[-1] <= most else far
 
 
 def _described(session: Session, ids: list[int], matched: Mapping[int, str]) -> list[Found]:

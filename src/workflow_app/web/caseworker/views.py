@@ -8,7 +8,7 @@ from datetime import datetime
 from flask import Response, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
-from workflow_app.casework import case_record
+from workflow_app.casework import case_record, search
 from workflow_app.casework import inbox as inbox_queries
 from workflow_app.casework.case_record import CaseRecord
 from workflow_app.casework.letters import LetterService, clean_html
@@ -190,10 +190,19 @@ def _join(reference: str, form) -> Response:
 
 @bp.get("/complaints")
 def find():
-    reference = request.args.get("reference", "").strip().upper()
-    if reference:
-        return redirect(url_for("caseworker.case", reference=reference))
-    return render_template("caseworker/find.html")
+    """One box for whatever the caller has: a name, an address, a postcode, a phone, an email or the reference."""
+    typed = (request.args.get("q") or request.args.get("reference") or "").strip()
+    results, dues = None, {}
+    if typed:
+        with runtime().sessions() as session:
+            results = search.find(session, me(), typed)
+            session.expunge_all()
+        if len(results.found) == 1 and results.found[0].reference == typed.upper():
+            return redirect(url_for("caseworker.case", reference=results.found[0].reference))
+        nations = {slug: landlord.nation for slug, landlord in runtime().landlords.items()}
+        dues = {f.reference: case_record.due(f.next_due_at, nations.get(f.landlord, "ENG")) for f in results.found}
+    return render_template("caseworker/find.html", typed=typed, results=results, dues=dues,
+                           matched=search.MATCHED, limit=search.LIMIT)
 
 
 # --- task page ---------------------------------------------------------------------------
