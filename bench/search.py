@@ -1,28 +1,32 @@
 """Finding a complaint at scale: 1,000,000 closed and 100,000 open complaints.
 
-Fills a database with `reporting_scale.generate` (through `casework_scale.prepare`, so the
-same rows the other benches use), then gives every complaint a made-up resident (a first
-name and a surname drawn as often as in England and Wales, or a rarer made-up surname; an
-address with a postcode, a phone number, most an email address; one in ten a representative)
-and writes the search index for them with `search.entries`, the service's own normalising (the
-complaints' own rows keep the generator's placeholder resident: only the index is read).
-Then times, after a warm-up, the median of `--repeat` runs of each kind of search through
-`search.find` for a caseworker of every landlord, and the search page itself through the Flask
-test client. Goal: a median under 150 ms for each, on SQLite and PostgreSQL. Not a timed test.
+Writes the complaints as `reporting_scale.generate` does (its Writer: executemany on SQLite,
+COPY on PostgreSQL; its landlords, references and dates), each with a made-up resident (a
+first name, and a surname drawn about as often as in England and Wales, or one of about
+100,000 rarer made-up ones; an address with a postcode, a phone number, most an email
+address; one in ten a representative), and its search entries from `search.entries`, the
+service's own normalising. Only what a search reads is written: the complaints, the open ones'
+running deadline, and the index (tasks and the audit trail, which a search never reads, are
+left out, so the data is made in minutes). Then times, after a warm-up, the median of
+`--repeat` runs of each kind of search through `search.find` for a caseworker of every
+landlord, and the search page through the Flask test client. Goal: a median under 150 ms for
+each, on SQLite and PostgreSQL. Not a timed test.
 
     python bench/search.py --sqlite /tmp/search.sqlite3 \
         --postgres postgresql+psycopg://postgres@127.0.0.1:55432/workflow_bench
     python bench/search.py --sqlite /tmp/s.sqlite3 --closed 100000 --open 10000   # quicker
 
-`--reuse` keeps the complaints (and any search index) already in the database.
+`--reuse` keeps the complaints already generated (and times the same searches again).
 """
 from __future__ import annotations
 
 import argparse
 import random
+import re
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -30,15 +34,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import casework_scale  # noqa: E402  (beside this file)
-import reporting_scale  # noqa: E402
-from sqlalchemy import func, select, text  # noqa: E402
+import reporting_scale  # noqa: E402  (the shared Writer and landlords, beside this file)
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from workflow_app.casework import search  # noqa: E402
 from workflow_app.casework.accounts import create_user  # noqa: E402
-from workflow_app.casework.models import Complaint, SearchEntry, User  # noqa: E402
+from workflow_app.casework.models import Complaint, User  # noqa: E402
 from workflow_app.rules import clock  # noqa: E402
+from workflow_app.web import create_app  # noqa: E402
 
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 GOAL_MS = 150
 BATCH = 50_000
 FIRST_NAMES = (
@@ -101,47 +106,56 @@ def person(rng: random.Random, n: int) -> tuple[dict, dict | None]:
     return resident, representative
 
 
-def fill_index(runtime) -> dict[str, dict]:
-    """Index a made-up person for every complaint; returns a few of them (the complaints' ids) to look for."""
+def generate(runtime, closed: int, running: int) -> dict[str, dict]:
+    """Complaints with made-up residents and their search entries, written in batches as
+    `reporting_scale.generate` writes its rows (its Writer, landlords, references and dates); only what a search
+    reads: the complaints, an open deadline for each open one, and the index. Returns a few residents to look for."""
     engine = runtime.engine
     postgres = engine.dialect.name == "postgresql"
-    rng = random.Random(11)
+    with engine.begin() as connection:
+        if postgres:   # the indexes built once after the load, as a restore would
+            for name in ("ix_search_entries_address_trgm", "ix_search_terms_trgm", "ix_search_entries_kind_value"):
+                connection.execute(text(f"DROP INDEX IF EXISTS {name}"))
+    reporting_scale.COLUMNS.setdefault("search_entries", ("complaint_id", "kind", "value"))
+    writer = reporting_scale.Writer(engine)
+    rng, people = random.Random(5), random.Random(11)
+    landlords = list(reporting_scale.SHARE)
+    weights = [reporting_scale.SHARE[landlord] for landlord in landlords]
+    span = (reporting_scale.NOW - reporting_scale.FIRST).total_seconds() - 60 * 86400
+    sequence: dict[tuple[str, int], int] = {}
     samples: dict[str, dict] = {}
     words: set[str] = set()
-    with engine.connect() as connection:
-        ids = connection.execute(text("SELECT id, status FROM complaints ORDER BY id")).all()
-    raw = engine.raw_connection()
-    cursor = raw.cursor()
-    if postgres:   # indexes built once after the load, as a restore would
-        cursor.execute("DROP INDEX IF EXISTS ix_search_entries_address_trgm")
-        cursor.execute("DROP INDEX IF EXISTS ix_search_terms_trgm")
-        cursor.execute("DROP INDEX IF EXISTS ix_search_entries_kind_value")
-    else:
-        cursor.execute("PRAGMA synchronous=OFF")
-    rows: list[tuple] = []
+    total = closed + running
     started = time.perf_counter()
-
-    def flush() -> None:
-        if postgres:
-            with cursor.copy("COPY search_entries (complaint_id, kind, value) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            cursor.executemany("INSERT INTO search_entries (complaint_id, kind, value) VALUES (?, ?, ?)", rows)
-        raw.commit()
-        rows.clear()
-
-    for n, (complaint_id, status) in enumerate(ids):
-        resident, representative = person(rng, n)
-        if n % max(1, len(ids) // 10) == 500 % max(1, len(ids) // 10):
-            samples[f"{status} #{n}"] = {"id": complaint_id, "resident": resident}
+    for n in range(total):
+        cid = n + 1
+        is_open = n >= closed
+        landlord = rng.choices(landlords, weights)[0]
+        received = reporting_scale.NOW - timedelta(seconds=rng.uniform(0, 50 * 86400)) if is_open else \
+            reporting_scale.FIRST + timedelta(seconds=rng.uniform(0, span))
+        sequence[(landlord, received.year)] = sequence.get((landlord, received.year), 0) + 1
+        reference = f"{reporting_scale.PREFIX[landlord]}-{received.year}-{sequence[(landlord, received.year)]:06d}"
+        resident, representative = person(people, n)
+        if n % max(1, total // 10) == 500 % max(1, total // 10):
+            samples[f"{'open' if is_open else 'closed'} #{n}"] = {"id": cid, "resident": resident}
+        stage = rng.choice(["1", "1", "2"]) if is_open else "post"
+        writer.add("complaints", (cid, reference, landlord, received, "phone", rng.choice(reporting_scale.CATEGORIES),
+                                  "bench", resident, "open" if is_open else "closed", stage,
+                                  None if is_open else "resolved_stage1",
+                                  None if is_open else received + timedelta(days=40), received, "bench"))
+        if is_open:
+            due = reporting_scale.NOW + timedelta(days=rng.uniform(-3, 20))
+            key = "stage1_response" if stage == "1" else "stage2_response"
+            writer.add("deadlines", (n + 1, cid, key, stage, f"{key}_due", key, due, due, None, False, False, "open"))
         for kind, value in search.entries(resident, representative):
-            rows.append((complaint_id, kind, value))
+            writer.add("search_entries", (cid, kind, value))
             if kind == search.NAME:
                 words.add(value)
-        if len(rows) >= BATCH:
-            flush()
-    flush()
+        if n % 100_000 == 0 and n:
+            print(f"  {n:,} complaints generated", flush=True)
+    writer.close()
+    raw = engine.raw_connection()
+    cursor = raw.cursor()
     terms = sorted(words)
     if postgres:
         with cursor.copy("COPY search_terms (term) FROM STDIN") as copy:
@@ -161,8 +175,8 @@ def fill_index(runtime) -> dict[str, dict]:
         else:
             connection.execute(text("ANALYZE"))
             connection.commit()
-    print(f"indexed {len(ids):,} made-up people ({len(terms):,} distinct words of names) "
-          f"in {time.perf_counter() - started:.0f} s")
+    print(f"generated {total:,} complaints with made-up residents and indexed them ({len(terms):,} distinct words of "
+          f"names) in {time.perf_counter() - started:.0f} s")
     return samples
 
 
@@ -202,14 +216,14 @@ def searches(samples: dict[str, dict]) -> list[tuple[str, str]]:
 
 def run(url: str, closed: int, running: int, reuse: bool, repeat: int) -> None:
     print(f"\n=== {url.split('://')[0]}: {closed:,} closed + {running:,} open complaints")
-    app, runtime = casework_scale.prepare(url, closed, running, reuse)
+    app, runtime = prepare(url, reuse)
     with runtime.sessions() as session:
-        indexed = session.scalar(select(func.count()).select_from(SearchEntry))
-    if indexed:
-        print(f"reusing {indexed:,} search entries")
-        rng_samples = fill_samples(runtime)
+        present = session.scalar(select(func.count()).select_from(Complaint))
+    if present:
+        print(f"reusing {present:,} complaints")
+        rng_samples = residents_again(present)
     else:
-        rng_samples = fill_index(runtime)
+        rng_samples = generate(runtime, closed, running)
     with runtime.sessions.begin() as session:
         user = session.scalars(select(User).where(User.username == "finder")).first()
         if user is None:
@@ -221,7 +235,7 @@ def run(url: str, closed: int, running: int, reuse: bool, repeat: int) -> None:
     client = app.test_client()
     page = client.get("/sign-in").get_data(as_text=True)
     signed = client.post("/sign-in", data={"username": "finder", "password": "bench",
-                                           "csrf_token": casework_scale.TOKEN.search(page).group(1)})
+                                           "csrf_token": TOKEN.search(page).group(1)})
     assert signed.status_code == 302, signed.status_code
     figures = []
     for label, typed in searches(rng_samples):
@@ -245,17 +259,30 @@ def run(url: str, closed: int, running: int, reuse: bool, repeat: int) -> None:
     runtime.close()
 
 
-def fill_samples(runtime) -> dict[str, dict]:
-    """The made-up people of an index already filled: generated again with the same seed, not written."""
-    rng = random.Random(11)
-    with runtime.engine.connect() as connection:
-        ids = connection.execute(text("SELECT id, status FROM complaints ORDER BY id")).all()
-    samples = {}
-    for n, (complaint_id, status) in enumerate(ids):
-        resident, _ = person(rng, n)
-        if n % max(1, len(ids) // 10) == 500 % max(1, len(ids) // 10):
-            samples[f"{status} #{n}"] = {"id": complaint_id, "resident": resident}
+def residents_again(total: int) -> dict[str, dict]:
+    """The residents `generate` samples, made again from the same seed (for `--reuse`)."""
+    people, samples = random.Random(11), {}
+    for n in range(total):
+        resident, _ = person(people, n)
+        if n % max(1, total // 10) == 500 % max(1, total // 10):
+            samples[f"#{n}"] = {"id": n + 1, "resident": resident}
     return samples
+
+
+def prepare(url: str, reuse: bool):
+    """A fresh database (or the one there with `--reuse`) and the app on it."""
+    if not reuse:
+        if url.startswith("postgresql"):
+            engine = create_engine(url)
+            with engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+            engine.dispose()
+        else:
+            Path(url.split("///", 1)[1]).unlink(missing_ok=True)
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "PROCESSES_DIR": str(ROOT / "processes"),
+                      "FORMS_DIR": str(ROOT / "forms"), "RUN_SCHEDULER": False, "WTF_CSRF_ENABLED": True})
+    return app, app.extensions["workflow_app"]
 
 
 def main() -> None:

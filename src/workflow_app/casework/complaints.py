@@ -85,6 +85,15 @@ class ComplaintService:
                               lambda inst, action: action.steps.extend(inst.advance()), new=True)
             return complaint.reference
 
+    def problems(self, fields: Mapping[str, Any], user: User) -> dict[str, list[str]]:
+        """What `log_complaint` would refuse in these fields, by field (empty when nothing), without logging: a form
+        shows them beside its own checks, so every error appears at once."""
+        try:
+            self._checked(fields, user)
+        except InvalidInput as refused:
+            return refused.errors
+        return {}
+
     def _checked(self, fields: Mapping[str, Any] | NewComplaint, user: User) -> dict[str, Any]:
         """The complaint as the service stores it; every error at once, by field."""
         errors: dict[str, list[str]] = {}
@@ -100,7 +109,10 @@ class ComplaintService:
                 errors["landlord"] = ["you may not log complaints for this landlord"]
         if complaint and complaint.received_at > clock.now() + timedelta(minutes=1):
             errors["received_at"] = ["cannot be in the future"]
-        if complaint and complaint.representative and not complaint.representative.authority:
+        representative = complaint.representative.model_dump() if complaint and complaint.representative else \
+            fields.get("representative") if isinstance(fields, Mapping) else None
+        if isinstance(representative, Mapping) and representative and not representative.get("authority") \
+                and not errors.get("representative"):
             errors["representative.authority"] = ["record the representative's authority to act"]
         if errors or complaint is None:
             raise InvalidInput(errors)

@@ -142,7 +142,7 @@ def new_complaint():
         if form.get("join"):
             return _join(form["join"], form)
         taken = intake.read(form, landlord)
-        errors = taken.errors
+        errors = intake.form_errors(runtime().complaints.problems(taken.fields, me()), taken.errors)
         if not errors and not form.get("confirmed"):
             with runtime().sessions() as session:
                 related = case_record.open_from_same_resident(session, landlord, taken.fields["resident"], me())
@@ -158,7 +158,8 @@ def new_complaint():
                 return redirect(url_for("caseworker.case", reference=reference))
     status = 422 if errors else 200
     return render_template("caseworker/new_complaint.html", form=form, errors=errors, related=related,
-                           landlords=landlords, channels=CHANNELS, categories=CATEGORIES), status
+                           landlords=landlords, channels=CHANNELS, categories=CATEGORIES,
+                           labels=intake.LABELS, limits=intake.LIMITS), status
 
 
 def _after_logging(reference: str, taken: intake.Intake) -> None:
