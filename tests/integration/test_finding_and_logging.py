@@ -18,10 +18,23 @@ def errors_in_summary(page: str) -> list[tuple[str, str]]:
 
 # --- finding ------------------------------------------------------------------------------------
 
+def find(client, typed: str):
+    """A search from the header's box: posted, so what was typed is in no URL (nor the access log)."""
+    return post(client, "/complaints", {"q": typed}, "/inbox")
+
+
+def test_a_search_is_posted_so_what_was_typed_is_in_no_address(web):
+    page = web.get("/inbox").get_data(as_text=True)
+    header = re.search(r'<form method="(\w+)" action="/complaints" class="site-search"', page)
+    assert header and header.group(1) == "post"
+    assert web.get("/complaints?q=Bronwen").status_code == 200        # a query string is not read
+    assert "found for" not in web.get("/complaints?q=Bronwen").get_data(as_text=True)
+
+
 def test_the_search_box_finds_by_name_with_a_typo_and_shows_stage_status_and_deadline(web):
     reference = log(web, resident_name="Bronwen Smith", resident_phone="07700 900123",
                     resident_address="12 Acacia Avenue, Leeds LS1 1AB")
-    page = web.get("/complaints?q=Bronwen+Smtih").get_data(as_text=True)
+    page = find(web, "Bronwen Smtih").get_data(as_text=True)
     row = re.search(r"<tbody>.*?</tbody>", page, re.S).group()
     assert reference in row and "Bronwen Smith" in row
     assert "Stage 1" in row and "Open" in row
@@ -29,18 +42,17 @@ def test_the_search_box_finds_by_name_with_a_typo_and_shows_stage_status_and_dea
     assert ">name<" in row
     assert "1 complaint found for “Bronwen Smtih”" in page
     for typed in ("ls1 1ab", "07700900123", "acacia avenue"):
-        assert reference in web.get(f"/complaints?q={typed}").get_data(as_text=True), typed
+        assert reference in find(web, typed).get_data(as_text=True), typed
 
 
 def test_a_whole_reference_opens_the_complaint(web):
     reference = log(web)
-    for path in (f"/complaints?q={reference.lower()}", f"/complaints?reference={reference}"):
-        response = web.get(path)
+    for response in (find(web, reference.lower()), web.get(f"/complaints?reference={reference}")):
         assert response.status_code == 302 and response.headers["Location"].endswith(f"/complaints/{reference}")
 
 
 def test_nothing_found_says_so_and_what_to_try(web):
-    page = web.get("/complaints?q=Nobody+Atall").get_data(as_text=True)
+    page = find(web, "Nobody Atall").get_data(as_text=True)
     assert "No complaint found for “Nobody Atall”" in page and "<tbody>" not in page
 
 

@@ -189,10 +189,13 @@ def _join(reference: str, form) -> Response:
 
 # --- find --------------------------------------------------------------------------------
 
-@bp.get("/complaints")
+@bp.route("/complaints", methods=["GET", "POST"])
 def find():
-    """One box for whatever the caller has: a name, an address, a postcode, a phone, an email or the reference."""
-    typed = (request.args.get("q") or request.args.get("reference") or "").strip()
+    """One box for whatever the caller has: a name, an address, a postcode, a phone, an email or the reference.
+
+    The search is posted, not put in the address: a name or a phone number in a URL would reach the server's
+    access log, the browser's history and the Referer header."""
+    typed = (request.form.get("q") if request.method == "POST" else request.args.get("reference") or "").strip()
     results, dues = None, {}
     if typed:
         with runtime().sessions() as session:
