@@ -142,7 +142,7 @@ def generate(runtime, closed: int, running: int) -> dict[str, dict]:
         sequence[(landlord, received.year)] = sequence.get((landlord, received.year), 0) + 1
         reference = f"{reporting_scale.PREFIX[landlord]}-{received.year}-{sequence[(landlord, received.year)]:06d}"
         resident, representative = person(people, n)
-        if n % max(1, total // 10) == 500 % max(1, total // 10):
+        if n % max(1, total // 10) == 500 % max(1, total // 10) or n == closed + running // 2:
             samples[f"{'open' if is_open else 'closed'} #{n}"] = {"id": cid, "resident": resident}
         stage = rng.choice(["1", "1", "2"]) if is_open else "post"
         writer.add("complaints", (cid, reference, landlord, received, "phone", rng.choice(reporting_scale.CATEGORIES),
@@ -168,7 +168,7 @@ def generate(runtime, closed: int, running: int) -> dict[str, dict]:
             for term in terms:
                 copy.write_row((term,))
         cursor.execute("CREATE INDEX ix_search_entries_kind_value ON search_entries (kind, value, complaint_id)")
-        cursor.execute("CREATE INDEX ix_search_terms_trgm ON search_terms USING gin (term gin_trgm_ops)")
+        cursor.execute("CREATE INDEX ix_search_terms_trgm ON search_terms USING gist (term gist_trgm_ops)")
         cursor.execute("CREATE INDEX ix_search_entries_address_trgm ON search_entries USING gin (value gin_trgm_ops) "
                        "WHERE kind = 'address'")
         cursor.execute("CREATE INDEX ix_search_entries_complaint_id ON search_entries (complaint_id)")
@@ -276,7 +276,7 @@ def residents_again(total: int) -> dict[str, dict]:
     people, samples = random.Random(11), {}
     for n in range(total):
         resident, _ = person(people, n)
-        if n % max(1, total // 10) == 500 % max(1, total // 10):
+        if n % max(1, total // 10) == 500 % max(1, total // 10) or n == total - total // 22:
             samples[f"#{n}"] = {"id": n + 1, "resident": resident}
     return samples
 

@@ -44,7 +44,7 @@ def upgrade() -> None:
     if connection.dialect.name == 'postgresql':
         # pg_trgm is a trusted extension (PostgreSQL 13+): the database's owner may create it.
         op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
-        op.execute('CREATE INDEX ix_search_terms_trgm ON search_terms USING gin (term gin_trgm_ops)')
+        op.execute('CREATE INDEX ix_search_terms_trgm ON search_terms USING gist (term gist_trgm_ops)')
         op.execute("CREATE INDEX ix_search_entries_address_trgm ON search_entries USING gin (value gin_trgm_ops) "
                    "WHERE kind = 'address'")
     else:
