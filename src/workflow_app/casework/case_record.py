@@ -281,9 +281,20 @@ def case_page(session: Session, casework: Casework, reference: str, user: User) 
         "support": list(session.scalars(select(SupportNeeds).where(SupportNeeds.complaint_id == complaint.id)
                                         .order_by(SupportNeeds.id))),
         "history": audit.history(session, complaint),
-        "events": sorted(instance.definition.messages),
+        "events": _events_offered(complaint, instance),
         "marks": _named(instance.definition, diagram_marks(casework, complaint)),
     }
+
+
+def _events_offered(complaint: Complaint, instance) -> list[str]:
+    """The events a caseworker may record: any the process knows while the complaint is open; once it is
+    closed, only those its process still waits for, which reopen it (a stage 2 request after closing)."""
+    names = sorted(instance.definition.messages)
+    if complaint.status != ComplaintStatus.CLOSED:
+        return names
+    if complaint.anonymised_at is not None or instance.finished:
+        return []
+    return [name for name in names if instance.waits_for_message(name)]
 
 
 def _named(definition, marks: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -162,15 +162,19 @@ class ComplaintService:
     # --- events from outside ------------------------------------------------------------
 
     def send_event(self, reference: str, name: str, data: Any, user: User) -> dict[str, Any]:
-        """Deliver an event to the complaint's process, or keep it until the process can take it."""
+        """Deliver an event to the complaint's process, or keep it until the process can take it.
+
+        A closed complaint takes only an event its process still waits for, which reopens it (Great Places
+        closes a complaint at stage 1 but still takes a stage 2 request afterwards); any other is refused."""
         data = parse(EventPost, {"data": {} if data is None else data}).data
         if len(json.dumps(data, default=str)) > MAX_EVENT_BYTES:
             raise InvalidInput({"data": f"is larger than {MAX_EVENT_BYTES // 1024} KB"})
         with transaction(self.sessions) as session:
             complaint = self.complaint(session, reference, user)
-            if complaint.status == ComplaintStatus.CLOSED:
-                raise Conflict(f"complaint {reference} is closed; a new complaint must be logged")
             instance = self.casework.instance_of(complaint)
+            if complaint.status == ComplaintStatus.CLOSED and (
+                    complaint.anonymised_at is not None or instance.finished or not instance.waits_for_message(name)):
+                raise Conflict(f"complaint {reference} is closed; a new complaint must be logged")
             if name not in instance.definition.messages:
                 known = ", ".join(sorted(instance.definition.messages)) or "none"
                 raise InvalidInput({"name": f"the process has no event called {name!r} (it knows: {known})"})
