@@ -245,15 +245,21 @@ def _by_entry(session: Session, user: User, kind: str, values: list[str]) -> lis
 
 
 def _by_name(session: Session, user: User, words: list[str]) -> list[int]:
-    """Complaints with a name word near each word typed, the fewest edits first."""
+    """Complaints with a name word near each word typed, the fewest edits first. The words as typed are tried
+    first: when they alone find more than are shown (a common name), the near ones would only come after them."""
+    words = words[:6]
+    exact = _named(session, user, [{word: 0} for word in words])
+    if len(exact) > LIMIT:
+        return exact
+    return _named(session, user, [near_terms(session, word) for word in words])
+
+
+def _named(session: Session, user: User, near: list[dict[str, int]]) -> list[int]:
     costs = []
-    for n, word in enumerate(words[:6]):
-        near = near_terms(session, word)
-        if not near:
-            return []
-        cost = case(near, value=SearchEntry.value)
+    for n, terms in enumerate(near):
+        cost = case(terms, value=SearchEntry.value)
         costs.append(select(SearchEntry.complaint_id.label("complaint_id"), func.min(cost).label("cost"))
-                     .where(SearchEntry.kind == NAME, SearchEntry.value.in_(list(near)))
+                     .where(SearchEntry.kind == NAME, SearchEntry.value.in_(list(terms)))
                      .group_by(SearchEntry.complaint_id).subquery(f"word{n}"))
     query = select(costs[0].c.complaint_id)
     for other in costs[1:]:
