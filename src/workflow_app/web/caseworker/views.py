@@ -195,7 +195,7 @@ def find():
 
     The search is posted, not put in the address: a name or a phone number in a URL would reach the server's
     access log, the browser's history and the Referer header."""
-    typed = (request.form.get("q") if request.method == "POST" else request.args.get("reference") or "").strip()
+    typed = ((request.form.get("q") if request.method == "POST" else request.args.get("reference")) or "").strip()
     results, dues = None, {}
     if typed:
         with runtime().sessions() as session:
