@@ -29,11 +29,13 @@ from workflow_app.casework.models import (
     Complaint,
     Deadline,
     Letter,
+    LetterPdf,
     OutboxEmail,
     SupportNeeds,
     Task,
     User,
 )
+from workflow_app.diagrams.printed_letters import STANDARD_PT
 from workflow_app.rules import clock
 from workflow_app.rules.calendar import calendar_for, end_of_london_day, london_date
 from workflow_app.rules.errors import InvalidInput, NotFound
@@ -127,10 +129,10 @@ def form_labels(version, form_id: str | None) -> dict[str, Any]:
 
 
 def answers(version, form_id: str | None, data: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """A completed form's answers as (label, shown value), in the form's order."""
+    """A completed form's answers as (label, shown value), in the form's order (none once anonymised)."""
     labels = form_labels(version, form_id)
     shown = []
-    for key, value in data.items():
+    for key, value in (data.items() if isinstance(data, Mapping) else ()):
         label, options = labels.get(key, (key.replace("_", " ").capitalize(), {}))
         if isinstance(value, list):
             text = ", ".join(options.get(str(v), str(v)) for v in value)
@@ -269,6 +271,10 @@ def case_page(session: Session, casework: Casework, reference: str, user: User) 
         "work": completed_work(session, complaint),
         "letters": list(session.scalars(select(Letter).where(Letter.complaint_id == complaint.id)
                                         .order_by(Letter.id))),
+        "standard_print_pt": STANDARD_PT,
+        "letter_pdfs": {row.letter_id: row for row in session.execute(
+            select(LetterPdf.letter_id, LetterPdf.size, LetterPdf.pages, LetterPdf.print_size_pt)
+            .where(LetterPdf.complaint_id == complaint.id))},
         "emails": {row.letter_id: row for row in session.execute(
             select(OutboxEmail.letter_id, OutboxEmail.status, OutboxEmail.attempts)
             .where(OutboxEmail.complaint_id == complaint.id))},
@@ -310,7 +316,8 @@ def _extension_reasons(session: Session, complaint: Complaint) -> list[tuple[str
     for event in session.scalars(select(AuditEvent).where(AuditEvent.complaint_id == complaint.id,
                                                           AuditEvent.type == "task_completed")
                                  .order_by(AuditEvent.id)):
-        for key, value in (event.details.get("data") or {}).items():
+        data = event.details.get("data")
+        for key, value in (data.items() if isinstance(data, dict) else ()):    # anonymised: none kept
             if "reason" in key and isinstance(value, str) and value.strip():
                 reasons.append((event.details.get("name") or key, value))
     return reasons
@@ -424,12 +431,14 @@ def _safe_filename(filename: str | None) -> str:
 # --- export --------------------------------------------------------------------------------
 
 def export_zip(session: Session, casework: Casework, reference: str, user: User) -> bytes:
-    """The whole record as a zip: record.json, history.json, each letter as HTML, each attachment.
+    """The whole record as a zip: record.json, history.json, each letter as HTML (and as the PDF posted, once
+    sent), each attachment.
 
     For a subject access request or the Ombudsman's evidence request.
     """
     page = case_page(session, casework, reference, user)
     complaint = page["complaint"]
+    pdfs = set(page["letter_pdfs"])
     record = {
         "reference": complaint.reference, "landlord": complaint.landlord,
         "received_at": complaint.received_at.isoformat(), "channel": complaint.channel,
@@ -455,7 +464,8 @@ def export_zip(session: Session, casework: Casework, reference: str, user: User)
         "letters": [{"id": letter.id, "template": letter.template, "stage": letter.stage, "status": letter.status,
                      "created_at": letter.created_at.isoformat(),
                      "sent_at": letter.sent_at.isoformat() if letter.sent_at else None, "sent_by": letter.sent_by,
-                     "sent_to": letter.sent_to, "file": f"letters/{letter.id:04d}-{letter.template}.html"}
+                     "sent_to": letter.sent_to, "file": f"letters/{letter.id:04d}-{letter.template}.html",
+                     "pdf": f"letters/{letter.id:04d}-{letter.template}.pdf" if letter.id in pdfs else None}
                     for letter in page["letters"]],
         "notes": [{"author": n.author, "at": n.at.isoformat(), "body": n.body} for n in page["notes"]],
         "support_needs": [{"adjustments": s.adjustments, "vulnerabilities": s.vulnerabilities,
@@ -475,6 +485,9 @@ def export_zip(session: Session, casework: Casework, reference: str, user: User)
                                                     ensure_ascii=False, default=str))
         for letter in page["letters"]:
             archive.writestr(f"letters/{letter.id:04d}-{letter.template}.html", letter.body_html or "")
+            if letter.id in pdfs:
+                archive.writestr(f"letters/{letter.id:04d}-{letter.template}.pdf", session.scalar(
+                    select(LetterPdf.content).where(LetterPdf.letter_id == letter.id)))
         for item in page["attachments"]:
             content = session.scalar(select(Attachment.content).where(Attachment.id == item.id))
             archive.writestr(f"attachments/{item.id:04d}-{item.filename}", content)

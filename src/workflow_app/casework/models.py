@@ -177,7 +177,7 @@ class SearchEntry(Base):
     """One thing a complaint can be found by (casework/search.py): a word of a person's name, an email, a phone
     number, a postcode or the address, each normalised; written with the complaint and removed when it is
     anonymised. The address is also indexed for substring search by the database's own text search (pg_trgm on
-    PostgreSQL, FTS5 on SQLite), which migration 0014 creates beside this table."""
+    PostgreSQL, FTS5 on SQLite), which migration 0015 creates beside this table."""
 
     __tablename__ = "search_entries"
     __table_args__ = (Index("ix_search_entries_kind_value", "kind", "value", "complaint_id"),)
@@ -391,6 +391,26 @@ class Letter(Base):
     sent_to: Mapped[str | None] = mapped_column(String(300))
     emailed_at: Mapped[datetime | None]
     """When the mail server accepted the letter's email (its `OutboxEmail` row is sent)."""
+
+
+class LetterPdf(Base):
+    """A sent letter as it is posted: the PDF made in the transaction that sent it (`casework.letters`), at
+    the print size the complaint's reasonable adjustments ask for. In the case export; deleted when the
+    complaint is anonymised (it holds the resident's name and address)."""
+
+    __tablename__ = "letter_pdfs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), unique=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    """Bytes, so a list of letters never reads the PDFs themselves."""
+    pages: Mapped[int] = mapped_column(Integer)
+    print_size_pt: Mapped[int] = mapped_column(Integer)
+    """The body text's size in points: 12, or large print (16, or the size the adjustment recorded)."""
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
 
 
 class OutboxEmail(Base):

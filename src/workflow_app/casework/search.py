@@ -10,7 +10,7 @@ transaction as the complaint and removed by `forget` when the complaint is anony
 - the resident's postcode (no spaces) and whole address (for words and fragments of it).
 
 Names are typo-tolerant: each word typed is matched, through the database's own trigram index
-on `search_terms` (pg_trgm on PostgreSQL, FTS5's trigram tokenizer on SQLite; migration 0014),
+on `search_terms` (pg_trgm on PostgreSQL, FTS5's trigram tokenizer on SQLite; migration 0015),
 against the distinct words of every name, and a word within one edit (two for words of eight
 letters or more; a swap of two letters is one edit) or that it begins counts. Only then are the
 entries read, through an ordinary index, which also gives the order: the closest first, then the
@@ -48,9 +48,9 @@ of addresses, and the complaints a caller asks about are the recent ones; a long
 CANDIDATE_TERMS = 200
 """Words of names looked at for one word typed, the nearest (by trigrams) first."""
 TEXT_INDEXES = frozenset({"ix_search_terms_trgm", "ix_search_entries_address_trgm"})
-"""The trigram indexes migration 0014 makes on PostgreSQL, beside the models' schema."""
+"""The trigram indexes migration 0015 makes on PostgreSQL, beside the models' schema."""
 FTS_TABLES = ("search_fts_terms", "search_fts_addresses")
-"""SQLite's FTS5 tables (with their own shadow tables) that migration 0014 makes, beside the models' schema."""
+"""SQLite's FTS5 tables (with their own shadow tables) that migration 0015 makes, beside the models' schema."""
 
 POSTCODE_PATTERN = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})\b")
 REFERENCE_START = re.compile(r"^[A-Z][A-Z0-9]{0,9}-[0-9]{4}(-[0-9]{0,6})?$")
@@ -58,7 +58,7 @@ PHONE_LIKE = re.compile(r"^\+?[0-9][0-9 ()-]{5,}$")
 
 
 def outside_the_models(name: str | None, type_: str, parent_names: Mapping[str, Any]) -> bool:
-    """False for the text-search objects migration 0014 adds beside the models (Alembic's `include_name`), so
+    """False for the text-search objects migration 0015 adds beside the models (Alembic's `include_name`), so
     comparing the schema with the models, or autogenerating a migration, leaves them alone."""
     if type_ == "table" and name and name.startswith(FTS_TABLES):
         return False

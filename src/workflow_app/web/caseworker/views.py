@@ -294,6 +294,13 @@ def print_letter(letter_id: int):
     return render_template("caseworker/letter_print.html", **view)
 
 
+@bp.get("/letters/<int:letter_id>/pdf")
+def letter_pdf(letter_id: int):
+    """The sent letter as it is posted (made when it was sent, kept on the complaint)."""
+    name, content = letters().pdf(letter_id, me())
+    return send_file(io.BytesIO(content), mimetype="application/pdf", as_attachment=True, download_name=name)
+
+
 # --- case page ---------------------------------------------------------------------------
 
 @bp.get("/complaints/<reference>")

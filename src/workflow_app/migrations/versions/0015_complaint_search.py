@@ -1,7 +1,7 @@
 """Finding a complaint by name, address, postcode, phone or email: the search entries and the distinct words of names, with the database's own trigram text search over the words and the addresses (pg_trgm on PostgreSQL, FTS5 on SQLite); every complaint not anonymised indexed
 
-Revision ID: 0014_complaint_search
-Revises: 0013_audit_chain
+Revision ID: 0015_complaint_search
+Revises: 0014_letter_pdfs
 Create Date: 2026-12-03 12:30:00.000000
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from workflow_app.casework.search import NAME, entries
 
 
-revision = '0014_complaint_search'
-down_revision = '0013_audit_chain'
+revision = '0015_complaint_search'
+down_revision = '0014_letter_pdfs'
 branch_labels = None
 depends_on = None
 
