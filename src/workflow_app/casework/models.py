@@ -183,6 +183,31 @@ class Complaint(Base):
         return self.kind == CaseKind.HAZARD
 
 
+class SearchEntry(Base):
+    """One thing a complaint can be found by (casework/search.py): a word of a person's name, an email, a phone
+    number, a postcode or the address, each normalised; written with the complaint and removed when it is
+    anonymised. The address is also indexed for substring search by the database's own text search (pg_trgm on
+    PostgreSQL, FTS5 on SQLite), which migration 0015 creates beside this table."""
+
+    __tablename__ = "search_entries"
+    __table_args__ = (Index("ix_search_entries_kind_value", "kind", "value", "complaint_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    value: Mapped[str] = mapped_column(String(2000))
+
+
+class SearchTerm(Base):
+    """Every distinct word of the names in `search_entries`: the short list a typo is matched against (by
+    trigrams) before the entries are read; a word goes when no complaint's name uses it any longer."""
+
+    __tablename__ = "search_terms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    term: Mapped[str] = mapped_column(String(200), unique=True)
+
+
 class WorkflowInstance(Base):
     """A complaint's running process: its definition version and its serialized state."""
 

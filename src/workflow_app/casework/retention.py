@@ -31,7 +31,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflow_app.casework import audit
+from workflow_app.casework import audit, search
 from workflow_app.casework.engine import Casework
 from workflow_app.casework.models import (
     Attachment,
@@ -106,6 +106,7 @@ def anonymise(session: Session, casework: Casework, reference: str, actor: str) 
     complaint.reasonable_adjustments = None
     complaint.anonymised_at = clock.now()
     cid = complaint.id
+    search.forget(session, cid)
     session.execute(update(Letter).where(Letter.complaint_id == cid)
                     .values(body_html=f"<p>{REDACTED}</p>", sent_to=None))
     session.execute(update(OutboxEmail).where(OutboxEmail.complaint_id == cid,
