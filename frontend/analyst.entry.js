@@ -1,6 +1,7 @@
 // The try-it page's diagram: the diagram tried, with each deadline's due date drawn on its timer and
 // each task's completion on the task (the same labels are in the tables above, for screen readers).
 import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
+import { addControls, openReadable } from "./diagram-view.js";
 
 async function start() {
   const container = document.getElementById("try-diagram");
@@ -22,7 +23,8 @@ async function start() {
       overlays.add(id, "try-mark", { position: { bottom: -4 - 18 * index, left: 0 }, html });
     });
   }
-  canvas.zoom("fit-viewport");
+  openReadable(viewer, Object.keys(marks));
+  addControls(viewer, container, { name: "diagram" });
   container.setAttribute("data-ready", "true");
   container.removeAttribute("aria-busy");
 }

@@ -1,6 +1,8 @@
 // The case page's diagram: the complaint's own definition version in a bpmn-js viewer, with the
-// elements already done and where the complaint waits now marked (and listed for screen readers).
+// elements already done and where the complaint waits now marked (and listed for screen readers); it
+// opens readable on where the complaint waits, with zoom and fit buttons.
 import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
+import { addControls, openReadable } from "./diagram-view.js";
 
 async function start() {
   const container = document.getElementById("case-diagram");
@@ -14,7 +16,8 @@ async function start() {
   const registry = viewer.get("elementRegistry");
   for (const id of done) if (registry.get(id)) canvas.addMarker(id, "marker-done");
   for (const id of current) if (registry.get(id)) canvas.addMarker(id, "marker-current");
-  canvas.zoom("fit-viewport");
+  openReadable(viewer, [...current, ...done.slice(-1)]);
+  addControls(viewer, container, { name: "diagram" });
   container.setAttribute("data-ready", "true");
   container.removeAttribute("aria-busy");
 }

@@ -1,6 +1,7 @@
 // The managers' dashboard: fetches its figures from the app's own JSON every N seconds and updates the
 // page in place (no full reload). Numbers go in [data-field] elements; each table with [data-rows] is
-// rebuilt from the JSON array of that name, its cells the [data-columns] keys in order.
+// rebuilt from the JSON array of that name, its cells the [data-columns] keys in order (a link where the
+// row gives the key's `<key>_href`).
 const container = document.querySelector("[data-dashboard]");
 
 function londonTime(iso) {
@@ -46,7 +47,15 @@ function fillTable(table, rows) {
       const cell = document.createElement(index === 0 ? "th" : "td");
       if (index === 0) cell.scope = "row";
       else cell.className = "num";
-      cell.textContent = cellText(row, key, table);
+      const href = row[key + "_href"];
+      if (href && row[key]) {   // a figure with complaints behind it links to their list
+        const link = document.createElement("a");
+        link.href = href;
+        link.textContent = cellText(row, key, table);
+        cell.appendChild(link);
+      } else {
+        cell.textContent = cellText(row, key, table);
+      }
       tr.appendChild(cell);
     });
   }

@@ -3,6 +3,7 @@
 // its deadline was missed, and each sequence flow drawn thicker the more complaints went along it.
 // The same counts are listed in a table for screen readers and for copying.
 import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
+import { addControls, openReadable } from "./diagram-view.js";
 
 function badge(kind, text, title) {
   const element = document.createElement("span");
@@ -61,7 +62,8 @@ async function start() {
     overlays.add(id, { position: { bottom: -6, left: -14 },
       html: badge("missed", figures.missed + "/" + figures.due, figures.missed + " of " + figures.due + " missed") });
   }
-  canvas.zoom("fit-viewport");
+  openReadable(viewer, Object.keys(data.waiting).filter((id) => data.waiting[id]));
+  addControls(viewer, container, { name: "heatmap" });
 
   const table = document.getElementById("heatmap-table");
   if (table) {

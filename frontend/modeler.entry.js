@@ -9,6 +9,28 @@ import {
 } from "bpmn-js-properties-panel";
 import CamundaBehaviorsModule from "camunda-bpmn-js-behaviors/lib/camunda-platform";
 import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
+import { addControls, button, openReadable } from "./diagram-view.js";
+
+// The palette floats over the canvas's left edge: the diagram opens, and is fitted, in the room beside it.
+function besideThePalette(container) {
+  const palette = container.querySelector(".djs-palette");
+  if (!palette) return 16;
+  return palette.getBoundingClientRect().right - container.getBoundingClientRect().left + 16;
+}
+
+// Undo and redo beside the zoom buttons, enabled when the command stack has something to undo or redo.
+function addUndo(modeler, bar) {
+  const commandStack = modeler.get("commandStack");
+  const undo = button("Undo", "Undo", () => commandStack.undo());
+  const redo = button("Redo", "Redo", () => commandStack.redo());
+  bar.append(undo, redo);
+  const update = () => {
+    undo.disabled = !commandStack.canUndo();
+    redo.disabled = !commandStack.canRedo();
+  };
+  modeler.on("commandStack.changed", update);
+  update();
+}
 
 async function start() {
   const container = document.getElementById("modeller");
@@ -28,7 +50,12 @@ async function start() {
   window.workflowAppModeler = modeler; // for the browser tests and the console
   const xml = JSON.parse(document.getElementById("modeller-source").textContent);
   const { warnings } = await modeler.importXML(xml);
-  modeler.get("canvas").zoom("fit-viewport");
+  const canvasContainer = document.getElementById("modeller-canvas");
+  openReadable(modeler, [], besideThePalette(canvasContainer));
+  const bar = addControls(modeler, canvasContainer.parentElement, { name: "diagram",
+                                                                    left: () => besideThePalette(canvasContainer) });
+  bar.setAttribute("aria-label", "Zoom and undo");
+  addUndo(modeler, bar);
   if (warnings.length) status.textContent = `Opened with ${warnings.length} warning(s) from the diagram reader.`;
   container.setAttribute("data-ready", "true");
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -81,6 +83,55 @@ def live(tmp_path_factory):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    app.extensions["workflow_app"].close()
+
+
+DEMO_NOW = datetime(2026, 12, 23, 16, 30, tzinfo=UTC)
+"""The demo site's clock: the demo built and served at one instant, so every page reads the same."""
+
+
+@dataclass
+class DemoSite:
+    url: str
+    app: object
+    runtime: object
+    drafts: Path
+
+    def sign_in(self, browser, username: str | None, width: int = 1366, height: int = 900):
+        """A page in a new browser context, signed in as a demo user (password `demo`), or signed out (None)."""
+        context = browser.new_context(viewport={"width": width, "height": height}, base_url=self.url)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        if username is not None:
+            page.goto("/sign-in")
+            page.get_by_label("Username").fill(username)
+            page.get_by_label("Password").fill("demo")
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url("**/inbox")
+        return page
+
+
+@pytest.fixture(scope="session")
+def demo_site(browser, tmp_path_factory):
+    """`make run`'s demo (every landlord, its history and its demo users), built once on a fixed clock and
+    served on loopback with that clock."""
+    from workflow_app.rules import clock
+    from workflow_app.tools.demo import load_demo
+
+    definition_cache.clear()
+    folder = tmp_path_factory.mktemp("demo-site")
+    url = f"sqlite:///{folder / 'demo.sqlite3'}"
+    runtime = build_runtime(url, PROCESSES, FORMS)
+    with clock.using(clock.VirtualClock(DEMO_NOW)):
+        list(load_demo(runtime))
+    runtime.close()
+    app = create_app({"SECRET_KEY": "browser-test-secret", "DATABASE_URL": url, "PROCESSES_DIR": str(PROCESSES),
+                      "FORMS_DIR": str(FORMS), "RUN_SCHEDULER": False, "CLOCK": clock.VirtualClock(DEMO_NOW),
+                      "ANALYST_DRAFTS_DIR": str(folder / "drafts")})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield DemoSite(f"http://127.0.0.1:{server.server_port}", app, app.extensions["workflow_app"], folder / "drafts")
     server.shutdown()
     app.extensions["workflow_app"].close()
 

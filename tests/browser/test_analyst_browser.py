@@ -134,6 +134,7 @@ def test_the_modeller_edits_properties_and_checks_the_draft(signed_in, analyst_l
     analyst = signed_in("ana")
     analyst.goto("/analyst/great_places/modeller")
     expect(analyst.locator("#modeller")).to_have_attribute("data-ready", "true")
+    analyst.get_by_role("button", name="Fit the whole diagram").click()   # it opens readable, at its start
     analyst.locator(".djs-element[data-element-id='stage2_response']").first.click()
     panel = analyst.locator("#modeller-properties")
     expect(panel.get_by_text("Extension properties", exact=True)).to_be_visible()

@@ -306,7 +306,7 @@ def test_case_page_record_diagram_and_export(web, deployed):
     post(web, f"/complaints/{reference}/notes", {"note": "Called the resident back"}, f"/complaints/{reference}")
     page = web.get(f"/complaints/{reference}").get_data(as_text=True)
     for text in ("Received, acknowledged and responded", "Called the resident back", "Acknowledgement",
-                 "task completed", "complaint logged", "case-diagram.entry.js", "Acknowledge (stage 1)"):
+                 "Task completed", "Complaint logged", "case-diagram.entry.js", "Acknowledge (stage 1)"):
         assert text in page, text
     diagram = web.get(f"/complaints/{reference}/diagram.json").json
     assert ("acknowledge" in diagram["done"] and diagram["current"] == ["respond1", "respond1_due"]) \
@@ -320,6 +320,23 @@ def test_case_page_record_diagram_and_export(web, deployed):
     record = json.loads(archive.read("record.json"))
     assert record["reference"] == reference and record["notes"][0]["body"] == "Called the resident back"
     assert record["work"][0]["answers"]["Our understanding of the complaint"] == "Leak"
+
+
+def test_the_case_history_reads_in_words(web, deployed):
+    """Labels, not keys: the diagram's names for its steps, the vocabulary's for deadlines and stages."""
+    reference = log(web)
+    task = open_task(deployed, reference)
+    post(web, f"/tasks/{task.id}", {"data": json.dumps({"complaint_definition": "Leak"})})
+    send_letters(web, deployed, reference)
+    page = web.get(f"/complaints/{reference}").get_data(as_text=True)
+    history = re.sub(r"<[^>]+>", " ", page[page.index('id="history"'):])
+    history = re.sub(r"\s+", " ", history)
+    assert f"Task completed task: {task.name}" in history
+    assert "Deadline set deadline: Acknowledge (stage 1); stage: Stage 1; due:" in history
+    assert "Complaint logged reference: " + reference + "; channel: phone; category: Property condition" in history
+    assert "Letter sent letter: acknowledgement" in history
+    for key in ("element id", "element_id", "task id", "stage1_acknowledge", "_", "stage: 1", "T23:59:59"):
+        assert key not in history, key
 
 
 def test_another_landlords_user_gets_404(app, web, deployed):

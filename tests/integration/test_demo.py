@@ -17,7 +17,7 @@ def test_demo_deploys_logs_complaints_and_can_run_twice(runtime):
     list(load_demo(runtime))
     with runtime.sessions() as session:
         assert session.scalar(select(func.count(Complaint.id))) == 3
-        assert session.scalar(select(func.count(User.id))) == 5  # admin and four per landlord
+        assert session.scalar(select(func.count(User.id))) == 6  # admin and five per landlord
 
 
 DEMO_NOW = datetime(2026, 12, 23, 16, 30, tzinfo=UTC)
@@ -51,7 +51,7 @@ def test_the_landlords_demo_has_a_history_a_team_at_work_and_owned_improvements(
             complaints = session.execute(select(Complaint.reference, Complaint.received_at)
                                          .where(Complaint.landlord == landlord)
                                          .order_by(Complaint.received_at)).all()
-            assert len(complaints) == 33                     # 30 past, 3 current
+            assert len(complaints) == 34                     # 30 past, one awaiting its stage 2 review, 3 current
             assert complaints[0].received_at < DEMO_NOW - timedelta(days=365)
             numbers = [(r.split("-")[1], int(r.split("-")[2])) for r, _ in complaints]
             assert numbers == sorted(numbers), "references run in order of receipt"
@@ -60,6 +60,11 @@ def test_the_landlords_demo_has_a_history_a_team_at_work_and_owned_improvements(
             assigned = [a for a in open_tasks if a]
             assert assigned and all(a.startswith(f"{landlord}.") for a in assigned)
             assert len(assigned) >= len(open_tasks) / 2
+            reviewing = session.scalars(select(Task.assignee).where(Task.landlord == landlord, Task.stage == "2",
+                                                                    Task.status == "open")).all()
+            assert reviewing and set(reviewing) == {f"{landlord}.stage2_reviewer"}, "stage 2 work for the reviewer"
+            analyst = session.scalars(select(User).where(User.username == f"{landlord}.analyst")).one()
+            assert analyst.roles == ["analyst"] and analyst.landlords == [landlord]
         lessons = session.execute(select(LessonLearnt.landlord, LessonLearnt.owner, LessonLearnt.due_on,
                                          LessonLearnt.status)).all()
         assert {row.landlord for row in lessons} == {"great_places", "brighter_places", "harrogate"}
@@ -127,6 +132,30 @@ def _inbox_references(web, query: str) -> set[str]:
         if f"page={page + 1}" not in html:
             return found
         page += 1
+
+
+def test_each_dashboard_figure_lists_exactly_the_rows_it_counts(landlords_demo):
+    """The list behind a figure (the managers' "complaints behind the figure" page) holds as many rows as the
+    figure says, for all landlords together and for each, for every deadline and every task waited at."""
+    from workflow_app.reporting.measures import Scope, behind_figure, dashboard
+
+    runtime, _, _ = landlords_demo
+    every = tuple(runtime.landlords[slug] for slug in sorted(runtime.landlords))
+    with runtime.sessions() as session:
+        for scope in (Scope(every), *(Scope((landlord,)) for landlord in every)):
+            board = dashboard(session, scope, DEMO_NOW)
+            for figure in ("overdue", "due_soon"):
+                rows = behind_figure(session, scope, figure, now=DEMO_NOW)
+                assert len(rows) == board[figure], (scope.slugs, figure)
+                for deadline in board["deadlines"]:
+                    assert len(behind_figure(session, scope, figure, key=deadline["key"], now=DEMO_NOW)) \
+                        == deadline[figure]
+            assert (board["overdue"] and board["due_soon"]) or len(scope.slugs) == 1
+            for place in (w for w in board["waiting"] if w["element_id"]):
+                at = {"landlord": place["landlord"], "element": place["element_id"], "now": DEMO_NOW}
+                waiting = behind_figure(session, scope, "waiting", **at)
+                assert len(waiting) == place["count"] and {r["landlord"] for r in waiting} == {place["landlord"]}
+                assert len(behind_figure(session, scope, "waiting_overdue", **at)) == place["overdue"]
 
 
 # What each page is asked with beyond its path: the choices that make it do its work (a landlord, all of them,

@@ -40,7 +40,7 @@ from workflow_app.rules import clock
 from workflow_app.rules.calendar import calendar_for, end_of_london_day, london_date
 from workflow_app.rules.errors import InvalidInput, NotFound
 from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
-from workflow_app.rules.vocabulary import DEADLINE_NAMES, STAGE_NAMES, DeadlineKey
+from workflow_app.rules.vocabulary import CATEGORY_NAMES, CHANNEL_NAMES, DEADLINE_NAMES, STAGE_NAMES, DeadlineKey
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 # What residents and staff send as evidence; the type is taken from this list, never from the upload.
@@ -262,6 +262,7 @@ def case_page(session: Session, casework: Casework, reference: str, user: User) 
     instance = casework.instance_of(complaint)
     tasks = list(session.scalars(select(Task).where(Task.complaint_id == complaint.id)
                                  .order_by(Task.created_at, Task.id)))
+    history = audit.history(session, complaint)
     return {
         "complaint": complaint, "landlord": landlord, "version": version,
         "stage_name": STAGE_NAMES.get(complaint.stage, complaint.stage),
@@ -288,12 +289,82 @@ def case_page(session: Session, casework: Casework, reference: str, user: User) 
             .where(Attachment.complaint_id == complaint.id).order_by(Attachment.id)).all(),
         "support": list(session.scalars(select(SupportNeeds).where(SupportNeeds.complaint_id == complaint.id)
                                         .order_by(SupportNeeds.id))),
-        "history": audit.history(session, complaint),
+        "history": history,
+        "history_in_words": history_in_words(instance.definition, history),
         "events": _events_offered(complaint, instance),
         "marks": _named(instance.definition, diagram_marks(casework, complaint)),
         "linked": (linked := linked_clocks(session, casework, complaint)),
         "hazard_offered": hazards.hazard_offered(complaint) and not linked,
     }
+
+
+EVENT_NAMES: dict[str, str] = {
+    "complaint_logged": "Complaint logged", "stage_changed": "Moved to a new stage", "closed": "Complaint closed",
+    "task_ready": "Task ready", "task_claimed": "Task claimed", "task_assigned": "Task assigned",
+    "task_released": "Task released", "task_completed": "Task completed", "task_cancelled": "Task no longer needed",
+    "deadline_set": "Deadline set", "deadline_met": "Deadline met", "deadline_missed": "Deadline missed",
+    "deadline_cancelled": "Deadline no longer running", "timer_fired": "Time reached",
+    "letter_issued": "Letter drafted", "letter_edited": "Letter edited", "letter_sent": "Letter sent",
+    "letter_set_aside": "Letter set aside", "letter_email_retried": "Letter's email tried again",
+    "event_received": "Received from outside", "event_delivered": "Received from outside",
+    "note_added": "Note added", "attachment_added": "Attachment added",
+    "support_needs_recorded": "Adjustments and support needs recorded",
+    "process_version_moved": "Moved to another version of the process",
+    "incident_opened": "Problem in the process found", "incident_resolved": "Problem in the process resolved",
+}
+"""What the case page's history calls each kind of audit event (any other is shown in words from its name)."""
+
+_DETAIL_LABELS = {
+    "element_id": "step", "name": "task", "key": "deadline", "due_at": "due", "met_by": "met by",
+    "assignee": "to", "previous": "before", "template": "letter", "sent_to": "sent to",
+    "received_at": "received", "definition_version": "process version", "received_earlier_reason": "why earlier",
+}
+_WORDS_WITH_UNDERSCORES = {"template", "outcome", "role", "met_by"}
+_NOT_SHOWN = {"data", "task_id", "letter_id", "content_hash", "pending", "attachment_id", "note_id"}
+
+
+def history_in_words(definition, events: list[AuditEvent]) -> list[dict[str, Any]]:
+    """The audit trail as people read it: each event's kind, and its details labelled in words, with the
+    diagram's names for its steps and the vocabulary's for deadlines, stages, channels and categories."""
+    rows = []
+    for event in events:
+        details = dict(event.details)
+        if details.get("name") and details.get("element_id"):
+            details.pop("element_id")               # a task's own name says which step it is
+        shown = []
+        for key, value in details.items():
+            if key in _NOT_SHOWN or value is None or value == "":
+                continue
+            words = _detail_in_words(definition, event.type, key, value)
+            if words is not None:
+                shown.append((_DETAIL_LABELS.get(key, key.replace("_", " ")), words))
+        rows.append({"at": event.at, "actor": event.actor,
+                     "what": EVENT_NAMES.get(event.type, event.type.replace("_", " ").capitalize()),
+                     "details": shown})
+    return rows
+
+
+def _detail_in_words(definition, kind: str, key: str, value: Any) -> Any:
+    if key == "element_id":
+        element = definition.elements.get(value)
+        return element.name if element is not None and element.name else value.replace("_", " ")
+    if key == "key":
+        return DEADLINE_NAMES.get(value, value.replace("_", " "))
+    if key == "stage":
+        return STAGE_NAMES.get(value, value)
+    if key == "channel":
+        return CHANNEL_NAMES.get(value, value).lower()
+    if key == "category":
+        return CATEGORY_NAMES.get(value, value)
+    if isinstance(value, bool):
+        return "yes" if value else None if key in ("late", "extended") else "no"
+    if isinstance(value, str) and key.endswith("_at"):
+        return _instant(value) or value
+    if isinstance(value, str) and (key in _WORDS_WITH_UNDERSCORES or (key == "name" and kind.startswith("event_"))):
+        return value.replace("_", " ")
+    if isinstance(value, list):
+        return ", ".join(str(item).replace("_", " ") for item in value)
+    return value
 
 
 def linked_clocks(session: Session, casework: Casework, case: Complaint) -> list[dict[str, Any]]:

@@ -420,6 +420,45 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
     }
 
 
+BEHIND_FIGURES = {"overdue": "Deadlines overdue", "due_soon": "Deadlines due within 2 working days",
+                  "waiting": "Complaints waiting at a task", "waiting_overdue": "Overdue work waiting at a task"}
+"""The dashboard's figures a manager can open: the rows each counts, one by one."""
+
+
+def behind_figure(session: Session, scope: Scope, figure: str, key: str | None = None,
+                  landlord: str | None = None, element: str | None = None,
+                  now: datetime | None = None) -> list[dict[str, Any]]:
+    """The rows a dashboard figure counts, each with its complaint's reference, by the same clauses as
+    `dashboard`: so a figure and its list always agree. `overdue` and `due_soon` are running duties (of
+    one deadline `key`, or all); `waiting` and `waiting_overdue` are open tasks at a diagram element."""
+    now = now or clock.now()
+    slugs = scope.slugs if landlord is None else [s for s in scope.slugs if s == landlord]
+    if figure in ("overdue", "due_soon"):
+        nation = scope.landlords[0].nation if scope.landlords else "ENG"
+        soon = calendar_for(nation).working_days_after(now, 2)
+        opened, missed = Deadline.running_clauses()
+        when = (and_(or_(opened, missed), Deadline.due_at < now) if figure == "overdue"
+                else and_(opened, Deadline.due_at >= now, Deadline.due_at <= soon))
+        query = (select(Complaint.reference, Complaint.landlord, Deadline.key, Deadline.stage, Deadline.due_at,
+                        Deadline.extended)
+                 .join(Complaint, and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs),
+                                       Complaint.status == ComplaintStatus.OPEN))
+                 .where(when, Deadline.key.in_(sorted(DUTY_KEYS - HAZARD_KEYS))))
+        if key:
+            query = query.where(Deadline.key == key)
+        return [row._asdict() for row in session.execute(query.order_by(Deadline.due_at, Complaint.reference))]
+    if figure in ("waiting", "waiting_overdue"):
+        open_task = Task.overdue_clause(now) if figure == "waiting_overdue" else Task.status == OPEN
+        query = (select(Complaint.reference, Task.landlord, Task.id.label("task_id"), Task.name, Task.assignee,
+                        Task.stage, Task.due_at)
+                 .join(Complaint, Complaint.id == Task.complaint_id)
+                 .where(open_task, Task.landlord.in_(slugs)))
+        if element:
+            query = query.where(Task.element_id == element)
+        return [row._asdict() for row in session.execute(query.order_by(Task.due_at, Complaint.reference))]
+    raise ValueError(f"no dashboard figure {figure}")
+
+
 def _complaints_only() -> ColumnElement[bool]:
     """Complaints under the Code, not the hazard cases run beside them (Awaab's Law), which every complaint
     figure leaves out."""

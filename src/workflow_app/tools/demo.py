@@ -1,7 +1,8 @@
 """Demo data for a first look: every landlord's process deployed, a few users, a few complaints.
 
 Each landlord new to the demo gets thirteen months of past complaints worked through its
-process, then three current ones; most open tasks are assigned to its demo people, and the
+process (one of them escalated and awaiting its stage 2 review), then three current ones; most
+open tasks are assigned to its demo people (stage 2 work to its stage 2 reviewer), and the
 lessons from the past complaints are given owners, due dates and statuses.
 
 Safe to run again: it only adds what is missing.
@@ -23,6 +24,7 @@ from workflow_app.rules import clock
 from workflow_app.rules.errors import Forbidden, InvalidInput
 from workflow_app.rules.roles import Role
 from workflow_app.rules.statuses import LessonStatus, TaskStatus
+from workflow_app.rules.vocabulary import Stage
 
 DEMO_PASSWORD = "demo"
 DEMO_ACKNOWLEDGEMENT = ("Demo data: each landlord's policy is modelled as written, so the Code check's findings "
@@ -32,6 +34,8 @@ DEMO_COMPLAINTS = (   # oldest first, so that references run in order of receipt
     (4, "email", "complaint_handling", "Nobody called back about the boiler repair as promised"),
     (1, "phone", "property_condition", "Damp and mould in the back bedroom, reported twice before"),
 )
+TEAM = (Role.CASEWORKER, Role.COMPLAINTS_OFFICER, Role.STAGE2_REVIEWER, Role.MANAGER, Role.ANALYST)
+"""Each landlord's demo people, one per role: `<landlord>.<role>`."""
 IMPROVEMENT_OWNERS = ("Head of Repairs", "Customer Experience Manager", "Neighbourhood Services Lead",
                       "Complaints Lead")
 
@@ -54,7 +58,7 @@ def load_demo(runtime: Runtime) -> Iterator[str]:
     fresh = []
     for landlord in deployed:
         with runtime.sessions.begin() as session:
-            for role in (Role.CASEWORKER, Role.COMPLAINTS_OFFICER, Role.STAGE2_REVIEWER, Role.MANAGER):
+            for role in TEAM:
                 _user(session, f"{landlord}.{role}", f"{role.replace('_', ' ').title()} ({landlord})",
                       [role], [landlord])
             if not session.scalar(select(func.count(Complaint.id)).where(Complaint.landlord == landlord)):
@@ -74,19 +78,26 @@ def load_demo(runtime: Runtime) -> Iterator[str]:
         yield f"{landlord}: {_plan_improvements(runtime, landlord, admin)} lessons given an owner and a due date"
     measured, _ = bring_up_to_date(runtime.sessions, runtime.landlords)
     yield f"reports: {measured} responses measured (the scheduler keeps them up to date from here)"
-    yield (f"users: admin and <landlord>.caseworker / .complaints_officer / .stage2_reviewer / .manager,"
-           f" password {DEMO_PASSWORD!r}")
+    yield (f"users: admin and <landlord>.{' / .'.join(TEAM)}, password {DEMO_PASSWORD!r}")
 
 
 def _share_out_tasks(runtime: Runtime, landlord: str, manager: User) -> int:
-    """Assign most open tasks, in turn, to the landlord's demo people who may do them; leave every fourth."""
+    """Assign most open tasks, in turn, to the landlord's demo people who may do them; leave every fourth
+    before stage 2. Stage 2 work goes to the landlord's stage 2 reviewer, as the Code's 6.13 separation asks."""
     team = [f"{landlord}.{role}" for role in (Role.CASEWORKER, Role.COMPLAINTS_OFFICER, Role.STAGE2_REVIEWER)]
     with runtime.sessions() as session:
-        task_ids = session.scalars(select(Task.id).join(Complaint, Complaint.id == Task.complaint_id)
-                                   .where(Complaint.landlord == landlord, Task.status == TaskStatus.OPEN)
-                                   .order_by(Task.created_at, Task.id)).all()
+        tasks = session.execute(select(Task.id, Task.stage).join(Complaint, Complaint.id == Task.complaint_id)
+                                .where(Complaint.landlord == landlord, Task.status == TaskStatus.OPEN)
+                                .order_by(Task.created_at, Task.id)).all()
     assigned = 0
-    for turn, task_id in enumerate(task_ids):
+    for turn, (task_id, stage) in enumerate(tasks):
+        if stage == Stage.TWO:
+            try:
+                runtime.tasks.assign(task_id, f"{landlord}.{Role.STAGE2_REVIEWER}", manager)
+                assigned += 1
+                continue
+            except (InvalidInput, Forbidden):   # a stage 2 task for another role (a director's oversight)
+                pass
         if turn % 4 == 3:
             continue
         for person in team[turn % len(team):] + team[:turn % len(team)]:

@@ -75,6 +75,8 @@ class Plan:
     compensation: int
     extended: bool = False
     escalated: bool = False
+    awaiting_review: bool = False
+    """Escalated, with its stage 2 review left for the landlord's stage 2 reviewer to do today."""
     reference: str | None = None
     scheduled: set[str] = field(default_factory=set)
 
@@ -98,6 +100,7 @@ def add_history(runtime: Runtime, logger: User, now: datetime | None = None, see
     if not eligible:
         return
     plans = [_plan(rng, slug, now) for slug in eligible for _ in range(COMPLAINTS_PER_LANDLORD)]
+    plans += [_awaiting_review(slug, now) for slug in eligible]
     run = ComplaintRun(runtime, min(p.received_at for p in plans) - timedelta(minutes=1))
     reviewer = run.person("demo.reviewer", [Role.STAGE2_REVIEWER, Role.COMPLAINTS_OFFICER], eligible,
                           "Demo Reviewer (stage 2)")
@@ -107,7 +110,8 @@ def add_history(runtime: Runtime, logger: User, now: datetime | None = None, see
         for index, plan in enumerate(plans):
             history.plan(index, plan.received_at, ("log",))
         run.play(now - timedelta(hours=12))
-    yield f"demo history: {history.logged} past complaints worked through their landlords' processes"
+    yield (f"demo history: {history.logged} past complaints worked through their landlords' processes"
+           f" ({len(eligible)} of them awaiting a stage 2 review)")
 
 
 class _History:
@@ -167,6 +171,14 @@ def _plan(rng: random.Random, landlord: str, now: datetime) -> Plan:
                 escalate=not refuse and rng.random() < 0.25,
                 survey=rng.choice(["very_satisfied", "satisfied", "satisfied", "neutral", "dissatisfied", "no_reply"]),
                 remedies=remedies, compensation=rng.choice([50, 75, 100, 250]) if "financial_remedy" in remedies else 0)
+
+
+def _awaiting_review(landlord: str, now: datetime) -> Plan:
+    """A complaint received six weeks ago, answered at stage 1 and escalated, whose stage 2 review is still to do."""
+    received = (now - timedelta(days=42)).replace(hour=10, minute=0, second=0, microsecond=0)
+    return Plan(landlord=landlord, received_at=received, category="property_condition", channel="phone",
+                refuse=False, informal=False, late_acknowledgement=False, extend=False, late_response=False,
+                escalate=True, survey="dissatisfied", remedies=["apology"], compensation=0, awaiting_review=True)
 
 
 def _act(run: ComplaintRun, plan: Plan, action: tuple, people: tuple[User, User, User], rng: random.Random,
@@ -273,6 +285,8 @@ def _answer(plan: Plan, element_id: str, form_id: str | None, source: Mapping[st
     if form_id.startswith("director_oversight"):
         return 1, {"oversight_decision": "approve"}
     if form_id.startswith("stage2_response"):
+        if plan.awaiting_review:
+            return None
         return rng.randint(8, 16), {
             "stage2_decision": "respond", "stage2_steps_taken": "Read the file and met the resident.",
             "final_outcome": rng.choice(["upheld", "partly_upheld", "not_upheld"]),

@@ -158,7 +158,7 @@ def page(template: str, **context: Any) -> str:
 def dashboard():
     scope, choice = chosen()
     with runtime().sessions() as session:
-        board = reporting.dashboard(session, scope)
+        board = with_figure_links(reporting.dashboard(session, scope), choice)
     return page("manager/dashboard.html", board=board, scope=scope, choice=choice,
                 source=url_for("manager.dashboard_json", landlord=choice),
                 refresh=current_app.config.get("MANAGER_REFRESH_SECONDS", REFRESH_SECONDS))
@@ -166,9 +166,9 @@ def dashboard():
 
 @bp.get("/dashboard.json")
 def dashboard_json():
-    scope, _ = chosen()
+    scope, choice = chosen()
     with runtime().sessions() as session:
-        board = reporting.dashboard(session, scope)
+        board = with_figure_links(reporting.dashboard(session, scope), choice)
     names = {slug: landlord.display_name for slug, landlord in runtime().landlords.items()}
     for row in board["by_landlord"]:
         row["name"] = names.get(row["landlord"], row["landlord"])
@@ -177,6 +177,40 @@ def dashboard_json():
     for row in board["deadlines"]:
         row["name"] = DEADLINE_NAMES.get(row["key"], row["key"])
     return jsonify(board)
+
+
+def with_figure_links(board: dict[str, Any], choice: str) -> dict[str, Any]:
+    """Each figure that counts complaints links to the list of them (`figure`): `<field>_href` beside it."""
+    def link(figure: str, landlord: str = choice, **narrower: str) -> str:
+        return url_for("manager.figure", figure=figure, landlord=landlord, **narrower)
+
+    board["overdue_href"], board["due_soon_href"] = link("overdue"), link("due_soon")
+    for row in board["deadlines"]:
+        row["overdue_href"], row["due_soon_href"] = link("overdue", key=row["key"]), link("due_soon", key=row["key"])
+    for row in board["waiting"]:
+        if row["element_id"]:
+            row["name_href"] = row["count_href"] = link("waiting", row["landlord"], element=row["element_id"])
+            row["overdue_href"] = link("waiting_overdue", row["landlord"], element=row["element_id"])
+    return board
+
+
+@bp.get("/dashboard/complaints")
+def figure():
+    """The complaints behind one of the dashboard's figures, each linked to its case page."""
+    scope, choice = chosen()
+    figure = request.args.get("figure", "overdue")
+    if figure not in reporting.BEHIND_FIGURES:
+        raise NotFound(f"no dashboard figure {figure}")
+    key = request.args.get("key") or None
+    element = request.args.get("element") or None
+    with runtime().sessions() as session:
+        rows = reporting.behind_figure(session, scope, figure, key=key, element=element)
+        names = reporting.element_names(session, scope) if element else {}
+    about = DEADLINE_NAMES.get(key, key) if key else None
+    if element:
+        about = next((name for (_, e), name in names.items() if e == element), element)
+    return page("manager/figure.html", scope=scope, choice=choice, figure=figure,
+                title=reporting.BEHIND_FIGURES[figure], about=about, rows=rows)
 
 
 # --- performance --------------------------------------------------------------------------------------
