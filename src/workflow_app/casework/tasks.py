@@ -121,8 +121,33 @@ class TaskService:
                 except TaskNotOpen:
                     raise Conflict(f"task {task_id} is no longer open") from None
 
-            self.casework.act(session, complaint, instance, user.username, move, open_tasks=open_tasks)
-            return {"task": task.id, "status": TaskStatus.COMPLETED, "reference": complaint.reference}
+            action = self.casework.act(session, complaint, instance, user.username, move, open_tasks=open_tasks)
+            owner = task.assignee or user.username
+            handed = self._hand_on(session, complaint, instance, task, action.tasks_ready, owner, user.username)
+            return {"task": task.id, "status": TaskStatus.COMPLETED, "reference": complaint.reference,
+                    "next_task": handed[0].id if handed and owner == user.username else None}
+
+    def _hand_on(self, session: Session, complaint: Complaint, instance: Instance, done: Task,
+                 ready: list[Task], owner: str, actor: str) -> list[Task]:
+        """The next task comes to the case owner: each task made ready at the completed task's stage is
+        assigned to them, unless the diagram keeps it with the team or the owner may not do it (their roles,
+        Code 6.13's separation). Audited, in the completing transaction."""
+        candidates = [t for t in ready if t.stage == done.stage
+                      and not instance.definition.element(t.element_id).goes_to_team]
+        if not candidates:
+            return []
+        person = session.scalars(select(User).where(User.username == owner)).first()
+        if person is None or not person.may_see(complaint.landlord):
+            return []
+        handed = []
+        for task in candidates:
+            if not may_work(person, task) or self._separation_breach(session, complaint, task, owner):
+                continue
+            task.assignee = owner
+            audit.record(session, complaint, "task_assigned", actor, task_id=task.id, element_id=task.element_id,
+                         assignee=owner, previous=None, reason="next_task")
+            handed.append(task)
+        return handed
 
     @staticmethod
     def _validated(instance: Instance, task: Task, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -146,28 +171,57 @@ class TaskService:
         """Claim (assignee = yourself), release (None) or reassign a task; audited."""
         with transaction(self.sessions) as session:
             task, complaint, _ = self._task(session, task_id, user)
-            if task.status != TaskStatus.OPEN:
-                raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
-            supervising = roles.may_supervise(user.roles)
-            if assignee not in (None, user.username) and not supervising:
-                raise Forbidden("only a manager may assign a task to someone else")
-            if assignee is None and task.assignee not in (None, user.username) and not supervising:
-                raise Forbidden(f"this task is assigned to {task.assignee}")
-            if assignee is not None:
-                target = session.scalars(select(User).where(User.username == assignee)).first()
-                if target is None or not target.may_see(complaint.landlord):
-                    raise InvalidInput({"assignee": f"no user {assignee} works for this landlord"})
-                if not may_work(target, task):
-                    raise InvalidInput({"assignee": f"{assignee} does not have the {task.role} role"})
-                breach = self._separation_breach(session, complaint, task, assignee)
-                if breach:
-                    raise Forbidden(breach)
-            previous, task.assignee = task.assignee, assignee
-            kind = "task_claimed" if assignee == user.username else "task_released" if assignee is None \
-                else "task_assigned"
-            audit.record(session, complaint, kind, user.username, task_id=task.id, element_id=task.element_id,
-                         assignee=assignee, previous=previous)
+            self._assign(session, task, complaint, assignee, user)
             return task_body(task)
+
+    def assign_many(self, task_ids: list[str], assignee: str, user: User) -> list[dict[str, Any]]:
+        """A manager reassigns several tasks at once: each is checked as one assignment is, each gets its audit
+        event, and all change in one transaction or, when any is refused, none (the refusals named by task)."""
+        if not roles.may_supervise(user.roles):
+            raise Forbidden("only a manager may assign tasks to someone else")
+        task_ids = list(dict.fromkeys(task_ids))
+        if not task_ids:
+            raise InvalidInput({"tasks": "Choose at least one task"})
+        if not assignee:
+            raise InvalidInput({"assignee": "Choose who the tasks go to"})
+        refused: dict[str, str] = {}
+        with transaction(self.sessions) as session:
+            done = []
+            for task_id in task_ids:
+                try:
+                    task, complaint, _ = self._task(session, task_id, user)
+                    self._assign(session, task, complaint, assignee, user)
+                except (NotFound, Conflict, Forbidden, InvalidInput) as error:
+                    messages = error.errors.values() if isinstance(error, InvalidInput) else [[str(error)]]
+                    refused[task_id] = " ".join(m for ms in messages for m in ms)
+                else:
+                    done.append(task_body(task))
+            if refused:
+                raise InvalidInput(refused)
+            return done
+
+    def _assign(self, session: Session, task: Task, complaint: Complaint, assignee: str | None, user: User) -> None:
+        if task.status != TaskStatus.OPEN:
+            raise Conflict(f"task {task.id} is no longer open (it is {task.status})")
+        supervising = roles.may_supervise(user.roles)
+        if assignee not in (None, user.username) and not supervising:
+            raise Forbidden("only a manager may assign a task to someone else")
+        if assignee is None and task.assignee not in (None, user.username) and not supervising:
+            raise Forbidden(f"this task is assigned to {task.assignee}")
+        if assignee is not None:
+            target = session.scalars(select(User).where(User.username == assignee)).first()
+            if target is None or not target.may_see(complaint.landlord):
+                raise InvalidInput({"assignee": f"no user {assignee} works for this landlord"})
+            if not may_work(target, task):
+                raise InvalidInput({"assignee": f"{assignee} does not have the {task.role} role"})
+            breach = self._separation_breach(session, complaint, task, assignee)
+            if breach:
+                raise Forbidden(breach)
+        previous, task.assignee = task.assignee, assignee
+        kind = "task_claimed" if assignee == user.username else "task_released" if assignee is None \
+            else "task_assigned"
+        audit.record(session, complaint, kind, user.username, task_id=task.id, element_id=task.element_id,
+                     assignee=assignee, previous=previous)
 
     # --- inbox ---------------------------------------------------------------------------
 

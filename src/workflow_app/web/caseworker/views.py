@@ -126,6 +126,23 @@ def assign(task_id: str):
     return redirect(back)
 
 
+@bp.post("/tasks/assign")
+def assign_many():
+    """A manager reassigns the tasks ticked in the inbox to one person: all of them, or none and why."""
+    chosen = request.form.getlist("task_ids")
+    assignee = request.form.get("assignee") or ""
+    back = _back(url_for("caseworker.inbox"))
+    try:
+        done = runtime().tasks.assign_many(chosen, assignee, me())
+    except InvalidInput as error:
+        flash("No task was reassigned. " + " ".join(
+            f"{key}: {' '.join(messages)}" if key not in ("tasks", "assignee") else " ".join(messages)
+            for key, messages in error.errors.items()), "error")
+        return redirect(back)
+    flash(f"{len(done)} task{'s' if len(done) != 1 else ''} assigned to {assignee}.", "success")
+    return redirect(back)
+
+
 # --- log a complaint ---------------------------------------------------------------------
 
 @bp.route("/complaints/new", methods=["GET", "POST"])
@@ -216,8 +233,9 @@ def task(task_id: str):
             except (Forbidden, Conflict) as error:
                 errors, status = {"_form": [str(error)]}, error.status
             else:
-                flash("Task completed.", "success")
-                return redirect(_after_task(result["reference"]))
+                flash("Task completed." + (" The complaint's next task is yours." if result.get("next_task")
+                                           else ""), "success")
+                return redirect(_after_task(result["reference"], result.get("next_task")))
         else:
             status = 400
     with runtime().sessions() as session:
@@ -228,14 +246,15 @@ def task(task_id: str):
                            unsent=unsent, may_work=may_work(me(), page["task"])), status
 
 
-def _after_task(reference: str) -> str:
-    """Straight to a letter the task issued, else back to the case."""
+def _after_task(reference: str, next_task: str | None = None) -> str:
+    """Straight to a letter the task issued, else back to the case (to its "Next task" button when the
+    complaint's next task came to you)."""
     with runtime().sessions() as session:
         complaint = case_record.complaint_for(session, reference, me())
         unsent = letters().unsent_required(session, complaint.id)
     if unsent:
         return url_for("caseworker.letter", letter_id=unsent[0].id)
-    return url_for("caseworker.case", reference=reference)
+    return url_for("caseworker.case", reference=reference) + ("#next-task" if next_task else "")
 
 
 # --- letters -----------------------------------------------------------------------------

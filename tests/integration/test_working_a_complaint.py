@@ -1,0 +1,171 @@
+"""Working a complaint through the services, on both databases: the next task comes to the case owner,
+managers reassign several tasks at once."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import make_user, send_letters
+from tests.integration.test_complaints import at, log, open_task
+from workflow_app.casework.models import AuditEvent, Task, User
+from workflow_app.rules.errors import Forbidden, InvalidInput
+
+
+def task_row(runtime, task_id: str) -> Task:
+    with runtime.sessions() as session:
+        task = session.get(Task, task_id)
+        session.expunge(task)
+        return task
+
+
+def events(runtime, kind: str) -> list[dict]:
+    with runtime.sessions() as session:
+        return [e.details for e in session.scalars(select(AuditEvent).where(AuditEvent.type == kind)
+                                                   .order_by(AuditEvent.id))]
+
+
+def acknowledge(runtime, reference, user, virtual_clock) -> dict:
+    virtual_clock.set(at("2026-12-24T10:00:00+00:00"))
+    result = runtime.tasks.complete(open_task(runtime, reference, "acknowledge"), {"complaint_definition": "Leak"},
+                                    user)
+    send_letters(runtime, reference, user)
+    return result
+
+
+# --- the next task comes to you ------------------------------------------------------------------------------
+
+def test_the_next_task_at_the_same_stage_goes_to_whoever_completed_the_last(officer, caseworker, deployed,
+                                                                          virtual_clock):
+    reference = log(deployed, officer)
+
+    result = acknowledge(deployed, reference, caseworker, virtual_clock)
+
+    respond1 = open_task(deployed, reference, "respond1")
+    assert result["next_task"] == respond1
+    assert task_row(deployed, respond1).assignee == "carl"
+    [handed] = events(deployed, "task_assigned")
+    assert handed == {"task_id": respond1, "element_id": "respond1", "assignee": "carl", "previous": None,
+                      "reason": "next_task"}
+
+
+def test_the_next_task_goes_to_the_case_owner_when_a_manager_steps_in(officer, caseworker, deployed,
+                                                                      virtual_clock):
+    reference = log(deployed, officer)
+    deployed.tasks.assign(open_task(deployed, reference, "acknowledge"), "carl", caseworker)
+    manager = make_user(deployed, "mandy", ["manager"])
+
+    result = acknowledge(deployed, reference, manager, virtual_clock)
+
+    respond1 = open_task(deployed, reference, "respond1")
+    assert task_row(deployed, respond1).assignee == "carl"
+    assert result["next_task"] is None      # not the manager's: carl's, and carl is not the one asking
+
+
+def test_stage_2_goes_to_the_stage_2_team_never_to_the_stage_1_person(officer, reviewer, deployed, virtual_clock):
+    reference = log(deployed, officer)
+    acknowledge(deployed, reference, reviewer, virtual_clock)
+    virtual_clock.set(at("2027-01-07T10:00:00+00:00"))
+    result = deployed.tasks.complete(open_task(deployed, reference, "respond1"),
+                                     {"decision": "respond", "outcome": "not_upheld"}, reviewer)
+    send_letters(deployed, reference, reviewer)
+    assert result["next_task"] is None
+    virtual_clock.set(at("2027-01-20T09:00:00+00:00"))
+    deployed.complaints.send_event(reference, "escalation_requested", {}, officer)
+    acknowledge2 = open_task(deployed, reference, "acknowledge2")
+    assert task_row(deployed, acknowledge2).assignee is None     # an event made it ready: the stage 2 team's
+
+    result = deployed.tasks.complete(acknowledge2, {"complaint_definition": "Leak"}, reviewer)
+
+    # rita did stage 1's response, so Code 6.13 keeps the stage 2 response from her
+    respond2 = open_task(deployed, reference, "respond2")
+    assert result["next_task"] is None and task_row(deployed, respond2).assignee is None
+    assert all(e.get("reason") != "next_task" or e["task_id"] != respond2 for e in events(deployed, "task_assigned"))
+
+
+def test_a_stage_2_reviewer_who_did_not_do_stage_1_gets_the_stage_2_response(officer, caseworker, deployed,
+                                                                            virtual_clock):
+    reference = log(deployed, officer)
+    acknowledge(deployed, reference, caseworker, virtual_clock)
+    virtual_clock.set(at("2027-01-07T10:00:00+00:00"))
+    deployed.tasks.complete(open_task(deployed, reference, "respond1"),
+                            {"decision": "respond", "outcome": "not_upheld"}, caseworker)
+    send_letters(deployed, reference, caseworker)
+    virtual_clock.set(at("2027-01-20T09:00:00+00:00"))
+    deployed.complaints.send_event(reference, "escalation_requested", {}, officer)
+    steve = make_user(deployed, "steve", ["stage2_reviewer"])
+
+    result = deployed.tasks.complete(open_task(deployed, reference, "acknowledge2"), {"complaint_definition": "x"},
+                                     steve)
+
+    assert result["next_task"] == open_task(deployed, reference, "respond2")
+    assert task_row(deployed, result["next_task"]).assignee == "steve"
+
+
+def test_a_task_the_completer_has_no_role_for_stays_with_its_team(officer, deployed, virtual_clock):
+    reference = log(deployed, officer)
+    manager = make_user(deployed, "mandy", ["manager"])
+    deployed.tasks.assign(open_task(deployed, reference, "acknowledge"), "olive", manager)
+    # olive owns the task, then loses the caseworker role that stage 1's response needs
+    with deployed.sessions.begin() as session:
+        session.scalars(select(User).where(User.username == "olive")).one().roles = ["complaints_officer"]
+
+    acknowledge(deployed, reference, manager, virtual_clock)
+
+    assert task_row(deployed, open_task(deployed, reference, "respond1")).assignee is None
+
+
+def test_the_diagram_can_keep_a_task_with_its_team(officer, caseworker, deployed, virtual_clock, monkeypatch):
+    from workflow_app.diagrams.definitions import Element
+    monkeypatch.setattr(Element, "goes_to_team", property(lambda element: element.id == "respond1"))
+    reference = log(deployed, officer)
+
+    result = acknowledge(deployed, reference, caseworker, virtual_clock)
+
+    assert result["next_task"] is None
+    assert task_row(deployed, open_task(deployed, reference, "respond1")).assignee is None
+
+
+# --- managers reassign several tasks at once ---------------------------------------------------------------
+
+def test_a_manager_reassigns_several_tasks_in_one_go_each_audited(officer, caseworker, deployed):
+    references = [log(deployed, officer) for _ in range(3)]
+    tasks = [open_task(deployed, r, "acknowledge") for r in references]
+    manager = make_user(deployed, "mandy", ["manager"])
+
+    done = deployed.tasks.assign_many(tasks[:2], "carl", manager)
+
+    assert [t["id"] for t in done] == tasks[:2]
+    assert [task_row(deployed, t).assignee for t in tasks] == ["carl", "carl", None]
+    assert [(e["task_id"], e["assignee"]) for e in events(deployed, "task_assigned")] == \
+        [(tasks[0], "carl"), (tasks[1], "carl")]
+
+
+def test_one_refused_task_reassigns_none_and_names_it(officer, reviewer, deployed, virtual_clock):
+    stage1 = log(deployed, officer)
+    other = log(deployed, officer)
+    acknowledge(deployed, stage1, reviewer, virtual_clock)
+    virtual_clock.set(at("2027-01-07T10:00:00+00:00"))
+    deployed.tasks.complete(open_task(deployed, stage1, "respond1"),
+                            {"decision": "respond", "outcome": "not_upheld"}, reviewer)
+    send_letters(deployed, stage1, reviewer)
+    deployed.complaints.send_event(stage1, "escalation_requested", {}, officer)
+    manager = make_user(deployed, "mandy", ["manager"])
+    deployed.tasks.complete(open_task(deployed, stage1, "acknowledge2"), {"complaint_definition": "x"}, manager)
+    respond2 = open_task(deployed, stage1, "respond2")
+    fine = open_task(deployed, other, "acknowledge")
+    before = len(events(deployed, "task_assigned"))
+
+    with pytest.raises(InvalidInput) as refused:
+        deployed.tasks.assign_many([fine, respond2], "rita", manager)
+
+    assert list(refused.value.errors) == [respond2] and "6.13" in refused.value.errors[respond2][0]
+    assert task_row(deployed, fine).assignee is None
+    assert len(events(deployed, "task_assigned")) == before
+
+
+def test_only_a_manager_reassigns_in_bulk(officer, caseworker, deployed):
+    task = open_task(deployed, log(deployed, officer), "acknowledge")
+    with pytest.raises(Forbidden):
+        deployed.tasks.assign_many([task], "olive", caseworker)
+    with pytest.raises(InvalidInput, match="Choose at least one task"):
+        deployed.tasks.assign_many([], "olive", make_user(deployed, "mandy", ["manager"]))
