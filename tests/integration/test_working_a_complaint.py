@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import make_user, send_letters
+from tests.integration.test_caseworker import app, post, sign_in, web  # noqa: F401 (fixtures)
 from tests.integration.test_complaints import at, log, open_task
 from workflow_app.casework.models import AuditEvent, Task, User
 from workflow_app.rules.errors import Forbidden, InvalidInput
@@ -169,3 +170,38 @@ def test_only_a_manager_reassigns_in_bulk(officer, caseworker, deployed):
         deployed.tasks.assign_many([task], "olive", caseworker)
     with pytest.raises(InvalidInput, match="Choose at least one task"):
         deployed.tasks.assign_many([], "olive", make_user(deployed, "mandy", ["manager"]))
+
+
+# --- in the browser's forms (the Flask client) -----------------------------------------------------------------
+
+def test_completing_a_task_leads_to_the_next_task_button(web, deployed, virtual_clock):
+    from tests.integration.test_caseworker import log as log_in_page
+    reference = log_in_page(web)
+    acknowledge_id = open_task(deployed, reference, "acknowledge")
+    post(web, f"/tasks/{acknowledge_id}/assign", {"action": "claim"}, "/inbox?view=team")
+
+    done = post(web, f"/tasks/{acknowledge_id}", {"data": '{"complaint_definition": "Leak"}'})
+
+    assert done.status_code == 302
+    letter = web.get(done.headers["Location"])     # the acknowledgement letter comes first
+    assert letter.status_code == 200 and "Next task" not in letter.get_data(as_text=True)
+    case = web.get(f"/complaints/{reference}").get_data(as_text=True)
+    respond1 = open_task(deployed, reference, "respond1")
+    assert 'id="next-task"' in case and f'href="/tasks/{respond1}">Next task' in case
+
+
+def test_a_manager_reassigns_ticked_tasks_from_the_inbox(app, deployed, caseworker, officer):
+    references = [log(deployed, officer) for _ in range(2)]
+    tasks = [open_task(deployed, r, "acknowledge") for r in references]
+    make_user(deployed, "mandy", ["manager"])
+    client = app.test_client()
+    sign_in(client, "mandy")
+    inbox = client.get("/inbox?view=all").get_data(as_text=True)
+    assert 'form="bulk-assign"' in inbox and f'value="{tasks[0]}"' in inbox
+
+    response = post(client, "/tasks/assign", {"task_ids": tasks, "assignee": "carl", "next": "/inbox?view=all"},
+                    "/inbox?view=all")
+
+    assert response.status_code == 302 and response.headers["Location"] == "/inbox?view=all"
+    assert [task_row(deployed, t).assignee for t in tasks] == ["carl", "carl"]
+    assert "2 tasks assigned to carl." in client.get("/inbox?view=all").get_data(as_text=True)
