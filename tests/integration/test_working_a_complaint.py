@@ -2,6 +2,8 @@
 managers reassign several tasks at once."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -205,3 +207,58 @@ def test_a_manager_reassigns_ticked_tasks_from_the_inbox(app, deployed, casework
     assert response.status_code == 302 and response.headers["Location"] == "/inbox?view=all"
     assert [task_row(deployed, t).assignee for t in tasks] == ["carl", "carl"]
     assert "2 tasks assigned to carl." in client.get("/inbox?view=all").get_data(as_text=True)
+
+
+# --- forms start from what is known --------------------------------------------------------------------------
+
+def page_prefill(runtime, task_id, user) -> dict:
+    from workflow_app.casework import case_record
+    with runtime.sessions() as session:
+        return case_record.task_page(session, runtime.casework, task_id, user)["prefill"]
+
+
+def test_a_form_starts_from_what_was_given_when_logging_and_at_earlier_stages(officer, caseworker, deployed,
+                                                                             virtual_clock):
+    reference = log(deployed, officer, outcomes_sought="A dry roof and an apology")
+    acknowledge_id = open_task(deployed, reference, "acknowledge")
+
+    assert page_prefill(deployed, acknowledge_id, caseworker) == {"outcomes_sought": "A dry roof and an apology"}
+
+    virtual_clock.set(at("2026-12-24T10:00:00+00:00"))
+    deployed.tasks.complete(acknowledge_id, {"complaint_definition": "The roof leaks over the bedroom",
+                                             "outcomes_sought": "A dry roof"}, caseworker)
+    send_letters(deployed, reference, caseworker)
+    virtual_clock.set(at("2027-01-07T10:00:00+00:00"))
+    deployed.tasks.complete(open_task(deployed, reference, "respond1"),
+                            {"decision": "respond", "outcome": "not_upheld"}, caseworker)
+    send_letters(deployed, reference, caseworker)
+    deployed.complaints.send_event(reference, "escalation_requested", {}, officer)
+
+    # stage 2's acknowledgement (the same form) starts from stage 1's answers, not from the logged text
+    assert page_prefill(deployed, open_task(deployed, reference, "acknowledge2"), caseworker) == {
+        "complaint_definition": "The roof leaks over the bedroom", "outcomes_sought": "A dry roof"}
+
+
+def test_stage_2_and_adjustment_fields_are_carried_forward_from_their_sources():
+    from types import SimpleNamespace
+
+    from workflow_app.casework.case_record import known_answers
+    from workflow_app.diagrams.forms import load_form
+    forms = Path(__file__).parents[2] / "forms"
+    complaint = SimpleNamespace(outcomes_sought="Repairs done")
+    support = SimpleNamespace(adjustments="Large print letters")
+
+    acknowledge = known_answers(load_form(forms / "acknowledge_complaint.json"), complaint, {}, support)
+    escalation = known_answers(load_form(forms / "acknowledge_escalation.json"), complaint,
+                               {"complaint_definition": "Damp in the kitchen", "received_at": "2026-12-23"}, None)
+
+    assert acknowledge == {"outcomes_sought": "Repairs done", "reasonable_adjustments": "Large print letters"}
+    assert escalation["stage2_definition"] == "Damp in the kitchen"
+    assert escalation["stage2_outcomes_sought"] == "Repairs done"
+
+
+def test_the_task_page_hands_the_known_answers_to_the_form(web, deployed):
+    from tests.integration.test_caseworker import log as log_in_page
+    reference = log_in_page(web, outcomes_sought="Fix the roof before winter")
+    page = web.get(f"/tasks/{open_task(deployed, reference, 'acknowledge')}").get_data(as_text=True)
+    assert '<script type="application/json" id="form-data">{"outcomes_sought": "Fix the roof before winter"}' in page

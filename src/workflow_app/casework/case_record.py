@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from workflow_app.casework import audit
 from workflow_app.casework.complaints import transaction
 from workflow_app.casework.engine import Casework, load_definition
+from workflow_app.casework.instances import TaskNotOpen
 from workflow_app.casework.models import (
     Attachment,
     AuditEvent,
@@ -34,6 +35,7 @@ from workflow_app.casework.models import (
     Task,
     User,
 )
+from workflow_app.diagrams.forms import Form
 from workflow_app.rules import clock
 from workflow_app.rules.calendar import calendar_for, end_of_london_day, london_date
 from workflow_app.rules.errors import InvalidInput, NotFound
@@ -177,21 +179,53 @@ def separation(session: Session, complaint: Complaint, task: Task) -> dict[str, 
     return {"tasks": names, "excluded": sorted({t.completed_by for t in earlier if t.completed_by})}
 
 
+CARRIED_FORWARD = {"stage2_definition": "complaint_definition", "stage2_outcomes_sought": "outcomes_sought"}
+"""A later form's field that starts from an earlier answer of another name (stage 2's definition from stage 1's)."""
+PREFILLED_TYPES = frozenset({"textfield", "textarea"})
+"""Fields a form starts filled in: text to edit. Decisions (choices, numbers, dates) are made afresh each time."""
+
+
+def known_answers(form: Form, complaint: Complaint, case: Mapping[str, Any],
+                  support: SupportNeeds | None) -> dict[str, str]:
+    """What a task's form starts from: the case's earlier answer to the same field (or to the field it carries
+    forward), else what was given when the complaint was logged (the outcomes sought, the adjustments)."""
+    logged = {"outcomes_sought": complaint.outcomes_sought,
+              "reasonable_adjustments": support.adjustments if support else None}
+    answers = {}
+    for field in form.fields:
+        if field.type not in PREFILLED_TYPES:
+            continue
+        for source in (field.key, CARRIED_FORWARD.get(field.key)):
+            value = case.get(source, logged.get(source)) if source else None
+            if isinstance(value, str) and value.strip():
+                answers[field.key] = value
+                break
+    return answers
+
+
 def task_page(session: Session, casework: Casework, task_id: str, user: User) -> dict[str, Any]:
     task, complaint = task_for(session, task_id, user)
     version = complaint.instance.definition_version
     form = load_definition(version).forms.get(task.form_id) if task.form_id else None
     nation = casework.landlord(complaint.landlord).nation
+    support = current_support(session, complaint)
+    prefill = {}
+    if form is not None and task.status == TaskStatus.OPEN:
+        try:
+            case = casework.instance_of(complaint).task_data(task.id)
+        except TaskNotOpen:
+            case = {}
+        prefill = known_answers(form, complaint, case, support)
     return {
         "task": task, "complaint": complaint, "landlord": casework.landlord(complaint.landlord),
-        "form_schema": form.source if form else None,
+        "form_schema": form.source if form else None, "prefill": prefill,
         "due": due(task.due_at, nation),
         "deadlines": deadlines(session, complaint, nation),
         "earlier": completed_work(session, complaint),
         "separation": separation(session, complaint, task),
         "letters": list(session.scalars(select(Letter).where(Letter.complaint_id == complaint.id)
                                         .order_by(Letter.id))),
-        "support": current_support(session, complaint),
+        "support": support,
     }
 
 
