@@ -262,3 +262,67 @@ def test_the_task_page_hands_the_known_answers_to_the_form(web, deployed):
     reference = log_in_page(web, outcomes_sought="Fix the roof before winter")
     page = web.get(f"/tasks/{open_task(deployed, reference, 'acknowledge')}").get_data(as_text=True)
     assert '<script type="application/json" id="form-data">{"outcomes_sought": "Fix the roof before winter"}' in page
+
+
+# --- extensions show their effect ----------------------------------------------------------------------------
+
+def test_an_extension_s_new_due_date_is_shown_before_saving_by_the_diagram_s_own_timer(officer, caseworker, deployed,
+                                                                                      virtual_clock):
+    reference = log(deployed, officer)
+    acknowledge(deployed, reference, caseworker, virtual_clock)
+    respond1 = open_task(deployed, reference, "respond1")
+    with deployed.sessions() as session:
+        before = session.scalars(select(AuditEvent.id)).all()
+
+    moved = deployed.tasks.preview(respond1, {"decision": "extend", "extension_days": 10}, caseworker)
+
+    # 10 working days from acknowledgement on Thu 24 Dec (25 and 28 Dec and 1 Jan are bank holidays): Tue 12 Jan;
+    # 10 more: Tue 26 Jan, the date saving sets
+    assert moved == [{"key": "stage1_response", "stage": "1", "due_at": at("2027-01-26T23:59:59+00:00"),
+                      "was": at("2027-01-12T23:59:59+00:00")}]
+    assert deployed.tasks.preview(respond1, {"decision": "respond"}, caseworker) == []
+    with deployed.sessions() as session:       # nothing saved: no event, the task still open, the date unchanged
+        assert session.scalars(select(AuditEvent.id)).all() == before
+        assert session.get(Task, respond1).status == "open"
+    deployed.tasks.complete(respond1, {"decision": "extend", "extension_days": 10}, caseworker)
+    [deadline] = [d for d in deployed.complaints.describe(reference, officer)["deadlines"]
+                  if d["key"] == "stage1_response"]
+    assert deadline["due_at"] == "2027-01-26T23:59:59+00:00"
+
+
+def test_an_extension_beyond_the_form_s_limit_is_refused_beside_its_field(officer, caseworker, deployed,
+                                                                         virtual_clock):
+    reference = log(deployed, officer)
+    acknowledge(deployed, reference, caseworker, virtual_clock)
+
+    with pytest.raises(InvalidInput) as refused:
+        deployed.tasks.preview(open_task(deployed, reference, "respond1"),
+                               {"decision": "extend", "extension_days": 30}, caseworker)
+
+    assert list(refused.value.errors) == ["extension_days"]
+
+
+def test_the_task_page_states_the_limit_and_the_preview_answers_in_words(web, deployed, virtual_clock):
+    from tests.integration.test_caseworker import csrf
+    from tests.integration.test_caseworker import log as log_in_page
+    from tests.integration.test_caseworker import send_letters as send_in_page
+    reference = log_in_page(web)
+    virtual_clock.set(at("2026-12-24T10:00:00+00:00"))
+    post(web, f"/tasks/{open_task(deployed, reference, 'acknowledge')}", {"data": '{"complaint_definition": "x"}'})
+    send_in_page(web, deployed, reference)
+    respond1 = open_task(deployed, reference, "respond1")
+
+    page = web.get(f"/tasks/{respond1}").get_data(as_text=True)
+    assert "An extension may add up to <strong>10 working days</strong> (Code 6.4)" in page
+    token = csrf(web, f"/tasks/{respond1}")
+    answer = web.post(f"/tasks/{respond1}/preview", json={"data": {"decision": "extend", "extension_days": 10}},
+                      headers={"X-CSRFToken": token})
+    refused = web.post(f"/tasks/{respond1}/preview", json={"data": {"decision": "extend", "extension_days": 0}},
+                       headers={"X-CSRFToken": token})
+    unsigned = web.post(f"/tasks/{respond1}/preview", json={"data": {}})
+
+    assert answer.status_code == 200 and answer.json["deadlines"] == [{
+        "key": "stage1_response", "name": answer.json["deadlines"][0]["name"], "due_at": "2027-01-26T23:59:59+00:00",
+        "due": "Tue 26 Jan 2027", "was": "Tue 12 Jan 2027"}]
+    assert refused.status_code == 422 and list(refused.json["errors"]) == ["extension_days"]
+    assert unsigned.status_code == 400       # no CSRF token

@@ -39,8 +39,9 @@ from workflow_app.diagrams.forms import Form
 from workflow_app.rules import clock
 from workflow_app.rules.calendar import calendar_for, end_of_london_day, london_date
 from workflow_app.rules.errors import InvalidInput, NotFound
+from workflow_app.rules.regime import Regime
 from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
-from workflow_app.rules.vocabulary import DEADLINE_NAMES, STAGE_NAMES, DeadlineKey
+from workflow_app.rules.vocabulary import DEADLINE_NAMES, RESPONSE_KEYS, STAGE_NAMES, DeadlineKey
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 # What residents and staff send as evidence; the type is taken from this list, never from the upload.
@@ -203,6 +204,21 @@ def known_answers(form: Form, complaint: Complaint, case: Mapping[str, Any],
     return answers
 
 
+EXTENSION_FIELD = "extension_days"
+"""The form field, by key, in which a task extends its stage's response: its form states the regime's limit and
+shows the new due date before saving."""
+
+
+def extension_limit(form: Form | None, regime: Regime, stage: str) -> dict[str, Any] | None:
+    """The most the regime lets this stage's response be extended, when the task's form can extend it."""
+    limit = regime.limits.get(RESPONSE_KEYS.get(stage, ""))
+    if form is None or EXTENSION_FIELD not in form.keys or limit is None or not limit.extension_days:
+        return None
+    return {"working_days": limit.working_days, "extension_days": limit.extension_days, "starts": limit.starts,
+            "provision": f"{regime.cites_as} {limit.extension_provision}" if limit.extension_provision else None,
+            "field": EXTENSION_FIELD}
+
+
 def task_page(session: Session, casework: Casework, task_id: str, user: User) -> dict[str, Any]:
     task, complaint = task_for(session, task_id, user)
     version = complaint.instance.definition_version
@@ -219,6 +235,7 @@ def task_page(session: Session, casework: Casework, task_id: str, user: User) ->
     return {
         "task": task, "complaint": complaint, "landlord": casework.landlord(complaint.landlord),
         "form_schema": form.source if form else None, "prefill": prefill,
+        "extension": extension_limit(form, casework.landlord(complaint.landlord).regime, task.stage),
         "due": due(task.due_at, nation),
         "deadlines": deadlines(session, complaint, nation),
         "earlier": completed_work(session, complaint),

@@ -13,12 +13,12 @@ from workflow_app.casework.complaints import task_body, transaction
 from workflow_app.casework.engine import Action, Casework
 from workflow_app.casework.instances import Instance, TaskNotOpen
 from workflow_app.casework.letters import unsent_required
-from workflow_app.casework.models import Complaint, Letter, Task, User
+from workflow_app.casework.models import Complaint, Deadline, Letter, Task, User
 from workflow_app.casework.schemas import Completion, parse
-from workflow_app.diagrams.forms import validate_submission
+from workflow_app.diagrams.forms import Form, validate_submission
 from workflow_app.rules import clock, roles
 from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound
-from workflow_app.rules.statuses import LetterStatus, TaskStatus
+from workflow_app.rules.statuses import DeadlineStatus, LetterStatus, TaskStatus
 
 PAGE_SIZE = 50
 
@@ -149,9 +149,37 @@ class TaskService:
             handed.append(task)
         return handed
 
+    def preview(self, task_id: str, data: Any, user: User) -> list[dict[str, Any]]:
+        """The deadlines completing a task with these answers would move, and to when, saving nothing: an
+        extension's new due date before it is saved. The diagram's own timers work it out on the landlord's
+        calendar, on a copy of the instance. Only the answers given are checked (422, by field); one left empty
+        is checked when the task is completed."""
+        data = parse(Completion, {"data": data}).data
+        given = {key: value for key, value in data.items()
+                 if not (value is None or value is False or value == "" or value == [])}
+        with self.sessions() as session:
+            task, complaint, _ = self._task(session, task_id, user)
+            if task.status != TaskStatus.OPEN:
+                raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
+            instance = self.casework.instance_of(complaint)
+            values = self._validated(instance, task, given, only_given=True)
+            survey = instance.rehearse(task_id, values)
+            if survey is None:
+                return []
+            running = {d.key: d for d in session.scalars(select(Deadline).where(
+                Deadline.complaint_id == complaint.id,
+                Deadline.status.in_((DeadlineStatus.OPEN, DeadlineStatus.MISSED))).order_by(Deadline.id))}
+            return [{"key": timer.key, "stage": timer.stage, "due_at": timer.due_at,
+                     "was": running[timer.key].due_at}
+                    for timer in survey.armed
+                    if timer.key in running and running[timer.key].due_at != timer.due_at]
+
     @staticmethod
-    def _validated(instance: Instance, task: Task, data: Mapping[str, Any]) -> dict[str, Any]:
+    def _validated(instance: Instance, task: Task, data: Mapping[str, Any],
+                   only_given: bool = False) -> dict[str, Any]:
         form = instance.definition.forms.get(task.form_id) if task.form_id else None
+        if form is not None and only_given:
+            form = Form(form.id, tuple(f for f in form.fields if f.key in data), form.source)
         if form is None:
             if data:
                 raise InvalidInput(dict.fromkeys(data, "unknown field"))

@@ -18,7 +18,15 @@ from workflow_app.casework.schemas import read_json
 from workflow_app.casework.tasks import may_work
 from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound, WorkflowAppError
 from workflow_app.rules.roles import may_supervise
-from workflow_app.rules.vocabulary import CATEGORIES, CATEGORY_NAMES, CHANNEL_NAMES, CHANNELS, STAGE_NAMES, STAGES
+from workflow_app.rules.vocabulary import (
+    CATEGORIES,
+    CATEGORY_NAMES,
+    CHANNEL_NAMES,
+    CHANNELS,
+    DEADLINE_NAMES,
+    STAGE_NAMES,
+    STAGES,
+)
 from workflow_app.web.caseworker import bp, intake
 
 
@@ -244,6 +252,24 @@ def task(task_id: str):
         session.expunge_all()
     return render_template("caseworker/task.html", **page, errors=errors, submitted=submitted,
                            unsent=unsent, may_work=may_work(me(), page["task"])), status
+
+
+@bp.post("/tasks/<task_id>/preview")
+def preview(task_id: str):
+    """The deadlines the answers typed so far would move, and to when, for the task page to show before saving
+    (JSON, as the form sends it; the answers stay out of the URL and the logs)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return {"errors": {"_form": ["Send the form's answers as JSON"]}}, 400
+    try:
+        moved = runtime().tasks.preview(task_id, body.get("data") or {}, me())
+    except InvalidInput as error:
+        return {"errors": error.errors, "deadlines": []}, 422
+    except Conflict as error:
+        return {"errors": {"_form": [str(error)]}, "deadlines": []}, 409
+    return {"errors": {}, "deadlines": [
+        {"key": d["key"], "name": DEADLINE_NAMES.get(d["key"], d["key"]), "due_at": d["due_at"].isoformat(),
+         "due": _london_date(d["due_at"]), "was": _london_date(d["was"])} for d in moved]}
 
 
 def _after_task(reference: str, next_task: str | None = None) -> str:
