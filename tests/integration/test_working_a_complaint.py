@@ -326,3 +326,78 @@ def test_the_task_page_states_the_limit_and_the_preview_answers_in_words(web, de
         "due": "Tue 26 Jan 2027", "was": "Tue 12 Jan 2027"}]
     assert refused.status_code == 422 and list(refused.json["errors"]) == ["extension_days"]
     assert unsigned.status_code == 400       # no CSRF token
+
+
+# --- escalation recorded as it happened ----------------------------------------------------------------------
+
+def respond_at_stage1(runtime, reference, user, virtual_clock) -> None:
+    acknowledge(runtime, reference, user, virtual_clock)
+    virtual_clock.set(at("2027-01-07T10:00:00+00:00"))
+    runtime.tasks.complete(open_task(runtime, reference, "respond1"), {"decision": "respond", "outcome": "upheld"},
+                           user)
+    send_letters(runtime, reference, user)
+
+
+def test_an_escalation_counts_from_when_it_arrived_with_its_channel_audited(officer, caseworker, deployed,
+                                                                           virtual_clock):
+    reference = log(deployed, officer)
+    respond_at_stage1(deployed, reference, caseworker, virtual_clock)
+    virtual_clock.set(at("2027-01-20T09:00:00+00:00"))
+
+    # asked by phone on Friday 15 Jan at 16:45, recorded on Wednesday 20 Jan
+    result = deployed.complaints.send_event(reference, "escalation_requested", {"channel": "phone"}, caseworker,
+                                            received_at=at("2027-01-15T16:45:00+00:00"))
+
+    assert result["delivered"] is True
+    [ack2] = [d for d in deployed.complaints.describe(reference, officer)["deadlines"]
+              if d["key"] == "stage2_acknowledge"]
+    assert ack2["due_at"] == "2027-01-22T23:59:59+00:00"     # 5 working days from Fri 15 Jan
+    [received] = events(deployed, "event_received")
+    assert received == {"name": "escalation_requested", "pending": False,
+                        "received_at": "2027-01-15T16:45:00+00:00", "channel": "phone"}
+
+
+def test_an_escalation_time_in_the_future_before_the_complaint_or_by_no_channel_is_refused(officer, caseworker,
+                                                                                         deployed, virtual_clock):
+    reference = log(deployed, officer)
+    respond_at_stage1(deployed, reference, caseworker, virtual_clock)
+    send = deployed.complaints.send_event
+    with pytest.raises(InvalidInput, match="future"):
+        send(reference, "escalation_requested", {"channel": "phone"}, caseworker,
+             received_at=at("2027-01-07T10:01:00+00:00"))
+    with pytest.raises(InvalidInput, match="before the complaint was received"):
+        send(reference, "escalation_requested", {"channel": "phone"}, caseworker,
+             received_at=at("2026-12-01T10:00:00+00:00"))
+    with pytest.raises(InvalidInput, match="channel"):
+        send(reference, "escalation_requested", {"channel": "pigeon"}, caseworker)
+    assert events(deployed, "event_received") == []
+
+
+def test_the_case_page_offers_an_escalation_only_when_the_process_waits_for_one(web, deployed, virtual_clock):
+    from tests.integration.test_caseworker import log as log_in_page
+    from tests.integration.test_caseworker import send_letters as send_in_page
+    reference = log_in_page(web)
+    assert "Record: escalation requested" not in web.get(f"/complaints/{reference}").get_data(as_text=True)
+    virtual_clock.set(at("2026-12-24T10:00:00+00:00"))
+    post(web, f"/tasks/{open_task(deployed, reference, 'acknowledge')}", {"data": '{"complaint_definition": "x"}'})
+    send_in_page(web, deployed, reference)
+    virtual_clock.set(at("2027-01-07T10:00:00+00:00"))
+    post(web, f"/tasks/{open_task(deployed, reference, 'respond1')}",
+         {"data": '{"decision": "respond", "outcome": "upheld"}'})
+    send_in_page(web, deployed, reference)
+    case = f"/complaints/{reference}"
+    page = web.get(case).get_data(as_text=True)
+    assert "Record: escalation requested" in page and 'value="2027-01-07"' in page and 'value="10:00"' in page
+
+    unconfirmed = post(web, f"{case}/events", {"name": "escalation_requested", "received_date": "2027-01-07",
+                                               "received_time": "09:15", "channel": "phone"}, case)
+    assert unconfirmed.status_code == 422
+    assert 'id="escalation_requested-confirmed-error"' in unconfirmed.get_data(as_text=True)
+    assert events(deployed, "event_received") == []
+
+    done = post(web, f"{case}/events", {"name": "escalation_requested", "received_date": "2027-01-07",
+                                        "received_time": "09:15", "channel": "phone", "confirmed": "1"}, case)
+    assert done.status_code == 302
+    after = web.get(case).get_data(as_text=True)
+    assert "Escalation requested: recorded as received Thu 7 Jan 2027, 09:15 by phone." in after
+    assert "Record: escalation requested" not in after          # stage 2 has started: nothing waits for it now

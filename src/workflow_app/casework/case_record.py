@@ -332,7 +332,8 @@ def case_page(session: Session, casework: Casework, reference: str, user: User) 
         "support": list(session.scalars(select(SupportNeeds).where(SupportNeeds.complaint_id == complaint.id)
                                         .order_by(SupportNeeds.id))),
         "history": audit.history(session, complaint),
-        "events": sorted(instance.definition.messages),
+        # offered only when the process can take them now (a catch event waiting for the message)
+        "events": sorted(name for name in instance.definition.messages if instance.waits_for_message(name)),
         "marks": _named(instance.definition, diagram_marks(casework, complaint)),
     }
 

@@ -16,6 +16,7 @@ from workflow_app.casework.models import User
 from workflow_app.casework.runtime import Runtime
 from workflow_app.casework.schemas import read_json
 from workflow_app.casework.tasks import may_work
+from workflow_app.rules.calendar import LONDON
 from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound, WorkflowAppError
 from workflow_app.rules.roles import may_supervise
 from workflow_app.rules.vocabulary import (
@@ -333,7 +334,13 @@ def case(reference: str):
     with runtime().sessions() as session:
         page = case_record.case_page(session, runtime().casework, reference, me())
         session.expunge_all()
-    return render_template("caseworker/case.html", **page, errors={})
+    return render_template("caseworker/case.html", **page, errors={}, **_now_in_london())
+
+
+def _now_in_london() -> dict[str, str]:
+    """Today's date and the time now in London, what a form recording something that just happened starts from."""
+    today, time_now, _ = intake.london_now_parts()
+    return {"london_today": today, "london_time": time_now}
 
 
 @bp.get("/complaints/<reference>/diagram.json")
@@ -394,15 +401,46 @@ def support(reference: str):
 
 @bp.post("/complaints/<reference>/events")
 def send_event(reference: str):
-    name = request.form.get("name", "")
+    """Record an event as it happened (an escalation request: when and how it arrived), once confirmed; the
+    case page offers only those the process can take now."""
+    form = request.form
+    name = form.get("name", "")
+    errors: dict[str, list[str]] = {}
+    received_at = None
     try:
-        result = runtime().complaints.send_event(reference, name, {}, me())
-    except (InvalidInput, Conflict) as error:
-        flash(_message(error), "error")
-    else:
-        flash(f"Recorded: {name.replace('_', ' ')}." + ("" if result["delivered"] else
-              " The process cannot take it yet; it will when it reaches that point."), "success")
+        received_at = datetime.fromisoformat(f"{form.get('received_date', '')}T{form.get('received_time', '')}") \
+            .replace(tzinfo=LONDON)
+    except ValueError:
+        errors["received_date"] = ["Enter the date and time the request arrived"]
+    if form.get("channel") not in CHANNELS:
+        errors["channel"] = ["Choose how the request arrived"]
+    if not form.get("confirmed"):
+        errors["confirmed"] = ["Confirm that the date, time and channel are as the request arrived"]
+    if not errors:
+        try:
+            result = runtime().complaints.send_event(reference, name, {"channel": form["channel"]}, me(),
+                                                     received_at=received_at)
+        except InvalidInput as error:
+            errors = {{"received_at": "received_date"}.get(key, key): [_sentence(m) for m in messages]
+                      for key, messages in error.errors.items()}
+        except Conflict as error:
+            flash(_message(error), "error")
+            return redirect(url_for("caseworker.case", reference=reference))
+    if errors:
+        with runtime().sessions() as session:
+            page = case_record.case_page(session, runtime().casework, reference, me())
+            session.expunge_all()
+        return render_template("caseworker/case.html", **page, errors=errors, event_form=form,
+                               **_now_in_london()), 422
+    label = name.replace("_", " ").capitalize()
+    flash(f"{label}: recorded as received {_london(received_at)} by {CHANNEL_NAMES[form['channel']].lower()}."
+          + ("" if result["delivered"] else " The process cannot take it yet; it will when it reaches that point."),
+          "success")
     return redirect(url_for("caseworker.case", reference=reference))
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:]
 
 
 @bp.get("/complaints/<reference>/export.zip")
