@@ -401,3 +401,58 @@ def test_the_case_page_offers_an_escalation_only_when_the_process_waits_for_one(
     after = web.get(case).get_data(as_text=True)
     assert "Escalation requested: recorded as received Thu 7 Jan 2027, 09:15 by phone." in after
     assert "Record: escalation requested" not in after          # stage 2 has started: nothing waits for it now
+
+
+# --- no letter left behind -----------------------------------------------------------------------------------
+
+def drafts_on(runtime, user, view: str) -> list[tuple[str, str, str | None]]:
+    from workflow_app.casework.inbox import letters_to_send
+    with runtime.sessions() as session:
+        return [(row.reference, row.letter.template, row.letter.owner)
+                for row in letters_to_send(session, user, view)]
+
+
+def test_a_drafted_letter_is_on_the_inbox_of_whoever_drafted_it_until_sent(officer, caseworker, deployed,
+                                                                           virtual_clock):
+    reference = log(deployed, officer)
+    virtual_clock.set(at("2026-12-24T10:00:00+00:00"))
+    deployed.tasks.complete(open_task(deployed, reference, "acknowledge"), {"complaint_definition": "x"}, caseworker)
+
+    assert drafts_on(deployed, caseworker, "mine") == [(reference, "acknowledgement", "carl")]
+    assert drafts_on(deployed, officer, "mine") == []
+    assert drafts_on(deployed, officer, "all") == [(reference, "acknowledgement", "carl")]
+    send_letters(deployed, reference, caseworker)
+    assert drafts_on(deployed, caseworker, "mine") == drafts_on(deployed, officer, "all") == []
+
+
+def test_a_letter_the_clock_drafts_goes_to_the_case_owner_even_once_closed(officer, caseworker, deployed,
+                                                                           virtual_clock):
+    from workflow_app.casework import audit
+    from workflow_app.casework.instances import Step
+    from workflow_app.casework.models import Complaint
+    unowned = log(deployed, officer)
+    reference = log(deployed, officer)
+    respond_at_stage1(deployed, reference, caseworker, virtual_clock)
+
+    def clock_drafts(ref: str) -> None:
+        with deployed.sessions.begin() as session:
+            complaint = session.scalars(select(Complaint).where(Complaint.reference == ref)).one()
+            complaint.status = "closed"
+            deployed.casework.act(session, complaint, deployed.casework.instance_of(complaint), audit.CLOCK,
+                                  lambda inst, action: action.steps.append(Step("letter", "stage1_letter",
+                                                                                "stage1_response")))
+    clock_drafts(reference)
+    clock_drafts(unowned)
+
+    assert drafts_on(deployed, caseworker, "mine") == [(reference, "stage1_response", "carl")]
+    assert drafts_on(deployed, caseworker, "team") == [(unowned, "stage1_response", None)]
+
+
+def test_the_inbox_lists_the_letters_to_send(web, deployed, virtual_clock):
+    from tests.integration.test_caseworker import log as log_in_page
+    reference = log_in_page(web)
+    post(web, f"/tasks/{open_task(deployed, reference, 'acknowledge')}", {"data": '{"complaint_definition": "x"}'})
+
+    page = web.get("/inbox").get_data(as_text=True)
+
+    assert 'id="letters-to-send"' in page and "Acknowledgement letter" in page and reference in page

@@ -305,7 +305,8 @@ class Casework:
         element = instance.definition.element(step.element_id)
         letter = Letter(complaint_id=complaint.id, template=step.detail, element_id=element.id,
                         stage=element.stage or complaint.stage, status=LetterStatus.DRAFT,
-                        body_html=self._render_letter(complaint, instance, step.detail), created_at=clock.now())
+                        body_html=self._render_letter(complaint, instance, step.detail), created_at=clock.now(),
+                        owner=actor if actor != audit.CLOCK else case_owner(session, complaint))
         session.add(letter)
         audit.record(session, complaint, "letter_issued", actor, template=step.detail, element_id=element.id)
 
@@ -385,6 +386,14 @@ def due_for(element: Element, stage: str, running: list[Deadline]) -> datetime |
         towards = [d for d in running if d.guards in around] \
             or [d for d in running if d.key in STAGE_DUTIES.get(stage, ())]
     return min((d.due_at for d in towards), default=None)
+
+
+def case_owner(session: Session, complaint: Complaint) -> str | None:
+    """Who last completed a task on the complaint: whose inbox work the clock creates goes to (none yet: the
+    team's)."""
+    return session.scalars(select(Task.completed_by).where(
+        Task.complaint_id == complaint.id, Task.status == TaskStatus.COMPLETED, Task.completed_by.is_not(None))
+        .order_by(Task.completed_at.desc(), Task.id.desc()).limit(1)).first()
 
 
 def deliver_event(instance: Instance, name: str, data: Mapping[str, Any], received_at: datetime,

@@ -350,6 +350,7 @@ class PendingEvent(Base):
 
 class Letter(Base):
     __tablename__ = "letters"
+    __table_args__ = (Index("ix_letters_status_owner", "status", "owner"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
@@ -366,6 +367,9 @@ class Letter(Base):
     sent_to: Mapped[str | None] = mapped_column(String(300))
     emailed_at: Mapped[datetime | None]
     """When the mail server accepted the letter's email (its `OutboxEmail` row is sent)."""
+    owner: Mapped[str | None] = mapped_column(String(120))
+    """Whose inbox the draft is on until it is sent: whoever's action drafted it, or the case owner when the
+    clock did (none: the team's)."""
 
 
 class OutboxEmail(Base):

@@ -105,6 +105,7 @@ def inbox():
     query = inbox_queries.InboxQuery.from_args(request.args)
     with runtime().sessions() as session:
         result = inbox_queries.inbox(session, me(), runtime().landlords, query)
+        to_send = inbox_queries.letters_to_send(session, me(), query.view)
         session.expunge_all()
     landlords = {slug: landlord for slug, landlord in runtime().landlords.items() if me().may_see(slug)}
     supervising = may_supervise(me().roles)
@@ -117,7 +118,7 @@ def inbox():
     return render_template("caseworker/inbox.html", inbox=result, q=query, views=inbox_queries.VIEWS,
                            sorts=inbox_queries.SORTS, due_filters=inbox_queries.DUE_FILTERS,
                            landlords=landlords, stages=STAGES, categories=CATEGORIES,
-                           supervising=supervising, people=people)
+                           supervising=supervising, people=people, letters_to_send=to_send)
 
 
 @bp.post("/tasks/<task_id>/assign")
