@@ -169,7 +169,7 @@ class ComplaintService:
             complaint = self.complaint(session, reference, user)
             if complaint.status == ComplaintStatus.CLOSED:
                 raise Conflict(f"complaint {reference} is closed; a new complaint must be logged")
-            if received_at is not None and received_at < complaint.received_at:
+            if received_at is not None and received_at < complaint.received_at.replace(second=0, microsecond=0):
                 raise InvalidInput({"received_at": "cannot be before the complaint was received"})
             instance = self.casework.instance_of(complaint)
             if name not in instance.definition.messages:

@@ -216,12 +216,14 @@ class TaskService:
         with transaction(self.sessions) as session:
             done = []
             for task_id in task_ids:
+                task = complaint = None
                 try:
                     task, complaint, _ = self._task(session, task_id, user)
                     self._assign(session, task, complaint, assignee, user)
                 except (NotFound, Conflict, Forbidden, InvalidInput) as error:
                     messages = error.errors.values() if isinstance(error, InvalidInput) else [[str(error)]]
-                    refused[task_id] = " ".join(m for ms in messages for m in ms)
+                    which = f"{task.name} on {complaint.reference}: " if task is not None else ""
+                    refused[task_id] = which + " ".join(m for ms in messages for m in ms)
                 else:
                     done.append(task_body(task))
             if refused:

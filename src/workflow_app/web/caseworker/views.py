@@ -145,9 +145,8 @@ def assign_many():
     try:
         done = runtime().tasks.assign_many(chosen, assignee, me())
     except InvalidInput as error:
-        flash("No task was reassigned. " + " ".join(
-            f"{key}: {' '.join(messages)}" if key not in ("tasks", "assignee") else " ".join(messages)
-            for key, messages in error.errors.items()), "error")
+        flash("No task was reassigned. " + " ".join(f"{m.rstrip('.')}." for messages in error.errors.values()
+                                                    for m in messages), "error")
         return redirect(back)
     flash(f"{len(done)} task{'s' if len(done) != 1 else ''} assigned to {assignee}.", "success")
     return redirect(back)
