@@ -456,3 +456,119 @@ def test_the_inbox_lists_the_letters_to_send(web, deployed, virtual_clock):
     page = web.get("/inbox").get_data(as_text=True)
 
     assert 'id="letters-to-send"' in page and "Acknowledgement letter" in page and reference in page
+
+
+# --- notifications -------------------------------------------------------------------------------------------
+
+def notes_for(runtime, username: str) -> list[tuple[str, str]]:
+    from workflow_app.casework.models import Notification
+    with runtime.sessions() as session:
+        return [(n.kind, n.text) for n in session.scalars(
+            select(Notification).where(Notification.username == username).order_by(Notification.id))]
+
+
+def set_email(runtime, username: str, email: str, notify_by: str = "each") -> None:
+    with runtime.sessions.begin() as session:
+        user = session.scalars(select(User).where(User.username == username)).one()
+        user.email, user.notify_by = email, notify_by
+
+
+def test_a_person_hears_when_a_task_is_assigned_to_them_not_when_they_take_it(officer, caseworker, deployed):
+    reference = log(deployed, officer)
+    task = open_task(deployed, reference, "acknowledge")
+    manager = make_user(deployed, "mandy", ["manager"])
+
+    deployed.tasks.assign(task, "carl", manager)
+    deployed.tasks.assign(task, None, manager)
+    deployed.tasks.assign(task, "carl", caseworker)         # claimed by carl himself
+
+    assert notes_for(deployed, "carl") == [
+        ("task_assigned", f"Acknowledge and define the complaint on {reference} is assigned to you by mandy.")]
+    assert notes_for(deployed, "mandy") == []
+    assert "A Resident" not in notes_for(deployed, "carl")[0][1]
+
+
+def test_the_owner_hears_of_the_next_task_when_a_manager_completed_theirs(officer, caseworker, deployed,
+                                                                          virtual_clock):
+    reference = log(deployed, officer)
+    deployed.tasks.assign(open_task(deployed, reference, "acknowledge"), "carl", caseworker)
+    acknowledge(deployed, reference, make_user(deployed, "mandy", ["manager"]), virtual_clock)
+    assert notes_for(deployed, "carl")[-1] == (
+        "task_assigned", f"Investigate and respond (stage 1) on {reference} is assigned to you by mandy.")
+
+
+def test_a_task_due_within_one_working_day_is_told_to_its_assignee_once(officer, caseworker, deployed,
+                                                                        virtual_clock):
+    from workflow_app.casework.notifications import notify_due_soon
+    reference = log(deployed, officer)          # acknowledgement due Mon 4 Jan 2027, 23:59:59
+    deployed.tasks.assign(open_task(deployed, reference, "acknowledge"), "carl", caseworker)
+
+    virtual_clock.set(at("2026-12-30T10:00:00+00:00"))       # Wed: Thu 31 Dec is the next working day
+    assert notify_due_soon(deployed.sessions, deployed.landlords) == 0
+    virtual_clock.set(at("2026-12-31T10:00:00+00:00"))       # Thu: Fri 1 Jan is a bank holiday, so Mon 4 Jan
+    assert notify_due_soon(deployed.sessions, deployed.landlords) == 1
+    assert notify_due_soon(deployed.sessions, deployed.landlords) == 0
+
+    assert notes_for(deployed, "carl")[-1] == (
+        "task_due_soon", f"Acknowledge and define the complaint on {reference} is due by Mon 4 Jan 2027, 23:59.")
+
+
+def test_notifications_are_emailed_through_the_outbox_once_each_or_in_a_daily_digest(officer, caseworker, deployed,
+                                                                                     virtual_clock):
+    from tests.support.mail import MailServer
+    from workflow_app.casework import outbox
+    from workflow_app.casework.models import Notification, OutboxEmail
+    from workflow_app.casework.notifications import mail_due
+    make_user(deployed, "dora", ["caseworker"])
+    set_email(deployed, "carl", "carl@testshire.example")
+    set_email(deployed, "dora", "dora@testshire.example", "digest")
+    manager = make_user(deployed, "mandy", ["manager"])
+    tasks = [open_task(deployed, log(deployed, officer), "acknowledge") for _ in range(3)]
+    deployed.tasks.assign(tasks[0], "carl", manager)
+    deployed.tasks.assign_many(tasks[1:], "dora", manager)
+    server = MailServer().start()
+    try:
+        smtp = server.settings
+        virtual_clock.set(at("2026-12-24T06:30:00+00:00"))     # before the digest hour in London
+
+        assert mail_due(deployed.sessions, None) == 0           # no mail settings: in the app only
+        assert mail_due(deployed.sessions, smtp) == 1           # carl's, at once; dora's digest waits
+        assert mail_due(deployed.sessions, smtp) == 0
+        virtual_clock.set(at("2026-12-24T07:05:00+00:00"))
+        assert mail_due(deployed.sessions, smtp) == 1           # dora's two in one digest
+        assert mail_due(deployed.sessions, smtp) == 0
+        outbox.drain(deployed.sessions, smtp)
+    finally:
+        server.stop()
+
+    received = {m["To"]: m for m in server.inbox.parsed()}
+    assert set(received) == {"carl@testshire.example", "dora@testshire.example"}
+    assert received["dora@testshire.example"]["Subject"] == "Your complaints digest: 2 notifications"
+    assert received["dora@testshire.example"].get_content().count("is assigned to you by mandy") == 2
+    assert "A Resident" not in received["carl@testshire.example"].get_content()
+    with deployed.sessions() as session:
+        assert session.scalars(select(OutboxEmail.status)).all() == ["sent", "sent"]
+        assert None not in session.scalars(select(Notification.mailed_at)).all()
+
+
+def test_the_notifications_page_lists_them_and_keeps_each_person_s_choice(app, deployed, caseworker, officer):
+    reference = log(deployed, officer)
+    deployed.tasks.assign(open_task(deployed, reference, "acknowledge"), "carl", make_user(deployed, "mandy",
+                                                                                            ["manager"]))
+    carl = app.test_client()
+    sign_in(carl, "carl")
+    inbox = carl.get("/inbox").get_data(as_text=True)
+    assert 'Notifications <span class="count">1<span class="visually-hidden"> unread</span>' in inbox
+    page = carl.get("/notifications").get_data(as_text=True)
+    assert f"Acknowledge and define the complaint on {reference} is assigned to you by mandy." in page
+
+    refused = post(carl, "/notifications", {"notify_by": "digest", "email": "not an address"})
+    saved = post(carl, "/notifications", {"notify_by": "digest", "email": "carl@testshire.example"})
+    post(carl, "/notifications", {"action": "read"})
+
+    assert refused.status_code == 422 and 'id="email-error"' in refused.get_data(as_text=True)
+    assert saved.status_code == 302
+    with deployed.sessions() as session:
+        user = session.scalars(select(User).where(User.username == "carl")).one()
+        assert (user.notify_by, user.email) == ("digest", "carl@testshire.example")
+    assert 'class="count"' not in carl.get("/inbox").get_data(as_text=True).split("Notifications", 1)[1][:40]

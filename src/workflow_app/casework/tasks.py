@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, contains_eager, sessionmaker
 
-from workflow_app.casework import audit
+from workflow_app.casework import audit, notifications
 from workflow_app.casework.complaints import task_body, transaction
 from workflow_app.casework.engine import Action, Casework
 from workflow_app.casework.instances import Instance, TaskNotOpen
@@ -146,6 +146,7 @@ class TaskService:
             task.assignee = owner
             audit.record(session, complaint, "task_assigned", actor, task_id=task.id, element_id=task.element_id,
                          assignee=owner, previous=None, reason="next_task")
+            notifications.assigned(session, task, complaint, owner, actor)
             handed.append(task)
         return handed
 
@@ -252,6 +253,8 @@ class TaskService:
             else "task_assigned"
         audit.record(session, complaint, kind, user.username, task_id=task.id, element_id=task.element_id,
                      assignee=assignee, previous=previous)
+        if assignee is not None:
+            notifications.assigned(session, task, complaint, assignee, user.username)
 
     # --- inbox ---------------------------------------------------------------------------
 

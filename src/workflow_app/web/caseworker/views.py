@@ -8,7 +8,7 @@ from datetime import datetime
 from flask import Response, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
-from workflow_app.casework import case_record
+from workflow_app.casework import case_record, notifications
 from workflow_app.casework import inbox as inbox_queries
 from workflow_app.casework.case_record import CaseRecord
 from workflow_app.casework.letters import LetterService, clean_html
@@ -87,6 +87,15 @@ def _london_date(value) -> str:
     return value.strftime("%a %-d %b %Y")
 
 
+@bp.app_context_processor
+def notifications_count() -> dict:
+    """The signed-in person's unread notifications, for the header (read only when a page shows it)."""
+    def unread() -> int:
+        with runtime().sessions() as session:
+            return notifications.unread(session, me())
+    return {"notifications_unread": unread}
+
+
 @bp.errorhandler(NotFound)
 def not_found(error: NotFound):
     return render_template("error.html", status=404, title="Page not found",
@@ -150,6 +159,34 @@ def assign_many():
         return redirect(back)
     flash(f"{len(done)} task{'s' if len(done) != 1 else ''} assigned to {assignee}.", "success")
     return redirect(back)
+
+
+# --- notifications -----------------------------------------------------------------------
+
+@bp.route("/notifications", methods=["GET", "POST"])
+def notifications_page():
+    """The person's notifications (tasks assigned to them, theirs due within a working day), and how they hear of
+    them by email: each as it happens, or a daily digest."""
+    errors: dict[str, list[str]] = {}
+    form = request.form
+    if request.method == "POST":
+        if form.get("action") == "read":
+            notifications.mark_read(runtime().sessions, me())
+            flash("Notifications marked as read.", "success")
+            return redirect(url_for("caseworker.notifications_page"))
+        try:
+            notifications.choose(runtime().sessions, me(), form.get("notify_by", ""), form.get("email"))
+        except InvalidInput as error:
+            errors = error.errors
+        else:
+            flash("Your notification settings are saved.", "success")
+            return redirect(url_for("caseworker.notifications_page"))
+    with runtime().sessions() as session:
+        items = notifications.recent(session, me())
+        session.expunge_all()
+    chosen = form if errors else {"notify_by": me().notify_by or "each", "email": me().email or ""}
+    return render_template("caseworker/notifications.html", items=items, errors=errors, chosen=chosen,
+                           choices=notifications.NOTIFY_BY), 422 if errors else 200
 
 
 # --- log a complaint ---------------------------------------------------------------------
