@@ -127,3 +127,19 @@ def test_a_manager_reassigns_ticked_tasks_at_once(page_for):
     expect(mona.locator(".notice--success")).to_contain_text("2 tasks assigned to olive.")
     for reference in references:
         expect(mona.locator("tr", has_text=reference)).to_contain_text("olive")
+
+    # olive hears of it in the app, and chooses a daily digest by email.
+    olive.goto("/inbox")
+    link = olive.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile("Notifications"))
+    expect(link).to_contain_text("2 unread")
+    link.click()
+    for reference in references:
+        expect(olive.locator(".notifications")).to_contain_text(
+            f"Decide whether to accept the complaint on {reference} is assigned to you by mona.")
+    olive.get_by_label("Your work email address").fill("olive@greatplaces.example")
+    olive.get_by_label("One email a day: a digest").check()
+    olive.get_by_role("button", name="Save").click()
+    expect(olive.locator(".notice--success")).to_contain_text("Your notification settings are saved.")
+    expect(olive.get_by_label("One email a day: a digest")).to_be_checked()
+    olive.get_by_role("button", name="Mark all as read").click()
+    expect(link).not_to_contain_text("unread")
