@@ -161,6 +161,8 @@ def test_the_heatmap_counts_waiting_passing_and_missed_on_the_deployed_diagram(s
     # Received in the year: A, B, C, D, E, J, K, L (I came on 1 April 2027).
     assert data["passed"]["received"] == 8 and data["passed"]["decide_acceptance"] == 8
     assert data["passed"]["stage2_acknowledge"] == 1
+    # A and C closed at stage 1, where Great Places' process still waits for a later stage 2 request.
+    assert data["passed"]["closed_at_stage1"] == 2
     # Due in the year: A, B, C, D (refused in time), E (acknowledged late), J, K (not at all).
     assert data["missed"]["acknowledge_due"] == {"due": 7, "missed": 2}
     starts = [flow for flow, count in data["flows"].items() if count == 8]

@@ -4,7 +4,7 @@ letter (seeds/004, section 11) point by point, for a realistic complaint run thr
 
 The complaint: damp and mould, received Mon 11 Jan 2027, a further issue joined on Thu 14 Jan, a stage 1
 response on Fri 22 Jan with works and compensation outstanding, an escalation on Mon 1 Feb and the final
-response with more works. The caseworkers' text is as people type it: lower-case starts, no full stops, a
+response with more works (at Brighter Places approved by the Customer Services Director first, 001 7.iv.a). The caseworkers' text is as people type it: lower-case starts, no full stops, a
 stray ".," and a name ending in a full stop; the letters must still read as whole sentences.
 """
 from __future__ import annotations

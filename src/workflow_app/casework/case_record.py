@@ -332,10 +332,18 @@ def case_page(session: Session, casework: Casework, reference: str, user: User) 
         "support": list(session.scalars(select(SupportNeeds).where(SupportNeeds.complaint_id == complaint.id)
                                         .order_by(SupportNeeds.id))),
         "history": audit.history(session, complaint),
-        # offered only when the process can take them now (a catch event waiting for the message)
-        "events": sorted(name for name in instance.definition.messages if instance.waits_for_message(name)),
+        "events": _events_offered(complaint, instance),
         "marks": _named(instance.definition, diagram_marks(casework, complaint)),
     }
+
+
+def _events_offered(complaint: Complaint, instance) -> list[str]:
+    """The events a caseworker may record: those the process waits for now (a catch event ready for the
+    message), so none is offered that it cannot take; on a closed complaint they reopen it (a stage 2 request
+    after closing). None once the complaint is anonymised or its process finished."""
+    if complaint.anonymised_at is not None or instance.finished:
+        return []
+    return [name for name in sorted(instance.definition.messages) if instance.waits_for_message(name)]
 
 
 def _named(definition, marks: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -154,7 +154,9 @@ class ComplaintService:
         """Deliver an event to the complaint's process, or keep it until the process can take it.
 
         `received_at` is when it arrived (an escalation asked for by phone this morning, recorded now): not in
-        the future, nor before the complaint was received; now when not given. The diagram counts from it."""
+        the future, nor before the complaint was received; now when not given. The diagram counts from it.
+        A closed complaint takes only an event its process still waits for, which reopens it (Great Places
+        closes a complaint at stage 1 but still takes a stage 2 request afterwards); any other is refused."""
         data = parse(EventPost, {"data": {} if data is None else data}).data
         if len(json.dumps(data, default=str)) > MAX_EVENT_BYTES:
             raise InvalidInput({"data": f"is larger than {MAX_EVENT_BYTES // 1024} KB"})
@@ -167,11 +169,12 @@ class ComplaintService:
             raise InvalidInput({"received_at": "cannot be in the future"})
         with transaction(self.sessions) as session:
             complaint = self.complaint(session, reference, user)
-            if complaint.status == ComplaintStatus.CLOSED:
-                raise Conflict(f"complaint {reference} is closed; a new complaint must be logged")
             if received_at is not None and received_at < complaint.received_at.replace(second=0, microsecond=0):
                 raise InvalidInput({"received_at": "cannot be before the complaint was received"})
             instance = self.casework.instance_of(complaint)
+            if complaint.status == ComplaintStatus.CLOSED and (
+                    complaint.anonymised_at is not None or instance.finished or not instance.waits_for_message(name)):
+                raise Conflict(f"complaint {reference} is closed; a new complaint must be logged")
             if name not in instance.definition.messages:
                 known = ", ".join(sorted(instance.definition.messages)) or "none"
                 raise InvalidInput({"name": f"the process has no event called {name!r} (it knows: {known})"})

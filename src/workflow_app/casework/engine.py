@@ -136,6 +136,9 @@ class Casework:
                 survey: Survey, rows: CaseRows) -> None:
         now = clock.now()
         deadlines = rows.deadlines
+        if complaint.status == ComplaintStatus.CLOSED and not instance.finished and (survey.open_tasks or survey.armed):
+            self._reopen(session, complaint, action.actor)
+        closing: str | None = None      # the outcome of an element that closes the complaint while it waits on
         met_by: dict[str, str] = {}     # a guarded scope -> how the end reached inside it meets its deadline
         for step in action.steps:
             if step.kind == "timer_fired":
@@ -144,6 +147,8 @@ class Casework:
                 self._issue_letter(session, complaint, instance, step, action.actor)
             elif step.kind == "end" and step.detail:
                 complaint.outcome = step.detail  # kept even if another branch finishes the process later
+            elif step.kind == "close":
+                closing = step.detail
             elif step.kind == "scope_end":
                 scope = instance.definition.element(step.element_id).enclosing
                 if scope:
@@ -158,6 +163,8 @@ class Casework:
         if instance.finished and complaint.status != ComplaintStatus.CLOSED:
             self._close(session, complaint, deadlines,
                         complaint.outcome or instance.data().get("outcome") or "completed", action.actor, now)
+        elif closing and complaint.status != ComplaintStatus.CLOSED and not (survey.open_tasks or survey.armed):
+            self._close(session, complaint, deadlines, closing, action.actor, now)
 
     def _timer_fired(self, session, complaint, instance, deadlines, step: Step) -> None:
         """A timer came due: the clock's doing, whoever's action it fell due in."""
@@ -271,6 +278,12 @@ class Casework:
         if stage != complaint.stage:
             complaint.stage = stage
             audit.record(session, complaint, "stage_changed", actor, stage=stage)
+
+    def _reopen(self, session, complaint, actor: str) -> None:
+        """A closed complaint whose process took an event it still waited for (Great Places: a stage 2 request
+        after closing at stage 1, which its policy allows at any time) is open again until it closes anew."""
+        audit.record(session, complaint, "reopened", actor, outcome=complaint.outcome)
+        complaint.status, complaint.outcome, complaint.closed_at = ComplaintStatus.OPEN, None, None
 
     def _close(self, session, complaint, deadlines, outcome: str, actor: str, now: datetime) -> None:
         for deadline in deadlines:

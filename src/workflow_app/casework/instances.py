@@ -130,7 +130,7 @@ class Survey:
 class Step:
     """Something the engine did that the case record must show."""
 
-    kind: str          # "letter", "timer_fired", "end", "scope_end", "task_completed"
+    kind: str          # "letter", "timer_fired", "end", "close", "scope_end", "task_completed"
     element_id: str
     detail: str | None = None
     due_at: datetime | None = None
@@ -216,6 +216,9 @@ class Instance:
             steps.append(Step("letter", element.id, element.properties["letter"]))
         if element.tag == "endEvent" and task.workflow is self.workflow:
             steps.append(Step("end", element.id, element.properties.get("outcome")))
+        elif element.tag == "intermediateThrowEvent" and element.properties.get("outcome"):
+            # The complaint closes here, while the process waits on for an event that reopens it.
+            steps.append(Step("close", element.id, element.properties["outcome"]))
         elif element.tag == "endEvent" and element.met_by:
             steps.append(Step("scope_end", element.id, element.met_by))
         return steps

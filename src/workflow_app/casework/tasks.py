@@ -95,11 +95,11 @@ class TaskService:
                 raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
             if not may_work(user, task):
                 raise Forbidden(f"this task is for the {task.role} role")
-            if task.assignee and task.assignee != user.username and not roles.may_supervise(user.roles):
-                raise Forbidden(f"this task is assigned to {task.assignee}")
             breach = self._separation_breach(session, complaint, task, user.username)
             if breach:
                 raise Forbidden(breach)
+            if task.assignee and task.assignee != user.username and not roles.may_supervise(user.roles):
+                raise Forbidden(f"this task is assigned to {task.assignee}")
             unsent = drafts and unsent_required(session, complaint.id,
                                                 self.casework.landlord(complaint.landlord).regime)
             if unsent:
@@ -129,10 +129,11 @@ class TaskService:
 
     def _hand_on(self, session: Session, complaint: Complaint, instance: Instance, done: Task,
                  ready: list[Task], owner: str, actor: str) -> list[Task]:
-        """The next task comes to the case owner: each task made ready at the completed task's stage is
-        assigned to them, unless the diagram keeps it with the team or the owner may not do it (their roles,
-        Code 6.13's separation). Audited, in the completing transaction."""
-        candidates = [t for t in ready if t.stage == done.stage
+        """The next task comes to the case owner: each task made ready at the completed task's stage, in its lane
+        (the same role), is assigned to them, unless the diagram keeps it with the team or the owner may not do it
+        (their roles, Code 6.13's separation). Another lane's task is that team's. Audited, in the completing
+        transaction."""
+        candidates = [t for t in ready if t.stage == done.stage and t.role == done.role
                       and not instance.definition.element(t.element_id).goes_to_team]
         if not candidates:
             return []

@@ -25,7 +25,7 @@ class Graph:
     flows: Mapping[str, tuple[str, str]]              # id -> (source, target)
     starts: tuple[str, ...]
     user_tasks: tuple[str, ...]
-    outcomes: Mapping[str, str]                       # end event id -> outcome property
+    outcomes: Mapping[str, str]                       # closing element id (end or throw event) -> outcome
 
 
 def read_graph(xml: str | bytes) -> Graph:
@@ -35,7 +35,7 @@ def read_graph(xml: str | bytes) -> Graph:
     for node in diagram.elements:
         if node.tag in FLOW_NODE_TAGS and node.id:
             nodes[node.id] = node.tag
-            if node.tag == "endEvent" and node.properties.get("outcome"):
+            if node.tag in ("endEvent", "intermediateThrowEvent") and node.properties.get("outcome"):
                 outcomes[node.id] = node.properties["outcome"]
     flows = {flow.id: (flow.source, flow.target) for flow in diagram.flows if flow.id}
     starts = tuple(n for n, tag in nodes.items() if tag == "startEvent")

@@ -665,9 +665,10 @@ def _copy_forms(session: Session, events: ColumnElement) -> int:
 
 # --- copying the complaints, again whenever they change ---------------------------------------
 
-COMPLAINT_EVENTS = ("complaint_logged", "closed", "deadline_set", "deadline_met")
+COMPLAINT_EVENTS = ("complaint_logged", "closed", "reopened", "deadline_set", "deadline_met")
 """The audit events that can change what `report_complaints` holds of a complaint: logged, closed,
-gone to stage 2 (its `stage2_acknowledge` deadline set), answered at stage 1 (its response deadline met)."""
+reopened (a stage 2 request after closing), gone to stage 2 (its `stage2_acknowledge` deadline set),
+answered at stage 1 (its response deadline met)."""
 COMPLAINTS_CHUNK = 50_000
 """A first copy reads this many complaint ids per transaction."""
 CHANGED_CHUNK = 500

@@ -27,6 +27,7 @@ PROVISION_RULES = (
     "no_extra_stage",            # no "stage 0" or "informal complaint" stage
     "no_third_stage",            # nothing after the stage 2 response that can change it
     "escalation_not_refused",    # escalation refused only for valid reasons, set out in writing
+    "update_intervals",          # beyond the timescales by agreement: updates at intervals agreed with the resident
     "two_stages",                # a complaint not resolved at stage 1 can go to stage 2
     "no_reasons_to_escalate",    # the resident need not say why they escalate
     "stage2_by_someone_else",    # stage 2 is not considered by whoever considered stage 1

@@ -101,8 +101,9 @@ def add_history(runtime: Runtime, logger: User, now: datetime | None = None, see
     run = ComplaintRun(runtime, min(p.received_at for p in plans) - timedelta(minutes=1))
     reviewer = run.person("demo.reviewer", [Role.STAGE2_REVIEWER, Role.COMPLAINTS_OFFICER], eligible,
                           "Demo Reviewer (stage 2)")
+    director = run.person("demo.director", [Role.MANAGER], eligible, "Demo Director (oversight)")
     with run:
-        history = _History(run, plans, (logger, reviewer), rng)
+        history = _History(run, plans, (logger, reviewer, director), rng)
         for index, plan in enumerate(plans):
             history.plan(index, plan.received_at, ("log",))
         run.play(now - timedelta(hours=12))
@@ -112,7 +113,8 @@ def add_history(runtime: Runtime, logger: User, now: datetime | None = None, see
 class _History:
     """The team at work on the planned complaints: each action, then what it leads them to plan next."""
 
-    def __init__(self, run: ComplaintRun, plans: list[Plan], people: tuple[User, User], rng: random.Random) -> None:
+    def __init__(self, run: ComplaintRun, plans: list[Plan], people: tuple[User, User, User],
+                 rng: random.Random) -> None:
         self.run, self.plans, self.people, self.rng = run, plans, people, rng
         self.by_reference: dict[str, int] = {}
         self.seen = run.now()
@@ -167,12 +169,13 @@ def _plan(rng: random.Random, landlord: str, now: datetime) -> Plan:
                 remedies=remedies, compensation=rng.choice([50, 75, 100, 250]) if "financial_remedy" in remedies else 0)
 
 
-def _act(run: ComplaintRun, plan: Plan, action: tuple, people: tuple[User, User], rng: random.Random,
+def _act(run: ComplaintRun, plan: Plan, action: tuple, people: tuple[User, User, User], rng: random.Random,
          schedule) -> None:
     """One action on a past complaint; the team sends each letter the Code requires as it comes (before
-    the next task), those a timer drafted when it next acts."""
+    the next task), those a timer drafted when it next acts. A manager's task (Brighter Places' oversight
+    of the stage 2 response) goes to a director who did neither stage's work."""
     runtime = run.runtime
-    logger, reviewer = people
+    logger, reviewer, director = people
     if action[0] == "log":
         plan.reference = run.log({
             "landlord": plan.landlord, "received_at": plan.received_at.isoformat(), "channel": plan.channel,
@@ -181,10 +184,12 @@ def _act(run: ComplaintRun, plan: Plan, action: tuple, people: tuple[User, User]
     elif action[0] == "complete":
         _, task_id, data = action
         with runtime.sessions() as session:
-            status, stage = session.execute(select(Task.status, Task.stage).where(Task.id == task_id)).one()
+            status, stage, role = session.execute(select(Task.status, Task.stage, Task.role)
+                                                  .where(Task.id == task_id)).one()
         if status != TaskStatus.OPEN:
             return
-        run.complete(plan.reference, task_id, data, reviewer if stage == "2" else logger)
+        person = director if role == Role.MANAGER else reviewer if stage == "2" else logger
+        run.complete(plan.reference, task_id, data, person)
     elif action[0] == "event":
         run.event(plan.reference, action[1], logger)
     _look(runtime, plan, rng, schedule)
@@ -265,7 +270,9 @@ def _answer(plan: Plan, element_id: str, form_id: str | None, source: Mapping[st
     if form_id == "review_request":
         return 1, {"review_decision": "accept", "stage2_definition": "The resident is still unhappy.",
                    "stage2_outcomes_sought": "A better remedy.", "stage2_reviewer_name": "Demo Reviewer"}
-    if form_id == "stage2_response":
+    if form_id.startswith("director_oversight"):
+        return 1, {"oversight_decision": "approve"}
+    if form_id.startswith("stage2_response"):
         return rng.randint(8, 16), {
             "stage2_decision": "respond", "stage2_steps_taken": "Read the file and met the resident.",
             "final_outcome": rng.choice(["upheld", "partly_upheld", "not_upheld"]),

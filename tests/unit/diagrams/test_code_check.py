@@ -44,6 +44,9 @@ BROKEN = {
     "extension1_20_working_days": {("6.4", "warning")},
     "extension1_unlimited": {("6.4", "error")},
     "extension1_repeatable": {("6.4", "error")},
+    "extension1_agreed_without_updates": {("5.9", "error")},
+    "extension1_agreed_updates_when_late": {("5.9", "error")},
+    "extension1_agreed_updates_only_far_beyond": {("5.9", "error")},
     "extension1_letter_without_ombudsman": {("6.5", "error")},
     "extension1_without_letter": {("6.5", "error")},
     "extension2_30_working_days": {("6.15", "warning")},
@@ -91,6 +94,10 @@ def test_a_diagram_that_breaks_one_rule_reports_that_provision(name, expected):
     ("extension1_20_working_days", "respond1_due", ["30 working days", "20 more than the first deadline"]),
     ("extension1_repeatable", "respond1_due", ["again and again"]),
     ("extension1_unlimited", "respond1_due", ["no upper limit"]),
+    ("extension1_agreed_without_updates", "respond1_due", ["agreed with the resident runs with no upper limit",
+                                                           "beyond the Code's 20 working days",
+                                                           "no update_interval timer follows the agreement"]),
+    ("extension1_agreed_updates_when_late", "respond1_due", ["other than once a response date has passed"]),
     ("acceptance_6_months", "accept_gw", ["only 7 months"]),
     ("review_needs_reasons", "reasons_gw", ["review_reasons"]),
     ("stage2_same_person", "respond2", ["separate_from", "respond1"]),
@@ -233,8 +240,10 @@ def test_code_errors_leave_out_warnings_and_engine_problems():
 
 LANDLORDS = {
     "great_places": set(),
-    "brighter_places": {("2.3", "error"), ("6.4", "warning")},
-    "harrogate": {("5.2", "error"), ("6.12", "error"), ("5.11", "error")},
+    # Beyond the brief's findings, the Code's 5.9: both policies let the resident agree a longer extension, and
+    # neither agrees intervals for keeping them informed with it (Great Places' policy does: its diagram passes).
+    "brighter_places": {("2.3", "error"), ("6.4", "warning"), ("5.9", "error")},
+    "harrogate": {("5.2", "error"), ("6.12", "error"), ("5.11", "error"), ("5.9", "error")},
 }
 
 
@@ -252,6 +261,14 @@ def test_brighter_places_findings_name_the_six_months_and_the_exceptional_extens
     assert "over_6_months" in by_provision["2.3"].message
     assert by_provision["6.4"].element_id == "stage1_response_due"
     assert "30 working days" in by_provision["6.4"].message
+
+
+@pytest.mark.parametrize("landlord", ["brighter_places", "harrogate"])
+def test_an_agreed_extension_without_update_intervals_is_found_at_both_stages(landlord):
+    found = check_file(PROCESSES / landlord / "complaint.bpmn", read_forms(ROOT / "forms"), sweep_start=SWEEP)
+    intervals = [f for f in found if f.provision == "5.9"]
+    assert {f.element_id for f in intervals} == {"stage1_response_due", "stage2_response_due"}
+    assert all("no update intervals are agreed with it" in f.message for f in intervals)
 
 
 # --- the command -----------------------------------------------------------------------------------

@@ -130,8 +130,8 @@ def test_both_regimes_load_their_provisions():
     code = regime_named("housing_ombudsman_2024")
     assert dict(code.provisions) == {
         "acceptance_window": "2.3", "refusal_explained": "2.4", "no_extra_stage": "5.2", "no_third_stage": "5.3",
-        "escalation_not_refused": "5.11", "two_stages": "6.10", "no_reasons_to_escalate": "6.12",
-        "stage2_by_someone_else": "6.13"}
+        "escalation_not_refused": "5.11", "update_intervals": "5.9", "two_stages": "6.10",
+        "no_reasons_to_escalate": "6.12", "stage2_by_someone_else": "6.13"}
     spso = regime_named("spso_model_chp")
     assert set(spso.provisions) == {"acceptance_window", "no_extra_stage", "no_third_stage", "two_stages"}
     assert all(p.startswith("Part ") for p in spso.provisions.values())

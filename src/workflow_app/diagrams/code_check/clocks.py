@@ -7,7 +7,7 @@ from workflow_app.diagrams.code_check.findings import ENGINE, ERROR
 from workflow_app.diagrams.code_check.process_graph import Node
 from workflow_app.diagrams.code_check.reading import names_read
 from workflow_app.rules.regime import Limit
-from workflow_app.rules.vocabulary import RESPONSE_KEYS, STAGE2_KEYS
+from workflow_app.rules.vocabulary import RESPONSE_KEYS, STAGE2_KEYS, DeadlineKey
 
 
 class ClockRules:
@@ -17,6 +17,8 @@ class ClockRules:
         """A timer is armed: its due time over the sweep, against the Code's limit for its key."""
         element = self.graph.elements[timer_id]
         key = element.deadline_key
+        if key == DeadlineKey.UPDATE_INTERVAL:
+            self._updates_armed(token.facts)
         result = self._deadline(token, element)
         if result.failure is not None:
             # The engine would fail in the same way for complaints received that day: not deployable.
@@ -54,8 +56,10 @@ class ClockRules:
         if deadline.days is None or days is None or days <= deadline.days:
             return
         self._extension_letters(timer_id, limit, deadline.letters)
-        self.extensions[key].append(Extension(deadline.timer_id, deadline.days, days, result.worst_day,
-                                               min(deadline.extensions, 2), deadline.agreed))
+        extension = Extension(deadline.timer_id, deadline.days, days, result.worst_day, min(deadline.extensions, 2),
+                              deadline.agreed)
+        self.extensions[key].append(extension)
+        self._beyond_by_agreement(facts, key, extension)
 
     def _judge_stage2_start(self, token: Token, timer_id: str, limit: Limit) -> None:
         """6.11 and 6.14: a stage 2 deadline counts from the escalation request or something recorded

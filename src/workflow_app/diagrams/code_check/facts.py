@@ -48,6 +48,7 @@ class Facts:
         "decision_letters",
         "final_response",
         "in2",
+        "intervals_due",
         "pending",
         "reasons",
         "request",
@@ -70,6 +71,7 @@ class Facts:
         self.unclocked2: frozenset[str] | None = None  # waits since a possible request with no stage 2 clock
         self.final_response: str | None = None       # the stage 2 responder whose response is final so far
         self.after_final: frozenset[str] = frozenset()  # user tasks since that final response
+        self.intervals_due: frozenset[str] = frozenset()  # agreed extensions beyond the timescales awaiting updates
 
     def copy(self) -> Facts:
         other = Facts.__new__(Facts)
@@ -89,6 +91,7 @@ class Facts:
         other.unclocked2 = self.unclocked2
         other.final_response = self.final_response
         other.after_final = self.after_final
+        other.intervals_due = self.intervals_due
         return other
 
     def key(self) -> tuple:
@@ -98,7 +101,7 @@ class Facts:
                 tuple(sorted((k, c.value) for k, c in self.dates.items())), self.date_decisions,
                 self.reasons, tuple(sorted(self.pending.items())), self.closer1, tuple(sorted(self.awaiting)),
                 self.in2, _sorted_or_none(self.request), _sorted_or_none(self.unclocked2), self.final_response,
-                tuple(sorted(self.after_final)))
+                tuple(sorted(self.after_final)), tuple(sorted(self.intervals_due)))
 
 
 def _sorted_or_none(names: frozenset[str] | None) -> tuple[str, ...] | None:

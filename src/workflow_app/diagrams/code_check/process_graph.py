@@ -15,7 +15,7 @@ from workflow_app.diagrams.forms import Form
 from workflow_app.diagrams.graph import Graph as Diagram
 from workflow_app.diagrams.graph import read_graph
 from workflow_app.rules.regime import Limit
-from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, RESPONSE_KEYS
+from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, RESPONSE_KEYS, DeadlineKey
 
 WAIT_TAGS = frozenset({"userTask", "manualTask", "receiveTask", "intermediateCatchEvent", "eventBasedGateway"})
 """Where a complaint waits for someone or something: the places a Code clock must be running."""
@@ -113,6 +113,7 @@ class ProcessGraph:
         self._outcomes: dict[str, frozenset[str]] = {}
         self._deciders: dict[str, list[str]] = {}
         self.cyclic_reach = self._cyclic_reach()
+        self.updates_before_response = {stage: self._updates_before_response(stage) for stage in RESPONSE_KEYS}
 
     def node(self, element_id: str) -> Node:
         return self.nodes[element_id]
@@ -237,21 +238,20 @@ class ProcessGraph:
         return {n: frozenset(v) for n, v in live.items()}
 
     def _cyclic_reach(self) -> dict[str, frozenset[str]]:
-        """For each element, the elements on loops it can still reach (whose visit counts matter)."""
+        """For each element, the elements on loops it can still reach (whose visit counts matter).
+
+        A complaint closed at an element that closes it while its process waits on (an intermediate
+        throw event with an `outcome`) and reopened by a later event runs the stages' elements again
+        once: the way on from there is no loop to count visits around (Great Places' stage 2 request
+        after closing)."""
         following = {n: [s for s in self.successors(node) if s in self.nodes] for n, node in self.nodes.items()}
-        reach: dict[str, set[str]] = {}
-        for n in self.nodes:
-            seen, stack = set(), list(following[n])
-            while stack:
-                m = stack.pop()
-                if m not in seen:
-                    seen.add(m)
-                    stack.extend(following[m])
-            reach[n] = seen
-        cyclic = {n for n in self.nodes if n in reach[n]}
+        reach = _reach(following)
+        looping = {n: [] if self.closes(node) else following[n] for n, node in self.nodes.items()}
+        around = _reach(looping)
+        cyclic = {n for n in self.nodes if n in around[n]}
         code_timers = {n for n, node in self.nodes.items()
                        if any(self.nodes[b].element.deadline_key in self.limits for b in node.boundaries)}
-        self.visit_cap = {n: MAX_VISITS if n in cyclic and any(t in reach[n] and n in reach[t] for t in code_timers)
+        self.visit_cap = {n: MAX_VISITS if n in cyclic and any(t in around[n] and n in around[t] for t in code_timers)
                           else MAX_VISITS - 1 for n in self.nodes}
         self.keys_ahead = {n: frozenset(self.nodes[m].element.deadline_key for m in reach[n] | {n}
                                         for m in [m, *self.nodes[m].boundaries]
@@ -260,7 +260,57 @@ class ProcessGraph:
         self.stage2_ahead = {n: any(self.elements[m].stage == "2" for m in reach[n] | {n}) for n in self.nodes}
         answering = self.responders("1") | self.responders("2")
         self.responses_ahead = {n: bool((reach[n] | {n}) & answering) for n in self.nodes}
-        return {n: frozenset((reach[n] | {n}) & cyclic) for n in self.nodes}
+        self.stage_responses_ahead = {stage: {n: bool((reach[n] | {n}) & self.responders(stage)) for n in self.nodes}
+                                      for stage in ("1", "2")}
+        return {n: frozenset((around[n] | {n}) & cyclic) for n in self.nodes}
+
+    def _updates_before_response(self, stage: str) -> dict[str, bool]:
+        """For each element, whether a path from it can arm an `update_interval` timer before the stage's
+        response is given, other than by its response deadline firing (5.9)."""
+        key, responders = RESPONSE_KEYS[stage], self.responders(stage)
+
+        def arms_updates(node: Node) -> bool:
+            return node.element.deadline_key == DeadlineKey.UPDATE_INTERVAL or any(
+                self.nodes[b].element.deadline_key == DeadlineKey.UPDATE_INTERVAL for b in node.boundaries)
+
+        def onward(node: Node) -> list[str]:
+            if node.id in responders:
+                return []
+            missed = {t for b in node.boundaries if self.nodes[b].element.deadline_key == key
+                      for t in (f.target for f in self.nodes[b].outgoing)}
+            return [n for n in self.successors(node) if n in self.nodes and n not in missed]
+
+        found: dict[str, bool] = {}
+        for start in self.nodes:
+            seen, stack = set(), [start]
+            while stack and not found.get(start):
+                n = stack.pop()
+                if n in seen:
+                    continue
+                seen.add(n)
+                if found.get(n) or arms_updates(self.nodes[n]):
+                    found[start] = True
+                stack.extend(onward(self.nodes[n]))
+            found.setdefault(start, False)
+        return found
+
+    @staticmethod
+    def closes(node: Node) -> bool:
+        """An element that closes the complaint while its process waits on for an event that reopens it."""
+        return node.tag == "intermediateThrowEvent" and bool(node.element.properties.get("outcome"))
+
+
+def _reach(following: Mapping[str, list[str]]) -> dict[str, set[str]]:
+    reach: dict[str, set[str]] = {}
+    for n in following:
+        seen, stack = set(), list(following[n])
+        while stack:
+            m = stack.pop()
+            if m not in seen:
+                seen.add(m)
+                stack.extend(following[m])
+        reach[n] = seen
+    return reach
 
 
 def main_process(diagram: etree._Element | Diagram) -> str | None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from workflow_app.diagrams.code_check.clocks import ClockRules
-from workflow_app.diagrams.code_check.extensions import AGREEMENT, ExtensionRules
+from workflow_app.diagrams.code_check.extensions import AGREEMENT, ExtensionRules, marker_key
 from workflow_app.diagrams.code_check.facts import EXPLORE_AT, Candidate, Extension, Facts, Token, freeze, truthy
 from workflow_app.diagrams.code_check.findings import Finding
 from workflow_app.diagrams.code_check.forms import Answers
@@ -21,7 +21,7 @@ from workflow_app.diagrams.definitions import ACTIVITY_TAGS
 from workflow_app.diagrams.expressions import RestrictedEnvironment
 from workflow_app.rules.calendar import WorkingCalendar
 from workflow_app.rules.regime import Regime
-from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, STAGE2_KEYS
+from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, RESPONSE_KEYS, STAGE2_KEYS, DeadlineKey
 
 MAX_STEPS = 200_000     # elements entered over all paths, so a tangled diagram cannot hang the check
 
@@ -59,6 +59,8 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         self._stage2_reads: dict[str, frozenset[str]] = {}
         self._holds: dict[tuple, bool | None] = {}        # a condition on identical case data: holds?
         self.separations: set[tuple[str, str]] = set()   # (stage 2 response task, the task that answered stage 1)
+        self._beyond: dict[str, Extension] = {}           # agreed extensions beyond the timescales, by timer (5.9)
+        self._intervals_owed: set[str] = set()            # ... whose response was given with no updates agreed
 
     def add(self, provision: str, severity: str, element_id: str | None, message: str,
             once: tuple | None = None) -> None:
@@ -95,6 +97,7 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
                 pending.extend(reversed(self._step(token)))
         for key, seen_extensions in self.extensions.items():
             self._judge_extensions(key, seen_extensions)
+        self._judge_update_intervals()
         self._judge_separation()
 
     def _memo_key(self, token: Token) -> tuple:
@@ -115,12 +118,27 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
             facts.request = facts.request & read if read else None
         if not self.graph.responses_ahead.get(token.node, False):
             facts.after_final = frozenset()
+        if facts.intervals_due:
+            self._settle_intervals(token.node, facts, ahead)
         data = token.ctx
         ctx = tuple([(n, freeze(data[n])) for n in self._live_in_order(token.node) if n in data])
         loops = self.graph.cyclic_reach.get(token.node, frozenset())
         visits = [(n, c) for n, c in token.visits.items() if n in loops]
         visits.sort()
         return token.node, token.stack, ctx, tuple(visits), token.facts.key()
+
+    def _settle_intervals(self, node_id: str, facts: Facts, ahead: frozenset[str]) -> None:
+        """5.9's markers as soon as their fate is known: once no response task of the stage lies ahead, a
+        response already given owes them (updates from here would be on actions after it); with no response
+        given and no update timer ahead, nothing can keep or owe them."""
+        for stage, key in RESPONSE_KEYS.items():
+            if self.graph.stage_responses_ahead[stage].get(node_id, False) \
+                    or not any(marker_key(m) == key for m in facts.intervals_due):
+                continue
+            if stage in facts.pending:
+                self._response_given(facts, stage)
+            elif DeadlineKey.UPDATE_INTERVAL not in ahead:
+                facts.intervals_due = frozenset(m for m in facts.intervals_due if marker_key(m) != key)
 
     def _live_in_order(self, node_id: str) -> tuple[str, ...]:
         """The case data still to be read at an element (`ProcessGraph.live`), by name."""
@@ -217,7 +235,27 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         if len(node.outgoing) == 1:
             token.node = node.outgoing[0].target
             return [token]
-        return [token.branch(flow.target) for flow in node.outgoing]
+        branches = [token.branch(flow.target) for flow in node.outgoing]
+        self._split_pending(branches)
+        self._split_intervals(branches)
+        return branches
+
+    def _split_pending(self, branches: list[Token]) -> None:
+        """Parallel branches after a response: the stage's completion is judged on the branch that carries it
+        on. A branch back to a responder put the response off (an extension, the investigation going on beside
+        agreed updates); otherwise the branches that can still send a letter carry it."""
+        for stage in list(branches[0].facts.pending):
+            responders = self.graph.responders(stage)
+            reaches_responder = [b for b in branches if ({b.node} | self.graph.reach[b.node]) & responders]
+            sends_letter = [b for b in branches
+                            if any(self.graph.node(m).letter for m in {b.node} | self.graph.reach[b.node])]
+            for carrying in (reaches_responder, sends_letter):
+                if carrying:
+                    kept = {id(b) for b in carrying}
+                    for other in branches:
+                        if id(other) not in kept:
+                            del other.facts.pending[stage]
+                    break
 
     def _boundary(self, token: Token, boundary: Node) -> list[Token]:
         if not boundary.element.interrupting:
@@ -225,6 +263,8 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
             # with the activity too, so the side path ending (a missed deadline recorded) does not complete it.
             token.facts.awaiting -= self._running(token, self.graph.node(boundary.element.attached_to))
             token.facts.pending = {}
+        if boundary.event == "timer":
+            self._deadline_passed(token.facts, boundary.element.deadline_key)
         self._enter(token, boundary)
         if boundary.event == "message":
             self._message(token, boundary)
@@ -299,6 +339,8 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
                 continue
             first = token.branch(target.id)
             first.visits[target.id] = count
+            if target.event == "timer":
+                self._deadline_passed(first.facts, target.element.deadline_key)
             self._enter(first, target)
             if target.event == "message":
                 self._message(first, target)
@@ -380,6 +422,7 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         self._stage_clocks(facts, node)
 
     def _close_stage(self, facts: Facts, stage: str, responder: str, letters: frozenset[str]) -> None:
+        self._response_given(facts, stage)
         if stage == "1":
             facts.closer1 = responder
         self._judge_completion(stage, responder, letters)
@@ -405,5 +448,6 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         if refused:
             self._judge_refusal(node, facts)
         for stage, (responder, letters) in facts.pending.items():
+            self._response_given(facts, stage)
             if not (refused or NO_LETTER_NEEDED_OUTCOME.search(outcome)):
                 self._judge_completion(stage, responder, letters)
