@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import exists, func, select, update
@@ -161,6 +161,3 @@ def choose(sessions: sessionmaker[Session], user: User, notify_by: str, email: s
         record = session.scalars(select(User).where(User.username == user.username)).one()
         record.notify_by, record.email = notify_by, email
 
-
-def at_london(value: datetime) -> str:
-    return value.astimezone(LONDON).strftime("%a %-d %b %Y, %H:%M")
