@@ -21,6 +21,8 @@ from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFoun
 from workflow_app.rules.statuses import DeadlineStatus, LetterStatus, TaskStatus
 
 PAGE_SIZE = 50
+AT_ONCE = 100
+"""The most tasks a manager reassigns in one go (an inbox page holds fewer)."""
 
 
 class LetterNotSent(Conflict):
@@ -212,6 +214,8 @@ class TaskService:
         task_ids = list(dict.fromkeys(task_ids))
         if not task_ids:
             raise InvalidInput({"tasks": "Choose at least one task"})
+        if len(task_ids) > AT_ONCE:
+            raise InvalidInput({"tasks": f"Choose at most {AT_ONCE} tasks at a time"})
         if not assignee:
             raise InvalidInput({"assignee": "Choose who the tasks go to"})
         refused: dict[str, str] = {}
