@@ -93,6 +93,8 @@ function start() {
     button.type = "button";
     button.className = "button button--small button--secondary";
     button.textContent = tool.label;
+    // Pressing a tool keeps the editor's focus and selection (so a mark applies to what is typed next).
+    button.addEventListener("mousedown", (event) => event.preventDefault());
     button.addEventListener("click", () => {
       tool.run(editor.chain().focus()).run();
     });

@@ -572,3 +572,35 @@ def test_the_notifications_page_lists_them_and_keeps_each_person_s_choice(app, d
         user = session.scalars(select(User).where(User.username == "carl")).one()
         assert (user.notify_by, user.email) == ("digest", "carl@testshire.example")
     assert 'class="count"' not in carl.get("/inbox").get_data(as_text=True).split("Notifications", 1)[1][:40]
+
+
+def test_great_places_extension_preview_runs_the_real_diagram_with_the_task_s_timestamp():
+    """The response task stamps `stage1_responded_at` on completion; the preview stamps it too, so the diagram's
+    scripts run as they will on saving (an extension of 5 working days from Tue 12 Jan 2027: Tue 19 Jan)."""
+    from datetime import datetime
+
+    from tests.integration.test_landlord_processes import FORMS as REAL_FORMS
+    from tests.integration.test_landlord_processes import PROCESSES as REAL_PROCESSES
+    from tests.integration.test_landlord_processes import ComplaintRun, diagram, scenario, scratch_runtime
+    from workflow_app.casework.deployments import deploy, read_forms
+    from workflow_app.diagrams.definitions import cache as definition_cache
+    from workflow_app.rules.roles import WORKER_ROLES
+    spec = scenario("great_places_stage2")
+    definition_cache.clear()
+    start = datetime.fromisoformat(spec["complaint"]["received_at"])
+    with scratch_runtime(REAL_PROCESSES, REAL_FORMS) as runtime, ComplaintRun(runtime, start) as run:
+        with runtime.sessions.begin() as session:
+            deploy(session, "great_places", diagram("great_places"), read_forms(REAL_FORMS), "tester")
+        worker = run.person("alice", list(WORKER_ROLES), ["great_places"])
+        reference = run.log({"landlord": "great_places", **spec["complaint"]}, worker)
+        for step in spec["steps"][:2]:
+            run.at(datetime.fromisoformat(step["at"]))
+            run.complete(reference, run.open_task(reference, step["complete"]), step["data"], worker)
+        run.send_required_letters(reference, worker)
+
+        moved = runtime.tasks.preview(run.open_task(reference, "stage1_response"),
+                                      {"stage1_decision": "extend", "extension_days": 5}, worker)
+
+    assert [(d["key"], d["due_at"], d["was"]) for d in moved] == [
+        ("stage1_response", at("2027-01-19T23:59:59+00:00"), at("2027-01-12T23:59:59+00:00"))]
+    definition_cache.clear()

@@ -3,6 +3,7 @@ and listing them for an inbox."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, or_, select
@@ -15,6 +16,7 @@ from workflow_app.casework.instances import Instance, TaskNotOpen
 from workflow_app.casework.letters import unsent_required
 from workflow_app.casework.models import Complaint, Deadline, Letter, Task, User
 from workflow_app.casework.schemas import Completion, parse
+from workflow_app.diagrams.definitions import Element
 from workflow_app.diagrams.forms import Form, validate_submission
 from workflow_app.rules import clock, roles
 from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -41,6 +43,12 @@ class LetterNotSent(Conflict):
 def may_work(user: User, task: Task) -> bool:
     """Whether the user holds the task's role (managers and admins may step in anywhere)."""
     return roles.may_work(user.roles, task.role)
+
+
+def _stamped(element: Element, values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The values with the completion time under the task's `timestamp` property, when it names one."""
+    name = element.properties.get("timestamp")
+    return {**values, name: now} if name else values
 
 
 class TaskService:
@@ -114,8 +122,7 @@ class TaskService:
             audit.record(session, complaint, "task_completed", user.username, task_id=task.id,
                          element_id=task.element_id, name=task.name, stage=task.stage, data=values)
 
-            if element.properties.get("timestamp"):
-                values = {**values, element.properties["timestamp"]: now}
+            values = _stamped(element, values, now)
 
             def move(inst: Instance, action: Action) -> None:
                 try:
@@ -135,17 +142,20 @@ class TaskService:
         (the same role), is assigned to them, unless the diagram keeps it with the team or the owner may not do it
         (their roles, Code 6.13's separation). Another lane's task is that team's. Audited, in the completing
         transaction."""
+        elements = instance.definition.elements
         candidates = [t for t in ready if t.stage == done.stage and t.role == done.role
-                      and not instance.definition.element(t.element_id).goes_to_team]
+                      and not elements[t.element_id].goes_to_team
+                      and not (done.element_id in elements[t.element_id].separate_from and done.completed_by == owner)]
         if not candidates:
             return []
-        person = session.scalars(select(User).where(User.username == owner)).first()
-        if person is None or not person.may_see(complaint.landlord):
-            return []
+        with session.no_autoflush:      # the action's rows and audit events still go in its one flush
+            person = session.scalars(select(User).where(User.username == owner)).first()
+            if person is None or not person.may_see(complaint.landlord):
+                return []
+            allowed = [t for t in candidates
+                       if may_work(person, t) and not self._separation_breach(session, complaint, t, owner)]
         handed = []
-        for task in candidates:
-            if not may_work(person, task) or self._separation_breach(session, complaint, task, owner):
-                continue
+        for task in allowed:
             task.assignee = owner
             audit.record(session, complaint, "task_assigned", actor, task_id=task.id, element_id=task.element_id,
                          assignee=owner, previous=None, reason="next_task")
@@ -167,6 +177,7 @@ class TaskService:
                 raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
             instance = self.casework.instance_of(complaint)
             values = self._validated(instance, task, given, only_given=True)
+            values = _stamped(instance.definition.element(task.element_id), values, clock.now())
             survey = instance.rehearse(task_id, values)
             if survey is None:
                 return []
