@@ -6,6 +6,7 @@ INSTALLED := $(VENV)/.installed
 .PHONY: run test lint screenshots bench check
 
 $(INSTALLED): pyproject.toml package.json package-lock.json
+	tools/letter-printing-packages
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip "setuptools>=68"
 	$(VENV)/bin/pip install --quiet -e '.[test]'

@@ -76,7 +76,7 @@ def test_package_json_runs_the_checks():
 
 
 def test_every_diagram_is_checked(report):
-    assert sorted(d["file"] for d in report["diagrams"]) == DIAGRAMS and len(DIAGRAMS) == 3
+    assert sorted(d["file"] for d in report["diagrams"]) == DIAGRAMS and len(DIAGRAMS) == 6   # complaint, hazard
     assert report["ok"] and report["returncode"] == 0, json.dumps(report, indent=2)
 
 
@@ -88,7 +88,7 @@ def test_the_diagram_imports_without_warnings(report, diagram):
 @pytest.mark.parametrize("diagram", DIAGRAMS)
 def test_every_element_has_a_shape_or_an_edge(report, diagram):
     found = entry(report, diagram)
-    assert found["interchange"] == [] and found["drawnElements"] > 100
+    assert found["interchange"] == [] and found["drawnElements"] > (70 if diagram.endswith("hazard.bpmn") else 100)
 
 
 @pytest.mark.parametrize("diagram", DIAGRAMS)

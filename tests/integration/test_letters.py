@@ -108,7 +108,7 @@ def test_a_letter_is_emailed_through_smtp_after_it_is_stored_as_sent(deployed, d
         assert letter.status == "sent" and letter.emailed_at == clock.now()
         assert session.scalars(select(OutboxEmail.message_id)).one() == message["Message-ID"]
         kinds = [e.type for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
-    assert kinds[-2:] == ["letter_sent", "letter_emailed"]
+    assert kinds[-3:] == ["letter_sent", "letter_pdf_made", "letter_emailed"]
     page = client.get(f"/letters/{letter_id}").get_data(as_text=True)
     assert "The mail server accepted the email to ada@example.org" in page and "Try the email again" not in page
     app.extensions["workflow_app"].close()

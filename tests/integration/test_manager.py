@@ -124,7 +124,7 @@ def test_performance_tables_with_charts_and_a_csv_for_every_table(site):
     tables = re.findall(r'href="(/manager/performance\.csv\?table=([a-z_0-9]+)[^"]*)"', html)
     assert {t for _, t in tables} == {"ch01", "ch02", "acknowledgements", "response_times", "response_spread",
                                       "resolution", "refusals", "categories", "remedies", "compensation",
-                                      "satisfaction", "deadlines"}
+                                      "satisfaction", "deadlines", "hazard_steps"}
     for href, _ in tables:
         response = client.get(href.replace("&amp;", "&"))
         assert response.status_code == 200 and response.mimetype == "text/csv"

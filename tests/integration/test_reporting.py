@@ -380,7 +380,8 @@ def test_every_table_exports_as_csv_with_formulas_defused(data):
         labels = reporting.labels_for(session, scope(runtime, "great_places"))
     tables = {t.id: t for t in reporting.tables(report, labels)}
     assert set(tables) == {"ch01", "ch02", "acknowledgements", "response_times", "response_spread", "resolution",
-                           "refusals", "categories", "remedies", "compensation", "satisfaction", "deadlines"}
+                           "refusals", "categories", "remedies", "compensation", "satisfaction", "deadlines",
+                           "hazard_steps"}
     assert tables["ch01"].csv().splitlines() == [
         'Stage,Complaints received,Homes,"Per 1,000 homes",Number of homes',
         "Stage 1,7,1000,7.0,\"Not confirmed: a stand-in, not the landlord's number\"",

@@ -206,7 +206,7 @@ def build(runtime, stories: list[Story] = STORIES, until: datetime = END) -> dic
     deploy_all(runtime)
     users = people(runtime)
     references: dict[str, str] = {}
-    with ComplaintRun(runtime, START, send_letters_after=False) as run:
+    with ComplaintRun(runtime, START, send_letters_after=False, print_letters=False) as run:
         for story in stories:
             run.plan(datetime.fromisoformat(story.received_at), lambda story=story: references.__setitem__(
                 story.name, run.log({

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflow_app.casework import audit
+from workflow_app.casework import audit, hazards
 from workflow_app.casework.complaints import transaction
 from workflow_app.casework.engine import Casework, load_definition
 from workflow_app.casework.instances import TaskNotOpen
@@ -30,12 +30,14 @@ from workflow_app.casework.models import (
     Complaint,
     Deadline,
     Letter,
+    LetterPdf,
     OutboxEmail,
     SupportNeeds,
     Task,
     User,
 )
 from workflow_app.diagrams.forms import Form
+from workflow_app.diagrams.printed_letters import STANDARD_PT
 from workflow_app.rules import clock
 from workflow_app.rules.calendar import calendar_for, end_of_london_day, london_date
 from workflow_app.rules.errors import InvalidInput, NotFound
@@ -130,10 +132,10 @@ def form_labels(version, form_id: str | None) -> dict[str, Any]:
 
 
 def answers(version, form_id: str | None, data: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """A completed form's answers as (label, shown value), in the form's order."""
+    """A completed form's answers as (label, shown value), in the form's order (none once anonymised)."""
     labels = form_labels(version, form_id)
     shown = []
-    for key, value in data.items():
+    for key, value in (data.items() if isinstance(data, Mapping) else ()):
         label, options = labels.get(key, (key.replace("_", " ").capitalize(), {}))
         if isinstance(value, list):
             text = ", ".join(options.get(str(v), str(v)) for v in value)
@@ -243,6 +245,8 @@ def task_page(session: Session, casework: Casework, task_id: str, user: User) ->
         "letters": list(session.scalars(select(Letter).where(Letter.complaint_id == complaint.id)
                                         .order_by(Letter.id))),
         "support": support,
+        "linked": linked_clocks(session, casework, complaint),
+        "vulnerabilities": hazards.vulnerabilities(session, complaint) if complaint.is_hazard else None,
     }
 
 
@@ -320,6 +324,10 @@ def case_page(session: Session, casework: Casework, reference: str, user: User) 
         "work": completed_work(session, complaint),
         "letters": list(session.scalars(select(Letter).where(Letter.complaint_id == complaint.id)
                                         .order_by(Letter.id))),
+        "standard_print_pt": STANDARD_PT,
+        "letter_pdfs": {row.letter_id: row for row in session.execute(
+            select(LetterPdf.letter_id, LetterPdf.size, LetterPdf.pages, LetterPdf.print_size_pt)
+            .where(LetterPdf.complaint_id == complaint.id))},
         "emails": {row.letter_id: row for row in session.execute(
             select(OutboxEmail.letter_id, OutboxEmail.status, OutboxEmail.attempts)
             .where(OutboxEmail.complaint_id == complaint.id))},
@@ -334,7 +342,18 @@ def case_page(session: Session, casework: Casework, reference: str, user: User) 
         "history": audit.history(session, complaint),
         "events": _events_offered(complaint, instance),
         "marks": _named(instance.definition, diagram_marks(casework, complaint)),
+        "linked": (linked := linked_clocks(session, casework, complaint)),
+        "hazard_offered": hazards.hazard_offered(complaint) and not linked,
     }
+
+
+def linked_clocks(session: Session, casework: Casework, case: Complaint) -> list[dict[str, Any]]:
+    """The cases linked to this one, each with its deadlines: a complaint's hazard cases, or the complaint a
+    hazard case was raised from. The case page and the task page show both clocks side by side."""
+    others = hazards.hazards_of(session, case) if not case.is_hazard else \
+        [c for c in [hazards.raised_from(session, case)] if c is not None]
+    return [{"case": other, "deadlines": deadlines(session, other, casework.landlord(other.landlord).nation)}
+            for other in others]
 
 
 def _events_offered(complaint: Complaint, instance) -> list[str]:
@@ -359,7 +378,8 @@ def _extension_reasons(session: Session, complaint: Complaint) -> list[tuple[str
     for event in session.scalars(select(AuditEvent).where(AuditEvent.complaint_id == complaint.id,
                                                           AuditEvent.type == "task_completed")
                                  .order_by(AuditEvent.id)):
-        for key, value in (event.details.get("data") or {}).items():
+        data = event.details.get("data")
+        for key, value in (data.items() if isinstance(data, dict) else ()):    # anonymised: none kept
             if "reason" in key and isinstance(value, str) and value.strip():
                 reasons.append((event.details.get("name") or key, value))
     return reasons
@@ -472,13 +492,33 @@ def _safe_filename(filename: str | None) -> str:
 
 # --- export --------------------------------------------------------------------------------
 
+def _linked_record(session: Session, casework: Casework, linked: Mapping[str, Any]) -> dict[str, Any]:
+    """A linked case in another's export: a complaint's hazard case (Awaab's Law) with its clocks, the answers
+    given at each step and its history, or the complaint a hazard case was raised from, by reference."""
+    case = linked["case"]
+    record = {"reference": case.reference, "kind": case.kind, "received_at": case.received_at.isoformat(),
+              "status": case.status, "outcome": case.outcome,
+              "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+              "deadlines": [{"key": d["row"].key, "due_at": d["row"].due_at.isoformat(),
+                             "met_at": d["row"].met_at.isoformat() if d["row"].met_at else None,
+                             "missed": d["row"].missed, "status": d["row"].status} for d in linked["deadlines"]]}
+    if case.is_hazard:
+        record["aware_at"] = record["received_at"]
+        record["steps"] = [{"name": w["name"], "by": w["by"], "at": w["at"].isoformat(), "answers": dict(w["answers"])}
+                           for w in completed_work(session, case)]
+        record["history"] = [audit.as_json(e) for e in audit.history(session, case)]
+    return record
+
+
 def export_zip(session: Session, casework: Casework, reference: str, user: User) -> bytes:
-    """The whole record as a zip: record.json, history.json, each letter as HTML, each attachment.
+    """The whole record as a zip: record.json, history.json, each letter as HTML (and as the PDF posted, once
+    sent), each attachment.
 
     For a subject access request or the Ombudsman's evidence request.
     """
     page = case_page(session, casework, reference, user)
     complaint = page["complaint"]
+    pdfs = set(page["letter_pdfs"])
     record = {
         "reference": complaint.reference, "landlord": complaint.landlord,
         "received_at": complaint.received_at.isoformat(), "channel": complaint.channel,
@@ -504,7 +544,8 @@ def export_zip(session: Session, casework: Casework, reference: str, user: User)
         "letters": [{"id": letter.id, "template": letter.template, "stage": letter.stage, "status": letter.status,
                      "created_at": letter.created_at.isoformat(),
                      "sent_at": letter.sent_at.isoformat() if letter.sent_at else None, "sent_by": letter.sent_by,
-                     "sent_to": letter.sent_to, "file": f"letters/{letter.id:04d}-{letter.template}.html"}
+                     "sent_to": letter.sent_to, "file": f"letters/{letter.id:04d}-{letter.template}.html",
+                     "pdf": f"letters/{letter.id:04d}-{letter.template}.pdf" if letter.id in pdfs else None}
                     for letter in page["letters"]],
         "notes": [{"author": n.author, "at": n.at.isoformat(), "body": n.body} for n in page["notes"]],
         "support_needs": [{"adjustments": s.adjustments, "vulnerabilities": s.vulnerabilities,
@@ -515,6 +556,9 @@ def export_zip(session: Session, casework: Casework, reference: str, user: User)
                          "uploaded_by": a.uploaded_by, "uploaded_at": a.uploaded_at.isoformat(),
                          "file": f"attachments/{a.id:04d}-{a.filename}"} for a in page["attachments"]],
         "definition_version": page["version"].version,
+        "kind": complaint.kind,
+        "hazard_cases" if not complaint.is_hazard else "raised_from": [_linked_record(session, casework, linked)
+                                                                       for linked in page["linked"]],
         "exported_at": clock.now().isoformat(), "exported_by": user.username,
     }
     buffer = io.BytesIO()
@@ -524,6 +568,9 @@ def export_zip(session: Session, casework: Casework, reference: str, user: User)
                                                     ensure_ascii=False, default=str))
         for letter in page["letters"]:
             archive.writestr(f"letters/{letter.id:04d}-{letter.template}.html", letter.body_html or "")
+            if letter.id in pdfs:
+                archive.writestr(f"letters/{letter.id:04d}-{letter.template}.pdf", session.scalar(
+                    select(LetterPdf.content).where(LetterPdf.letter_id == letter.id)))
         for item in page["attachments"]:
             content = session.scalar(select(Attachment.content).where(Attachment.id == item.id))
             archive.writestr(f"attachments/{item.id:04d}-{item.filename}", content)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, contains_eager, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflow_app.casework import audit
+from workflow_app.casework import audit, search
 from workflow_app.casework.deployments import current_version
 from workflow_app.casework.engine import Action, Casework, deliver_event
 from workflow_app.casework.instances import Instance
@@ -73,6 +73,7 @@ class ComplaintService:
             session.add(complaint)
             session.flush()
             set_committed_value(complaint, "instance", None)   # known to have none yet: nothing to look up
+            search.index(session, complaint)
             audit.record(session, complaint, "complaint_logged", user.username, reference=complaint.reference,
                          channel=complaint.channel, category=complaint.category,
                          received_at=complaint.received_at.isoformat(), definition_version=version.version,
@@ -84,6 +85,15 @@ class ComplaintService:
             self.casework.act(session, complaint, instance, user.username,
                               lambda inst, action: action.steps.extend(inst.advance()), new=True)
             return complaint.reference
+
+    def problems(self, fields: Mapping[str, Any], user: User) -> dict[str, list[str]]:
+        """What `log_complaint` would refuse in these fields, by field (empty when nothing), without logging: a form
+        shows them beside its own checks, so every error appears at once."""
+        try:
+            self._checked(fields, user)
+        except InvalidInput as refused:
+            return refused.errors
+        return {}
 
     def _checked(self, fields: Mapping[str, Any] | NewComplaint, user: User) -> dict[str, Any]:
         """The complaint as the service stores it; every error at once, by field."""
@@ -100,7 +110,10 @@ class ComplaintService:
                 errors["landlord"] = ["you may not log complaints for this landlord"]
         if complaint and complaint.received_at > clock.now() + timedelta(minutes=1):
             errors["received_at"] = ["cannot be in the future"]
-        if complaint and complaint.representative and not complaint.representative.authority:
+        representative = complaint.representative.model_dump() if complaint and complaint.representative else \
+            fields.get("representative") if isinstance(fields, Mapping) else None
+        if isinstance(representative, Mapping) and representative and not representative.get("authority") \
+                and not errors.get("representative"):
             errors["representative.authority"] = ["record the representative's authority to act"]
         if errors or complaint is None:
             raise InvalidInput(errors)

@@ -23,6 +23,7 @@ from workflow_app.diagrams.definitions import DiagramError, Problem, compile_def
 from workflow_app.diagrams.forms import Form, FormDefinitionError, load_forms
 from workflow_app.rules import clock
 from workflow_app.rules.errors import InvalidInput, NotFound, WorkflowAppError
+from workflow_app.rules.hazards import HAZARD_PROCESS_SUFFIX, is_hazard_process
 from workflow_app.rules.statuses import ComplaintStatus
 
 
@@ -133,7 +134,7 @@ def preview(session: Session, landlord: Any, xml: bytes | str, forms: Mapping[st
     from workflow_app.diagrams.code_check import main_process
     result.process_id = main_process(read_xml(xml))
     result.current = latest_version(session, landlord.slug, result.process_id) \
-        or latest_version(session, landlord.slug)
+        or (None if is_hazard_process(result.process_id) else latest_version(session, landlord.slug))
     used = _forms_used(xml)
     result.forms = {form_id: forms[form_id].source for form_id in sorted(used) if form_id in forms}
     if result.current is not None:
@@ -211,11 +212,15 @@ def get_version(session: Session, landlord: str, version_id: int) -> DefinitionV
 
 def latest_version(session: Session, landlord: str, process_id: str | None = None,
                    with_content: bool = True) -> DefinitionVersion | None:
+    """The newest version of one of a landlord's processes; without `process_id`, of its complaint process (any
+    process but its hazard process)."""
     query = select(DefinitionVersion).where(DefinitionVersion.landlord == landlord)
     if not with_content:
         query = query.options(defer(DefinitionVersion.xml), defer(DefinitionVersion.forms))
     if process_id is not None:
         query = query.where(DefinitionVersion.process_id == process_id)
+    else:
+        query = query.where(DefinitionVersion.process_id.not_like(f"%{HAZARD_PROCESS_SUFFIX}"))
     return session.scalars(query.order_by(DefinitionVersion.id.desc()).limit(1)).first()
 
 
@@ -225,6 +230,19 @@ def current_version(session: Session, landlord: str, with_content: bool = True) 
     version = latest_version(session, landlord, with_content=with_content)
     if version is None:
         raise NotFound(f"no process is deployed for landlord {landlord!r}: run 'workflow-app deploy'")
+    return version
+
+
+def current_hazard_version(session: Session, landlord: str) -> DefinitionVersion:
+    """The newest version of the landlord's hazard process (`processes/<landlord>/hazard.bpmn`), without its
+    content, as `current_version` gives the complaint process's."""
+    query = select(DefinitionVersion).where(
+        DefinitionVersion.landlord == landlord,
+        DefinitionVersion.process_id.like(f"%{HAZARD_PROCESS_SUFFIX}")) \
+        .options(defer(DefinitionVersion.xml), defer(DefinitionVersion.forms))
+    version = session.scalars(query.order_by(DefinitionVersion.id.desc()).limit(1)).first()
+    if version is None:
+        raise NotFound(f"no hazard process is deployed for landlord {landlord!r}: deploy its hazard.bpmn")
     return version
 
 

@@ -329,10 +329,34 @@ class Casework:
         if environment is None:
             environment = self._letters[landlord.slug] = letter_environment(Path(landlord.folder) / "letters")
         try:
+            case = instance.data()
+            if not complaint.is_hazard:
+                case = {**case, "hazard_work": hazard_work(object_session(complaint), complaint)}
             return environment.get_template(f"{template}.html").render(
-                complaint=complaint, landlord=landlord, case=instance.data())
+                complaint=complaint, landlord=landlord, case=case)
         except TemplateNotFound:
             return None
+
+
+def hazard_work(session: Session, complaint: Complaint) -> list[dict[str, Any]]:
+    """The hazard cases raised from a complaint as its letters tell them (Awaab's Law): when the landlord became
+    aware, the steps done and when, the steps still open and when each is due."""
+    work = []
+    with session.no_autoflush:    # read without flushing the action's rows: they are written in its one flush
+        hazards = list(session.scalars(select(Complaint).where(Complaint.raised_from_id == complaint.id)
+                                       .order_by(Complaint.id)))
+        rows = {hazard.id: list(session.scalars(select(Task).where(Task.complaint_id == hazard.id,
+                                                                   Task.status != TaskStatus.CANCELLED)
+                                                .order_by(Task.created_at, Task.id))) for hazard in hazards}
+    for hazard in hazards:
+        tasks = rows[hazard.id]
+        work.append({"reference": hazard.reference, "aware_at": hazard.received_at,
+                     "closed": hazard.status == ComplaintStatus.CLOSED,
+                     "done": [{"name": t.name, "at": t.completed_at} for t in tasks
+                              if t.status == TaskStatus.COMPLETED],
+                     "next": [{"name": t.name, "due": t.due_at} for t in tasks
+                              if t.status == TaskStatus.OPEN and t.due_at is not None]})
+    return work
 
 
 def _save(session: Session, record: WorkflowInstance, state: str, next_due_at: datetime | None) -> None:

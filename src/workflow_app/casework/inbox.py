@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from workflow_app.casework.case_record import Due, due, due_today_end
 from workflow_app.casework.models import Complaint, Letter, Task, User
 from workflow_app.rules import clock
+from workflow_app.rules.calendar import london_date
 from workflow_app.rules.landlords import Landlord
 from workflow_app.rules.roles import may_supervise
 from workflow_app.rules.statuses import LetterStatus, TaskStatus
@@ -66,6 +68,10 @@ class InboxRow:
     summary: str
     resident: str
     due: Due | None
+    received_at: datetime
+    """When the complaint reached the landlord."""
+    age: str
+    """How long ago that was, in words ("today", "3 days ago")."""
 
 
 @dataclass
@@ -125,9 +131,16 @@ def inbox(session: Session, user: User, landlords: Mapping[str, Landlord], q: In
         complaint = complaints[task.complaint_id]
         nation = landlords[task.landlord].nation if task.landlord in landlords else "ENG"
         result.append(InboxRow(task, complaint.reference, complaint.category, complaint.summary,
-                               (complaint.resident or {}).get("name", ""), due(task.due_at, nation, now)))
+                               (complaint.resident or {}).get("name", ""), due(task.due_at, nation, now),
+                               complaint.received_at, age(complaint.received_at, now)))
     counts = {view: _count(session, _base(user, view)) for view in VIEWS}
     return Inbox(q, result, total, counts)
+
+
+def age(received_at: datetime, now: datetime) -> str:
+    """How long ago a complaint was received, in London calendar days."""
+    days = (london_date(now) - london_date(received_at)).days
+    return "today" if days <= 0 else "yesterday" if days == 1 else f"{days:,} days ago"
 
 
 def _count(session: Session, query: Any) -> int:

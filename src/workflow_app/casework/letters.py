@@ -3,9 +3,10 @@
 The engine creates a draft `Letter` when the diagram issues one, rendered from the
 landlord's template (`processes/<landlord>/letters/<template>.html`). Here a caseworker
 edits it (the HTML is cleaned to a safe set of tags) and sends it: the letter is stored on
-the complaint exactly as sent, printable, and emailed through SMTP when the
+the complaint exactly as sent, with the PDF that is posted (`diagrams.printed_letters`: large
+print when the complaint's reasonable adjustments ask for it), and emailed through SMTP when the
 `WORKFLOW_APP_SMTP_*` settings name a server and the resident (or their representative)
-has an email address; otherwise it is printed and posted. The email is written to the
+has an email address; the PDF is posted either way. The email is written to the
 outbox in the transaction that stores the letter as sent, and goes out after it commits
 (`casework.outbox`); the letter page shows how it is going.
 
@@ -16,7 +17,9 @@ marked "not needed", and no task of the complaint can be completed while one is 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import nh3
@@ -26,9 +29,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from workflow_app.casework import audit, outbox
 from workflow_app.casework.complaints import transaction
 from workflow_app.casework.engine import Casework
-from workflow_app.casework.models import Complaint, Letter, OutboxEmail, User
+from workflow_app.casework.models import Complaint, Letter, LetterPdf, OutboxEmail, SupportNeeds, User
 from workflow_app.casework.outbox import SmtpSettings
 from workflow_app.diagrams.letter_templates import letter_environment
+from workflow_app.diagrams.printed_letters import STANDARD_PT, PrintedLetter, print_letter, print_size
 from workflow_app.rules import clock
 from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
 from workflow_app.rules.regime import HOUSING_OMBUDSMAN, Regime
@@ -71,10 +75,13 @@ def plain_text(body: str) -> str:
 class LetterService:
     """Editing, sending and (only for letters the Code does not require) setting aside letters."""
 
-    def __init__(self, sessions: sessionmaker[Session], casework: Casework, smtp: SmtpSettings | None) -> None:
+    def __init__(self, sessions: sessionmaker[Session], casework: Casework, smtp: SmtpSettings | None,
+                 printing: bool = True) -> None:
         self.sessions = sessions
         self.casework = casework
         self.smtp = smtp
+        self.printing = printing
+        """Make each sent letter's PDF: off only for runs whose database is thrown away (Try it, the simulator)."""
         self._defaults = letter_environment(None)
 
     def _letter(self, session: Session, letter_id: int, user: User) -> tuple[Letter, Complaint]:
@@ -89,12 +96,17 @@ class LetterService:
         with self.sessions() as session:
             letter, complaint = self._letter(session, letter_id, user)
             email = self._email_of(session, letter.id)
+            pdf = session.execute(select(LetterPdf.size, LetterPdf.pages, LetterPdf.print_size_pt)
+                                  .where(LetterPdf.letter_id == letter.id)).first()
+            size_pt = pdf.print_size_pt if pdf is not None else \
+                print_size(*adjustments(session, self.casework, complaint))
             session.expunge_all()
         landlord = self.casework.landlord(complaint.landlord)
         return {"letter": letter, "complaint": complaint, "landlord": landlord,
                 "body": letter.body_html if letter.body_html is not None else self.starting_draft(letter, complaint),
                 "required": code_required(letter.template, landlord.regime), "recipient": recipient(complaint),
-                "emailed": self.smtp is not None, "email": email, "max_attempts": outbox.MAX_ATTEMPTS}
+                "emailed": self.smtp is not None, "email": email, "max_attempts": outbox.MAX_ATTEMPTS,
+                "pdf": pdf, "print_size_pt": size_pt, "large_print": size_pt > STANDARD_PT}
 
     def starting_draft(self, letter: Letter, complaint: Complaint) -> str:
         """The landlord has no template of this name: a plain letter with the facts the Code asks for."""
@@ -114,19 +126,23 @@ class LetterService:
                          template=letter.template)
 
     def send(self, letter_id: int, user: User, body_html: str | None = None) -> dict[str, Any]:
-        """Store the letter as sent and, when SMTP is set up and there is an address, queue its email in the
-        same transaction: it goes out after the commit (`casework.outbox`), and never if the commit fails."""
+        """Store the letter as sent, with the PDF that is posted (`printed_letters`), and, when SMTP is set up
+        and there is an address, queue its email in the same transaction: it goes out after the commit
+        (`casework.outbox`), and never if the commit fails. The letter, its PDF and their audit events are one
+        commit, so a crash leaves either all of them or none."""
         with transaction(self.sessions) as session:
             letter, complaint = self._letter(session, letter_id, user)
             if letter.status != LetterStatus.DRAFT:
                 raise Conflict("this letter has already been sent")
-            if body_html is not None:
-                letter.body_html, letter.edited_at, letter.edited_by = _checked_body(body_html), clock.now(), \
-                    user.username
-            elif letter.body_html is None:
-                letter.body_html = self.starting_draft(letter, complaint)
-            name, email = recipient(complaint)
+            body = _checked_body(body_html) if body_html is not None else \
+                letter.body_html if letter.body_html is not None else self.starting_draft(letter, complaint)
             now = clock.now()
+            # printed before this transaction writes anything: SQLite's one writer is not held while it prints
+            printed = self._printed(session, letter, complaint, body, now) if self.printing else None
+            if body_html is not None:
+                letter.edited_at, letter.edited_by = now, user.username
+            letter.body_html = body
+            name, email = recipient(complaint)
             letter.status, letter.sent_at, letter.sent_by = LetterStatus.SENT, now, user.username
             emailed = False
             if email and self.smtp is not None:
@@ -136,8 +152,34 @@ class LetterService:
                 letter.sent_to = "post: " + (complaint.resident.get("address") or name or "address not recorded")
             audit.record(session, complaint, "letter_sent", user.username, letter_id=letter.id,
                          template=letter.template, emailed=emailed, sent_to=letter.sent_to)
+            if printed is not None:
+                session.add(LetterPdf(letter_id=letter.id, complaint_id=complaint.id, content=printed.content,
+                                      size=len(printed.content), pages=printed.pages,
+                                      print_size_pt=printed.size_pt, sha256=printed.sha256, created_at=now))
+                audit.record(session, complaint, "letter_pdf_made", user.username, letter_id=letter.id,
+                             template=letter.template, pages=printed.pages, print_size_pt=printed.size_pt,
+                             bytes=len(printed.content), sha256=printed.sha256)
             return {"letter": letter.id, "emailed": emailed, "sent_to": letter.sent_to,
                     "reference": complaint.reference}
+
+    def _printed(self, session: Session, letter: Letter, complaint: Complaint, body: str,
+                 now: datetime) -> PrintedLetter:
+        """The letter as posted: its cleaned HTML on A4, in large print when the adjustments ask for it."""
+        landlord = self.casework.landlord(complaint.landlord)
+        return print_letter(clean_html(body), title=f"{letter.template.replace('_', ' ').capitalize()} letter: "
+                            f"{complaint.reference}", reference=complaint.reference,
+                            landlord=landlord.display_name, sent_at=now,
+                            size_pt=print_size(*adjustments(session, self.casework, complaint)),
+                            folder=Path(landlord.folder) / "letters")
+
+    def pdf(self, letter_id: int, user: User) -> tuple[str, bytes]:
+        """A sent letter's PDF and a file name for it (`<reference>-<id>-<template>.pdf`)."""
+        with self.sessions() as session:
+            letter, complaint = self._letter(session, letter_id, user)
+            content = session.scalar(select(LetterPdf.content).where(LetterPdf.letter_id == letter.id))
+            if content is None:
+                raise NotFound(f"letter {letter_id} has no PDF")
+            return pdf_name(complaint.reference, letter), content
 
     def send_required(self, reference: str, user: User) -> list[int]:
         """Send, as drafted, every letter of the complaint the Code requires that is still a draft: what
@@ -196,6 +238,20 @@ class LetterService:
         message.add_alternative(f"<!doctype html><html lang=\"en-GB\"><body>{letter.body_html}</body></html>",
                                 subtype="html")
         return message
+
+
+def adjustments(session: Session, casework: Casework, complaint: Complaint) -> list[str]:
+    """The complaint's reasonable adjustments as recorded: the latest review of its support needs (else what
+    was given when it was logged), and the answer on the acknowledgement form (`reasonable_adjustments`)."""
+    latest = session.execute(select(SupportNeeds.adjustments).where(SupportNeeds.complaint_id == complaint.id)
+                             .order_by(SupportNeeds.id.desc()).limit(1)).first()
+    recorded = [latest.adjustments if latest is not None else complaint.reasonable_adjustments]
+    answer = casework.instance_of(complaint).data().get("reasonable_adjustments")
+    return [text for text in (*recorded, answer) if isinstance(text, str) and text.strip()]
+
+
+def pdf_name(reference: str, letter: Letter) -> str:
+    return f"{reference}-{letter.id:04d}-{letter.template}.pdf"
 
 
 def recipient(complaint: Complaint) -> tuple[str, str | None]:

@@ -34,6 +34,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from workflow_app.rules.statuses import (
+    CaseKind,
     ComplaintStatus,
     DeadlineStatus,
     EmailStatus,
@@ -172,11 +173,45 @@ class Complaint(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(120))
     anonymised_at: Mapped[datetime | None]
+    kind: Mapped[str] = mapped_column(String(20), default=CaseKind.COMPLAINT, server_default=CaseKind.COMPLAINT)
+    """A complaint under the Code, or a hazard case (Awaab's Law) run by the landlord's hazard process beside it."""
+    raised_from_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    """A hazard case: the complaint it was raised from (none for a repair report logged on its own). The one link
+    between the two: a complaint finds its hazard cases by it."""
     audit_head: Mapped[str | None] = mapped_column(String(64))
     """The hash of the complaint's newest audit event: the head of its chain, moved only by a compare-and-set
     (casework/audit.py), so two actions can never both append after the same event."""
 
     instance: Mapped[WorkflowInstance] = relationship(back_populates="complaint", uselist=False)
+
+    @property
+    def is_hazard(self) -> bool:
+        return self.kind == CaseKind.HAZARD
+
+
+class SearchEntry(Base):
+    """One thing a complaint can be found by (casework/search.py): a word of a person's name, an email, a phone
+    number, a postcode or the address, each normalised; written with the complaint and removed when it is
+    anonymised. The address is also indexed for substring search by the database's own text search (pg_trgm on
+    PostgreSQL, FTS5 on SQLite), which migration 0015 creates beside this table."""
+
+    __tablename__ = "search_entries"
+    __table_args__ = (Index("ix_search_entries_kind_value", "kind", "value", "complaint_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    value: Mapped[str] = mapped_column(String(2000))
+
+
+class SearchTerm(Base):
+    """Every distinct word of the names in `search_entries`: the short list a typo is matched against (by
+    trigrams) before the entries are read; a word goes when no complaint's name uses it any longer."""
+
+    __tablename__ = "search_terms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    term: Mapped[str] = mapped_column(String(200), unique=True)
 
 
 class WorkflowInstance(Base):
@@ -403,6 +438,26 @@ class Notification(Base):
     read_at: Mapped[datetime | None]
     mailed_at: Mapped[datetime | None]
     """When its email (its own, or the digest it went in) was queued in the outbox; none: not yet, or never."""
+
+
+class LetterPdf(Base):
+    """A sent letter as it is posted: the PDF made in the transaction that sent it (`casework.letters`), at
+    the print size the complaint's reasonable adjustments ask for. In the case export; deleted when the
+    complaint is anonymised (it holds the resident's name and address)."""
+
+    __tablename__ = "letter_pdfs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), unique=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    """Bytes, so a list of letters never reads the PDFs themselves."""
+    pages: Mapped[int] = mapped_column(Integer)
+    print_size_pt: Mapped[int] = mapped_column(Integer)
+    """The body text's size in points: 12, or large print (16, or the size the adjustment recorded)."""
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
 
 
 class OutboxEmail(Base):

@@ -10,7 +10,7 @@ and whether it was confirmed.
 What stays is what the Code's reporting needs: the reference, dates, category, channel,
 stages, deadlines, outcomes and the shape of the audit trail. What goes is everything
 that could identify a person: the resident and any representative, free text, letters'
-bodies and addresses (and their emails in the outbox), notes, attachments, support needs,
+bodies and addresses (their emails in the outbox, and their PDFs), notes, attachments, support needs,
 form answers in the audit trail and in the instance state.
 
 The audit trail is append-only; anonymisation is its one deliberate exception, made with
@@ -31,13 +31,14 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflow_app.casework import audit
+from workflow_app.casework import audit, search
 from workflow_app.casework.engine import Casework
 from workflow_app.casework.models import (
     Attachment,
     CaseNote,
     Complaint,
     Letter,
+    LetterPdf,
     OutboxEmail,
     PendingEvent,
     SignInAttempt,
@@ -105,6 +106,7 @@ def anonymise(session: Session, casework: Casework, reference: str, actor: str) 
     complaint.reasonable_adjustments = None
     complaint.anonymised_at = clock.now()
     cid = complaint.id
+    search.forget(session, cid)
     session.execute(update(Letter).where(Letter.complaint_id == cid)
                     .values(body_html=f"<p>{REDACTED}</p>", sent_to=None))
     session.execute(update(OutboxEmail).where(OutboxEmail.complaint_id == cid,
@@ -118,6 +120,7 @@ def anonymise(session: Session, casework: Casework, reference: str, actor: str) 
                     .values(adjustments=None, vulnerabilities=None))
     session.execute(update(PendingEvent).where(PendingEvent.complaint_id == cid).values(data={}))
     session.execute(delete(Attachment).where(Attachment.complaint_id == cid))
+    session.execute(delete(LetterPdf).where(LetterPdf.complaint_id == cid))
     broken = audit.reseal(session, complaint,
                           lambda details: {k: (v if k in SAFE_AUDIT_KEYS else REDACTED) for k, v in details.items()})
     instance = casework.instance_of(complaint)

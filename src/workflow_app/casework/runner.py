@@ -70,14 +70,16 @@ class ComplaintRun:
 
     `send_letters_after`: send the letters the Code requires as soon as the step that drafted
     them is done (a log, a task, an event), by the person who did it; otherwise they wait until
-    someone next completes a task of the complaint, who sends them first.
+    someone next completes a task of the complaint, who sends them first. `print_letters`: make each
+    sent letter's PDF, as the product does; a run whose database is thrown away may skip it.
     """
 
-    def __init__(self, runtime: Runtime, start: datetime, *, send_letters_after: bool = True) -> None:
+    def __init__(self, runtime: Runtime, start: datetime, *, send_letters_after: bool = True,
+                 print_letters: bool = True) -> None:
         self.runtime = runtime
         self.clock = clock.VirtualClock(start)
         self.send_letters_after = send_letters_after
-        self.letters = LetterService(runtime.sessions, runtime.casework, None)
+        self.letters = LetterService(runtime.sessions, runtime.casework, None, printing=print_letters)
         self.record: list[Happened] = []
         self._tokens: list[Token] = []
         self._plan: list[_Planned] = []

@@ -16,6 +16,7 @@ from workflow_app import settings
 from workflow_app.casework.complaints import ComplaintService
 from workflow_app.casework.db import create_schema, make_engine, make_session_factory
 from workflow_app.casework.engine import Casework
+from workflow_app.casework.hazards import HazardService
 from workflow_app.casework.scheduler import watch_deadlines
 from workflow_app.casework.tasks import TaskService
 from workflow_app.rules import clock
@@ -55,6 +56,7 @@ class Runtime:
     casework: Casework
     complaints: ComplaintService
     tasks: TaskService
+    hazards: HazardService
     clock: clock.Clock = field(default=clock.SYSTEM)
     """The time this runtime's requests and sweeps read: the system clock except in a rehearsal."""
 
@@ -73,6 +75,7 @@ def build_runtime(database_url: str, processes_dir: Path | None = None, forms_di
     watch_deadlines(engine)   # an earlier deadline wakes the timer scheduler, here or (PostgreSQL) anywhere
     sessions = make_session_factory(engine)
     casework = Casework(landlords)
-    return Runtime(engine, sessions, landlords, processes_dir, forms_dir, casework,
-                   ComplaintService(sessions, casework), TaskService(sessions, casework),
+    complaints = ComplaintService(sessions, casework)
+    return Runtime(engine, sessions, landlords, processes_dir, forms_dir, casework, complaints,
+                   TaskService(sessions, casework), HazardService(sessions, casework, complaints),
                    run_clock or default_clock())

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from workflow_app.rules.calendar import FIRST_YEAR, LAST_YEAR
@@ -138,6 +139,16 @@ def _iso_instant(value: Any) -> Any:
     return parsed
 
 
+def _email_address(value: str) -> str:
+    """An email address in the form the standards allow (the email-validator package; no DNS lookup: a landlord
+    records the address the resident gave, whether or not its domain answers today)."""
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        raise ValueError("must be an email address, like name@example.com") from None
+    return value
+
+
 def _stripped(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
@@ -149,6 +160,7 @@ Text = Annotated[str, BeforeValidator(_stripped), AfterValidator(_storable_text)
                  Field(json_schema_extra={"pattern": STORABLE_TEXT_PATTERN})]
 LongText = Annotated[Text, StringConstraints(max_length=MAX_TEXT)]
 Detail = Annotated[Text, StringConstraints(max_length=MAX_DETAIL)]
+EmailAddress = Annotated[Detail, AfterValidator(_email_address), Field(json_schema_extra={"format": "email"})]
 Instant = Annotated[datetime, BeforeValidator(_iso_instant),
                     Field(json_schema_extra={"type": "string", "format": "date-time"})]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
@@ -170,7 +182,7 @@ class Person(Model):
     """The resident, or someone acting for them."""
 
     name: Annotated[Detail, StringConstraints(min_length=1)]
-    email: Detail | None = None
+    email: EmailAddress | None = None
     phone: Detail | None = None
     address: Detail | None = None
     relationship: Detail | None = None
@@ -191,6 +203,15 @@ class NewComplaint(Model):
     reasonable_adjustments: LongText | None = None
     received_earlier_reason: LongText | None = Field(
         None, description="Why the complaint is logged with an earlier time than now.")
+
+
+class HazardStart(Model):
+    """A hazard case (Awaab's Law) to start beside a complaint; its clocks count from when the landlord became aware:
+    the complaint's received time unless an earlier one is given, with how the landlord knew."""
+
+    aware_at: Instant | None = Field(None, description="When the landlord became aware, if before the complaint "
+                                                       "was received, with a UTC offset.")
+    aware_earlier_reason: LongText | None = Field(None, description="How the landlord knew earlier.")
 
 
 class EventPost(Model):
@@ -337,7 +358,7 @@ def _message(item: Mapping[str, Any]) -> str:
         return _MESSAGES[kind]
     if kind == "literal_error":
         return f"choose one of: {context.get('expected', '').replace(chr(39), '')}"
-    if kind == "string_too_long":
+    if kind == "string_too_long" or (kind == "too_long" and isinstance(item.get("input"), str)):
         return f"must be text of at most {context['max_length']} characters"
     if kind in ("string_too_short", "too_short"):
         return "is required"

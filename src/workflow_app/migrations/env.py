@@ -4,6 +4,7 @@ from __future__ import annotations
 from alembic import context
 
 from workflow_app.casework.models import Base
+from workflow_app.casework.search import outside_the_models
 
 config = context.config
 target_metadata = Base.metadata
@@ -22,7 +23,7 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=connection.dialect.name == "sqlite")
+                      render_as_batch=connection.dialect.name == "sqlite", include_name=outside_the_models)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -34,6 +34,7 @@ __all__ = [
     "WorkingCalendar",
     "calendar_for",
     "end_of_london_day",
+    "hours_after",
     "london_date",
     "london_midnight",
 ]
@@ -50,6 +51,7 @@ MAX_WORKING_DAYS = 1000
 MAX_DAYS = 3660
 MAX_WEEKS = 520
 MAX_MONTHS = 120
+MAX_HOURS = 24 * 366
 
 Instant = datetime | date | str
 """An aware datetime, an ISO 8601 string with a UTC offset (or a bare date), or a date."""
@@ -101,6 +103,18 @@ def end_of_london_day(day: date) -> datetime:
         return datetime.combine(day, _END_OF_DAY, tzinfo=LONDON).astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{day.isoformat()} is outside the supported dates") from None
+
+
+def hours_after(when: Instant, n: int) -> datetime:
+    """`n` clock hours after an instant: elapsed time, not the wall clock, so 24 hours from 10:00 on the
+    Saturday before the clocks go forward ends at 11:00 London time on the Sunday (Awaab's Law's 24 hours).
+    A bare date is refused: hours count from an instant."""
+    n = _count(n, MAX_HOURS, "hours")
+    instant = _parse(when) if isinstance(when, str) else when
+    if not isinstance(instant, datetime):
+        raise ValueError("hours are counted from an instant with its time, not a date")
+    london_date(instant)    # refuses a naive instant
+    return instant.astimezone(UTC) + timedelta(hours=n)
 
 
 def london_midnight(day: date) -> datetime:
@@ -280,6 +294,7 @@ class WorkingCalendar:
             "days_after": self.days_after,
             "weeks_after": self.weeks_after,
             "months_after": self.months_after,
+            "hours_after": hours_after,
             "is_working_day": self.is_working_day,
             "working_days_between": self.working_days_between,
         }

@@ -9,6 +9,13 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+class CaseKind(StrEnum):
+    """What a case (a row of `complaints`) is: a complaint under the Code, or a hazard case beside one."""
+
+    COMPLAINT = "complaint"
+    HAZARD = "hazard"        # Awaab's Law: the landlord's hazard process, linked to the complaint it came from
+
+
 class ComplaintStatus(StrEnum):
     OPEN = "open"
     CLOSED = "closed"        # the diagram finished: an outcome and a closing time are recorded

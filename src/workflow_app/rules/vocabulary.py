@@ -21,18 +21,19 @@ class Stage(StrEnum):
     ONE = "1"
     TWO = "2"
     POST = "post"  # after the final response
+    HAZARD = "hazard"  # a hazard case beside a complaint (Awaab's Law): outside the Code's stages
 
     @property
     def order(self) -> int:
         return _STAGE_ORDER[self]
 
 
-_STAGE_ORDER = {Stage.PRE: 0, Stage.ONE: 1, Stage.TWO: 2, Stage.POST: 3}
+_STAGE_ORDER = {Stage.PRE: 0, Stage.ONE: 1, Stage.TWO: 2, Stage.POST: 3, Stage.HAZARD: 4}
 STAGES: tuple[str, ...] = tuple(s.value for s in Stage)
 
 STAGE_NAMES: dict[str, str] = {
     Stage.PRE.value: "Before stage 1", Stage.ONE.value: "Stage 1", Stage.TWO.value: "Stage 2",
-    Stage.POST.value: "After the final response",
+    Stage.POST.value: "After the final response", Stage.HAZARD.value: "Hazard (Awaab's Law)",
 }
 """What people read for each stage."""
 
@@ -56,6 +57,16 @@ class DeadlineKey(StrEnum):
     CLARIFICATION = "clarification"
     NO_CONTACT_CLOSURE = "no_contact_closure"
     ESCALATION_WINDOW = "escalation_window"
+    # Awaab's Law: the landlord's duties on a hazard case (timescales in rules/hazard_laws/awaabs_law.toml)
+    HAZARD_TRIAGE = "hazard_triage"
+    HAZARD_EMERGENCY_MAKE_SAFE = "hazard_emergency_make_safe"
+    HAZARD_EMERGENCY_ACCOMMODATION = "hazard_emergency_accommodation"
+    HAZARD_INVESTIGATE = "hazard_investigate"
+    HAZARD_WRITTEN_SUMMARY = "hazard_written_summary"
+    HAZARD_SAFETY_WORK = "hazard_safety_work"
+    HAZARD_SIGNIFICANT_ACCOMMODATION = "hazard_significant_accommodation"
+    HAZARD_FURTHER_WORK_BEGIN = "hazard_further_work_begin"
+    HAZARD_FURTHER_WORK_START = "hazard_further_work_start"
 
 
 K = DeadlineKey
@@ -77,6 +88,11 @@ DEADLINE_NAMES: dict[str, str] = {
     K.PANEL_HEARING: "Panel hearing", K.PANEL_OUTCOME: "Panel outcome", K.CLOSURE_FOLLOWUP: "Closure follow-up",
     K.UPDATE_INTERVAL: "Agreed update", K.RESTRICTION_REVIEW: "Restriction review",
     K.OMBUDSMAN_EVIDENCE: "Evidence to the Ombudsman",
+    K.HAZARD_TRIAGE: "Hazard triage (24 hours)", K.HAZARD_EMERGENCY_MAKE_SAFE: "Emergency hazard made safe (24 hours)",
+    K.HAZARD_EMERGENCY_ACCOMMODATION: "Alternative accommodation (emergency)",
+    K.HAZARD_INVESTIGATE: "Hazard investigated", K.HAZARD_WRITTEN_SUMMARY: "Written summary to the tenant",
+    K.HAZARD_SAFETY_WORK: "Safety work", K.HAZARD_SIGNIFICANT_ACCOMMODATION: "Alternative accommodation",
+    K.HAZARD_FURTHER_WORK_BEGIN: "Further work begun", K.HAZARD_FURTHER_WORK_START: "Further work started",
 }
 """What people read for each deadline key (the inbox, the case page, the reports)."""
 assert DEADLINE_NAMES.keys() == DEADLINE_KEYS
@@ -86,6 +102,10 @@ ACKNOWLEDGE_KEYS: dict[str, DeadlineKey] = {Stage.ONE.value: K.STAGE1_ACKNOWLEDG
 RESPONSE_KEYS: dict[str, DeadlineKey] = {Stage.ONE.value: K.STAGE1_RESPONSE, Stage.TWO.value: K.STAGE2_RESPONSE}
 """The Code's two duties at each of its stages, by stage."""
 STAGE2_KEYS: tuple[DeadlineKey, ...] = (ACKNOWLEDGE_KEYS[Stage.TWO.value], RESPONSE_KEYS[Stage.TWO.value])
+
+
+HAZARD_KEYS: frozenset[str] = frozenset(k for k in DeadlineKey if k.startswith("hazard_"))
+"""Awaab's Law's clocks on a hazard case: duties, beside the Code's."""
 
 
 def deadline_name(key: str) -> str:
@@ -109,6 +129,7 @@ STAGE_DUTIES: dict[str, tuple[str, ...]] = {
     Stage.ONE.value: (K.STAGE1_ACKNOWLEDGE, K.STAGE1_RESPONSE, K.COLLEAGUE_RESPONSE),
     Stage.TWO.value: (K.STAGE2_ACKNOWLEDGE, K.STAGE2_RESPONSE),
     Stage.POST.value: (),
+    Stage.HAZARD.value: (),
 }
 
 WORKS_TOWARDS_NONE = "none"

@@ -129,6 +129,7 @@ def check(path: Path, forms_dir: Path | None, as_json: bool) -> None:
     A diagram in a landlord's folder is checked with that landlord's settings and letters.
     """
     from workflow_app.diagrams.code_check import ENGINE, check_file
+    from workflow_app.diagrams.code_check.check import is_hazard_diagram
     findings: list[dict] = []
     forms_dir = forms_dir or default_forms_dir()
     try:
@@ -141,7 +142,7 @@ def check(path: Path, forms_dir: Path | None, as_json: bool) -> None:
     cites_as: dict[str, str] = {}
     for file in files:
         findings += [{**f.as_dict(), "file": str(file)} for f in check_file(file, forms)]
-        cites_as[str(file)] = _regime_of(file).cites_as
+        cites_as[str(file)] = "Awaab's Law" if is_hazard_diagram(file.read_bytes()) else _regime_of(file).cites_as
     errors = sum(1 for f in findings if f["severity"] == "error")
     if as_json:
         click.echo(json.dumps(findings, indent=2))

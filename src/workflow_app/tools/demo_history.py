@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from workflow_app.casework.deployments import latest_version
 from workflow_app.casework.engine import load_definition
 from workflow_app.casework.models import Complaint, DefinitionVersion, Task, User
 from workflow_app.casework.runner import ComplaintRun
@@ -89,8 +90,7 @@ def add_history(runtime: Runtime, logger: User, now: datetime | None = None, see
     with runtime.sessions() as session:
         eligible = []
         for slug in sorted(runtime.landlords):
-            version = session.scalars(select(DefinitionVersion).where(DefinitionVersion.landlord == slug)
-                                      .order_by(DefinitionVersion.id.desc()).limit(1)).first()
+            version = latest_version(session, slug)     # the complaint process (not the hazard process)
             older = session.scalar(select(func.count()).select_from(Complaint).where(
                 Complaint.landlord == slug, Complaint.received_at < now - timedelta(days=14)))
             if version is not None and not older and _uses_shared_forms(version):

@@ -61,7 +61,7 @@ def simulate(scenario: Mapping[str, Any], processes_dir: Path | None = None,
         raise ScenarioError(f"{where}: {error.message}") from None
     received_at = _received_at(scenario)
     with (scratch_runtime(processes_dir, forms_dir, prefix="workflow-app-sim-") as runtime,
-          ComplaintRun(runtime, received_at) as run):
+          ComplaintRun(runtime, received_at, print_letters=False) as run):
         return _run(run, scenario)
 
 

@@ -23,6 +23,7 @@ from workflow_app.casework.schemas import (
     Completion,
     EventPost,
     EventResult,
+    HazardStart,
     HistoryEvent,
     ListedTask,
     Logged,
@@ -122,6 +123,25 @@ def send_event(reference: str, name: str, body: EventPost) -> tuple[dict[str, An
     before the stage 1 response, say); 422 when the process has no event of that name."""
     result = runtime().complaints.send_event(reference, name, body.data, g.user)
     return result, 200 if result["delivered"] else 202
+
+
+@api.operation("POST", "/complaints/<reference>/hazards", parameters=(REFERENCE,), body=HazardStart,
+               answers={201: Logged}, refusals=(404, 409),
+               links={201: {"ReadIt": Link("complaint", THE_LOGGED), "ItsHistory": Link("history", THE_LOGGED)}})
+def start_hazard(reference: str, body: HazardStart) -> tuple[dict[str, Any], int]:
+    """Start a hazard case (Awaab's Law) beside the complaint, with its own clocks.
+
+    Answers the hazard case's reference, read like a complaint's. 409 when the complaint is closed."""
+    hazard = runtime().hazards.start_from_complaint(reference, g.user, body.aware_at, body.aware_earlier_reason,
+                                                    source="api")
+    return {"reference": hazard}, 201
+
+
+@api.operation("POST", "/hazards", body=NewComplaint, answers={201: Logged}, refusals=(404, 409),
+               links={201: {"ReadIt": Link("complaint", THE_LOGGED), "ItsHistory": Link("history", THE_LOGGED)}})
+def log_hazard(body: NewComplaint) -> tuple[dict[str, Any], int]:
+    """Log a hazard reported on its own (a repair report, no complaint) and start its case (Awaab's Law)."""
+    return {"reference": runtime().hazards.log_report(body, g.user)}, 201
 
 
 @api.operation("GET", "/tasks", query=TaskFilter, answers={200: list[ListedTask]})

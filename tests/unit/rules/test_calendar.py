@@ -23,6 +23,7 @@ from workflow_app.rules.calendar import (
     NATIONS,
     WorkingCalendar,
     calendar_for,
+    hours_after,
     london_date,
     london_midnight,
 )
@@ -339,11 +340,23 @@ def test_expression_functions_are_the_documented_names_bound_to_the_nation():
     functions = calendar_for("SCT").expression_functions()
     assert set(functions) == {
         "working_days_after", "days_after", "weeks_after", "months_after",
-        "is_working_day", "working_days_between",
+        "is_working_day", "working_days_between", "hours_after",
     }
     assert functions["working_days_after"]("2026-12-23T16:30:00+00:00", 5) == utc(
         "2027-01-05T23:59:59+00:00"
     )
+
+
+def test_hours_are_elapsed_clock_hours_across_both_clock_changes():
+    # Sat 27 March 2027 10:15 GMT + 24 h = Sun 28 March 10:15Z, 11:15 BST on the wall clock; Sat 30 October
+    # 2027 10:00 BST (09:00Z) + 24 h = Sun 31 October 09:00Z, 09:00 GMT.
+    assert hours_after("2027-03-27T10:15:00+00:00", 24) == utc("2027-03-28T10:15:00+00:00")
+    assert hours_after(utc("2027-10-30T09:00:00+00:00"), 24) == utc("2027-10-31T09:00:00+00:00")
+    for refused in ("2027-03-27", "2027-03-27T10:15:00"):
+        with pytest.raises(ValueError):
+            hours_after(refused, 24)
+    with pytest.raises(ValueError):
+        hours_after("2027-03-27T10:15:00+00:00", -1)
 
 
 # --- the rule as the reports count it -------------------------------------------------------------

@@ -19,6 +19,7 @@ from workflow_app.diagrams.expressions import RestrictedEnvironment
 from workflow_app.diagrams.forms import Form
 from workflow_app.diagrams.graph import DiagramError, read_graph, read_xml
 from workflow_app.rules.calendar import calendar_for
+from workflow_app.rules.hazards import is_hazard_process
 from workflow_app.rules.regime import HOUSING_OMBUDSMAN
 
 
@@ -36,10 +37,21 @@ def check_code(xml: bytes | str, forms: Mapping[str, Form] | None = None, *, lan
     forms, landlord settings and letters again returns them without walking the paths again.
     """
     forms = dict(forms or {})
+    if is_hazard_diagram(xml):
+        from workflow_app.diagrams.hazard_check import check_hazard
+        return check_hazard(xml, forms, landlord=landlord, sweep_start=sweep_start, sweep_days=sweep_days)
     instants = sweep_instants(sweep_start, sweep_days)
     key = check_key(xml, forms, landlord, letters_dir, instants)
     return cache.get(key, lambda: run_check(xml, forms, landlord=landlord, letters_dir=letters_dir,
                                             instants=instants))
+
+
+def is_hazard_diagram(xml: bytes | str) -> bool:
+    """A landlord's hazard process (Awaab's Law) is held to the regulations, not to the Code."""
+    try:
+        return is_hazard_process(read_graph(read_xml(xml)).main_process)
+    except DiagramError:
+        return False
 
 
 def run_check(xml: bytes | str, forms: Mapping[str, Form], *, landlord: Any | None, letters_dir: Path | None,

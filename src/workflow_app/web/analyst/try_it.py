@@ -53,7 +53,7 @@ def try_diagram(landlord: Landlord, xml: str, forms: Mapping[str, Form], process
     if received_at.tzinfo is None:
         raise ValueError("received_at needs a time zone")
     with (scratch_runtime(processes_dir, prefix="workflow-app-try-") as runtime,
-          ComplaintRun(runtime, received_at) as run):
+          ComplaintRun(runtime, received_at, print_letters=False) as run):
         return _run(run, landlord, xml, forms, received_at, pace, escalate, extend)
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from flask import Response, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
-from workflow_app.casework import case_record, notifications
+from workflow_app.casework import case_record, notifications, search
 from workflow_app.casework import inbox as inbox_queries
 from workflow_app.casework.case_record import CaseRecord
 from workflow_app.casework.letters import LetterService, clean_html
@@ -205,7 +205,7 @@ def new_complaint():
         if form.get("join"):
             return _join(form["join"], form)
         taken = intake.read(form, landlord)
-        errors = taken.errors
+        errors = intake.form_errors(runtime().complaints.problems(taken.fields, me()), taken.errors)
         if not errors and not form.get("confirmed"):
             with runtime().sessions() as session:
                 related = case_record.open_from_same_resident(session, landlord, taken.fields["resident"], me())
@@ -221,7 +221,8 @@ def new_complaint():
                 return redirect(url_for("caseworker.case", reference=reference))
     status = 422 if errors else 200
     return render_template("caseworker/new_complaint.html", form=form, errors=errors, related=related,
-                           landlords=landlords, channels=CHANNELS, categories=CATEGORIES), status
+                           landlords=landlords, channels=CHANNELS, categories=CATEGORIES,
+                           labels=intake.LABELS, limits=intake.LIMITS), status
 
 
 def _after_logging(reference: str, taken: intake.Intake) -> None:
@@ -251,12 +252,24 @@ def _join(reference: str, form) -> Response:
 
 # --- find --------------------------------------------------------------------------------
 
-@bp.get("/complaints")
+@bp.route("/complaints", methods=["GET", "POST"])
 def find():
-    reference = request.args.get("reference", "").strip().upper()
-    if reference:
-        return redirect(url_for("caseworker.case", reference=reference))
-    return render_template("caseworker/find.html")
+    """One box for whatever the caller has: a name, an address, a postcode, a phone, an email or the reference.
+
+    The search is posted, not put in the address: a name or a phone number in a URL would reach the server's
+    access log, the browser's history and the Referer header."""
+    typed = ((request.form.get("q") if request.method == "POST" else request.args.get("reference")) or "").strip()
+    results, dues = None, {}
+    if typed:
+        with runtime().sessions() as session:
+            results = search.find(session, me(), typed)
+            session.expunge_all()
+        if len(results.found) == 1 and results.found[0].reference == typed.upper():
+            return redirect(url_for("caseworker.case", reference=results.found[0].reference))
+        nations = {slug: landlord.nation for slug, landlord in runtime().landlords.items()}
+        dues = {f.reference: case_record.due(f.next_due_at, nations.get(f.landlord, "ENG")) for f in results.found}
+    return render_template("caseworker/find.html", typed=typed, results=results, dues=dues,
+                           matched=search.MATCHED, limit=search.LIMIT)
 
 
 # --- task page ---------------------------------------------------------------------------
@@ -364,6 +377,13 @@ def print_letter(letter_id: int):
     return render_template("caseworker/letter_print.html", **view)
 
 
+@bp.get("/letters/<int:letter_id>/pdf")
+def letter_pdf(letter_id: int):
+    """The sent letter as it is posted (made when it was sent, kept on the complaint)."""
+    name, content = letters().pdf(letter_id, me())
+    return send_file(io.BytesIO(content), mimetype="application/pdf", as_attachment=True, download_name=name)
+
+
 # --- case page ---------------------------------------------------------------------------
 
 @bp.get("/complaints/<reference>")
@@ -434,6 +454,28 @@ def support(reference: str):
     except InvalidInput as error:
         flash(_message(error), "error")
     return redirect(url_for("caseworker.case", reference=reference) + "#support")
+
+
+@bp.post("/complaints/<reference>/hazards")
+def start_hazard(reference: str):
+    """Possible hazard: start a hazard case (Awaab's Law) beside the complaint."""
+    source = request.form.get("source", "complaint")
+    source = source if re.fullmatch(r"complaint|task:[\w.-]{1,200}", source) else "complaint"
+    aware_at = None
+    if request.form.get("aware_at"):
+        try:
+            aware_at = datetime.fromisoformat(request.form["aware_at"]).replace(tzinfo=LONDON)
+        except ValueError:
+            flash("Aware earlier: give a date and time.", "error")
+            return redirect(url_for("caseworker.case", reference=reference))
+    try:
+        hazard = runtime().hazards.start_from_complaint(reference, me(), aware_at,
+                                                        request.form.get("aware_earlier_reason"), source)
+    except (InvalidInput, Conflict, NotFound) as error:
+        flash(_message(error), "error")
+        return redirect(url_for("caseworker.case", reference=reference))
+    flash(f"Hazard case {hazard} started beside complaint {reference}.", "success")
+    return redirect(url_for("caseworker.case", reference=hazard))
 
 
 @bp.post("/complaints/<reference>/events")

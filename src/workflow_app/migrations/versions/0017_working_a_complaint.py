@@ -1,7 +1,7 @@
 """Working a complaint: each drafted letter is on someone's inbox until it is sent (its owner); notifications in the app and by email (each, or a daily digest, a person's choice), and the outbox carrying staff notifications as well as letters
 
-Revision ID: 0014_working_a_complaint
-Revises: 0013_audit_chain
+Revision ID: 0017_working_a_complaint
+Revises: 0016_complaint_search
 Create Date: 2026-12-03 12:30:00.000000
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import workflow_app.casework.models
 
 
-revision = '0014_working_a_complaint'
-down_revision = '0013_audit_chain'
+revision = '0017_working_a_complaint'
+down_revision = '0016_complaint_search'
 branch_labels = None
 depends_on = None
 
