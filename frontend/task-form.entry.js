@@ -35,6 +35,8 @@ async function start() {
     form._setState({ errors });
   }
 
+  watchExtension(form, byKey);
+
   post.addEventListener("submit", (event) => {
     if (disabled) {
       event.preventDefault();
@@ -50,6 +52,56 @@ async function start() {
       return;
     }
     post.querySelector("input[name='data']").value = JSON.stringify(result.data);
+  });
+}
+
+// An extension's effect before saving: the answers typed so far go to the server, whose diagram works out
+// the new due date on the landlord's calendar (nothing here counts days); its refusals show beside the field.
+function watchExtension(form, byKey) {
+  const preview = document.getElementById("extension-preview");
+  if (!preview) return;
+  const field = preview.dataset.field;
+  let timer = null;
+  let asked = 0;
+  form.on("changed", ({ data }) => {
+    clearTimeout(timer);
+    const days = data[field];
+    if (days === undefined || days === null || days === "") {
+      preview.textContent = "";
+      return;
+    }
+    timer = setTimeout(async () => {
+      const mine = ++asked;
+      let body;
+      try {
+        const answer = await fetch(preview.dataset.source, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRFToken": preview.dataset.csrf },
+          body: JSON.stringify({ data }),
+        });
+        body = await answer.json();
+      } catch (error) {
+        preview.textContent = "The new due date could not be worked out just now; it is set when you save.";
+        return;
+      }
+      if (mine !== asked) return;
+      const errors = {};
+      for (const [key, messages] of Object.entries(body.errors || {})) {
+        if (byKey[key]) errors[byKey[key]] = messages;
+      }
+      if (Object.keys(errors).length) {
+        form._setState({ errors: { ...form._getState().errors, ...errors } });
+      }
+      const moved = body.deadlines || [];
+      if (body.errors && body.errors[field]) {
+        preview.textContent = "Correct the number of days to see the new due date.";
+      } else if (moved.length) {
+        preview.textContent = moved.map((d) => `New ${d.name.toLowerCase()} date: ${d.due} (was ${d.was}).`).join(" ");
+      } else {
+        preview.textContent = "";
+      }
+    }, 400);
   });
 }
 

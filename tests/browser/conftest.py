@@ -71,6 +71,7 @@ def live(tmp_path_factory):
             ("olive", "Olive Officer", ["complaints_officer", "caseworker"], ["great_places"]),
             ("rita", "Rita Reviewer", ["stage2_reviewer", "caseworker"], ["great_places"]),
             ("hal", "Hal Harrogate", ["caseworker", "complaints_officer"], ["harrogate"]),
+            ("mona", "Mona Manager", ["manager"], ["great_places"]),
         ):
             create_user(session, username, name, roles, landlords, PASSWORD)
     runtime.close()

@@ -120,8 +120,12 @@ def test_a_great_places_complaint_from_phone_call_to_final_response(page_for):
 
     # The resident escalates (by phone): recorded on the case page.
     olive.goto(f"/complaints/{reference}")
-    olive.get_by_role("button", name="Record: escalation requested").click()
-    expect(olive.locator(".notice--success")).to_contain_text("escalation requested")
+    escalation = olive.locator("#event-escalation_requested")
+    escalation.get_by_label("How it arrived").select_option("phone")
+    escalation.get_by_label("I confirm the date, time and channel are as the request arrived").check()
+    escalation.get_by_role("button", name="Record: escalation requested").click()
+    expect(olive.locator(".notice--success")).to_contain_text("Escalation requested: recorded as received")
+    expect(olive.locator(".notice--success")).to_contain_text("by phone")
 
     # The stage 1 investigator cannot do stage 2: shown on the task page, and refused.
     open_task(olive, reference, "Acknowledge the escalation (stage 2)")

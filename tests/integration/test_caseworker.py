@@ -280,7 +280,9 @@ def test_stage_two_by_a_different_person_is_shown_and_enforced(app, web, deploye
     post(rita, f"/tasks/{open_task(deployed, reference).id}", {"data": json.dumps({"decision": "respond",
                                                                                   "outcome": "upheld"})})
     send_letters(rita, deployed, reference)
-    post(rita, f"/complaints/{reference}/events", {"name": "escalation_requested"}, f"/complaints/{reference}")
+    post(rita, f"/complaints/{reference}/events", {"name": "escalation_requested", "received_date": "2026-12-23",
+                                                   "received_time": "16:30", "channel": "phone", "confirmed": "1"},
+         f"/complaints/{reference}")
     ack2 = open_task(deployed, reference)
     assert ack2.element_id == "acknowledge2"
     post(rita, f"/tasks/{ack2.id}", {"data": json.dumps({"complaint_definition": "Leak, escalated"})})

@@ -128,7 +128,8 @@ def _inbox_references(web, query: str) -> set[str]:
     found, page = set(), 1
     while True:
         html = web.get(f"/inbox?view=all&{query}&page={page}").get_data(as_text=True)
-        found |= set(re.findall(r'href="/complaints/([A-Z]+-\d{4}-\d{6})"', html))
+        tasks = html.partition('<table class="tasks">')[2]      # the task list, not the letters to send
+        found |= set(re.findall(r'href="/complaints/([A-Z]+-\d{4}-\d{6})"', tasks))
         if f"page={page + 1}" not in html:
             return found
         page += 1

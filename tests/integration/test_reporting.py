@@ -283,9 +283,10 @@ def test_dashboard_on_friday_2_april_2027(data):
         {"key": "stage1_acknowledge", "open": 3, "overdue": 1, "due_soon": 1, "extended": 0},
         {"key": "stage1_response", "open": 1, "overdue": 0, "due_soon": 0, "extended": 1}]
     assert (board["overdue"], board["due_soon"], board["extended"]) == (1, 1, 1)
+    # olive extended J's response, so its next round of the response came to her (the next task at its stage)
     assert board["caseload"] == [
-        {"assignee": "olive", "tasks": 1, "complaints": 1, "overdue": 1},
-        {"assignee": None, "tasks": 5, "complaints": 4, "overdue": 0}]
+        {"assignee": "olive", "tasks": 2, "complaints": 2, "overdue": 1},
+        {"assignee": None, "tasks": 4, "complaints": 3, "overdue": 0}]
     # This week (from Mon 29 March): L and I; this month (from 1 April): I. None a year before.
     assert board["received"] == [
         {"period": "This week", "this_year": 2, "last_year": 0, "change": 2},

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from workflow_app.casework import audit, hazards
 from workflow_app.casework.complaints import transaction
 from workflow_app.casework.engine import Casework, load_definition
+from workflow_app.casework.instances import TaskNotOpen
 from workflow_app.casework.models import (
     Attachment,
     AuditEvent,
@@ -35,12 +36,14 @@ from workflow_app.casework.models import (
     Task,
     User,
 )
+from workflow_app.diagrams.forms import Form
 from workflow_app.diagrams.printed_letters import STANDARD_PT
 from workflow_app.rules import clock
 from workflow_app.rules.calendar import calendar_for, end_of_london_day, london_date
 from workflow_app.rules.errors import InvalidInput, NotFound
+from workflow_app.rules.regime import Regime
 from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
-from workflow_app.rules.vocabulary import CATEGORY_NAMES, CHANNEL_NAMES, DEADLINE_NAMES, STAGE_NAMES, DeadlineKey
+from workflow_app.rules.vocabulary import CATEGORY_NAMES, CHANNEL_NAMES, DEADLINE_NAMES, RESPONSE_KEYS, STAGE_NAMES, DeadlineKey
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 # What residents and staff send as evidence; the type is taken from this list, never from the upload.
@@ -179,21 +182,69 @@ def separation(session: Session, complaint: Complaint, task: Task) -> dict[str, 
     return {"tasks": names, "excluded": sorted({t.completed_by for t in earlier if t.completed_by})}
 
 
+CARRIED_FORWARD = {"stage2_definition": "complaint_definition", "stage2_outcomes_sought": "outcomes_sought"}
+"""A later form's field that starts from an earlier answer of another name (stage 2's definition from stage 1's)."""
+PREFILLED_TYPES = frozenset({"textfield", "textarea"})
+"""Fields a form starts filled in: text to edit. Decisions (choices, numbers, dates) are made afresh each time."""
+
+
+def known_answers(form: Form, complaint: Complaint, case: Mapping[str, Any],
+                  support: SupportNeeds | None) -> dict[str, str]:
+    """What a task's form starts from: the case's earlier answer to the same field (or to the field it carries
+    forward), else what was given when the complaint was logged (the outcomes sought, the adjustments)."""
+    logged = {"outcomes_sought": complaint.outcomes_sought,
+              "reasonable_adjustments": support.adjustments if support else None}
+    answers = {}
+    for field in form.fields:
+        if field.type not in PREFILLED_TYPES:
+            continue
+        for source in (field.key, CARRIED_FORWARD.get(field.key)):
+            value = case.get(source, logged.get(source)) if source else None
+            if isinstance(value, str) and value.strip():
+                answers[field.key] = value
+                break
+    return answers
+
+
+EXTENSION_FIELD = "extension_days"
+"""The form field, by key, in which a task extends its stage's response: its form states the regime's limit and
+shows the new due date before saving."""
+
+
+def extension_limit(form: Form | None, regime: Regime, stage: str) -> dict[str, Any] | None:
+    """The most the regime lets this stage's response be extended, when the task's form can extend it."""
+    limit = regime.limits.get(RESPONSE_KEYS.get(stage, ""))
+    if form is None or EXTENSION_FIELD not in form.keys or limit is None or not limit.extension_days:
+        return None
+    return {"working_days": limit.working_days, "extension_days": limit.extension_days, "starts": limit.starts,
+            "provision": f"{regime.cites_as} {limit.extension_provision}" if limit.extension_provision else None,
+            "field": EXTENSION_FIELD}
+
+
 def task_page(session: Session, casework: Casework, task_id: str, user: User) -> dict[str, Any]:
     task, complaint = task_for(session, task_id, user)
     version = complaint.instance.definition_version
     form = load_definition(version).forms.get(task.form_id) if task.form_id else None
     nation = casework.landlord(complaint.landlord).nation
+    support = current_support(session, complaint)
+    prefill = {}
+    if form is not None and task.status == TaskStatus.OPEN:
+        try:
+            case = casework.instance_of(complaint).task_data(task.id)
+        except TaskNotOpen:
+            case = {}
+        prefill = known_answers(form, complaint, case, support)
     return {
         "task": task, "complaint": complaint, "landlord": casework.landlord(complaint.landlord),
-        "form_schema": form.source if form else None,
+        "form_schema": form.source if form else None, "prefill": prefill,
+        "extension": extension_limit(form, casework.landlord(complaint.landlord).regime, task.stage),
         "due": due(task.due_at, nation),
         "deadlines": deadlines(session, complaint, nation),
         "earlier": completed_work(session, complaint),
         "separation": separation(session, complaint, task),
         "letters": list(session.scalars(select(Letter).where(Letter.complaint_id == complaint.id)
                                         .order_by(Letter.id))),
-        "support": current_support(session, complaint),
+        "support": support,
         "linked": linked_clocks(session, casework, complaint),
         "vulnerabilities": hazards.vulnerabilities(session, complaint) if complaint.is_hazard else None,
     }
@@ -377,14 +428,12 @@ def linked_clocks(session: Session, casework: Casework, case: Complaint) -> list
 
 
 def _events_offered(complaint: Complaint, instance) -> list[str]:
-    """The events a caseworker may record: any the process knows while the complaint is open; once it is
-    closed, only those its process still waits for, which reopen it (a stage 2 request after closing)."""
-    names = sorted(instance.definition.messages)
-    if complaint.status != ComplaintStatus.CLOSED:
-        return names
+    """The events a caseworker may record: those the process waits for now (a catch event ready for the
+    message), so none is offered that it cannot take; on a closed complaint they reopen it (a stage 2 request
+    after closing). None once the complaint is anonymised or its process finished."""
     if complaint.anonymised_at is not None or instance.finished:
         return []
-    return [name for name in names if instance.waits_for_message(name)]
+    return [name for name in sorted(instance.definition.messages) if instance.waits_for_message(name)]
 
 
 def _named(definition, marks: dict[str, list[str]]) -> dict[str, list[str]]:

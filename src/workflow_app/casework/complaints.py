@@ -35,6 +35,7 @@ from workflow_app.rules import clock
 from workflow_app.rules.calendar import london_date
 from workflow_app.rules.errors import Conflict, InvalidInput, NotFound
 from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
+from workflow_app.rules.vocabulary import CHANNELS
 
 
 @contextmanager
@@ -161,16 +162,28 @@ class ComplaintService:
 
     # --- events from outside ------------------------------------------------------------
 
-    def send_event(self, reference: str, name: str, data: Any, user: User) -> dict[str, Any]:
+    def send_event(self, reference: str, name: str, data: Any, user: User,
+                   received_at: datetime | None = None) -> dict[str, Any]:
         """Deliver an event to the complaint's process, or keep it until the process can take it.
 
+        `received_at` is when it arrived (an escalation asked for by phone this morning, recorded now): not in
+        the future, nor before the complaint was received; now when not given. The diagram counts from it.
         A closed complaint takes only an event its process still waits for, which reopens it (Great Places
         closes a complaint at stage 1 but still takes a stage 2 request afterwards); any other is refused."""
         data = parse(EventPost, {"data": {} if data is None else data}).data
         if len(json.dumps(data, default=str)) > MAX_EVENT_BYTES:
             raise InvalidInput({"data": f"is larger than {MAX_EVENT_BYTES // 1024} KB"})
+        if "channel" in data and data["channel"] not in CHANNELS:
+            raise InvalidInput({"channel": f"must be one of {', '.join(CHANNELS)}"})
+        now = clock.now()
+        if received_at is not None and received_at.tzinfo is None:
+            raise InvalidInput({"received_at": "must say its time zone"})
+        if received_at is not None and received_at > now:
+            raise InvalidInput({"received_at": "cannot be in the future"})
         with transaction(self.sessions) as session:
             complaint = self.complaint(session, reference, user)
+            if received_at is not None and received_at < complaint.received_at.replace(second=0, microsecond=0):
+                raise InvalidInput({"received_at": "cannot be before the complaint was received"})
             instance = self.casework.instance_of(complaint)
             if complaint.status == ComplaintStatus.CLOSED and (
                     complaint.anonymised_at is not None or instance.finished or not instance.waits_for_message(name)):
@@ -178,17 +191,19 @@ class ComplaintService:
             if name not in instance.definition.messages:
                 known = ", ".join(sorted(instance.definition.messages)) or "none"
                 raise InvalidInput({"name": f"the process has no event called {name!r} (it knows: {known})"})
-            now = clock.now()
+            at = received_at or now
             outcome = {}
 
             def move(inst: Instance, action: Action) -> None:
-                outcome["delivered"] = deliver_event(inst, name, dict(data), now, action)
+                outcome["delivered"] = deliver_event(inst, name, dict(data), at, action)
                 audit.record(session, complaint, "event_received", user.username, name=name,
-                             pending=not outcome["delivered"])
+                             pending=not outcome["delivered"],
+                             **({"received_at": at.isoformat()} if received_at else {}),
+                             **({"channel": data["channel"]} if "channel" in data else {}))
                 if not outcome["delivered"]:
                     complaint.instance.pending_events += 1
                     session.add(PendingEvent(complaint_id=complaint.id, name=name, data=dict(data),
-                                             received_at=now, received_by=user.username))
+                                             received_at=at, received_by=user.username))
 
             self.casework.act(session, complaint, instance, user.username, move)
             delivered = outcome["delivered"]

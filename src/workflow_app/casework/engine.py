@@ -61,6 +61,8 @@ class Action:
 
     actor: str
     steps: list[Step] = field(default_factory=list)
+    tasks_ready: list[Task] = field(default_factory=list)
+    """The tasks this action made ready (their rows just added), in the diagram's order."""
 
 
 class Casework:
@@ -155,7 +157,8 @@ class Casework:
         # A timer waiting without a due time (an incident) still keeps its deadline running, at the last due time known.
         failing = {instance.definition.element(element_id).deadline_key for element_id in survey.failed}
         self._record_deadlines(session, complaint, survey, deadlines, armed, action.actor, now, met_by, failing)
-        self._record_tasks(session, complaint, instance, survey, rows.open_tasks, deadlines, action.actor)
+        action.tasks_ready = self._record_tasks(session, complaint, instance, survey, rows.open_tasks, deadlines,
+                                                action.actor)
         self._record_stage(session, complaint, survey, action.actor)
         if instance.finished and complaint.status != ComplaintStatus.CLOSED:
             self._close(session, complaint, deadlines,
@@ -240,17 +243,20 @@ class Casework:
                              late=True, **({"met_by": how} if how else {}))
 
     def _record_tasks(self, session, complaint, instance, survey: Survey, open_rows: list[Task],
-                      deadlines: list[Deadline], actor: str) -> None:
+                      deadlines: list[Deadline], actor: str) -> list[Task]:
         rows = {t.id: t for t in open_rows}
+        ready = []
         open_now = survey.open_tasks
         running = [d for d in deadlines if d.running and is_duty(d.key)]
         for task in open_now:
             due = due_for(instance.definition.element(task.element_id), task.stage, running)
             row = rows.pop(task.task_id, None)
             if row is None:
-                session.add(Task(id=task.task_id, complaint_id=complaint.id, landlord=complaint.landlord,
-                                 element_id=task.element_id, name=task.name, stage=task.stage, role=task.role,
-                                 form_id=task.form_id, due_at=due, status=TaskStatus.OPEN, created_at=clock.now()))
+                row = Task(id=task.task_id, complaint_id=complaint.id, landlord=complaint.landlord,
+                           element_id=task.element_id, name=task.name, stage=task.stage, role=task.role,
+                           form_id=task.form_id, due_at=due, status=TaskStatus.OPEN, created_at=clock.now())
+                session.add(row)
+                ready.append(row)
                 audit.record(session, complaint, "task_ready", actor, task_id=task.task_id,
                              element_id=task.element_id, name=task.name, stage=task.stage, role=task.role,
                              due_at=due.isoformat() if due else None)
@@ -259,6 +265,7 @@ class Casework:
         for row in rows.values():
             row.status = TaskStatus.CANCELLED
             audit.record(session, complaint, "task_cancelled", actor, task_id=row.id, element_id=row.element_id)
+        return ready
 
     def _record_stage(self, session, complaint, survey: Survey, actor: str) -> None:
         """The complaint's stage: its open tasks' (the latest of them), else its running duties' (waiting for
@@ -311,7 +318,8 @@ class Casework:
         element = instance.definition.element(step.element_id)
         letter = Letter(complaint_id=complaint.id, template=step.detail, element_id=element.id,
                         stage=element.stage or complaint.stage, status=LetterStatus.DRAFT,
-                        body_html=self._render_letter(complaint, instance, step.detail), created_at=clock.now())
+                        body_html=self._render_letter(complaint, instance, step.detail), created_at=clock.now(),
+                        owner=actor if actor != audit.CLOCK else case_owner(session, complaint))
         session.add(letter)
         audit.record(session, complaint, "letter_issued", actor, template=step.detail, element_id=element.id)
 
@@ -415,6 +423,14 @@ def due_for(element: Element, stage: str, running: list[Deadline]) -> datetime |
         towards = [d for d in running if d.guards in around] \
             or [d for d in running if d.key in STAGE_DUTIES.get(stage, ())]
     return min((d.due_at for d in towards), default=None)
+
+
+def case_owner(session: Session, complaint: Complaint) -> str | None:
+    """Who last completed a task on the complaint: whose inbox work the clock creates goes to (none yet: the
+    team's)."""
+    return session.scalars(select(Task.completed_by).where(
+        Task.complaint_id == complaint.id, Task.status == TaskStatus.COMPLETED, Task.completed_by.is_not(None))
+        .order_by(Task.completed_at.desc(), Task.id.desc()).limit(1)).first()
 
 
 def deliver_event(instance: Instance, name: str, data: Mapping[str, Any], received_at: datetime,

@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workflow_app.casework.case_record import Due, due, due_today_end
-from workflow_app.casework.models import Complaint, Task, User
+from workflow_app.casework.models import Complaint, Letter, Task, User
 from workflow_app.rules import clock
 from workflow_app.rules.calendar import london_date
 from workflow_app.rules.landlords import Landlord
 from workflow_app.rules.roles import may_supervise
-from workflow_app.rules.statuses import TaskStatus
+from workflow_app.rules.statuses import LetterStatus, TaskStatus
 from workflow_app.rules.vocabulary import CATEGORIES, STAGES
 
 PAGE_SIZE = 25
@@ -163,3 +163,29 @@ def colleagues(session: Session, user: User, landlord: str) -> list[User]:
     """Who a manager may hand a task to: active users working for the landlord."""
     users = session.scalars(select(User).where(User.active.is_(True)).order_by(User.display_name))
     return [u for u in users if u.may_see(landlord)]
+
+
+LETTERS_SHOWN = 50
+
+
+@dataclass
+class LetterRow:
+    letter: Letter
+    reference: str
+    complaint_status: str
+
+
+def letters_to_send(session: Session, user: User, view: str) -> list[LetterRow]:
+    """The drafted letters not yet sent, on this view of the inbox (none is left behind, the closing letter of a
+    closed complaint included): mine (drafted by my work, or by the clock on a case I own), the team's (no
+    owner), or every one I may see; oldest first."""
+    query = select(Letter, Complaint.reference, Complaint.status).join(Complaint, Complaint.id == Letter.complaint_id) \
+        .where(Letter.status == LetterStatus.DRAFT)
+    if "*" not in user.landlords:
+        query = query.where(Complaint.landlord.in_(user.landlords or [""]))
+    if view == "mine":
+        query = query.where(Letter.owner == user.username)
+    elif view == "team":
+        query = query.where(Letter.owner.is_(None))
+    rows = session.execute(query.order_by(Letter.created_at, Letter.id).limit(LETTERS_SHOWN))
+    return [LetterRow(letter, reference, status) for letter, reference, status in rows]

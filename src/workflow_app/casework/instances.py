@@ -23,6 +23,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
+from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from workflow_app.diagrams.definitions import CaseMessage, DeadlineTimer, Definition
@@ -229,6 +230,16 @@ class Instance:
         steps = [Step("task_completed", task.task_spec.bpmn_id)]
         steps.extend(self._steps_for(task))
         return steps + self.advance()
+
+    def rehearse(self, task_id: str, data: Mapping[str, Any]) -> Survey | None:
+        """What completing an open task with `data` would leave the diagram waiting for (its timers armed by
+        its own expressions on the landlord's calendar), or None when the diagram cannot run on with that data.
+        It moves this instance: rehearse on a copy restored for the purpose, and never save it."""
+        try:
+            self.complete(task_id, data)
+        except WorkflowException:
+            return None
+        return self.survey()
 
     def deliver(self, name: str, payload: Mapping[str, Any], received_at: datetime) -> bool:
         """Hand a message to whatever waits for it; False when nothing waits for it yet.

@@ -86,6 +86,12 @@ class User(Base):
     landlords: Mapped[list[Any]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    email: Mapped[str | None] = mapped_column(String(320))
+    """Where the person's notifications are emailed (none: they see them in the app only)."""
+    notify_by: Mapped[str] = mapped_column(String(10), default="each", server_default="each")
+    """How notifications are emailed: `each` as it happens, or `digest`, one email a day."""
+    digest_sent_on: Mapped[date | None] = mapped_column(Date)
+    """The London day of the person's last daily digest."""
 
     def may_see(self, landlord: str) -> bool:
         return self.active and (landlord in self.landlords or "*" in self.landlords)
@@ -385,6 +391,7 @@ class PendingEvent(Base):
 
 class Letter(Base):
     __tablename__ = "letters"
+    __table_args__ = (Index("ix_letters_status_owner", "status", "owner"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
@@ -401,6 +408,36 @@ class Letter(Base):
     sent_to: Mapped[str | None] = mapped_column(String(300))
     emailed_at: Mapped[datetime | None]
     """When the mail server accepted the letter's email (its `OutboxEmail` row is sent)."""
+    owner: Mapped[str | None] = mapped_column(String(120))
+    """Whose inbox the draft is on until it is sent: whoever's action drafted it, or the case owner when the
+    clock did (none: the team's)."""
+
+
+class Notification(Base):
+    """Something a person hears about: a task assigned to them, or one of theirs due within one working day.
+
+    Shown in the app, and emailed through the outbox (as it happens, or in the person's daily digest:
+    `casework.notifications`). Its words name the task and the complaint's reference, never the resident."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("username", "kind", "task_id", "due_at", name="uq_notifications_once"),
+        Index("ix_notifications_user", "username", "read_at"),
+        Index("ix_notifications_unmailed", "mailed_at", sqlite_where=text("mailed_at IS NULL"),
+              postgresql_where=text("mailed_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(30))
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    due_at: Mapped[datetime | None]
+    text: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+    mailed_at: Mapped[datetime | None]
+    """When its email (its own, or the digest it went in) was queued in the outbox; none: not yet, or never."""
 
 
 class LetterPdf(Base):
@@ -437,8 +474,9 @@ class OutboxEmail(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id"), unique=True)
-    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id"), unique=True)
+    """The letter it sends; none for a notification to a member of staff."""
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     message_id: Mapped[str] = mapped_column(String(250), unique=True)
     """The `Message-ID` header, fixed when the row is written: a resend is recognisably the same message."""
     recipient: Mapped[str] = mapped_column(String(300))

@@ -211,6 +211,22 @@ def queue(session: Session, complaint: Complaint, letter: Letter, message: Email
     return email
 
 
+def queue_notice(session: Session, message: EmailMessage, recipient: str) -> OutboxEmail:
+    """A notification to a member of staff (`casework.notifications`), queued as a letter's email is: sent once
+    this transaction commits. It belongs to no letter or complaint, so its outcome is recorded on the row only."""
+    domain = parseaddr(str(message["From"] or ""))[1].rpartition("@")[2] or "localhost"
+    del message["Message-ID"]
+    message["Message-ID"] = f"<{uuid.uuid4().hex}@{domain}>"
+    now = clock.now()
+    email = OutboxEmail(letter_id=None, complaint_id=None, message_id=message["Message-ID"], recipient=recipient,
+                        subject=str(message["Subject"] or "")[:300],
+                        message=message.as_bytes(policy=policy.SMTP).decode("utf-8"),
+                        status=EmailStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now)
+    session.add(email)
+    _announce(session)
+    return email
+
+
 def retry(session: Session, complaint: Complaint, email: OutboxEmail, actor: str) -> None:
     """Staff ask for a failed email to be tried again: a new series of tries starts now."""
     if email.status != EmailStatus.FAILED:
@@ -384,10 +400,11 @@ def _record_sent(sessions: sessionmaker[Session], row: Claimed) -> int:
             log.warning("outbox email %s was accepted by the mail server after another sender had taken it "
                         "over: it may arrive twice", row.id)
             return 0
-        letter = session.get(Letter, done.letter_id)
-        letter.emailed_at = now
-        audit.record(session, session.get(Complaint, done.complaint_id), "letter_emailed", SENDER,
-                     letter_id=letter.id, template=letter.template, attempts=row.attempts)
+        if done.letter_id is not None:      # a staff notification has no letter to mark
+            letter = session.get(Letter, done.letter_id)
+            letter.emailed_at = now
+            audit.record(session, session.get(Complaint, done.complaint_id), "letter_emailed", SENDER,
+                         letter_id=letter.id, template=letter.template, attempts=row.attempts)
     log.info("outbox email %s sent (attempt %d)", row.id, row.attempts)
     return 1
 
@@ -407,7 +424,7 @@ def _record_failure(sessions: sessionmaker[Session], row: Claimed, error: BaseEx
             update(OutboxEmail).where(*_still_claimed(row)).values(last_error=reason, **values)
             .returning(OutboxEmail.letter_id, OutboxEmail.complaint_id),
             execution_options={"synchronize_session": False}).first()
-        if done is not None and give_up:
+        if done is not None and give_up and done.letter_id is not None:
             audit.record(session, session.get(Complaint, done.complaint_id), "letter_email_failed", SENDER,
                          letter_id=done.letter_id, attempts=row.attempts, error=reason)
     log.warning("outbox email %s: attempt %d failed (%s)%s", row.id, row.attempts, reason,

@@ -300,6 +300,9 @@ class Completed(Model):
     task: str
     status: Literal["completed"]
     reference: str
+    next_task: str | None = None
+    """The complaint's next task at the same stage, now assigned to whoever completed this one (none: it went
+    to the team, or there is none)."""
 
 
 class UnsentLetter(Model):

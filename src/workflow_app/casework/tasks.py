@@ -3,24 +3,28 @@ and listing them for an inbox."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, contains_eager, sessionmaker
 
-from workflow_app.casework import audit
+from workflow_app.casework import audit, notifications
 from workflow_app.casework.complaints import task_body, transaction
 from workflow_app.casework.engine import Action, Casework
 from workflow_app.casework.instances import Instance, TaskNotOpen
 from workflow_app.casework.letters import unsent_required
-from workflow_app.casework.models import Complaint, Letter, Task, User
+from workflow_app.casework.models import Complaint, Deadline, Letter, Task, User
 from workflow_app.casework.schemas import Completion, parse
-from workflow_app.diagrams.forms import validate_submission
+from workflow_app.diagrams.definitions import Element
+from workflow_app.diagrams.forms import Form, validate_submission
 from workflow_app.rules import clock, roles
 from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound
-from workflow_app.rules.statuses import LetterStatus, TaskStatus
+from workflow_app.rules.statuses import DeadlineStatus, LetterStatus, TaskStatus
 
 PAGE_SIZE = 50
+AT_ONCE = 100
+"""The most tasks a manager reassigns in one go (an inbox page holds fewer)."""
 
 
 class LetterNotSent(Conflict):
@@ -39,6 +43,12 @@ class LetterNotSent(Conflict):
 def may_work(user: User, task: Task) -> bool:
     """Whether the user holds the task's role (managers and admins may step in anywhere)."""
     return roles.may_work(user.roles, task.role)
+
+
+def _stamped(element: Element, values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The values with the completion time under the task's `timestamp` property, when it names one."""
+    name = element.properties.get("timestamp")
+    return {**values, name: now} if name else values
 
 
 class TaskService:
@@ -95,11 +105,11 @@ class TaskService:
                 raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
             if not may_work(user, task):
                 raise Forbidden(f"this task is for the {task.role} role")
-            if task.assignee and task.assignee != user.username and not roles.may_supervise(user.roles):
-                raise Forbidden(f"this task is assigned to {task.assignee}")
             breach = self._separation_breach(session, complaint, task, user.username)
             if breach:
                 raise Forbidden(breach)
+            if task.assignee and task.assignee != user.username and not roles.may_supervise(user.roles):
+                raise Forbidden(f"this task is assigned to {task.assignee}")
             unsent = drafts and unsent_required(session, complaint.id,
                                                 self.casework.landlord(complaint.landlord).regime)
             if unsent:
@@ -112,8 +122,7 @@ class TaskService:
             audit.record(session, complaint, "task_completed", user.username, task_id=task.id,
                          element_id=task.element_id, name=task.name, stage=task.stage, data=values)
 
-            if element.properties.get("timestamp"):
-                values = {**values, element.properties["timestamp"]: now}
+            values = _stamped(element, values, now)
 
             def move(inst: Instance, action: Action) -> None:
                 try:
@@ -121,12 +130,71 @@ class TaskService:
                 except TaskNotOpen:
                     raise Conflict(f"task {task_id} is no longer open") from None
 
-            self.casework.act(session, complaint, instance, user.username, move, open_tasks=open_tasks)
-            return {"task": task.id, "status": TaskStatus.COMPLETED, "reference": complaint.reference}
+            action = self.casework.act(session, complaint, instance, user.username, move, open_tasks=open_tasks)
+            owner = task.assignee or user.username
+            handed = self._hand_on(session, complaint, instance, task, action.tasks_ready, owner, user.username)
+            return {"task": task.id, "status": TaskStatus.COMPLETED, "reference": complaint.reference,
+                    "next_task": handed[0].id if handed and owner == user.username else None}
+
+    def _hand_on(self, session: Session, complaint: Complaint, instance: Instance, done: Task,
+                 ready: list[Task], owner: str, actor: str) -> list[Task]:
+        """The next task comes to the case owner: each task made ready at the completed task's stage, in its lane
+        (the same role), is assigned to them, unless the diagram keeps it with the team or the owner may not do it
+        (their roles, Code 6.13's separation). Another lane's task is that team's. Audited, in the completing
+        transaction."""
+        elements = instance.definition.elements
+        candidates = [t for t in ready if t.stage == done.stage and t.role == done.role
+                      and not elements[t.element_id].goes_to_team
+                      and not (done.element_id in elements[t.element_id].separate_from and done.completed_by == owner)]
+        if not candidates:
+            return []
+        with session.no_autoflush:      # the action's rows and audit events still go in its one flush
+            person = session.scalars(select(User).where(User.username == owner)).first()
+            if person is None or not person.may_see(complaint.landlord):
+                return []
+            allowed = [t for t in candidates
+                       if may_work(person, t) and not self._separation_breach(session, complaint, t, owner)]
+        handed = []
+        for task in allowed:
+            task.assignee = owner
+            audit.record(session, complaint, "task_assigned", actor, task_id=task.id, element_id=task.element_id,
+                         assignee=owner, previous=None, reason="next_task")
+            notifications.assigned(session, task, complaint, owner, actor)
+            handed.append(task)
+        return handed
+
+    def preview(self, task_id: str, data: Any, user: User) -> list[dict[str, Any]]:
+        """The deadlines completing a task with these answers would move, and to when, saving nothing: an
+        extension's new due date before it is saved. The diagram's own timers work it out on the landlord's
+        calendar, on a copy of the instance. Only the answers given are checked (422, by field); one left empty
+        is checked when the task is completed."""
+        data = parse(Completion, {"data": data}).data
+        given = {key: value for key, value in data.items()
+                 if not (value is None or value is False or value == "" or value == [])}
+        with self.sessions() as session:
+            task, complaint, _ = self._task(session, task_id, user)
+            if task.status != TaskStatus.OPEN:
+                raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
+            instance = self.casework.instance_of(complaint)
+            values = self._validated(instance, task, given, only_given=True)
+            values = _stamped(instance.definition.element(task.element_id), values, clock.now())
+            survey = instance.rehearse(task_id, values)
+            if survey is None:
+                return []
+            running = {d.key: d for d in session.scalars(select(Deadline).where(
+                Deadline.complaint_id == complaint.id,
+                Deadline.status.in_((DeadlineStatus.OPEN, DeadlineStatus.MISSED))).order_by(Deadline.id))}
+            return [{"key": timer.key, "stage": timer.stage, "due_at": timer.due_at,
+                     "was": running[timer.key].due_at}
+                    for timer in survey.armed
+                    if timer.key in running and running[timer.key].due_at != timer.due_at]
 
     @staticmethod
-    def _validated(instance: Instance, task: Task, data: Mapping[str, Any]) -> dict[str, Any]:
+    def _validated(instance: Instance, task: Task, data: Mapping[str, Any],
+                   only_given: bool = False) -> dict[str, Any]:
         form = instance.definition.forms.get(task.form_id) if task.form_id else None
+        if form is not None and only_given:
+            form = Form(form.id, tuple(f for f in form.fields if f.key in data), form.source)
         if form is None:
             if data:
                 raise InvalidInput(dict.fromkeys(data, "unknown field"))
@@ -146,28 +214,63 @@ class TaskService:
         """Claim (assignee = yourself), release (None) or reassign a task; audited."""
         with transaction(self.sessions) as session:
             task, complaint, _ = self._task(session, task_id, user)
-            if task.status != TaskStatus.OPEN:
-                raise Conflict(f"task {task_id} is no longer open (it is {task.status})")
-            supervising = roles.may_supervise(user.roles)
-            if assignee not in (None, user.username) and not supervising:
-                raise Forbidden("only a manager may assign a task to someone else")
-            if assignee is None and task.assignee not in (None, user.username) and not supervising:
-                raise Forbidden(f"this task is assigned to {task.assignee}")
-            if assignee is not None:
-                target = session.scalars(select(User).where(User.username == assignee)).first()
-                if target is None or not target.may_see(complaint.landlord):
-                    raise InvalidInput({"assignee": f"no user {assignee} works for this landlord"})
-                if not may_work(target, task):
-                    raise InvalidInput({"assignee": f"{assignee} does not have the {task.role} role"})
-                breach = self._separation_breach(session, complaint, task, assignee)
-                if breach:
-                    raise Forbidden(breach)
-            previous, task.assignee = task.assignee, assignee
-            kind = "task_claimed" if assignee == user.username else "task_released" if assignee is None \
-                else "task_assigned"
-            audit.record(session, complaint, kind, user.username, task_id=task.id, element_id=task.element_id,
-                         assignee=assignee, previous=previous)
+            self._assign(session, task, complaint, assignee, user)
             return task_body(task)
+
+    def assign_many(self, task_ids: list[str], assignee: str, user: User) -> list[dict[str, Any]]:
+        """A manager reassigns several tasks at once: each is checked as one assignment is, each gets its audit
+        event, and all change in one transaction or, when any is refused, none (the refusals named by task)."""
+        if not roles.may_supervise(user.roles):
+            raise Forbidden("only a manager may assign tasks to someone else")
+        task_ids = list(dict.fromkeys(task_ids))
+        if not task_ids:
+            raise InvalidInput({"tasks": "Choose at least one task"})
+        if len(task_ids) > AT_ONCE:
+            raise InvalidInput({"tasks": f"Choose at most {AT_ONCE} tasks at a time"})
+        if not assignee:
+            raise InvalidInput({"assignee": "Choose who the tasks go to"})
+        refused: dict[str, str] = {}
+        with transaction(self.sessions) as session:
+            done = []
+            for task_id in task_ids:
+                task = complaint = None
+                try:
+                    task, complaint, _ = self._task(session, task_id, user)
+                    self._assign(session, task, complaint, assignee, user)
+                except (NotFound, Conflict, Forbidden, InvalidInput) as error:
+                    messages = error.errors.values() if isinstance(error, InvalidInput) else [[str(error)]]
+                    which = f"{task.name} on {complaint.reference}: " if task is not None else ""
+                    refused[task_id] = which + " ".join(m for ms in messages for m in ms)
+                else:
+                    done.append(task_body(task))
+            if refused:
+                raise InvalidInput(refused)
+            return done
+
+    def _assign(self, session: Session, task: Task, complaint: Complaint, assignee: str | None, user: User) -> None:
+        if task.status != TaskStatus.OPEN:
+            raise Conflict(f"task {task.id} is no longer open (it is {task.status})")
+        supervising = roles.may_supervise(user.roles)
+        if assignee not in (None, user.username) and not supervising:
+            raise Forbidden("only a manager may assign a task to someone else")
+        if assignee is None and task.assignee not in (None, user.username) and not supervising:
+            raise Forbidden(f"this task is assigned to {task.assignee}")
+        if assignee is not None:
+            target = session.scalars(select(User).where(User.username == assignee)).first()
+            if target is None or not target.may_see(complaint.landlord):
+                raise InvalidInput({"assignee": f"no user {assignee} works for this landlord"})
+            if not may_work(target, task):
+                raise InvalidInput({"assignee": f"{assignee} does not have the {task.role} role"})
+            breach = self._separation_breach(session, complaint, task, assignee)
+            if breach:
+                raise Forbidden(breach)
+        previous, task.assignee = task.assignee, assignee
+        kind = "task_claimed" if assignee == user.username else "task_released" if assignee is None \
+            else "task_assigned"
+        audit.record(session, complaint, kind, user.username, task_id=task.id, element_id=task.element_id,
+                     assignee=assignee, previous=previous)
+        if assignee is not None:
+            notifications.assigned(session, task, complaint, assignee, user.username)
 
     # --- inbox ---------------------------------------------------------------------------
 

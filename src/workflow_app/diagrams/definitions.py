@@ -85,6 +85,12 @@ class Element:
         return tuple(key for key in _listed(raw) if key != WORKS_TOWARDS_NONE)
 
     @property
+    def goes_to_team(self) -> bool:
+        """A user task the diagram gives to its role's team (property `assignment` = `team`), never straight
+        to whoever finished the task before it."""
+        return self.properties.get("assignment") == "team"
+
+    @property
     def met_by(self) -> str | None:
         """On an end event inside a subprocess a deadline guards: how reaching it meets the deadline."""
         return self.properties.get("met_by") or None

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflow_app.casework import notifications
+from workflow_app.casework.outbox import SmtpSettings
 from workflow_app.casework.retention import forget_old_sign_in_attempts
 from workflow_app.casework.runtime import Runtime
 from workflow_app.reporting import lessons
@@ -36,8 +38,11 @@ def after_each_sweep(runtime: Runtime) -> Callable[[], tuple[int, int]]:
     return lambda: bring_up_to_date(runtime.sessions, runtime.landlords)
 
 
-def jobs_after_each_sweep(runtime: Runtime) -> list[Callable[[], object]]:
+def jobs_after_each_sweep(runtime: Runtime, smtp: SmtpSettings | None = None) -> list[Callable[[], object]]:
     """Every job the scheduler runs after its sweeps (in the web process or `workflow-app scheduler`): the read
-    side brought up to date, and the sign-in attempts older than `retention.SIGN_IN_ATTEMPTS_KEPT` forgotten, so
-    they go without anyone running `workflow-app retention`."""
-    return [after_each_sweep(runtime), lambda: forget_old_sign_in_attempts(runtime.sessions)]
+    side brought up to date, the sign-in attempts older than `retention.SIGN_IN_ATTEMPTS_KEPT` forgotten, so
+    they go without anyone running `workflow-app retention`, and the notifications of tasks due within a working
+    day written and, with mail settings, emailed through the outbox."""
+    return [after_each_sweep(runtime), lambda: forget_old_sign_in_attempts(runtime.sessions),
+            lambda: notifications.notify_due_soon(runtime.sessions, runtime.landlords),
+            lambda: notifications.mail_due(runtime.sessions, smtp)]

@@ -379,8 +379,8 @@ def scheduler_command(ctx: click.Context, interval: float, once: bool, until_idl
     from workflow_app.casework.scheduler import due_instances, run_forever, sweep
     from workflow_app.reporting.projections import jobs_after_each_sweep
     runtime = _runtime(ctx)
-    after_sweep = jobs_after_each_sweep(runtime)
     smtp = outbox.SmtpSettings.from_environment()
+    after_sweep = jobs_after_each_sweep(runtime, smtp)
     if smtp is None and outbox.waiting(runtime.sessions):
         click.echo("email waits in the outbox, but WORKFLOW_APP_SMTP_HOST is not set here: it stays queued",
                    err=True)

@@ -74,7 +74,7 @@ def register_extensions(app: Flask) -> None:
         # The letters' email goes out beside the timers, in a thread of its own (`casework.outbox`).
         sender = [OutboxSender(runtime.sessions, smtp, runtime.clock)] if smtp is not None else []
         app.extensions["workflow_app_scheduler"] = start_background(runtime.complaints, runtime.clock,
-                                                                    after_sweep=jobs_after_each_sweep(runtime),
+                                                                    after_sweep=jobs_after_each_sweep(runtime, smtp),
                                                                     companions=sender)
 
 

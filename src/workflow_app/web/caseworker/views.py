@@ -8,7 +8,7 @@ from datetime import datetime
 from flask import Response, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
-from workflow_app.casework import case_record, search
+from workflow_app.casework import case_record, notifications, search
 from workflow_app.casework import inbox as inbox_queries
 from workflow_app.casework.case_record import CaseRecord
 from workflow_app.casework.letters import LetterService, clean_html
@@ -19,7 +19,15 @@ from workflow_app.casework.tasks import may_work
 from workflow_app.rules.calendar import LONDON
 from workflow_app.rules.errors import Conflict, Forbidden, InvalidInput, NotFound, WorkflowAppError
 from workflow_app.rules.roles import may_supervise
-from workflow_app.rules.vocabulary import CATEGORIES, CATEGORY_NAMES, CHANNEL_NAMES, CHANNELS, STAGE_NAMES, STAGES
+from workflow_app.rules.vocabulary import (
+    CATEGORIES,
+    CATEGORY_NAMES,
+    CHANNEL_NAMES,
+    CHANNELS,
+    DEADLINE_NAMES,
+    STAGE_NAMES,
+    STAGES,
+)
 from workflow_app.web.caseworker import bp, intake
 
 
@@ -79,6 +87,15 @@ def _london_date(value) -> str:
     return value.strftime("%a %-d %b %Y")
 
 
+@bp.app_context_processor
+def notifications_count() -> dict:
+    """The signed-in person's unread notifications, for the header (read only when a page shows it)."""
+    def unread() -> int:
+        with runtime().sessions() as session:
+            return notifications.unread(session, me())
+    return {"notifications_unread": unread}
+
+
 @bp.errorhandler(NotFound)
 def not_found(error: NotFound):
     return render_template("error.html", status=404, title="Page not found",
@@ -97,6 +114,7 @@ def inbox():
     query = inbox_queries.InboxQuery.from_args(request.args)
     with runtime().sessions() as session:
         result = inbox_queries.inbox(session, me(), runtime().landlords, query)
+        to_send = inbox_queries.letters_to_send(session, me(), query.view)
         session.expunge_all()
     landlords = {slug: landlord for slug, landlord in runtime().landlords.items() if me().may_see(slug)}
     supervising = may_supervise(me().roles)
@@ -109,7 +127,7 @@ def inbox():
     return render_template("caseworker/inbox.html", inbox=result, q=query, views=inbox_queries.VIEWS,
                            sorts=inbox_queries.SORTS, due_filters=inbox_queries.DUE_FILTERS,
                            landlords=landlords, stages=STAGES, categories=CATEGORIES,
-                           supervising=supervising, people=people)
+                           supervising=supervising, people=people, letters_to_send=to_send)
 
 
 @bp.post("/tasks/<task_id>/assign")
@@ -125,6 +143,50 @@ def assign(task_id: str):
     flash({"claim": "Task claimed: it is in your tasks.", "release": "Task released to the team."}
           .get(action, f"Task assigned to {assignee}."), "success")
     return redirect(back)
+
+
+@bp.post("/tasks/assign")
+def assign_many():
+    """A manager reassigns the tasks ticked in the inbox to one person: all of them, or none and why."""
+    chosen = request.form.getlist("task_ids")
+    assignee = request.form.get("assignee") or ""
+    back = _back(url_for("caseworker.inbox"))
+    try:
+        done = runtime().tasks.assign_many(chosen, assignee, me())
+    except InvalidInput as error:
+        flash("No task was reassigned. " + " ".join(f"{m.rstrip('.')}." for messages in error.errors.values()
+                                                    for m in messages), "error")
+        return redirect(back)
+    flash(f"{len(done)} task{'s' if len(done) != 1 else ''} assigned to {assignee}.", "success")
+    return redirect(back)
+
+
+# --- notifications -----------------------------------------------------------------------
+
+@bp.route("/notifications", methods=["GET", "POST"])
+def notifications_page():
+    """The person's notifications (tasks assigned to them, theirs due within a working day), and how they hear of
+    them by email: each as it happens, or a daily digest."""
+    errors: dict[str, list[str]] = {}
+    form = request.form
+    if request.method == "POST":
+        if form.get("action") == "read":
+            notifications.mark_read(runtime().sessions, me())
+            flash("Notifications marked as read.", "success")
+            return redirect(url_for("caseworker.notifications_page"))
+        try:
+            notifications.choose(runtime().sessions, me(), form.get("notify_by", ""), form.get("email"))
+        except InvalidInput as error:
+            errors = error.errors
+        else:
+            flash("Your notification settings are saved.", "success")
+            return redirect(url_for("caseworker.notifications_page"))
+    with runtime().sessions() as session:
+        items = notifications.recent(session, me())
+        session.expunge_all()
+    chosen = form if errors else {"notify_by": me().notify_by or "each", "email": me().email or ""}
+    return render_template("caseworker/notifications.html", items=items, errors=errors, chosen=chosen,
+                           choices=notifications.NOTIFY_BY), 422 if errors else 200
 
 
 # --- log a complaint ---------------------------------------------------------------------
@@ -230,8 +292,9 @@ def task(task_id: str):
             except (Forbidden, Conflict) as error:
                 errors, status = {"_form": [str(error)]}, error.status
             else:
-                flash("Task completed.", "success")
-                return redirect(_after_task(result["reference"]))
+                flash("Task completed." + (" The complaint's next task is yours." if result.get("next_task")
+                                           else ""), "success")
+                return redirect(_after_task(result["reference"], result.get("next_task")))
         else:
             status = 400
     with runtime().sessions() as session:
@@ -242,14 +305,33 @@ def task(task_id: str):
                            unsent=unsent, may_work=may_work(me(), page["task"])), status
 
 
-def _after_task(reference: str) -> str:
-    """Straight to a letter the task issued, else back to the case."""
+@bp.post("/tasks/<task_id>/preview")
+def preview(task_id: str):
+    """The deadlines the answers typed so far would move, and to when, for the task page to show before saving
+    (JSON, as the form sends it; the answers stay out of the URL and the logs)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return {"errors": {"_form": ["Send the form's answers as JSON"]}}, 400
+    try:
+        moved = runtime().tasks.preview(task_id, body.get("data") or {}, me())
+    except InvalidInput as error:
+        return {"errors": error.errors, "deadlines": []}, 422
+    except Conflict as error:
+        return {"errors": {"_form": [str(error)]}, "deadlines": []}, 409
+    return {"errors": {}, "deadlines": [
+        {"key": d["key"], "name": DEADLINE_NAMES.get(d["key"], d["key"]), "due_at": d["due_at"].isoformat(),
+         "due": _london_date(d["due_at"]), "was": _london_date(d["was"])} for d in moved]}
+
+
+def _after_task(reference: str, next_task: str | None = None) -> str:
+    """Straight to a letter the task issued, else back to the case (to its "Next task" button when the
+    complaint's next task came to you)."""
     with runtime().sessions() as session:
         complaint = case_record.complaint_for(session, reference, me())
         unsent = letters().unsent_required(session, complaint.id)
     if unsent:
         return url_for("caseworker.letter", letter_id=unsent[0].id)
-    return url_for("caseworker.case", reference=reference)
+    return url_for("caseworker.case", reference=reference) + ("#next-task" if next_task else "")
 
 
 # --- letters -----------------------------------------------------------------------------
@@ -309,7 +391,13 @@ def case(reference: str):
     with runtime().sessions() as session:
         page = case_record.case_page(session, runtime().casework, reference, me())
         session.expunge_all()
-    return render_template("caseworker/case.html", **page, errors={})
+    return render_template("caseworker/case.html", **page, errors={}, **_now_in_london())
+
+
+def _now_in_london() -> dict[str, str]:
+    """Today's date and the time now in London, what a form recording something that just happened starts from."""
+    today, time_now, _ = intake.london_now_parts()
+    return {"london_today": today, "london_time": time_now}
 
 
 @bp.get("/complaints/<reference>/diagram.json")
@@ -392,15 +480,46 @@ def start_hazard(reference: str):
 
 @bp.post("/complaints/<reference>/events")
 def send_event(reference: str):
-    name = request.form.get("name", "")
+    """Record an event as it happened (an escalation request: when and how it arrived), once confirmed; the
+    case page offers only those the process can take now."""
+    form = request.form
+    name = form.get("name", "")
+    errors: dict[str, list[str]] = {}
+    received_at = None
     try:
-        result = runtime().complaints.send_event(reference, name, {}, me())
-    except (InvalidInput, Conflict) as error:
-        flash(_message(error), "error")
-    else:
-        flash(f"Recorded: {name.replace('_', ' ')}." + ("" if result["delivered"] else
-              " The process cannot take it yet; it will when it reaches that point."), "success")
+        received_at = datetime.fromisoformat(f"{form.get('received_date', '')}T{form.get('received_time', '')}") \
+            .replace(tzinfo=LONDON)
+    except ValueError:
+        errors["received_date"] = ["Enter the date and time the request arrived"]
+    if form.get("channel") not in CHANNELS:
+        errors["channel"] = ["Choose how the request arrived"]
+    if not form.get("confirmed"):
+        errors["confirmed"] = ["Confirm that the date, time and channel are as the request arrived"]
+    if not errors:
+        try:
+            result = runtime().complaints.send_event(reference, name, {"channel": form["channel"]}, me(),
+                                                     received_at=received_at)
+        except InvalidInput as error:
+            errors = {{"received_at": "received_date"}.get(key, key): [_sentence(m) for m in messages]
+                      for key, messages in error.errors.items()}
+        except Conflict as error:
+            flash(_message(error), "error")
+            return redirect(url_for("caseworker.case", reference=reference))
+    if errors:
+        with runtime().sessions() as session:
+            page = case_record.case_page(session, runtime().casework, reference, me())
+            session.expunge_all()
+        return render_template("caseworker/case.html", **page, errors=errors, event_form=form,
+                               **_now_in_london()), 422
+    label = name.replace("_", " ").capitalize()
+    flash(f"{label}: recorded as received {_london(received_at)} by {CHANNEL_NAMES[form['channel']].lower()}."
+          + ("" if result["delivered"] else " The process cannot take it yet; it will when it reaches that point."),
+          "success")
     return redirect(url_for("caseworker.case", reference=reference))
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:]
 
 
 @bp.get("/complaints/<reference>/export.zip")
