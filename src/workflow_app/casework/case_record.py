@@ -43,7 +43,14 @@ from workflow_app.rules.calendar import calendar_for, end_of_london_day, london_
 from workflow_app.rules.errors import InvalidInput, NotFound
 from workflow_app.rules.regime import Regime
 from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus, TaskStatus
-from workflow_app.rules.vocabulary import CATEGORY_NAMES, CHANNEL_NAMES, DEADLINE_NAMES, RESPONSE_KEYS, STAGE_NAMES, DeadlineKey
+from workflow_app.rules.vocabulary import (
+    CATEGORY_NAMES,
+    CHANNEL_NAMES,
+    DEADLINE_NAMES,
+    RESPONSE_KEYS,
+    STAGE_NAMES,
+    DeadlineKey,
+)
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 # What residents and staff send as evidence; the type is taken from this list, never from the upload.
