@@ -377,6 +377,8 @@ _DETAIL_LABELS = {
     "assignee": "to", "previous": "before", "template": "letter", "sent_to": "sent to",
     "received_at": "received", "definition_version": "process version", "received_earlier_reason": "why earlier",
 }
+_REASONS = {"next_task": "the complaint's next task, to its owner"}
+"""Why a task was assigned, as the history says it (`TaskService` hands the next task on with `next_task`)."""
 _WORDS_WITH_UNDERSCORES = {"template", "outcome", "role", "met_by"}
 _NOT_SHOWN = {"data", "task_id", "letter_id", "content_hash", "pending", "attachment_id", "note_id"}
 
@@ -414,6 +416,8 @@ def _detail_in_words(definition, kind: str, key: str, value: Any) -> Any:
         return CHANNEL_NAMES.get(value, value).lower()
     if key == "category":
         return CATEGORY_NAMES.get(value, value)
+    if key == "reason" and isinstance(value, str):
+        return _REASONS.get(value, value.replace("_", " "))
     if isinstance(value, bool):
         return "yes" if value else None if key in ("late", "extended") else "no"
     if isinstance(value, str) and key.endswith("_at"):
