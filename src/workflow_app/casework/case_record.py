@@ -369,6 +369,8 @@ EVENT_NAMES: dict[str, str] = {
     "support_needs_recorded": "Adjustments and support needs recorded",
     "process_version_moved": "Moved to another version of the process",
     "incident_opened": "Problem in the process found", "incident_resolved": "Problem in the process resolved",
+    "reopened": "Complaint reopened", "letter_pdf_made": "Letter printed for posting (PDF)",
+    "hazard_case_started": "Hazard case started", "hazard_logged": "Hazard logged",
 }
 """What the case page's history calls each kind of audit event (any other is shown in words from its name)."""
 
