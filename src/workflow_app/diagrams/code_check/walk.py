@@ -12,6 +12,7 @@ from workflow_app.diagrams.code_check.facts import EXPLORE_AT, Candidate, Extens
 from workflow_app.diagrams.code_check.findings import Finding
 from workflow_app.diagrams.code_check.forms import Answers
 from workflow_app.diagrams.code_check.letters import LetterRules, Letters
+from workflow_app.diagrams.code_check.liveness import DataLiveness
 from workflow_app.diagrams.code_check.process_graph import Flow, Node, ProcessGraph
 from workflow_app.diagrams.code_check.reading import exact, names_read
 from workflow_app.diagrams.code_check.refusals import NO_LETTER_NEEDED_OUTCOME, REFUSAL_OUTCOME, RefusalRules
@@ -55,7 +56,7 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         self._options_read: set[str] = set()
         self._about_reasons_seen: dict[str, bool] = {}    # a word in a condition: about the resident's reasons?
         self._reasons_words: dict[tuple, list[str]] = {}  # a gateway's words about them, by the names it read
-        self._live_names: dict[str, tuple[str, ...]] = {}
+        self.liveness = DataLiveness(graph, environment, self.answers.read)
         self._stage2_reads: dict[str, frozenset[str]] = {}
         self._holds: dict[tuple, bool | None] = {}        # a condition on identical case data: holds?
         self.separations: set[tuple[str, str]] = set()   # (stage 2 response task, the task that answered stage 1)
@@ -121,7 +122,7 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         if facts.intervals_due:
             self._settle_intervals(token.node, facts, ahead)
         data = token.ctx
-        ctx = tuple([(n, freeze(data[n])) for n in self._live_in_order(token.node) if n in data])
+        ctx = tuple([(n, freeze(data[n])) for n in self.liveness.names(token.node, data) if n in data])
         loops = self.graph.cyclic_reach.get(token.node, frozenset())
         visits = [(n, c) for n, c in token.visits.items() if n in loops]
         visits.sort()
@@ -139,13 +140,6 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
                 self._response_given(facts, stage)
             elif DeadlineKey.UPDATE_INTERVAL not in ahead:
                 facts.intervals_due = frozenset(m for m in facts.intervals_due if marker_key(m) != key)
-
-    def _live_in_order(self, node_id: str) -> tuple[str, ...]:
-        """The case data still to be read at an element (`ProcessGraph.live`), by name."""
-        names = self._live_names.get(node_id)
-        if names is None:
-            names = self._live_names[node_id] = tuple(sorted(self.graph.live.get(node_id, frozenset())))
-        return names
 
     def _request_reads(self, node_id: str, ahead: frozenset[str]) -> frozenset[str]:
         """The dates the stage 2 deadlines still ahead of an element read."""
