@@ -95,18 +95,40 @@ class Answers:
         self.read = read
         self._edges: dict[str, set[float]] = {}
         self._tried: dict[tuple, tuple[Mapping[str, Candidate], ...]] = {}
+        self._reads: dict[str, tuple[str, ...] | None] = {}
 
     def __call__(self, node: Node, ctx: Mapping[str, Any]) -> Sequence[Mapping[str, Candidate]]:
         """The answers tried at a user task on this case data: worked out once per task and identical
         case data (many paths reach a task with the same data and different facts), and shared, so
         read-only."""
-        data = tuple(sorted((k, exact(v)) for k, v in ctx.items()))
+        read = self._form_reads(node)
+        data = tuple((k, exact(ctx[k])) for k in read if k in ctx) if read is not None else \
+            tuple(sorted((k, exact(v)) for k, v in ctx.items()))
         if any(v is None for _, v in data):
             return self._answers(node, ctx)
         key = (node.id, data)
         if key not in self._tried:
             self._tried[key] = tuple(MappingProxyType(answer) for answer in self._answers(node, ctx))
         return self._tried[key]
+
+    def _form_reads(self, node: Node) -> tuple[str, ...] | None:
+        """The case data a task's answers depend on: what its form's `conditional.hide` and bounds read
+        (None when a bound or condition is not one whose names can be read)."""
+        if node.id not in self._reads:
+            form = self.graph.forms.get(node.element.form_ref or "")
+            names: set[str] | None = set()
+            for f in form.fields if form is not None else ():
+                for expression in (*f.hide, f.min, f.max):
+                    if expression is None or isinstance(expression, (int, float)):
+                        continue
+                    if getattr(expression, "tree", None) is None:
+                        names = None
+                        break
+                    names |= feel_names(expression)
+                if names is None:
+                    break
+            self._reads[node.id] = None if names is None else tuple(sorted(names))
+        return self._reads[node.id]
 
     def _answers(self, node: Node, ctx: Mapping[str, Any]) -> list[dict[str, Candidate]]:
         form = self.graph.forms.get(node.element.form_ref or "")

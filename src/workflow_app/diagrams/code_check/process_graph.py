@@ -205,9 +205,7 @@ class ProcessGraph:
         timestamp, a message's arrival, a form's required fields that are never hidden)."""
         names = set()
         if node.tag == "scriptTask":
-            tree = expression_tree(self.scripts.get(node.id))
-            names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} \
-                if tree is not None else set()
+            names |= self.script_writes(self.scripts.get(node.id))
         if node.element.properties.get("timestamp"):
             names.add(node.element.properties["timestamp"])
         if node.event == "message":
@@ -217,6 +215,13 @@ class ProcessGraph:
             if f.required and not f.hide and f.readonly is False and f.disabled is False:
                 names.add(f.key)
         return names
+
+    @staticmethod
+    def script_writes(script: str | None) -> frozenset[str]:
+        """The names a script assigns to."""
+        tree = expression_tree(script)
+        return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)) \
+            if tree is not None else frozenset()
 
     def _liveness(self) -> dict[str, frozenset[str]]:
         """For each element, the case data it, or anything after it, may read before it is set again."""

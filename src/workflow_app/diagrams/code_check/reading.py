@@ -34,6 +34,15 @@ def names_read(source: str | None) -> frozenset[str]:
 
 
 @lru_cache(maxsize=_READ_CACHE)
+def script_names(source: str | None) -> tuple[str, ...]:
+    """Every name a script mentions, read or set (`x += 1` reads x too), in order."""
+    tree = expression_tree(source)
+    if tree is None:
+        return ()
+    return tuple(sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}))
+
+
+@lru_cache(maxsize=_READ_CACHE)
 def words_in(source: str | None) -> frozenset[str]:
     """Names, attributes and text constants in an expression: what it is about."""
     tree = expression_tree(source)

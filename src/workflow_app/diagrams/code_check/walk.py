@@ -14,7 +14,7 @@ from workflow_app.diagrams.code_check.forms import Answers
 from workflow_app.diagrams.code_check.letters import LetterRules, Letters
 from workflow_app.diagrams.code_check.liveness import DataLiveness
 from workflow_app.diagrams.code_check.process_graph import Flow, Node, ProcessGraph
-from workflow_app.diagrams.code_check.reading import exact, names_read
+from workflow_app.diagrams.code_check.reading import exact, names_read, script_names
 from workflow_app.diagrams.code_check.refusals import NO_LETTER_NEEDED_OUTCOME, REFUSAL_OUTCOME, RefusalRules
 from workflow_app.diagrams.code_check.stages import StageRules
 from workflow_app.diagrams.code_check.timers import DeadlineResult, TimerSweep
@@ -59,6 +59,7 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         self.liveness = DataLiveness(graph, environment, self.answers.read)
         self._stage2_reads: dict[str, frozenset[str]] = {}
         self._holds: dict[tuple, bool | None] = {}        # a condition on identical case data: holds?
+        self._scripts: dict[tuple, dict | None] = {}      # a script on identical case data: what it sets
         self.separations: set[tuple[str, str]] = set()   # (stage 2 response task, the task that answered stage 1)
         self._beyond: dict[str, Extension] = {}           # agreed extensions beyond the timescales, by timer (5.9)
         self._intervals_owed: set[str] = set()            # ... whose response was given with no updates agreed
@@ -191,12 +192,7 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         if node.tag == "scriptTask":
             script = self.graph.scripts.get(node.id)
             if script:
-                after = dict(token.ctx)
-                try:
-                    self.environment.execute(script, after)
-                    token.ctx = after
-                except Exception:  # the engine would stop here too; the engine's checks judge scripts
-                    pass
+                token.ctx = self._run_script(script, token.ctx)
                 token.recipe += (("script", script),)
             return [token]
         if node.tag != "userTask":
@@ -209,6 +205,26 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
             self._answered(answered, node, answers)
             done.append(answered)
         return done
+
+    def _run_script(self, script: str, ctx: dict) -> dict:
+        """The case data after a script task. A script sees and changes nothing but the names in it, so
+        what it leaves in them is kept for identical values of those."""
+        names = script_names(script)
+        data = tuple((n, exact(ctx[n]) if n in ctx else "<missing>") for n in names)
+        clashes = tuple(sorted(self.environment.functions.keys() & ctx.keys()))   # refused whatever it says
+        key = (script, data, clashes) if all(v is not None for _, v in data) else None
+        if key is not None and key in self._scripts:
+            sets = self._scripts[key]
+            return ctx if sets is None else {**ctx, **sets}
+        after = dict(ctx)
+        try:
+            self.environment.execute(script, after)
+            sets = {n: after[n] for n in names if n in after}     # what it assigns, or changes in place
+        except Exception:  # the engine would stop here too; the engine's checks judge scripts
+            after, sets = ctx, None
+        if key is not None:
+            self._scripts[key] = sets
+        return after
 
     def _leave(self, token: Token, node: Node) -> list[Token]:
         """An element completes: its timestamp and letter, then its outgoing flows (or its scope ends)."""
