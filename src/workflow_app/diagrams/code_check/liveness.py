@@ -55,6 +55,7 @@ class DataLiveness:
         self.domains = _choice_domains(graph.forms.values(), answered)
         self.choices = tuple(sorted(self.domains))
         self._index = {name: i for i, name in enumerate(self.choices)}
+        self._values = {name: {(type(v), v): v for v in domain} for name, domain in self.domains.items()}
         self._reads = {n: graph.reads(node) | self._hide_reads(node) for n, node in graph.nodes.items()}
         self._writes = {n: frozenset(graph.writes(node)) for n, node in graph.nodes.items()}
         self._following = {n: [s for s in graph.successors(node) if s in graph.nodes]
@@ -72,7 +73,7 @@ class DataLiveness:
 
     def names(self, node_id: str, ctx: Mapping[str, Any]) -> tuple[str, ...]:
         """The case data still readable from this element on these case data's choices, by name."""
-        state = (node_id, self._still_read(node_id, self.chosen(ctx)))
+        state = (node_id, self._chosen_at(node_id, ctx))
         names = self._names.get(state)
         if names is None:
             if state not in self._live:
@@ -82,9 +83,18 @@ class DataLiveness:
                                                       if self._bits.get(n, 0) & live))
         return names
 
-    def chosen(self, ctx: Mapping[str, Any]) -> Choices:
-        """The choices as the case data hold them."""
-        return tuple(_as_choice(ctx.get(name, UNSET), self.domains[name]) for name in self.choices)
+    def _chosen_at(self, node_id: str, ctx: Mapping[str, Any]) -> Choices:
+        """The choices as the case data hold them, those no path from the element reads set aside."""
+        chosen = []
+        for name, keep in zip(self.choices, self._kept_choices[node_id], strict=True):
+            value = ctx.get(name, UNSET) if keep else UNSET
+            if value is not UNSET:
+                try:
+                    value = self._values[name].get((type(value), value), UNKNOWN)
+                except TypeError:   # a value no choice can hold (a list...)
+                    value = UNKNOWN
+            chosen.append(value)
+        return tuple(chosen)
 
     def _as_bits(self, names) -> int:
         bits = 0
@@ -279,11 +289,3 @@ def _values(f: Field) -> tuple[Any, ...] | None:
     if f.options and f.type not in ("checklist", "taglist"):
         return tuple(f.options)
     return None
-
-
-def _as_choice(value: Any, domain: tuple[Any, ...]) -> Any:
-    if value is UNSET:
-        return UNSET
-    if type(value) in (str, bool) and any(type(v) is type(value) and v == value for v in domain):
-        return value
-    return UNKNOWN
