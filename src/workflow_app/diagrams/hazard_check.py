@@ -18,12 +18,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
-from workflow_app.diagrams.code_check.findings import ENGINE, ERROR, Finding, engine_finding, sort_findings
+from workflow_app.diagrams.code_check.findings import ENGINE, ERROR, Finding, read_for_check, sort_findings
 from workflow_app.diagrams.code_check.timers import sweep_instants
-from workflow_app.diagrams.definitions import Element, find_problems, read_elements
+from workflow_app.diagrams.definitions import Element
 from workflow_app.diagrams.expressions import RestrictedEnvironment
 from workflow_app.diagrams.forms import Form
-from workflow_app.diagrams.graph import DiagramError, read_graph, read_xml
 from workflow_app.rules.calendar import calendar_for
 from workflow_app.rules.hazards import HazardLaw, hazard_law
 
@@ -43,13 +42,10 @@ def check_hazard(xml: bytes | str, forms: Mapping[str, Form] | None = None, *, l
                  ) -> list[Finding]:
     """Every finding on a hazard diagram: the engine's problems and the regulations'."""
     law = law or hazard_law()
-    try:
-        root = read_xml(xml)
-    except DiagramError as error:
-        return [engine_finding(p) for p in error.problems]
-    diagram = read_graph(root)
-    elements = read_elements(diagram)
-    findings = [engine_finding(p) for p in find_problems(root, elements, dict(forms or {}))]
+    reading = read_for_check(xml, dict(forms or {}))
+    elements, findings = reading.elements, list(reading.engine_findings)
+    if reading.diagram is None:
+        return findings
     provision = law.citation
     calendar = calendar_for(getattr(landlord, "nation", law.nation))
     environment = RestrictedEnvironment(calendar.expression_functions())

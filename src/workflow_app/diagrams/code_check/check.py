@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from workflow_app.diagrams.code_check.cache import cache, check_key
-from workflow_app.diagrams.code_check.findings import ENGINE, ERROR, WARNING, Finding, engine_finding, sort_findings
+from workflow_app.diagrams.code_check.findings import ENGINE, ERROR, WARNING, Finding, read_for_check, sort_findings
 from workflow_app.diagrams.code_check.letters import Letters
 from workflow_app.diagrams.code_check.process_graph import ProcessGraph
 from workflow_app.diagrams.code_check.refusals import exclusion_wording_findings
 from workflow_app.diagrams.code_check.stages import names_findings, stages_findings
 from workflow_app.diagrams.code_check.timers import sweep_instants
 from workflow_app.diagrams.code_check.walk import MAX_STEPS, CodeCheck
-from workflow_app.diagrams.definitions import find_problems, read_elements
 from workflow_app.diagrams.expressions import RestrictedEnvironment
 from workflow_app.diagrams.forms import Form
 from workflow_app.diagrams.graph import DiagramError, read_graph, read_xml
@@ -58,13 +57,10 @@ def run_check(xml: bytes | str, forms: Mapping[str, Form], *, landlord: Any | No
               instants: list[datetime]) -> list[Finding]:
     """The check itself, every time: `check_code` without the cache."""
     forms = dict(forms or {})
-    try:
-        root = read_xml(xml)
-    except DiagramError as error:
-        return [engine_finding(p) for p in error.problems]
-    diagram = read_graph(root)
-    elements = read_elements(diagram)
-    findings = [engine_finding(p) for p in find_problems(root, elements, forms)]
+    reading = read_for_check(xml, forms)
+    diagram, elements, findings = reading.diagram, reading.elements, list(reading.engine_findings)
+    if diagram is None:
+        return findings
     regime = getattr(landlord, "regime", None) or HOUSING_OMBUDSMAN
     findings += names_findings(diagram, elements, forms, regime)
     graph = ProcessGraph(diagram, elements, forms, regime.limits)

@@ -1,11 +1,14 @@
 """What the check reports: findings with a provision, a severity and the element to look at."""
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from workflow_app.diagrams.graph import Problem
+from workflow_app.diagrams.definitions import Element, find_problems, read_elements
+from workflow_app.diagrams.forms import Form
+from workflow_app.diagrams.graph import DiagramError, Problem, read_graph, read_xml
+from workflow_app.diagrams.graph import Graph as Diagram
 
 ERROR = "error"
 WARNING = "warning"
@@ -50,3 +53,25 @@ def code_errors(findings: Iterable[Finding]) -> list[Finding]:
 
 def engine_finding(problem: Problem) -> Finding:
     return Finding(ENGINE, ERROR, problem.element_id, problem.reason)
+
+
+@dataclass(frozen=True)
+class DiagramReading:
+    """A diagram read for a check: the parsed diagram and its elements (None and empty when its XML cannot
+    be read), and the engine's problems with it, as findings."""
+
+    diagram: Diagram | None
+    elements: Mapping[str, Element] = field(default_factory=dict)
+    engine_findings: list[Finding] = field(default_factory=list)
+
+
+def read_for_check(xml: bytes | str, forms: Mapping[str, Form]) -> DiagramReading:
+    """Read a diagram as every check does first: the XML (its problems alone when it cannot be read), the
+    diagram and its elements, and what the engine finds wrong with them."""
+    try:
+        root = read_xml(xml)
+    except DiagramError as error:
+        return DiagramReading(None, {}, [engine_finding(p) for p in error.problems])
+    diagram = read_graph(root)
+    elements = read_elements(diagram)
+    return DiagramReading(diagram, elements, [engine_finding(p) for p in find_problems(root, elements, forms)])
