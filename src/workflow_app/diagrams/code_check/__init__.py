@@ -38,7 +38,8 @@ docs/diagram-conventions.md, "Code check".
 
 The package, by concern: `findings` (what is reported), `process_graph` (the diagram as the
 walk sees it, on `diagrams.graph`), `forms` (answers tried), `facts` (what a path carries),
-`timers` (the sweep of receipt dates), `walk` (the paths), and the rules: `clocks`,
+`timers` (the sweep of receipt dates), `liveness` (the case data a path can still read), `walk`
+(the paths), and the rules: `clocks`,
 `extensions`, `letters`, `refusals`, `stages`; `check` holds the entry points.
 """
 from __future__ import annotations
