@@ -26,6 +26,11 @@ The split case (issue 14) arms `--split` timers due at one instant and drains th
 scheduler processes: it prints each one's share (from each process's own log), the time from
 the due instant to the last fire, and whether every timer fired exactly once.
 
+For a burst, it also prints the floor no scheduler can beat on this machine: the CPU raw SpiffWorkflow
+alone takes to fire this one timer (load the spec-free state, run, save it, as bench/engine_overhead.py
+times it), times the burst, shared over every CPU. A burst whose floor is over the goal cannot meet it
+here, however the firings are shared; the ratio to the floor is the app's own part.
+
 With --postgres it makes (and drops) a database `timer_latency_bench` on that server.
 Prints figures; asserts nothing about time.
 """
@@ -48,6 +53,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from bench.engine_overhead import Raw  # noqa: E402
+from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -57,6 +64,7 @@ from workflow_app.casework.deployments import deploy, read_forms  # noqa: E402
 from workflow_app.casework.models import AuditEvent, Complaint, User  # noqa: E402
 from workflow_app.casework.runtime import build_runtime  # noqa: E402
 from workflow_app.reporting.projections import bring_up_to_date  # noqa: E402
+from workflow_app.rules import clock  # noqa: E402
 
 GOAL = 1.0
 FIXTURE = ROOT / "tests" / "fixtures" / "processes" / "testshire"
@@ -204,6 +212,39 @@ def run_case(url: str, processes: Path, schedulers: int, arming, count: int) -> 
                 shares, fired_once)
 
 
+def raw_fire_seconds(url: str, processes: Path, samples: int = 101) -> float:
+    """Median CPU seconds raw SpiffWorkflow takes to fire the acknowledgement timer of one complaint:
+    load its spec-free state, run the engine, save the state."""
+    runtime, _ = prepared(url, processes)
+    raw = Raw(runtime, "testshire")
+    received = datetime.now(UTC).replace(microsecond=0)
+    case = {"reference": "RAW-1", "landlord": "testshire", "channel": "email", "category": "other",
+            "has_representative": False, "received_at": received}
+    with clock.using(clock.VirtualClock(received - timedelta(seconds=1))):
+        workflow = BpmnWorkflow(raw.definition.spec, raw.definition.subprocess_specs, script_engine=raw.engine)
+        workflow.task_tree.data.update(case)
+        raw.run_engine(workflow)
+        armed = raw.save(workflow)
+    times = []
+    with clock.using(clock.VirtualClock(received + timedelta(seconds=1))):
+        for _ in range(samples):
+            started = time.process_time()
+            workflow = raw.load(armed)
+            raw.run_engine(workflow)
+            fired = raw.save(workflow)
+            times.append(time.process_time() - started)
+    assert fired != armed, "the raw engine did not fire the timer"
+    runtime.close()
+    return statistics.median(times)
+
+
+def report_floor(count: int, per_fire: float) -> None:
+    cpus = os.cpu_count() or 1
+    floor = count * per_fire / cpus
+    print(f"  {'floor: raw SpiffWorkflow alone':<44} {per_fire * 1000:.2f} ms CPU a fire; {count} due at one instant "
+          f"need {floor:.2f} s on {cpus} CPUs at best ({'under' if floor <= GOAL else 'over'} the goal)")
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
@@ -264,6 +305,8 @@ def main() -> None:
                                         args.spread)
                         report(f"{args.spread} spread over {args.over:g} s, {schedulers} scheduler{plural}", case)
                     if args.burst:
+                        if schedulers == counts[0]:
+                            report_floor(args.burst, raw_fire_seconds(database.fresh(), processes))
                         case = run_case(database.fresh(), processes, schedulers,
                                         lambda runtime, user: arm_burst(runtime, user, args.burst), args.burst)
                         report(f"{args.burst} due at one instant, {schedulers} scheduler{plural}", case)

@@ -18,7 +18,9 @@ async function start() {
   const serverErrors = readJson("form-errors") || {};
   const disabled = post.dataset.disabled === "true";
 
-  const form = new Form({ container, properties: { disabled } });
+  // No debounce: every keystroke is in the form's state at once, so a re-render (the extension
+  // preview's errors arriving) never puts back an older value over what is being typed.
+  const form = new Form({ container, properties: { disabled }, debounce: false });
   await form.importSchema(schema, data);
   container.removeAttribute("aria-busy");
 
@@ -56,20 +58,27 @@ async function start() {
 }
 
 // An extension's effect before saving: the answers typed so far go to the server, whose diagram works out
-// the new due date on the landlord's calendar (nothing here counts days); its refusals show beside the field.
+// the new due date on the landlord's calendar (nothing here counts days). Its refusals show beside the
+// fields already answered; a field not reached yet is not called missing while the caseworker types.
+// Only a change to the answers asks again (showing errors changes the form's state, not its answers).
 function watchExtension(form, byKey) {
   const preview = document.getElementById("extension-preview");
   if (!preview) return;
   const field = preview.dataset.field;
   let timer = null;
   let asked = 0;
+  let lastAnswers = null;
   form.on("changed", ({ data }) => {
+    const answers = JSON.stringify(data);
+    if (answers === lastAnswers) return;
+    lastAnswers = answers;
     clearTimeout(timer);
     const days = data[field];
     if (days === undefined || days === null || days === "") {
       preview.textContent = "";
       return;
     }
+    preview.textContent = "Working out the new due date…";
     timer = setTimeout(async () => {
       const mine = ++asked;
       let body;
@@ -88,7 +97,8 @@ function watchExtension(form, byKey) {
       if (mine !== asked) return;
       const errors = {};
       for (const [key, messages] of Object.entries(body.errors || {})) {
-        if (byKey[key]) errors[byKey[key]] = messages;
+        const answered = data[key] !== undefined && data[key] !== null && data[key] !== "";
+        if (byKey[key] && answered) errors[byKey[key]] = messages;
       }
       if (Object.keys(errors).length) {
         form._setState({ errors: { ...form._getState().errors, ...errors } });

@@ -67,8 +67,14 @@ def test_a_caseworker_works_a_complaint_from_its_acknowledgement_to_its_escalati
     expect(olive.locator("#extension-preview")).to_contain_text(re.compile(r"New .* date: \w{3} \d+ \w{3} \d{4}"))
     fill(olive, "Extra working days", "50")
     expect(olive.locator("#task-form .fjs-form-field-error")).to_contain_text(re.compile("10|most|maximum", re.I))
+    # The caseworker types the reason while the new date is being worked out, and waits to read it before
+    # saving: what they typed is kept, the reason is not called missing, and the task completes.
     fill(olive, "Extra working days", "5")
-    fill(olive, "Reason for the extension, as the customer will read it", "We are waiting for a roofer's survey")
+    reason = olive.locator("#task-form").get_by_label("Reason for the extension, as the customer will read it")
+    reason.press_sequentially("We are waiting for a roofer's survey", delay=40)
+    expect(olive.locator("#extension-preview")).to_contain_text(re.compile(r"New .* date: \w{3} \d+ \w{3} \d{4}"))
+    expect(reason).to_have_value("We are waiting for a roofer's survey")
+    expect(olive.locator("#task-form .fjs-form-field-error")).to_have_count(0)
     complete(olive)
     olive.get_by_role("button", name="Send the letter").click()
     expect(olive.locator(".notice--success")).to_contain_text("Letter stored as sent")

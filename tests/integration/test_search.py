@@ -141,6 +141,22 @@ def test_nothing_typed_finds_nothing(deployed, officer, people):
         assert found(deployed, officer, typed) == []
 
 
+HOSTILE = [
+    'smith"', '"smith', 'NEAR(smith okafor)', 'smith OR okafor', 'smith AND NOT okafor', '-smith', 'smi*', '*',
+    '^smith', 'name: smith', '{name}: smith', 'smith\x00', "12 Acacia Avenue'); DROP TABLE complaints;--",
+    "LS1 1AB*", "\\", "%smith%", "ü" * 300, "smith " * 200, "07700 900123 OR 1=1", "@", "..", "GP-%", "\t\n",
+]
+
+
+@pytest.mark.parametrize("typed", HOSTILE)
+def test_what_a_search_box_can_be_sent_is_searched_for_or_found_wanting_never_an_error(
+        deployed, officer, people, typed):
+    """The database's text-search syntax, wildcards and SQL in the box are only ever text to look for: the
+    search answers (whatever it finds) and every table is still there."""
+    found(deployed, officer, typed)
+    assert found(deployed, officer, "Smith") == [people["smith"]]
+
+
 @pytest.mark.parametrize("a, b, distance", [
     ("smith", "smith", 0), ("smith", "smyth", 1), ("smtih", "smith", 1), ("smth", "smith", 1),
     ("smith", "smithers", 3), ("jon", "john", 1), ("abc", "xyz", 2),

@@ -308,14 +308,15 @@ def task(task_id: str):
 @bp.post("/tasks/<task_id>/preview")
 def preview(task_id: str):
     """The deadlines the answers typed so far would move, and to when, for the task page to show before saving
-    (JSON, as the form sends it; the answers stay out of the URL and the logs)."""
+    (JSON, as the form sends it; the answers stay out of the URL and the logs). Answers the task would refuse are
+    a preview like any other, not a failed request: the refusals come back beside no deadlines."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return {"errors": {"_form": ["Send the form's answers as JSON"]}}, 400
     try:
         moved = runtime().tasks.preview(task_id, body.get("data") or {}, me())
     except InvalidInput as error:
-        return {"errors": error.errors, "deadlines": []}, 422
+        return {"errors": error.errors, "deadlines": []}
     except Conflict as error:
         return {"errors": {"_form": [str(error)]}, "deadlines": []}, 409
     return {"errors": {}, "deadlines": [
