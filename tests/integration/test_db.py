@@ -1,11 +1,12 @@
 """The schema: built by the Alembic migrations, and matching the models exactly."""
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import func, insert, inspect, select, text
 
-from workflow_app.casework.models import Base
+from workflow_app.casework.models import Base, Complaint, ReferenceCounter
 from workflow_app.casework.search import outside_the_models
 
 
@@ -41,3 +42,24 @@ def test_a_migration_refreshes_the_statistics_sqlite_already_keeps(tmp_path):
         assert connection.exec_driver_sql("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'tasks'").scalar() == 0
     create_schema(engine)                                    # nothing to migrate: statistics left alone
     engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_read_on_postgresql_keeps_the_prepared_statements_and_an_unsaved_write_is_still_undone(database_url):
+    """psycopg forgets its prepared statements on a ROLLBACK: a read ends in a COMMIT, so they are kept."""
+    from workflow_app.casework.db import make_engine, make_session_factory
+    engine = make_engine(database_url)
+    sessions = make_session_factory(engine)
+    try:
+        for _ in range(6):      # psycopg prepares a statement the fifth time one connection runs it
+            with sessions() as session:
+                session.execute(select(Complaint.id).where(Complaint.reference == "GP-2026-000001")).all()
+        with sessions() as session:
+            assert session.scalar(text("SELECT count(*) FROM pg_prepared_statements")) >= 1
+        with sessions() as session:       # a write the session did not commit
+            session.execute(insert(ReferenceCounter).values(landlord="great_places", year=2026, last=7))
+        with sessions() as session:
+            assert session.scalar(select(func.count()).select_from(ReferenceCounter)) == 0
+    finally:
+        engine.dispose()

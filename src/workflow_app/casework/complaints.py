@@ -73,7 +73,7 @@ class ComplaintService:
             session.add(complaint)
             session.flush()
             set_committed_value(complaint, "instance", None)   # known to have none yet: nothing to look up
-            search.index(session, complaint)
+            search.index(session, complaint, new=True)
             audit.record(session, complaint, "complaint_logged", user.username, reference=complaint.reference,
                          channel=complaint.channel, category=complaint.category,
                          received_at=complaint.received_at.isoformat(), definition_version=version.version,

@@ -5,6 +5,7 @@ without it the app uses a SQLite file in its instance folder.
 """
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -63,7 +64,47 @@ def make_engine(url: str) -> Engine:
     # handling); `read_retrying_dropped` repeats a first read once on a new connection. The pool
     # hands out the connection used last (LIFO): a web request's service takes the one its
     # identity read has just used, and spare connections age out under `pool_recycle`.
-    return create_engine(url, pool_recycle=POOL_RECYCLE_SECONDS, pool_use_lifo=True, hide_parameters=True)
+    engine = create_engine(url, pool_recycle=POOL_RECYCLE_SECONDS, pool_use_lifo=True, hide_parameters=True)
+    if engine.dialect.driver == "psycopg":
+        _end_reads_with_commit(engine)
+    return engine
+
+
+def _end_reads_with_commit(engine: Engine) -> None:
+    """A transaction that only read ends in COMMIT rather than ROLLBACK, so psycopg keeps its prepared statements.
+
+    psycopg prepares a statement the fifth time a connection runs it, and forgets every prepared statement on a
+    ROLLBACK (DEALLOCATE ALL: it cannot tell a rollback that undid a CREATE from one that undid nothing). Every
+    read-only unit of work (a page, a service's read, `with sessions() as session:`) ends in a rollback when its
+    session closes, so on a connection shared by pages and actions the actions' statements were planned afresh,
+    again and again. A COMMIT of a transaction that ran nothing but SELECTs changes and releases exactly what a
+    ROLLBACK would; any other statement (a write, a savepoint, DDL) keeps the rollback, and so does a transaction
+    in error."""
+    from psycopg.pq import TransactionStatus
+
+    wrote: weakref.WeakSet = weakref.WeakSet()     # the DBAPI connections whose transaction ran more than SELECTs
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _note_writes(_connection, cursor, statement, _parameters, _context, _executemany) -> None:
+        if statement[:6].upper() != "SELECT":
+            wrote.add(cursor.connection)
+
+    dialect = engine.dialect
+    rollback, commit = dialect.do_rollback, dialect.do_commit
+
+    def do_rollback(dbapi_connection) -> None:
+        connection = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)   # the pool's wrapper, or not
+        if connection in wrote or connection.info.transaction_status != TransactionStatus.INTRANS:
+            wrote.discard(connection)
+            rollback(dbapi_connection)
+        else:
+            commit(dbapi_connection)
+
+    def do_commit(dbapi_connection) -> None:
+        wrote.discard(getattr(dbapi_connection, "dbapi_connection", dbapi_connection))
+        commit(dbapi_connection)
+
+    dialect.do_rollback, dialect.do_commit = do_rollback, do_commit
 
 
 def read_retrying_dropped(session: Session, read: Callable[[Session], T], **execution_options) -> T:

@@ -6,6 +6,11 @@ it, deliver any events that were waiting for it, then copy what the diagram now 
 for into the indexed rows (tasks, deadlines, stage, status, `next_due_at`, incidents)
 and write an audit event for each change, all in the action's transaction.
 
+The tasks, deadlines and letters an action writes are read and written with SQLAlchemy
+Core (`CaseRows`), not through the ORM's unit of work: the action does not read them
+again, and they are written with a statement a table, after the instance's revision
+check, in the same transaction as the audit events that tell of them.
+
 A timer that falls due during someone's action fires as the clock's doing, not theirs,
 and a timer whose due time cannot be worked out never undoes the action: the complaint
 gets an incident for the analysts instead.
@@ -20,7 +25,7 @@ from typing import Any
 
 from jinja2 import TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -94,13 +99,15 @@ class Casework:
 
     def act(self, session: Session, complaint: Complaint, instance: Instance, actor: str,
             move: Callable[[Instance, Action], None], *, new: bool = False,
-            open_tasks: list[Task] | None = None) -> Action:
+            open_tasks: list[Task] | None = None, on_ready: Callable[[Action], None] | None = None) -> Action:
         """Apply one move to a complaint's instance and record everything it caused.
 
         The complaint's rows an action updates are read first (none when the complaint is `new`, logged in
-        this action; its `open_tasks` when the caller read them already); then the move, and the record of it
-        written in one flush when the transaction commits."""
-        rows = CaseRows([], [], []) if new else CaseRows.read(session, complaint, open_tasks)
+        this action; its `open_tasks` when the caller read them already); then the move, and the record of it.
+        `on_ready` sees the tasks the action made ready before their rows are written (the next task handed to
+        the case owner). The instance's row is written first, with its revision check, then the tasks, deadlines
+        and letters; the rest (the complaint's row, the audit events) when the transaction commits."""
+        rows = CaseRows.none() if new else CaseRows.read(session, complaint, open_tasks)
         action = Action(actor)
         move(instance, action)
         self._deliver_pending_events(session, complaint, instance, action, rows.pending_events)
@@ -108,8 +115,11 @@ class Casework:
         self._record(session, complaint, instance, action, survey, rows)
         if survey.failed or complaint.instance.open_incidents:
             self._record_incidents(session, complaint, survey.failed, action.actor)
+        if on_ready is not None:
+            on_ready(action)
         instance.prune()    # after the record is written from it: history lives in the audit trail
         _save(session, complaint.instance, instance.dump(), survey.armed[0].due_at if survey.armed else None)
+        rows.write(session.connection())
         return action
 
     # --- events that arrived early ---------------------------------------------------
@@ -144,7 +154,7 @@ class Casework:
             if step.kind == "timer_fired":
                 self._timer_fired(session, complaint, instance, deadlines, step)
             elif step.kind == "letter":
-                self._issue_letter(session, complaint, instance, step, action.actor)
+                self._issue_letter(session, complaint, instance, step, action.actor, rows)
             elif step.kind == "end" and step.detail:
                 complaint.outcome = step.detail  # kept even if another branch finishes the process later
             elif step.kind == "close":
@@ -157,8 +167,7 @@ class Casework:
         # A timer waiting without a due time (an incident) still keeps its deadline running, at the last due time known.
         failing = {instance.definition.element(element_id).deadline_key for element_id in survey.failed}
         self._record_deadlines(session, complaint, survey, deadlines, armed, action.actor, now, met_by, failing)
-        action.tasks_ready = self._record_tasks(session, complaint, instance, survey, rows.open_tasks, deadlines,
-                                                action.actor)
+        action.tasks_ready = self._record_tasks(session, complaint, instance, survey, rows, action.actor)
         self._record_stage(session, complaint, survey, action.actor)
         if instance.finished and complaint.status != ComplaintStatus.CLOSED:
             self._close(session, complaint, deadlines,
@@ -242,28 +251,29 @@ class Casework:
                 audit.record(session, complaint, "deadline_met", actor, key=deadline.key, stage=deadline.stage,
                              late=True, **({"met_by": how} if how else {}))
 
-    def _record_tasks(self, session, complaint, instance, survey: Survey, open_rows: list[Task],
-                      deadlines: list[Deadline], actor: str) -> list[Task]:
-        rows = {t.id: t for t in open_rows}
+    def _record_tasks(self, session, complaint, instance, survey: Survey, case_rows: CaseRows,
+                      actor: str) -> list[Task]:
+        rows = {t.id: t for t in case_rows.open_tasks}
         ready = []
         open_now = survey.open_tasks
-        running = [d for d in deadlines if d.running and is_duty(d.key)]
+        running = [d for d in case_rows.deadlines if d.running and is_duty(d.key)]
         for task in open_now:
             due = due_for(instance.definition.element(task.element_id), task.stage, running)
             row = rows.pop(task.task_id, None)
             if row is None:
                 row = Task(id=task.task_id, complaint_id=complaint.id, landlord=complaint.landlord,
                            element_id=task.element_id, name=task.name, stage=task.stage, role=task.role,
-                           form_id=task.form_id, due_at=due, status=TaskStatus.OPEN, created_at=clock.now())
-                session.add(row)
+                           form_id=task.form_id, assignee=None, due_at=due, status=TaskStatus.OPEN,
+                           created_at=clock.now(), completed_at=None, completed_by=None)
+                case_rows.new_tasks.append(row)
                 ready.append(row)
                 audit.record(session, complaint, "task_ready", actor, task_id=task.task_id,
                              element_id=task.element_id, name=task.name, stage=task.stage, role=task.role,
                              due_at=due.isoformat() if due else None)
             elif row.due_at != due:
-                row.due_at = due
+                case_rows.change_task(row, due_at=due)
         for row in rows.values():
-            row.status = TaskStatus.CANCELLED
+            case_rows.change_task(row, status=TaskStatus.CANCELLED)
             audit.record(session, complaint, "task_cancelled", actor, task_id=row.id, element_id=row.element_id)
         return ready
 
@@ -314,13 +324,13 @@ class Casework:
 
     # --- letters ---------------------------------------------------------------------
 
-    def _issue_letter(self, session, complaint, instance, step: Step, actor: str) -> None:
+    def _issue_letter(self, session, complaint, instance, step: Step, actor: str, rows: CaseRows) -> None:
         element = instance.definition.element(step.element_id)
-        letter = Letter(complaint_id=complaint.id, template=step.detail, element_id=element.id,
-                        stage=element.stage or complaint.stage, status=LetterStatus.DRAFT,
-                        body_html=self._render_letter(complaint, instance, step.detail), created_at=clock.now(),
-                        owner=actor if actor != audit.CLOCK else case_owner(session, complaint))
-        session.add(letter)
+        rows.new_letters.append({
+            "complaint_id": complaint.id, "template": step.detail, "element_id": element.id,
+            "stage": element.stage or complaint.stage, "status": LetterStatus.DRAFT,
+            "body_html": self._render_letter(complaint, instance, step.detail), "created_at": clock.now(),
+            "owner": actor if actor != audit.CLOCK else case_owner(session, complaint)})
         audit.record(session, complaint, "letter_issued", actor, template=step.detail, element_id=element.id)
 
     def _render_letter(self, complaint: Complaint, instance: Instance, template: str) -> str | None:
@@ -361,8 +371,8 @@ def hazard_work(session: Session, complaint: Complaint) -> list[dict[str, Any]]:
 
 def _save(session: Session, record: WorkflowInstance, state: str, next_due_at: datetime | None) -> None:
     """Write the instance's row first, with its revision check: of two actions on one complaint at once,
-    the second stops here (a conflict) before it writes anything else. The rest of the action's rows
-    follow in one flush when the transaction commits."""
+    the second stops here (a conflict) before it writes anything else. The tasks, deadlines and letters
+    follow (`CaseRows.write`), the rest of the action's rows when the transaction commits."""
     values = {"state": state, "next_due_at": next_due_at, "updated_at": clock.now(),
               "pending_events": record.pending_events, "open_incidents": record.open_incidents or 0}
     if record.id is None:      # logged in this action: inserted with the complaint
@@ -379,33 +389,109 @@ def _save(session: Session, record: WorkflowInstance, state: str, next_due_at: d
         set_committed_value(record, name, value)
 
 
+_TABLES = {model: model.__table__ for model in (Task, Deadline, Letter)}
+_DEADLINE_CHANGES = ("stage", "element_id", "guards", "due_at", "met_at", "met_by", "missed", "extended", "status")
+"""What an action may change of a deadline it read."""
+_INSERT = {model: insert(table) for model, table in _TABLES.items()}
+_UPDATES: dict[tuple[Table, tuple[str, ...]], Any] = {}
+
+
+def _update(table: Table, columns: tuple[str, ...]) -> Any:
+    """An update by id of these columns, built once (building a statement costs more than running it)."""
+    statement = _UPDATES.get((table, columns))
+    if statement is None:
+        statement = _UPDATES[(table, columns)] = update(table).where(table.c.id == bindparam("row_id")).values(
+            {name: bindparam(name) for name in columns})
+    return statement
+
+
 @dataclass
 class CaseRows:
-    """The rows of one complaint an action reads and updates, read once before the move."""
+    """The rows of one complaint an action reads and updates, read once before the move, and what the action
+    inserts: written together by `write`, a statement a table (and one for each kind of update)."""
 
     deadlines: list[Deadline]
+    """The deadlines an action can still change, and those it sets (not in the session: written by `write`)."""
     open_tasks: list[Task]
     pending_events: list[PendingEvent]
+    read_as: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    """Each deadline read, by id: its changeable columns as read, to write only what changed."""
+    new_tasks: list[Task] = field(default_factory=list)
+    task_changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new_letters: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def none(cls) -> CaseRows:
+        """A complaint logged in this action: nothing to read."""
+        return cls([], [], [])
 
     @classmethod
     def read(cls, session: Session, complaint: Complaint, open_tasks: list[Task] | None = None) -> CaseRows:
         """Read without flushing first: what the action changed already stays in memory until its one flush
         (so a task just completed is still open in the database, and is told apart by its status here)."""
+        deadlines = _TABLES[Deadline]
         with session.no_autoflush:
+            # only those an action can still change: met, elapsed and cancelled ones are settled (each round of a
+            # recurring reminder leaves one behind)
+            read = [Deadline(**row._mapping) for row in session.connection().execute(
+                select(deadlines).where(deadlines.c.complaint_id == complaint.id,
+                                        deadlines.c.status.in_((DeadlineStatus.OPEN, DeadlineStatus.MISSED)))
+                .order_by(deadlines.c.id))]
+            if open_tasks is None:
+                tasks = _TABLES[Task]
+                open_tasks = [Task(**row._mapping) for row in session.connection().execute(
+                    select(tasks).where(tasks.c.complaint_id == complaint.id, tasks.c.status == TaskStatus.OPEN))]
             return cls(
-                # only those an action can still change: met, elapsed and cancelled ones are settled (each
-                # round of a recurring reminder leaves one behind)
-                deadlines=list(session.scalars(select(Deadline).where(
-                    Deadline.complaint_id == complaint.id,
-                    Deadline.status.in_((DeadlineStatus.OPEN, DeadlineStatus.MISSED))).order_by(Deadline.id))),
-                open_tasks=[task for task in (open_tasks if open_tasks is not None else session.scalars(
-                    select(Task).where(Task.complaint_id == complaint.id, Task.status == TaskStatus.OPEN)))
-                    if task.status == TaskStatus.OPEN],
+                deadlines=read,
+                open_tasks=[task for task in open_tasks if task.status == TaskStatus.OPEN],
                 pending_events=list(session.scalars(
                     select(PendingEvent)
                     .where(PendingEvent.complaint_id == complaint.id, PendingEvent.delivered_at.is_(None))
                     .order_by(PendingEvent.id))) if complaint.instance.pending_events else [],
+                read_as={d.id: _changeable(d) for d in read},
             )
+
+    def change_task(self, task: Task, **values: Any) -> None:
+        """Change an open task's row (written by `write`; a task the session holds is not written twice)."""
+        for name, value in values.items():
+            set_committed_value(task, name, value)
+        self.task_changes.setdefault(task.id, {}).update(values)
+
+    def write(self, connection: Connection) -> None:
+        """Insert and update the action's tasks, deadlines and letters."""
+        tasks, deadlines = _TABLES[Task], _TABLES[Deadline]
+        if self.new_tasks:
+            connection.execute(_INSERT[Task], [_values(task, tasks) for task in self.new_tasks])
+        if self.new_letters:
+            connection.execute(_INSERT[Letter], self.new_letters)
+        added = [_values(d, deadlines, without=("id",)) for d in self.deadlines if d.id is None]
+        if added:
+            connection.execute(_INSERT[Deadline], added)
+        changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for deadline in self.deadlines:
+            before = self.read_as.get(deadline.id)
+            if before is None:
+                continue
+            now = _changeable(deadline)
+            values = {name: value for name, value, was in zip(_DEADLINE_CHANGES, now, before, strict=True)
+                      if value != was}
+            if values:
+                changed.setdefault(tuple(values), []).append({"row_id": deadline.id, **values})
+        for columns, rows in changed.items():
+            connection.execute(_update(deadlines, columns), rows)
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for task_id, values in self.task_changes.items():
+            by_columns.setdefault(tuple(sorted(values)), []).append({"row_id": task_id, **values})
+        for columns, rows in by_columns.items():
+            connection.execute(_update(tasks, columns), rows)
+
+
+def _changeable(deadline: Deadline) -> tuple[Any, ...]:
+    return tuple(getattr(deadline, name) for name in _DEADLINE_CHANGES)
+
+
+def _values(row: Any, table: Table, without: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in table.columns if column.key not in without}
 
 
 def due_for(element: Element, stage: str, running: list[Deadline]) -> datetime | None:
@@ -428,9 +514,10 @@ def due_for(element: Element, stage: str, running: list[Deadline]) -> datetime |
 def case_owner(session: Session, complaint: Complaint) -> str | None:
     """Who last completed a task on the complaint: whose inbox work the clock creates goes to (none yet: the
     team's)."""
-    return session.scalars(select(Task.completed_by).where(
-        Task.complaint_id == complaint.id, Task.status == TaskStatus.COMPLETED, Task.completed_by.is_not(None))
-        .order_by(Task.completed_at.desc(), Task.id.desc()).limit(1)).first()
+    with session.no_autoflush:    # read without flushing the action's rows: they are written in its one flush
+        return session.scalars(select(Task.completed_by).where(
+            Task.complaint_id == complaint.id, Task.status == TaskStatus.COMPLETED, Task.completed_by.is_not(None))
+            .order_by(Task.completed_at.desc(), Task.id.desc()).limit(1)).first()
 
 
 def deliver_event(instance: Instance, name: str, data: Mapping[str, Any], received_at: datetime,
@@ -444,11 +531,10 @@ def deliver_event(instance: Instance, name: str, data: Mapping[str, Any], receiv
 
 def _set_deadline(session: Session, complaint: Complaint, deadlines: list[Deadline], key: str, stage: str,
                   element_id: str, guards: str | None, due_at: datetime, actor: str) -> Deadline:
-    deadline = Deadline(complaint_id=complaint.id, landlord=complaint.landlord, key=key, stage=stage,
-                        element_id=element_id, guards=guards,
-                        due_at=due_at, original_due_at=due_at, missed=False, extended=False, status=DeadlineStatus.OPEN)
-    session.add(deadline)
-    deadlines.append(deadline)
+    deadline = Deadline(id=None, complaint_id=complaint.id, landlord=complaint.landlord, key=key, stage=stage,
+                        element_id=element_id, guards=guards, due_at=due_at, original_due_at=due_at, met_at=None,
+                        met_by=None, missed=False, extended=False, status=DeadlineStatus.OPEN)
+    deadlines.append(deadline)     # not in the session: inserted by `CaseRows.write`
     audit.record(session, complaint, "deadline_set", actor, key=key, stage=stage, due_at=due_at.isoformat(),
                  extended=False)
     return deadline

@@ -116,16 +116,18 @@ def entries(resident: Mapping[str, Any] | None, representative: Mapping[str, Any
     return found
 
 
-def index(session: Session, complaint: Complaint) -> None:
-    """Bring the complaint's entries up to date, in the caller's transaction; an anonymised complaint has none."""
-    forget(session, complaint.id)
+def index(session: Session, complaint: Complaint, *, new: bool = False) -> None:
+    """Bring the complaint's entries up to date, in the caller's transaction; an anonymised complaint has none.
+    A complaint `new` in this transaction has none to forget first."""
+    if not new:
+        forget(session, complaint.id)
     if complaint.anonymised_at is not None:
         return
     found = entries(complaint.resident, complaint.representative)
     if not found:
         return
-    session.execute(insert(SearchEntry), [{"complaint_id": complaint.id, "kind": kind, "value": value}
-                                          for kind, value in sorted(found)])
+    session.connection().execute(insert(SearchEntry.__table__), [
+        {"complaint_id": complaint.id, "kind": kind, "value": value} for kind, value in sorted(found)])
     add_terms(session, {value for kind, value in found if kind == NAME})
 
 
@@ -138,7 +140,8 @@ def add_terms(session: Session, words: Iterable[str]) -> None:
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    session.execute(dialect_insert(SearchTerm).values([{"term": w} for w in words]).on_conflict_do_nothing())
+    session.connection().execute(dialect_insert(SearchTerm.__table__).values([{"term": w} for w in words])
+                                 .on_conflict_do_nothing())
 
 
 def forget(session: Session, complaint_id: int) -> None:

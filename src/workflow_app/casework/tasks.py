@@ -130,14 +130,19 @@ class TaskService:
                 except TaskNotOpen:
                     raise Conflict(f"task {task_id} is no longer open") from None
 
-            action = self.casework.act(session, complaint, instance, user.username, move, open_tasks=open_tasks)
             owner = task.assignee or user.username
-            handed = self._hand_on(session, complaint, instance, task, action.tasks_ready, owner, user.username)
+            handed: list[Task] = []
+
+            def hand_on(action: Action) -> None:
+                handed.extend(self._hand_on(session, complaint, instance, task, action.tasks_ready, owner, user))
+
+            self.casework.act(session, complaint, instance, user.username, move, open_tasks=open_tasks,
+                              on_ready=hand_on)
             return {"task": task.id, "status": TaskStatus.COMPLETED, "reference": complaint.reference,
                     "next_task": handed[0].id if handed and owner == user.username else None}
 
     def _hand_on(self, session: Session, complaint: Complaint, instance: Instance, done: Task,
-                 ready: list[Task], owner: str, actor: str) -> list[Task]:
+                 ready: list[Task], owner: str, actor: User) -> list[Task]:
         """The next task comes to the case owner: each task made ready at the completed task's stage, in its lane
         (the same role), is assigned to them, unless the diagram keeps it with the team or the owner may not do it
         (their roles, Code 6.13's separation). Another lane's task is that team's. Audited, in the completing
@@ -149,17 +154,18 @@ class TaskService:
         if not candidates:
             return []
         with session.no_autoflush:      # the action's rows and audit events still go in its one flush
-            person = session.scalars(select(User).where(User.username == owner)).first()
+            person = actor if owner == actor.username else \
+                session.scalars(select(User).where(User.username == owner)).first()
             if person is None or not person.may_see(complaint.landlord):
                 return []
             allowed = [t for t in candidates
                        if may_work(person, t) and not self._separation_breach(session, complaint, t, owner)]
         handed = []
         for task in allowed:
-            task.assignee = owner
-            audit.record(session, complaint, "task_assigned", actor, task_id=task.id, element_id=task.element_id,
-                         assignee=owner, previous=None, reason="next_task")
-            notifications.assigned(session, task, complaint, owner, actor)
+            task.assignee = owner       # made ready in this action: its row is written with this
+            audit.record(session, complaint, "task_assigned", actor.username, task_id=task.id,
+                         element_id=task.element_id, assignee=owner, previous=None, reason="next_task")
+            notifications.assigned(session, task, complaint, owner, actor.username)
             handed.append(task)
         return handed
 

@@ -213,6 +213,7 @@ class VersionMoves:
             if element is not None:
                 task.name, task.role, task.form_id = element.name, element.role, element.form_ref
                 task.stage = element.stage or task.stage
+        session.flush()     # the action reads its deadlines and tasks from the database
         self.casework.act(session, complaint, moved, actor,
                           lambda inst, action: action.steps.extend(inst.advance()))
 
