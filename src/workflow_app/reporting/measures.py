@@ -735,14 +735,20 @@ def _copy_forms(session: Session, events: ColumnElement) -> int:
     compensation = _json_number(AuditEvent.details, "data", "compensation")
     status = _json_text(AuditEvent.details, "data", "survey_status")
     answer = _json_text(AuditEvent.details, "data", "satisfaction")
-    source = (select(AuditEvent.id.label("event_id"), AuditEvent.complaint_id.label("complaint_id"),
-                     AuditEvent.landlord.label("landlord"), AuditEvent.at.label("completed_at"),
-                     stage.label("stage"), compensation.label("compensation"), status.label("survey_status"),
-                     answer.label("satisfaction"))
-              .where(unread, or_(compensation.is_not(None), status.is_not(None),
-                                 exists().where(ReportChoice.event_id == AuditEvent.id))))
-    copied = session.execute(_insert_ignoring_duplicates(session, ReportForm.__table__, source))
-    return max(copied.rowcount or 0, 0)
+    form = select(AuditEvent.id.label("event_id"), AuditEvent.complaint_id.label("complaint_id"),
+                  AuditEvent.landlord.label("landlord"), AuditEvent.at.label("completed_at"),
+                  stage.label("stage"), compensation.label("compensation"), status.label("survey_status"),
+                  answer.label("satisfaction"))
+    # Two statements, not one with an OR: "has options ticked" on its own is a semi-join the planner answers
+    # from the choices' primary key; under an OR it is a subquery per event, which PostgreSQL runs as a scan
+    # of every choice for every event once the choices outgrow its hash memory (a first copy of a large
+    # history stalled there). The second statement sees the rows the first wrote, so no form is copied twice.
+    copied = 0
+    for which in (exists().where(ReportChoice.event_id == AuditEvent.id),
+                  or_(compensation.is_not(None), status.is_not(None))):
+        result = session.execute(_insert_ignoring_duplicates(session, ReportForm.__table__, form.where(unread, which)))
+        copied += max(result.rowcount or 0, 0)
+    return copied
 
 
 # --- copying the complaints, again whenever they change ---------------------------------------
