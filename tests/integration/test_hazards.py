@@ -323,6 +323,16 @@ def test_the_dashboard_the_performance_page_and_the_export_hold_the_hazard_case(
                                                       "made_safe": True})
         now.set(at("2027-02-02T12:00:00+00:00"))
         sweep(runtime.complaints)
+        with runtime.sessions() as session:     # the dashboard's test of a complaint's work, on open tasks
+            from sqlalchemy import select
+
+            from workflow_app.casework.models import Complaint, Task
+            from workflow_app.reporting.measures import not_a_hazard_case
+            open_work = select(Task.complaint_id).where(Task.status == "open")
+            kept = set(session.scalars(open_work.where(not_a_hazard_case(Task.complaint_id))))
+            kinds = dict(session.execute(select(Complaint.id, Complaint.kind)).all())
+            every = set(session.scalars(open_work))
+            assert kept == {c for c in every if kinds[c] == "complaint"} and kept and every - kept
         app = make_app(database_url, processes=PROCESSES)
         try:
             client = app.test_client()

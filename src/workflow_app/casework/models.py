@@ -153,6 +153,11 @@ class Complaint(Base):
         Index("ix_complaints_landlord_received_category", "landlord", "received_at", "category", "stage", "status",
               "outcome"),
         Index("ix_complaints_landlord_closed_outcome", "landlord", "closed_at", "status", "outcome"),
+        # The few cases that are not complaints (hazard cases): so work can be told apart as a complaint's
+        # without reading every complaint (`reporting.measures.not_a_hazard_case`).
+        Index("ix_complaints_other_kinds", "id", "kind",
+              sqlite_where=text(f"kind <> '{CaseKind.COMPLAINT}'"),
+              postgresql_where=text(f"kind <> '{CaseKind.COMPLAINT}'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
