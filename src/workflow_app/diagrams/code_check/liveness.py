@@ -173,28 +173,9 @@ class DataLiveness:
         return moves
 
     def _possible_flows(self, node: Node, chosen: Choices) -> list[Flow]:
-        """The flows a gateway may take on these choices: as the walk decides (`CodeCheck._decide`),
-        with a condition that reads anything but known choices taken as undecided."""
-        possible: list[Flow] = []
-        definite, default = True, None
-        for flow in node.outgoing:
-            if flow.id == node.default or flow.condition is None:
-                if flow.id == node.default or len(node.outgoing) == 1:
-                    default = flow
-                else:
-                    possible.append(flow)
-                continue
-            holds = self._holds(flow.condition, chosen)
-            if holds is None:
-                definite = False
-                possible.append(flow)
-            elif holds:
-                possible.append(flow)
-                if node.tag == "exclusiveGateway" and definite:
-                    break
-        if default is not None and (not possible or not definite):
-            possible.append(default)
-        return possible
+        """The flows a gateway may take on these choices, as the walk decides (`Node.flows_taken`), with a
+        condition that reads anything but known choices taken as undecided."""
+        return node.flows_taken(lambda condition: self._holds(condition, chosen))[0]
 
     def _holds(self, condition: str, chosen: Choices) -> bool | None:
         scope = self._scope(names_read(condition), chosen)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -54,6 +54,32 @@ class Node:
     @property
     def letter(self) -> str | None:
         return self.element.properties.get("letter") or None
+
+    def flows_taken(self, holds: Callable[[str], bool | None]) -> tuple[list[Flow], bool]:
+        """The flows a gateway takes, given whether each condition `holds` (None: it cannot be worked out):
+        each that holds or may, an exclusive gateway stopping at the first that surely holds; the default
+        when none holds or one was undecided. Also whether every condition was decided. The walk and the
+        liveness analysis both choose this way, so what one explores the other accounts for."""
+        taken: list[Flow] = []
+        definite, default = True, None
+        for flow in self.outgoing:
+            if flow.id == self.default or flow.condition is None:
+                if flow.id == self.default or len(self.outgoing) == 1:
+                    default = flow
+                else:
+                    taken.append(flow)
+                continue
+            answer = holds(flow.condition)
+            if answer is None:
+                definite = False
+                taken.append(flow)
+            elif answer:
+                taken.append(flow)
+                if self.tag == "exclusiveGateway" and definite:
+                    break
+        if default is not None and (not taken or not definite):
+            taken.append(default)
+        return taken, definite
 
 
 class ProcessGraph:

@@ -13,7 +13,7 @@ from workflow_app.diagrams.code_check.findings import Finding
 from workflow_app.diagrams.code_check.forms import Answers
 from workflow_app.diagrams.code_check.letters import LetterRules, Letters
 from workflow_app.diagrams.code_check.liveness import DataLiveness
-from workflow_app.diagrams.code_check.process_graph import Flow, Node, ProcessGraph
+from workflow_app.diagrams.code_check.process_graph import Node, ProcessGraph
 from workflow_app.diagrams.code_check.reading import exact, names_read, script_names
 from workflow_app.diagrams.code_check.refusals import NO_LETTER_NEEDED_OUTCOME, REFUSAL_OUTCOME, RefusalRules
 from workflow_app.diagrams.code_check.stages import StageRules
@@ -288,29 +288,13 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
 
     def _decide(self, token: Token, node: Node) -> list[Token]:
         """Gateways: each flow whose condition holds, or cannot be decided from the data tried."""
-        chosen: list[Flow] = []
         names: set[str] = set()
-        definite = True
-        default = None
-        for flow in node.outgoing:
-            if flow.id == node.default or flow.condition is None:
-                if flow.id == node.default or len(node.outgoing) == 1:
-                    default = flow
-                else:
-                    chosen.append(flow)
-                continue
-            read = names_read(flow.condition)
-            names |= read
-            holds = self._holds_on(flow.condition, read, token.ctx)
-            if holds is None:
-                definite = False
-                chosen.append(flow)
-            elif holds:
-                chosen.append(flow)
-                if node.tag == "exclusiveGateway" and definite:
-                    break
-        if default is not None and (not chosen or not definite):
-            chosen.append(default)
+
+        def holds(condition: str) -> bool | None:
+            read = names_read(condition)
+            names.update(read)
+            return self._holds_on(condition, read, token.ctx)
+        chosen, definite = node.flows_taken(holds)
         tokens = []
         for flow in chosen:
             taken = token.branch(flow.target) if len(chosen) > 1 else token
