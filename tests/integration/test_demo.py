@@ -51,7 +51,7 @@ def test_the_landlords_demo_has_a_history_a_team_at_work_and_owned_improvements(
             complaints = session.execute(select(Complaint.reference, Complaint.received_at)
                                          .where(Complaint.landlord == landlord)
                                          .order_by(Complaint.received_at)).all()
-            assert len(complaints) == 34                     # 30 past, one awaiting its stage 2 review, 3 current
+            assert len(complaints) == 35     # 30 past, one awaiting its stage 2 review, one its stage 1 response, 3 current
             assert complaints[0].received_at < DEMO_NOW - timedelta(days=365)
             numbers = [(r.split("-")[1], int(r.split("-")[2])) for r, _ in complaints]
             assert numbers == sorted(numbers), "references run in order of receipt"
@@ -63,6 +63,10 @@ def test_the_landlords_demo_has_a_history_a_team_at_work_and_owned_improvements(
             reviewing = session.scalars(select(Task.assignee).where(Task.landlord == landlord, Task.stage == "2",
                                                                     Task.status == "open")).all()
             assert reviewing and set(reviewing) == {f"{landlord}.stage2_reviewer"}, "stage 2 work for the reviewer"
+            responding = session.execute(select(Task.assignee, Task.role).where(
+                Task.landlord == landlord, Task.form_id.like("stage1_response%"), Task.status == "open")).all()
+            assert [(a, r) for a, r in responding] == [(f"{landlord}.{r}", r) for _, r in responding] \
+                and responding, "a stage 1 response for whoever the policy gives it (Great Places: its officer)"
             analyst = session.scalars(select(User).where(User.username == f"{landlord}.analyst")).one()
             assert analyst.roles == ["analyst"] and analyst.landlords == [landlord]
         lessons = session.execute(select(LessonLearnt.landlord, LessonLearnt.owner, LessonLearnt.due_on,

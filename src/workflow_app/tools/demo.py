@@ -1,7 +1,8 @@
 """Demo data for a first look: every landlord's process deployed, a few users, a few complaints.
 
 Each landlord new to the demo gets thirteen months of past complaints worked through its
-process (one of them escalated and awaiting its stage 2 review), then three current ones; most
+process (one of them escalated and awaiting its stage 2 review, one acknowledged and awaiting its stage 1
+response), then three current ones; most
 open tasks are assigned to its demo people (stage 2 work to its stage 2 reviewer), and the
 lessons from the past complaints are given owners, due dates and statuses.
 

@@ -77,6 +77,8 @@ class Plan:
     escalated: bool = False
     awaiting_review: bool = False
     """Escalated, with its stage 2 review left for the landlord's stage 2 reviewer to do today."""
+    awaiting_response: bool = False
+    """Acknowledged, with its stage 1 investigation and response left for the landlord's team to do today."""
     reference: str | None = None
     scheduled: set[str] = field(default_factory=set)
 
@@ -101,6 +103,7 @@ def add_history(runtime: Runtime, logger: User, now: datetime | None = None, see
         return
     plans = [_plan(rng, slug, now) for slug in eligible for _ in range(COMPLAINTS_PER_LANDLORD)]
     plans += [_awaiting_review(slug, now) for slug in eligible]
+    plans += [_awaiting_response(slug, now) for slug in eligible]
     run = ComplaintRun(runtime, min(p.received_at for p in plans) - timedelta(minutes=1))
     reviewer = run.person("demo.reviewer", [Role.STAGE2_REVIEWER, Role.COMPLAINTS_OFFICER], eligible,
                           "Demo Reviewer (stage 2)")
@@ -111,7 +114,7 @@ def add_history(runtime: Runtime, logger: User, now: datetime | None = None, see
             history.plan(index, plan.received_at, ("log",))
         run.play(now - timedelta(hours=12))
     yield (f"demo history: {history.logged} past complaints worked through their landlords' processes"
-           f" ({len(eligible)} of them awaiting a stage 2 review)")
+           f" ({len(eligible)} of them awaiting a stage 2 review, {len(eligible)} their stage 1 response)")
 
 
 class _History:
@@ -179,6 +182,16 @@ def _awaiting_review(landlord: str, now: datetime) -> Plan:
     return Plan(landlord=landlord, received_at=received, category="property_condition", channel="phone",
                 refuse=False, informal=False, late_acknowledgement=False, extend=False, late_response=False,
                 escalate=True, survey="dissatisfied", remedies=["apology"], compensation=0, awaiting_review=True)
+
+
+def _awaiting_response(landlord: str, now: datetime) -> Plan:
+    """A complaint received twelve days ago and acknowledged, whose stage 1 investigation and response are still
+    to do (by the landlord's caseworker, or its complaints officer where the policy gives them the response)."""
+    received = (now - timedelta(days=12)).replace(hour=11, minute=0, second=0, microsecond=0)
+    return Plan(landlord=landlord, received_at=received, category="property_condition",
+                channel="email", refuse=False, informal=False, late_acknowledgement=False, extend=False,
+                late_response=False, escalate=False, survey="no_reply", remedies=[], compensation=0,
+                awaiting_response=True)
 
 
 def _act(run: ComplaintRun, plan: Plan, action: tuple, people: tuple[User, User, User], rng: random.Random,
@@ -266,6 +279,8 @@ def _answer(plan: Plan, element_id: str, form_id: str | None, source: Mapping[st
             "outcomes_sought": "The problem fixed and an apology.", "our_responsibility": "The service complained of.",
             "investigator": "Demo Caseworker, complaints team"}
     if form_id.startswith("stage1_response") or form_id in ("colleague_response", "staff_conduct_response"):
+        if plan.awaiting_response:
+            return None
         if plan.extend and not plan.extended and "stage1_decision" in _keys(source):
             plan.extended = True
             return 8, {"stage1_decision": "extend", "extension_days": 5,
