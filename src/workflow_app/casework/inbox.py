@@ -88,9 +88,7 @@ class Inbox:
 
 def _base(user: User, view: str) -> Any:
     """Open tasks in a view; tasks only (no join), so counts read the task indexes alone."""
-    query = select(Task).where(Task.status == TaskStatus.OPEN)
-    if "*" not in user.landlords:
-        query = query.where(Task.landlord.in_(user.landlords or [""]))
+    query = select(Task).where(Task.status == TaskStatus.OPEN, user.landlords_clause(Task.landlord))
     if view == "mine":
         query = query.where(Task.assignee == user.username)
     elif view == "team":
@@ -180,9 +178,7 @@ def letters_to_send(session: Session, user: User, view: str) -> list[LetterRow]:
     closed complaint included): mine (drafted by my work, or by the clock on a case I own), the team's (no
     owner), or every one I may see; oldest first."""
     query = select(Letter, Complaint.reference, Complaint.status).join(Complaint, Complaint.id == Letter.complaint_id) \
-        .where(Letter.status == LetterStatus.DRAFT)
-    if "*" not in user.landlords:
-        query = query.where(Complaint.landlord.in_(user.landlords or [""]))
+        .where(Letter.status == LetterStatus.DRAFT, user.landlords_clause(Complaint.landlord))
     if view == "mine":
         query = query.where(Letter.owner == user.username)
     elif view == "team":

@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql import ColumnElement
@@ -95,6 +96,11 @@ class User(Base):
 
     def may_see(self, landlord: str) -> bool:
         return self.active and (landlord in self.landlords or "*" in self.landlords)
+
+    def landlords_clause(self, landlord: Any) -> ColumnElement[bool]:
+        """`may_see` as a query's condition on a landlord column: the rows of the person's landlords (every row,
+        for someone who works for every landlord)."""
+        return true() if "*" in self.landlords else landlord.in_(self.landlords or [""])
 
 
 class ApiToken(Base):

@@ -225,7 +225,7 @@ def _visible(user: User, query: Any, complaint_id: Any = Complaint.id) -> Any:
         return query
     if complaint_id is not Complaint.id:
         query = query.join(Complaint, Complaint.id == complaint_id)
-    return query.where(Complaint.landlord.in_(user.landlords or [""]))
+    return query.where(user.landlords_clause(Complaint.landlord))
 
 
 def _ordered(query: Any, *first: Any, complaint_id: Any = Complaint.id) -> Any:

@@ -283,9 +283,7 @@ class TaskService:
     def list(self, user: User, assignee: str | None = None, role: str | None = None,
              landlord: str | None = None, overdue: bool | None = None, page: int = 1) -> list[dict[str, Any]]:
         query = select(Task, Complaint.reference).join(Complaint, Complaint.id == Task.complaint_id) \
-            .where(Task.status == TaskStatus.OPEN)
-        if "*" not in user.landlords:
-            query = query.where(Task.landlord.in_(user.landlords or [""]))
+            .where(Task.status == TaskStatus.OPEN, user.landlords_clause(Task.landlord))
         if landlord:
             query = query.where(Task.landlord == landlord)
         if assignee:
