@@ -85,14 +85,18 @@ def test_stage_2_goes_to_the_stage_2_team_never_to_the_stage_1_person(officer, r
     assert all(e.get("reason") != "next_task" or e["task_id"] != respond2 for e in events(deployed, "task_assigned"))
 
 
+def respond_at_stage1(runtime, reference, user, virtual_clock, outcome: str = "upheld") -> None:
+    acknowledge(runtime, reference, user, virtual_clock)
+    virtual_clock.set(at("2027-01-07T10:00:00+00:00"))
+    runtime.tasks.complete(open_task(runtime, reference, "respond1"), {"decision": "respond", "outcome": outcome},
+                           user)
+    send_letters(runtime, reference, user)
+
+
 def test_a_stage_2_reviewer_who_did_not_do_stage_1_gets_the_stage_2_response(officer, caseworker, deployed,
                                                                             virtual_clock):
     reference = log(deployed, officer)
-    acknowledge(deployed, reference, caseworker, virtual_clock)
-    virtual_clock.set(at("2027-01-07T10:00:00+00:00"))
-    deployed.tasks.complete(open_task(deployed, reference, "respond1"),
-                            {"decision": "respond", "outcome": "not_upheld"}, caseworker)
-    send_letters(deployed, reference, caseworker)
+    respond_at_stage1(deployed, reference, caseworker, virtual_clock, outcome="not_upheld")
     virtual_clock.set(at("2027-01-20T09:00:00+00:00"))
     deployed.complaints.send_event(reference, "escalation_requested", {}, officer)
     steve = make_user(deployed, "steve", ["stage2_reviewer"])
@@ -146,11 +150,7 @@ def test_a_manager_reassigns_several_tasks_in_one_go_each_audited(officer, casew
 def test_one_refused_task_reassigns_none_and_names_it(officer, reviewer, deployed, virtual_clock):
     stage1 = log(deployed, officer)
     other = log(deployed, officer)
-    acknowledge(deployed, stage1, reviewer, virtual_clock)
-    virtual_clock.set(at("2027-01-07T10:00:00+00:00"))
-    deployed.tasks.complete(open_task(deployed, stage1, "respond1"),
-                            {"decision": "respond", "outcome": "not_upheld"}, reviewer)
-    send_letters(deployed, stage1, reviewer)
+    respond_at_stage1(deployed, stage1, reviewer, virtual_clock, outcome="not_upheld")
     deployed.complaints.send_event(stage1, "escalation_requested", {}, officer)
     manager = make_user(deployed, "mandy", ["manager"])
     deployed.tasks.complete(open_task(deployed, stage1, "acknowledge2"), {"complaint_definition": "x"}, manager)
@@ -330,14 +330,6 @@ def test_the_task_page_states_the_limit_and_the_preview_answers_in_words(web, de
 
 
 # --- escalation recorded as it happened ----------------------------------------------------------------------
-
-def respond_at_stage1(runtime, reference, user, virtual_clock) -> None:
-    acknowledge(runtime, reference, user, virtual_clock)
-    virtual_clock.set(at("2027-01-07T10:00:00+00:00"))
-    runtime.tasks.complete(open_task(runtime, reference, "respond1"), {"decision": "respond", "outcome": "upheld"},
-                           user)
-    send_letters(runtime, reference, user)
-
 
 def test_an_escalation_counts_from_when_it_arrived_with_its_channel_audited(officer, caseworker, deployed,
                                                                            virtual_clock):
