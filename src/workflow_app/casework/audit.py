@@ -138,17 +138,19 @@ def _write(session: Session) -> None:
         row["previous_hash"] = heads[complaint_id]
         row["hash"] = heads[complaint_id] = seal(complaint_id, row["landlord"], row["at"], row["actor"], row["type"],
                                                  row["details"], row["previous_hash"])
-    session.connection().execute(insert(AuditEvent), pending)
+    session.connection().execute(_INSERT_EVENTS, pending)
     for complaint_id, complaint in chained.items():
         _move_head(session, complaint, heads[complaint_id])
 
 
+_INSERT_EVENTS = insert(AuditEvent.__table__)
 _complaints = Complaint.__table__
 _FIRST_HEAD = update(_complaints).values(audit_head=bindparam("head")).where(
     _complaints.c.id == bindparam("complaint"), _complaints.c.audit_head.is_(None))
 _NEXT_HEAD = update(_complaints).values(audit_head=bindparam("head")).where(
     _complaints.c.id == bindparam("complaint"), _complaints.c.audit_head == bindparam("read"))
-"""The compare-and-set, built once: building it on each action cost several times what running it does."""
+"""The compare-and-set (and the events' insert above), built once: building a statement on each action cost
+several times what running it does."""
 
 
 def _move_head(session: Session, complaint: Complaint, head: str | None) -> None:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, contains_eager, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -127,13 +127,7 @@ class ComplaintService:
     def _next_reference(session: Session, landlord: str, prefix: str) -> str:
         year = london_date(clock.now()).year
         for _ in range(3):
-            counters = ReferenceCounter.__table__
-            number = session.connection().execute(
-                update(counters)
-                .where(counters.c.landlord == landlord, counters.c.year == year)
-                .values(last=counters.c.last + 1)
-                .returning(counters.c.last)
-            ).scalar()
+            number = session.connection().execute(_NEXT_NUMBER, {"counter": landlord, "of_year": year}).scalar()
             if number is not None:
                 return f"{prefix}-{year}-{number:06d}"
             try:
@@ -147,7 +141,7 @@ class ComplaintService:
     # --- reading ------------------------------------------------------------------------
 
     def complaint(self, session: Session, reference: str, user: User) -> Complaint:
-        complaint = session.scalars(select(Complaint).where(Complaint.reference == reference)).first()
+        complaint = session.scalars(_BY_REFERENCE, {"reference": reference}).first()
         if complaint is None or not user.may_see(complaint.landlord):
             raise NotFound(f"no complaint {reference}")
         return complaint
@@ -226,11 +220,8 @@ class ComplaintService:
         """Fire a complaint's due timers once; False when another sweep got there first."""
         try:
             with transaction(self.sessions) as session:
-                query = select(Complaint).join(Complaint.instance).options(contains_eager(Complaint.instance)) \
-                    .where(WorkflowInstance.complaint_id == complaint_id, WorkflowInstance.next_due_at < clock.now())
-                if session.bind.dialect.name == "postgresql":
-                    query = query.with_for_update(skip_locked=True, of=WorkflowInstance)
-                complaint = session.scalars(query).first()
+                query = _DUE_FOR_UPDATE if session.bind.dialect.name == "postgresql" else _DUE
+                complaint = session.scalars(query, {"complaint_id": complaint_id, "now": clock.now()}).first()
                 if complaint is None:
                     return False
                 instance = self.casework.instance_of(complaint)
@@ -239,6 +230,20 @@ class ComplaintService:
                 return True
         except Conflict:
             return False
+
+
+_counters = ReferenceCounter.__table__
+_NEXT_NUMBER = update(_counters).where(_counters.c.landlord == bindparam("counter"),
+                                       _counters.c.year == bindparam("of_year")) \
+    .values(last=_counters.c.last + 1).returning(_counters.c.last)
+"""The landlord's next number this year. This and the queries below are built once: building a statement costs
+more than running it, and every action runs one of them."""
+_BY_REFERENCE = select(Complaint).where(Complaint.reference == bindparam("reference"))
+_DUE = select(Complaint).join(Complaint.instance).options(contains_eager(Complaint.instance)).where(
+    WorkflowInstance.complaint_id == bindparam("complaint_id"), WorkflowInstance.next_due_at < bindparam("now"))
+"""A complaint with its instance when one of its timers is due; on PostgreSQL, locked, and skipped when another
+sweep holds it."""
+_DUE_FOR_UPDATE = _DUE.with_for_update(skip_locked=True, of=WorkflowInstance)
 
 
 def case_data(complaint: Complaint) -> dict[str, Any]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, defer
 
 from workflow_app.casework import audit
@@ -214,14 +215,22 @@ def latest_version(session: Session, landlord: str, process_id: str | None = Non
                    with_content: bool = True) -> DefinitionVersion | None:
     """The newest version of one of a landlord's processes; without `process_id`, of its complaint process (any
     process but its hazard process)."""
-    query = select(DefinitionVersion).where(DefinitionVersion.landlord == landlord)
+    which = {"landlord": landlord} if process_id is None else {"landlord": landlord, "process_id": process_id}
+    return session.scalars(_latest_query(with_content, process_id is not None), which).first()
+
+
+@cache
+def _latest_query(with_content: bool, by_process: bool) -> Select:
+    """`latest_version`'s query for the landlord and process bound as `landlord` and `process_id`, built once (every
+    complaint logged asks it)."""
+    query = select(DefinitionVersion).where(DefinitionVersion.landlord == bindparam("landlord"))
     if not with_content:
         query = query.options(defer(DefinitionVersion.xml), defer(DefinitionVersion.forms))
-    if process_id is not None:
-        query = query.where(DefinitionVersion.process_id == process_id)
+    if by_process:
+        query = query.where(DefinitionVersion.process_id == bindparam("process_id"))
     else:
         query = query.where(DefinitionVersion.process_id.not_like(f"%{HAZARD_PROCESS_SUFFIX}"))
-    return session.scalars(query.order_by(DefinitionVersion.id.desc()).limit(1)).first()
+    return query.order_by(DefinitionVersion.id.desc()).limit(1)
 
 
 def current_version(session: Session, landlord: str, with_content: bool = True) -> DefinitionVersion:

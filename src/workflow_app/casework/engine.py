@@ -380,20 +380,34 @@ def _save(session: Session, record: WorkflowInstance, state: str, next_due_at: d
             setattr(record, name, value)
         return
     values["revision"] = record.revision + 1
-    table = WorkflowInstance.__table__
-    written = session.connection().execute(
-        update(table).where(table.c.id == record.id, table.c.revision == record.revision).values(**values))
+    written = session.connection().execute(_SAVE_INSTANCE, {"row_id": record.id, "read": record.revision, **values})
     if written.rowcount != 1:
         raise StaleDataError("the complaint's instance was changed by another action")
     for name, value in values.items():
         set_committed_value(record, name, value)
 
 
+_instances = WorkflowInstance.__table__
+_SAVE_INSTANCE = update(_instances).where(_instances.c.id == bindparam("row_id"),
+                                          _instances.c.revision == bindparam("read")).values(
+    {name: bindparam(name) for name in ("state", "next_due_at", "updated_at", "pending_events", "open_incidents",
+                                        "revision")})
+"""The instance's write with its revision check, built once (building a statement costs more than running it)."""
 _TABLES = {model: model.__table__ for model in (Task, Deadline, Letter)}
 _DEADLINE_CHANGES = ("stage", "element_id", "guards", "due_at", "met_at", "met_by", "missed", "extended", "status")
 """What an action may change of a deadline it read."""
 _INSERT = {model: insert(table) for model, table in _TABLES.items()}
 _UPDATES: dict[tuple[Table, tuple[str, ...]], Any] = {}
+_OF_COMPLAINT = bindparam("complaint_id", type_=_TABLES[Deadline].c.complaint_id.type)
+_READ_DEADLINES = select(_TABLES[Deadline]).where(
+    _TABLES[Deadline].c.complaint_id == _OF_COMPLAINT,
+    _TABLES[Deadline].c.status.in_((DeadlineStatus.OPEN, DeadlineStatus.MISSED))).order_by(_TABLES[Deadline].c.id)
+"""The deadlines an action can still change: met, elapsed and cancelled ones are settled (each round of a recurring
+reminder leaves one behind). This and the two below are built once, as `_update`'s are."""
+_READ_OPEN_TASKS = select(_TABLES[Task]).where(_TABLES[Task].c.complaint_id == _OF_COMPLAINT,
+                                               _TABLES[Task].c.status == TaskStatus.OPEN)
+_READ_PENDING_EVENTS = select(PendingEvent).where(
+    PendingEvent.complaint_id == _OF_COMPLAINT, PendingEvent.delivered_at.is_(None)).order_by(PendingEvent.id)
 
 
 def _update(table: Table, columns: tuple[str, ...]) -> Any:
@@ -429,25 +443,16 @@ class CaseRows:
     def read(cls, session: Session, complaint: Complaint, open_tasks: list[Task] | None = None) -> CaseRows:
         """Read without flushing first: what the action changed already stays in memory until its one flush
         (so a task just completed is still open in the database, and is told apart by its status here)."""
-        deadlines = _TABLES[Deadline]
+        which = {"complaint_id": complaint.id}
         with session.no_autoflush:
-            # only those an action can still change: met, elapsed and cancelled ones are settled (each round of a
-            # recurring reminder leaves one behind)
-            read = [Deadline(**row._mapping) for row in session.connection().execute(
-                select(deadlines).where(deadlines.c.complaint_id == complaint.id,
-                                        deadlines.c.status.in_((DeadlineStatus.OPEN, DeadlineStatus.MISSED)))
-                .order_by(deadlines.c.id))]
+            read = [Deadline(**row._mapping) for row in session.connection().execute(_READ_DEADLINES, which)]
             if open_tasks is None:
-                tasks = _TABLES[Task]
-                open_tasks = [Task(**row._mapping) for row in session.connection().execute(
-                    select(tasks).where(tasks.c.complaint_id == complaint.id, tasks.c.status == TaskStatus.OPEN))]
+                open_tasks = [Task(**row._mapping) for row in session.connection().execute(_READ_OPEN_TASKS, which)]
             return cls(
                 deadlines=read,
                 open_tasks=[task for task in open_tasks if task.status == TaskStatus.OPEN],
-                pending_events=list(session.scalars(
-                    select(PendingEvent)
-                    .where(PendingEvent.complaint_id == complaint.id, PendingEvent.delivered_at.is_(None))
-                    .order_by(PendingEvent.id))) if complaint.instance.pending_events else [],
+                pending_events=list(session.scalars(_READ_PENDING_EVENTS, which))
+                if complaint.instance.pending_events else [],
                 read_as={d.id: _changeable(d) for d in read},
             )
 

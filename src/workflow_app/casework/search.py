@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, and_, case, delete, exists, func, insert, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from workflow_app.casework.models import Complaint, Deadline, SearchEntry, SearchTerm, User
@@ -136,12 +137,12 @@ def add_terms(session: Session, words: Iterable[str]) -> None:
     words = sorted(set(words))
     if not words:
         return
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    session.connection().execute(dialect_insert(SearchTerm.__table__).values([{"term": w} for w in words])
-                                 .on_conflict_do_nothing())
+    session.connection().execute(_NEW_TERMS[session.bind.dialect.name], [{"term": w} for w in words])
+
+
+_NEW_TERMS = {"postgresql": postgresql.insert(SearchTerm.__table__).on_conflict_do_nothing(),
+              "sqlite": sqlite.insert(SearchTerm.__table__).on_conflict_do_nothing()}
+"""Words added unless there already, built once (every complaint logged adds its resident's)."""
 
 
 def forget(session: Session, complaint_id: int) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import Select, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, contains_eager, sessionmaker
 
 from workflow_app.casework import audit, notifications
@@ -51,6 +52,21 @@ def _stamped(element: Element, values: dict[str, Any], now: datetime) -> dict[st
     return {**values, name: now} if name else values
 
 
+@cache
+def _work_query(with_open_tasks: bool) -> Select:
+    """A task with its complaint, the complaint's instance and whether it has letters still drafts (and,
+    `with_open_tasks`, the complaint's other open tasks), for the task id bound as `task_id`: built once, as building
+    a statement costs more than running it."""
+    task_id = bindparam("task_id", type_=Task.id.type)
+    drafts = exists().where(Letter.complaint_id == Complaint.id, Letter.status == LetterStatus.DRAFT)
+    query = select(Task, Complaint, drafts.label("drafts")).join(Complaint, Complaint.id == Task.complaint_id) \
+        .join(Complaint.instance).options(contains_eager(Complaint.instance))
+    if not with_open_tasks:
+        return query.where(Task.id == task_id)
+    its_complaint = select(Task.complaint_id).where(Task.id == task_id).scalar_subquery()
+    return query.where(Task.complaint_id == its_complaint, or_(Task.id == task_id, Task.status == TaskStatus.OPEN))
+
+
 class TaskService:
     def __init__(self, sessions: sessionmaker[Session], casework: Casework) -> None:
         self.sessions = sessions
@@ -66,16 +82,7 @@ class TaskService:
                  with_open_tasks: bool = True) -> tuple[Task, Complaint, bool, list[Task]]:
         """As `_task`, with the complaint's other open tasks (which completing this one updates) in the same
         query."""
-        drafts = exists().where(Letter.complaint_id == Complaint.id, Letter.status == LetterStatus.DRAFT)
-        query = select(Task, Complaint, drafts.label("drafts")).join(Complaint, Complaint.id == Task.complaint_id) \
-            .join(Complaint.instance).options(contains_eager(Complaint.instance))
-        if with_open_tasks:
-            its_complaint = select(Task.complaint_id).where(Task.id == task_id).scalar_subquery()
-            query = query.where(Task.complaint_id == its_complaint,
-                                or_(Task.id == task_id, Task.status == TaskStatus.OPEN))
-        else:
-            query = query.where(Task.id == task_id)
-        rows = session.execute(query).all()
+        rows = session.execute(_work_query(with_open_tasks), {"task_id": task_id}).all()
         found = next((row for row in rows if row.Task.id == task_id), None)
         if found is None or not user.may_see(found.Complaint.landlord):
             raise NotFound(f"no task {task_id}")
