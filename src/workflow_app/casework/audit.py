@@ -59,7 +59,7 @@ from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy import bindparam, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -115,7 +115,7 @@ def _write_after_flush(session: Session, _context) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _write_before_commit(session: Session) -> None:
-    _write(session)
+    _write(session, carry=True)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -124,7 +124,9 @@ def _forget(session: Session) -> None:
     session.info.pop(_CHAINED, None)
 
 
-def _write(session: Session) -> None:
+def _write(session: Session, carry: bool = False) -> None:
+    """Write the events recorded since the last write and move each complaint's chain head; `carry` (just before the
+    commit's own flush) writes the complaint's changed stage, status and outcome in the head's statement too."""
     pending = session.info.pop(_PENDING, None)
     chained = session.info.pop(_CHAINED, {})
     if not pending:
@@ -140,32 +142,52 @@ def _write(session: Session) -> None:
                                                  row["details"], row["previous_hash"])
     session.connection().execute(_INSERT_EVENTS, pending)
     for complaint_id, complaint in chained.items():
-        _move_head(session, complaint, heads[complaint_id])
+        _move_head(session, complaint, heads[complaint_id], carry=carry)
 
 
 _INSERT_EVENTS = insert(AuditEvent.__table__)
+"""Built once, as the head's moves below: building a statement on each action cost several times what running it
+does."""
 _complaints = Complaint.__table__
-_FIRST_HEAD = update(_complaints).values(audit_head=bindparam("head")).where(
-    _complaints.c.id == bindparam("complaint"), _complaints.c.audit_head.is_(None))
-_NEXT_HEAD = update(_complaints).values(audit_head=bindparam("head")).where(
-    _complaints.c.id == bindparam("complaint"), _complaints.c.audit_head == bindparam("read"))
-"""The compare-and-set (and the events' insert above), built once: building a statement on each action cost
-several times what running it does."""
+_CARRIED = ("stage", "status", "outcome", "closed_at")
+"""What an action changes of the complaint's own row: written with the head's move when it changed, rather than
+by a statement of its own."""
+_MOVES: dict[tuple[bool, tuple[str, ...]], Any] = {}
 
 
-def _move_head(session: Session, complaint: Complaint, head: str | None) -> None:
+def _move(first: bool, carried: tuple[str, ...]) -> Any:
+    """The compare-and-set of a complaint's head (the first, or on from the one read), with these columns."""
+    statement = _MOVES.get((first, carried))
+    if statement is None:
+        read = _complaints.c.audit_head.is_(None) if first else _complaints.c.audit_head == bindparam("read")
+        statement = _MOVES[(first, carried)] = update(_complaints).where(
+            _complaints.c.id == bindparam("complaint"), read).values(
+            audit_head=bindparam("head"), **{name: bindparam(f"new_{name}") for name in carried})
+    return statement
+
+
+def _move_head(session: Session, complaint: Complaint, head: str | None, carry: bool = False) -> None:
     """Move the complaint's chain head on from the one this session read, or refuse: another transaction
-    appended to the chain first."""
+    appended to the chain first. `carry`: with the changes to the complaint's `_CARRIED` columns not yet
+    flushed (the session's flush then has none of them to write)."""
     if head == complaint.audit_head:
         return
-    if complaint.audit_head is None:
-        moved = session.connection().execute(_FIRST_HEAD, {"complaint": complaint.id, "head": head})
-    else:
-        moved = session.connection().execute(_NEXT_HEAD, {"complaint": complaint.id, "read": complaint.audit_head,
-                                                          "head": head})
+    changed = {}
+    if carry:
+        attributes = inspect(complaint).attrs
+        for name in _CARRIED:
+            added = attributes[name].history.added
+            if added:
+                changed[name] = added[0]
+    first = complaint.audit_head is None
+    values = {"complaint": complaint.id, "head": head, **({} if first else {"read": complaint.audit_head}),
+              **{f"new_{name}": value for name, value in changed.items()}}
+    moved = session.connection().execute(_move(first, tuple(changed)), values)
     if moved.rowcount != 1:
         raise StaleDataError("the complaint's audit trail was added to by another action")
     set_committed_value(complaint, "audit_head", head)
+    for name, value in changed.items():
+        set_committed_value(complaint, name, value)
 
 
 def history(session: Session, complaint: Complaint) -> list[AuditEvent]:
