@@ -341,11 +341,41 @@ class Casework:
         try:
             case = instance.data()
             if not complaint.is_hazard:
-                case = {**case, "hazard_work": hazard_work(object_session(complaint), complaint)}
+                case = LetterCase(case, lambda: hazard_work(object_session(complaint), complaint))
             return environment.get_template(f"{template}.html").render(
                 complaint=complaint, landlord=landlord, case=case)
         except TemplateNotFound:
             return None
+
+
+class LetterCase(dict):
+    """A complaint's case data as its letters see it, with the hazard work raised from it (`hazard_work`) read from
+    the database only when the letter asks for it (a response tells it; an acknowledgement does not)."""
+
+    WORK = "hazard_work"
+
+    def __init__(self, data: Mapping[str, Any], work: Callable[[], list[dict[str, Any]]]) -> None:
+        super().__init__(data)
+        self._work: Callable[[], list[dict[str, Any]]] | None = work
+
+    def _read_work(self) -> None:
+        if self._work is not None:
+            self[self.WORK], self._work = self._work(), None
+
+    def __getitem__(self, key: str) -> Any:
+        if key == self.WORK:
+            self._read_work()
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == self.WORK:
+            self._read_work()
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if key == self.WORK:
+            self._read_work()
+        return super().__contains__(key)
 
 
 def hazard_work(session: Session, complaint: Complaint) -> list[dict[str, Any]]:
@@ -353,11 +383,8 @@ def hazard_work(session: Session, complaint: Complaint) -> list[dict[str, Any]]:
     aware, the steps done and when, the steps still open and when each is due."""
     work = []
     with session.no_autoflush:    # read without flushing the action's rows: they are written in its one flush
-        hazards = list(session.scalars(select(Complaint).where(Complaint.raised_from_id == complaint.id)
-                                       .order_by(Complaint.id)))
-        rows = {hazard.id: list(session.scalars(select(Task).where(Task.complaint_id == hazard.id,
-                                                                   Task.status != TaskStatus.CANCELLED)
-                                                .order_by(Task.created_at, Task.id))) for hazard in hazards}
+        hazards = list(session.scalars(_HAZARDS_RAISED, {"complaint_id": complaint.id}))
+        rows = {hazard.id: list(session.scalars(_HAZARD_TASKS, {"complaint_id": hazard.id})) for hazard in hazards}
     for hazard in hazards:
         tasks = rows[hazard.id]
         work.append({"reference": hazard.reference, "aware_at": hazard.received_at,
@@ -367,6 +394,11 @@ def hazard_work(session: Session, complaint: Complaint) -> list[dict[str, Any]]:
                      "next": [{"name": t.name, "due": t.due_at} for t in tasks
                               if t.status == TaskStatus.OPEN and t.due_at is not None]})
     return work
+
+
+_HAZARDS_RAISED = select(Complaint).where(Complaint.raised_from_id == bindparam("complaint_id")).order_by(Complaint.id)
+_HAZARD_TASKS = select(Task).where(Task.complaint_id == bindparam("complaint_id"),
+                                   Task.status != TaskStatus.CANCELLED).order_by(Task.created_at, Task.id)
 
 
 def _save(session: Session, record: WorkflowInstance, state: str, next_due_at: datetime | None) -> None:
@@ -520,9 +552,13 @@ def case_owner(session: Session, complaint: Complaint) -> str | None:
     """Who last completed a task on the complaint: whose inbox work the clock creates goes to (none yet: the
     team's)."""
     with session.no_autoflush:    # read without flushing the action's rows: they are written in its one flush
-        return session.scalars(select(Task.completed_by).where(
-            Task.complaint_id == complaint.id, Task.status == TaskStatus.COMPLETED, Task.completed_by.is_not(None))
-            .order_by(Task.completed_at.desc(), Task.id.desc()).limit(1)).first()
+        return session.scalars(_CASE_OWNER, {"complaint_id": complaint.id}).first()
+
+
+_CASE_OWNER = select(Task.completed_by).where(
+    Task.complaint_id == bindparam("complaint_id"), Task.status == TaskStatus.COMPLETED,
+    Task.completed_by.is_not(None)).order_by(Task.completed_at.desc(), Task.id.desc()).limit(1)
+"""Built once, as the statements below: building a statement costs more than running it."""
 
 
 def deliver_event(instance: Instance, name: str, data: Mapping[str, Any], received_at: datetime,

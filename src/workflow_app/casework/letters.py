@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import nh3
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow_app.casework import audit, outbox
@@ -52,10 +52,13 @@ def code_required(template: str, regime: Regime = HOUSING_OMBUDSMAN) -> bool:
 
 def unsent_required(session: Session, complaint_id: int, regime: Regime) -> list[Letter]:
     """The complaint's drafts of letters its regime requires, oldest first: each must be sent before more work."""
-    return [letter for letter in session.scalars(select(Letter).where(Letter.complaint_id == complaint_id,
-                                                                     Letter.status == LetterStatus.DRAFT)
-                                                 .order_by(Letter.id))
+    return [letter for letter in session.scalars(_DRAFTS, {"complaint_id": complaint_id})
             if code_required(letter.template, regime)]
+
+
+_DRAFTS = select(Letter).where(Letter.complaint_id == bindparam("complaint_id"),
+                               Letter.status == LetterStatus.DRAFT).order_by(Letter.id)
+"""A complaint's drafts, oldest first: built once (every completion on a complaint with a draft reads them)."""
 
 
 def clean_html(body: str) -> str:
