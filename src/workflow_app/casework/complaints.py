@@ -80,8 +80,7 @@ class ComplaintService:
                          received_earlier_reason=values.get("received_earlier_reason"))
             definition = self.casework.definition(session, version.id)
             instance = Instance.start(definition, landlord.nation, case_data(complaint))
-            complaint.instance = WorkflowInstance(definition_version_id=version.id, state="",
-                                                  updated_at=clock.now())
+            set_committed_value(complaint, "instance", new_instance(complaint, version.id))
             self.casework.act(session, complaint, instance, user.username,
                               lambda inst, action: action.steps.extend(inst.advance()), new=True)
             return complaint.reference
@@ -244,6 +243,13 @@ _DUE = select(Complaint).join(Complaint.instance).options(contains_eager(Complai
 """A complaint with its instance when one of its timers is due; on PostgreSQL, locked, and skipped when another
 sweep holds it."""
 _DUE_FOR_UPDATE = _DUE.with_for_update(skip_locked=True, of=WorkflowInstance)
+
+
+def new_instance(complaint: Complaint, version_id: int) -> WorkflowInstance:
+    """The instance of a complaint logged in this action, not yet written: `Casework.act` inserts it, first of the
+    action's rows (the session does not hold it)."""
+    return WorkflowInstance(complaint_id=complaint.id, definition_version_id=version_id, state="",
+                            updated_at=clock.now(), pending_events=0, open_incidents=0)
 
 
 def case_data(complaint: Complaint) -> dict[str, Any]:

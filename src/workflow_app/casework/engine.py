@@ -407,7 +407,10 @@ def _save(session: Session, record: WorkflowInstance, state: str, next_due_at: d
     follow (`CaseRows.write`), the rest of the action's rows when the transaction commits."""
     values = {"state": state, "next_due_at": next_due_at, "updated_at": clock.now(),
               "pending_events": record.pending_events, "open_incidents": record.open_incidents or 0}
-    if record.id is None:      # logged in this action: inserted with the complaint
+    if record.id is None:      # logged in this action: inserted, its revision the first
+        values.update(complaint_id=record.complaint_id, definition_version_id=record.definition_version_id,
+                      revision=1)
+        record.id = session.connection().execute(_INSERT_INSTANCE, values).inserted_primary_key[0]
         for name, value in values.items():
             setattr(record, name, value)
         return
@@ -425,6 +428,7 @@ _SAVE_INSTANCE = update(_instances).where(_instances.c.id == bindparam("row_id")
     {name: bindparam(name) for name in ("state", "next_due_at", "updated_at", "pending_events", "open_incidents",
                                         "revision")})
 """The instance's write with its revision check, built once (building a statement costs more than running it)."""
+_INSERT_INSTANCE = insert(_instances)
 _TABLES = {model: model.__table__ for model in (Task, Deadline, Letter)}
 _DEADLINE_CHANGES = ("stage", "element_id", "guards", "due_at", "met_at", "met_by", "missed", "extended", "status")
 """What an action may change of a deadline it read."""

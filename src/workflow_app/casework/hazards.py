@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from workflow_app.casework import audit
-from workflow_app.casework.complaints import ComplaintService, case_data, transaction
+from workflow_app.casework.complaints import ComplaintService, case_data, new_instance, transaction
 from workflow_app.casework.deployments import current_hazard_version
 from workflow_app.casework.engine import Casework
 from workflow_app.casework.instances import Instance
-from workflow_app.casework.models import Complaint, SupportNeeds, User, WorkflowInstance
+from workflow_app.casework.models import Complaint, SupportNeeds, User
 from workflow_app.rules import clock
 from workflow_app.rules.errors import Conflict, InvalidInput
 from workflow_app.rules.hazards import HAZARD_CATEGORY
@@ -121,7 +121,7 @@ class HazardService:
         definition = self.casework.definition(session, version.id)
         data = {**case_data(hazard), "raised_from": details.get("raised_from")}
         instance = Instance.start(definition, settings.nation, data)
-        hazard.instance = WorkflowInstance(definition_version_id=version.id, state="", updated_at=clock.now())
+        set_committed_value(hazard, "instance", new_instance(hazard, version.id))
         self.casework.act(session, hazard, instance, user.username,
                           lambda inst, action: action.steps.extend(inst.advance()), new=True)
         return hazard
