@@ -126,3 +126,35 @@ def test_an_action_writes_its_audit_events_in_one_statement_and_never_reads_the_
     assert sum(s.startswith("UPDATE complaints SET audit_head") for s in seen) == 1   # the chain's head, moved once
     assert not any("FROM definition_versions" in s for s in seen)
     assert not any("FROM pending_events" in s for s in seen)     # none wait, so none are looked up
+
+
+def test_a_completion_writes_the_complaint_s_row_once_and_reads_hazard_cases_only_for_a_letter_that_tells_them(
+        deployed, virtual_clock):
+    story = json.loads((SCENARIOS / "great_places_on_time.json").read_text())
+    run = ComplaintRun(deployed, datetime.fromisoformat(story["complaint"]["received_at"]))
+    written, hazards_read, stages = {}, {}, {}
+    with run:
+        user = run.person("alice", ["complaints_officer", "caseworker", "manager"], ["great_places"])
+        reference = run.log({"landlord": "great_places", **story["complaint"]}, user)
+        for step in story["steps"][:3]:     # accepted (stage 1 starts), acknowledged (a letter), responded (a letter)
+            run.at(datetime.fromisoformat(step["at"]))
+            run.send_required_letters(reference, user)
+            task_id = run.open_task(reference, step["complete"])
+            with statements(deployed) as seen:
+                deployed.tasks.complete(task_id, step["data"], user)
+            written[step["complete"]] = [s for s in seen if s.startswith("UPDATE complaints")]
+            hazards_read[step["complete"]] = any("WHERE complaints.raised_from_id" in s for s in seen)
+            with deployed.sessions() as session:
+                stages[step["complete"]] = session.scalars(select(Complaint.stage).where(
+                    Complaint.reference == reference)).one()
+
+    # the stage moved on with the chain's head, in the one statement that writes the complaint's row
+    assert stages["decide_acceptance"] == "1"
+    [moved] = written["decide_acceptance"]
+    assert moved.startswith("UPDATE complaints SET stage=?, audit_head=?")
+    assert all(len(updates) == 1 for updates in written.values())
+    # the acknowledgement does not tell of hazard work, the stage 1 response does
+    assert hazards_read == {"decide_acceptance": False, "acknowledge": False, "stage1_response": True}
+    with deployed.sessions() as session:
+        complaint = session.scalars(select(Complaint).where(Complaint.reference == reference)).one()
+        assert complaint_problems(session, deployed.casework, complaint) == []
