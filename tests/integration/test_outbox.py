@@ -115,12 +115,12 @@ def test_a_change_to_the_complaint_at_the_moment_of_sending_does_not_send_it_twi
     [letter_id] = emails_queued(deployed, officer, 1, mail.settings)
     move_head, interrupted = audit._move_head, []
 
-    def someone_else_first(session, complaint, head):
+    def someone_else_first(session, complaint, head, **how):
         if not interrupted:
             interrupted.append(complaint.id)
             with deployed.sessions.begin() as other:
                 audit.record(other, other.get(Complaint, complaint.id), "note_added", "carl")
-        return move_head(session, complaint, head)
+        return move_head(session, complaint, head, **how)
 
     monkeypatch.setattr(audit, "_move_head", someone_else_first)
     assert outbox.drain(deployed.sessions, mail.settings) == Round(claimed=1, sent=1)
