@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from workflow_app.diagrams.code_check.facts import EXPLORE_AT, MISSING, Token, freeze
+from workflow_app.diagrams.code_check.facts import EXPLORE_AT, MISSING, RECEIPT, Token, freeze
 from workflow_app.diagrams.code_check.reading import exact, names_read
 from workflow_app.diagrams.definitions import Element
 from workflow_app.diagrams.expressions import RestrictedEnvironment
@@ -79,22 +79,30 @@ class TimerSweep:
     """A timer armed on a path: its due time over the sweep, on the case data the path has."""
 
     def _deadline(self, token: Token, element: Element) -> DeadlineResult:
+        """A timer's sweep, shared by the timers and paths it cannot tell apart: the same element (or
+        expression) on case data with the same values, those that vary with the receipt day worked out
+        the same way (`Token.worked_out`). A timer reading a value worked out from a recorded date is
+        swept by replaying the path's history on each receipt day; otherwise recorded dates are the
+        receipt instant and the rest keep their values."""
         names = names_read(element.timer_expression)
         values = {n: token.ctx.get(n, MISSING) for n in names}
-        derived = any(isinstance(v, datetime) and v != EXPLORE_AT for v in values.values())
-        if derived:
-            group = (element.id, "replay", token.recipe)
+        worked_out = token.worked_out
+        replayed = any(worked_out.get(n, RECEIPT) != RECEIPT for n in names)
+        if replayed:
+            how = tuple((n, ("worked out", worked_out[n]) if n in worked_out else
+                         "<missing>" if v is MISSING else exact(v)) for n, v in sorted(values.items()))
+            shared = all(v is not None for _, v in how)
+            group = (element.id, "replay", how if shared else token.recipe)
         else:
             group = (element.id, tuple(sorted((n, freeze(v)) for n, v in values.items())))
         self._group = group
         if group not in self.results:
             expression = element.timer_expression or ""
-            # Another timer with the same expression on identical case data has the same sweep.
+            # Another timer with the same expression on the same case data has the same sweep.
             same: tuple | None
-            if derived:
+            if replayed:
                 contexts = self._replayer(token.recipe)
-                recipe = exact(token.recipe)
-                same = None if recipe is None else (expression, "replay", recipe)
+                same = (expression, "replay", how) if shared else None
             else:
                 fixed = {n: v for n, v in values.items() if v is not MISSING}
                 receipt = frozenset(n for n, v in fixed.items() if isinstance(v, datetime) and v == EXPLORE_AT)
