@@ -1,19 +1,21 @@
 """Deadlines worked out by evaluating each timer's own expression over a sweep of receipt dates."""
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from workflow_app.diagrams.code_check.facts import EXPLORE_AT, MISSING, RECEIPT, Token, freeze
-from workflow_app.diagrams.code_check.reading import exact, names_read
+from workflow_app.diagrams.code_check.reading import exact, expression_tree, names_read
 from workflow_app.diagrams.definitions import Element
 from workflow_app.diagrams.expressions import RestrictedEnvironment
-from workflow_app.rules.calendar import FIRST_YEAR, LAST_YEAR, LONDON, WorkingCalendar, london_date
+from workflow_app.rules.calendar import DATE_ONLY_FUNCTIONS, FIRST_YEAR, LAST_YEAR, LONDON, WorkingCalendar, london_date
 
 
 @dataclass
@@ -49,9 +51,19 @@ def sweep_instants(start: date | None = None, days: int = 400) -> list[datetime]
 
 
 def evaluate_deadline(expression: str, contexts, environment: RestrictedEnvironment,
-                       calendar: WorkingCalendar, instants: Sequence[datetime]) -> DeadlineResult:
+                       calendar: WorkingCalendar, instants: Sequence[datetime], *,
+                       by_date: bool = False) -> DeadlineResult:
+    """The worst due time over the instants. `by_date`: the expression's due time is the same for every
+    receipt instant on a London date (`reads_dates_only`), and so is the count of working days to it:
+    an instant on the same date as the one before adds nothing."""
     result = DeadlineResult()
+    last_date = None
     for instant in instants:
+        if by_date:
+            day = london_date(instant)
+            if day == last_date:
+                continue
+            last_date = day
         try:
             due = environment.evaluate(expression, contexts(instant))
             if isinstance(due, str):
@@ -66,6 +78,32 @@ def evaluate_deadline(expression: str, contexts, environment: RestrictedEnvironm
         if result.working_days is None or days > result.working_days:
             result.working_days, result.worst_day = days, london_date(instant)
     return result
+
+
+@lru_cache(maxsize=256)
+def reads_dates_only(expression: str, receipt: frozenset[str]) -> bool:
+    """Whether an expression reads the receipt instant (the names in `receipt`) only as an argument of the
+    calendar functions that read nothing but its London date (`DATE_ONLY_FUNCTIONS`): given to one directly,
+    or as what an `or`, `and` or `... if ... else ...` given to one can give (an instant is always true)."""
+    tree = expression_tree(expression)
+    if tree is None:
+        return False
+    given: list[ast.AST] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.NamedExpr):
+            return False
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DATE_ONLY_FUNCTIONS:
+            given += [*node.args, *(k.value for k in node.keywords)]
+    as_dates: set[int] = set()
+    while given:
+        node = given.pop()
+        as_dates.add(id(node))
+        if isinstance(node, ast.BoolOp):
+            given += node.values
+        elif isinstance(node, ast.IfExp):
+            given += [node.body, node.orelse]
+    return all(id(node) in as_dates for node in ast.walk(tree)
+               if isinstance(node, ast.Name) and node.id in receipt)
 
 
 def _explain_error(error: Exception) -> str:
@@ -114,7 +152,9 @@ class TimerSweep:
                 same = None if any(v is None for _, v in data) else (expression, data)
             swept = self.sweeps.get(same) if same is not None else None
             if swept is None:
-                swept = evaluate_deadline(expression, contexts, self.environment, self.calendar, self.instants)
+                by_date = not replayed and reads_dates_only(expression, receipt)
+                swept = evaluate_deadline(expression, contexts, self.environment, self.calendar, self.instants,
+                                          by_date=by_date)
                 if same is not None:
                     self.sweeps[same] = swept
             self.results[group] = dataclasses.replace(swept)
