@@ -88,6 +88,7 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         self._holds: dict[tuple, bool | None] = {}        # a condition on identical case data: holds?
         self._scripts: dict[tuple, dict | None] = {}      # a script on identical case data: what it sets
         self._ways: dict[object, int] = {}                # how a script works a value out (Token.worked_out)
+        self._loops = {n: tuple(sorted(loops)) for n, loops in graph.cyclic_reach.items()}   # visits that count
         self.separations: set[tuple[str, str]] = set()   # (stage 2 response task, the task that answered stage 1)
         self._beyond: dict[str, Extension] = {}           # agreed extensions beyond the timescales, by timer (5.9)
         self._intervals_owed: set[str] = set()            # ... whose response was given with no updates agreed
@@ -160,10 +161,9 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         data, worked_out = token.ctx, token.worked_out
         ctx = tuple([(n, freeze(data[n]), worked_out.get(n)) for n in self.liveness.names(token.node, data)
                      if n in data])
-        loops = self.graph.cyclic_reach.get(token.node, frozenset())
-        visits = [(n, c) for n, c in token.visits.items() if n in loops]
-        visits.sort()
-        return token.node, token.stack, ctx, tuple(visits), token.facts.key()
+        counted = token.visits
+        visits = tuple([(n, counted[n]) for n in self._loops.get(token.node, ()) if n in counted])
+        return token.node, token.stack, ctx, visits, token.facts.key()
 
     def _settle_intervals(self, node_id: str, facts: Facts, ahead: frozenset[str]) -> None:
         """5.9's markers as soon as their fate is known: once no response task of the stage lies ahead, a
