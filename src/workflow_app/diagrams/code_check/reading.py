@@ -3,9 +3,10 @@ tells two values of case data apart exactly, for the check's memories of what it
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 _READ_CACHE = 4096
@@ -43,14 +44,14 @@ def script_names(source: str | None) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=_READ_CACHE)
-def script_sets(source: str | None) -> dict[str, tuple[frozenset[str], str | None]]:
+def script_sets(source: str | None) -> Mapping[str, tuple[frozenset[str], str | None]]:
     """The names a script may set (assigns, deletes, or changes in place: `d[k] = v`), each with the names
     its value is worked out from as the script begins, and the name it copies (`a = b`), if that is all
     it does. A statement other than a plain assignment to names (an `if`, a loop, `d[k] = v`) sets what
     it sets from everything it reads. The sandbox allows no method that changes a value."""
     tree = expression_tree(source)
     if not isinstance(tree, ast.Module):
-        return {}
+        return MappingProxyType({})
     from_: dict[str, frozenset[str]] = {}
     copies: dict[str, str | None] = {}
 
@@ -73,7 +74,7 @@ def script_sets(source: str | None) -> dict[str, tuple[frozenset[str], str | Non
         worked_from = inputs(_loads(statement) | sets)
         for name in sets:
             from_[name], copies[name] = worked_from, None
-    return {n: (from_[n], copies[n]) for n in sorted(from_)}
+    return MappingProxyType({n: (from_[n], copies[n]) for n in sorted(from_)})
 
 
 def _loads(tree: ast.AST) -> set[str]:

@@ -272,27 +272,27 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         that varies with the receipt day is the same on every day; a copy of a value is worked out as that
         value is; any other is known by the script, the name, and what it is worked out from (how those that
         vary are worked out, the values of the rest). A script that failed here may not fail on another
-        day, and stop at another line: what it sets is worked out from everything it reads."""
+        day, or fail at another line: what it sets is known by the path's whole history."""
         worked_out, timed = token.worked_out, self.graph.timed
         changed: dict[str, int | None] = {}
-        sets = script_sets(script)
-        if not ran:
-            everything = frozenset(script_names(script))
-            sets = dict.fromkeys(sets, (everything, None))
-        for name, (inputs, copied) in sets.items():
+        history = None if ran else exact(token.recipe)
+        for name, (inputs, copied) in script_sets(script).items():
             if name not in timed:
                 continue
-            if copied is not None:
+            if not ran:
+                how: object = (script, name, history) if history is not None else object()
+            elif copied is not None:
                 changed[name] = worked_out.get(copied)
                 continue
-            varying = tuple((n, worked_out[n]) for n in sorted(inputs) if n in worked_out)
-            if ran and not varying:
-                changed[name] = None
-                continue
-            fixed = tuple((n, exact(before[n]) if n in before else "<missing>")
-                          for n in sorted(inputs) if n not in worked_out)
-            how = (script, name, ran, varying, fixed) if all(v is not None for _, v in fixed) else object()
-            changed[name] = self._ways.setdefault(how, len(self._ways) + 1)   # a value unlike any other: its own
+            else:
+                varying = tuple((n, worked_out[n]) for n in sorted(inputs) if n in worked_out)
+                if not varying:
+                    changed[name] = None
+                    continue
+                fixed = tuple((n, exact(before[n]) if n in before else "<missing>")
+                              for n in sorted(inputs) if n not in worked_out)
+                how = (script, name, varying, fixed) if all(v is not None for _, v in fixed) else object()
+            changed[name] = self._ways.setdefault(how, len(self._ways) + 1)   # object(): unlike any other
         if any(worked_out.get(n) != way for n, way in changed.items()):
             after = token.ctx
             worked_out = {n: way for n, way in worked_out.items() if n not in changed}
