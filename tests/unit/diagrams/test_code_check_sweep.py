@@ -1,12 +1,13 @@
 """A timer's sweep over receipt instants: an expression that reads the receipt instant only through the
-calendar's London-date functions is worked out once a London date, with the same result."""
+calendar's London-date functions is worked out once a London date, with the same result; expressions that
+differ only in which recorded date they read share one."""
 from __future__ import annotations
 
 from datetime import date
 
 import pytest
 
-from workflow_app.diagrams.code_check.timers import evaluate_deadline, reads_dates_only, sweep_instants
+from workflow_app.diagrams.code_check.timers import evaluate_deadline, reads_dates_only, receipt_blind, sweep_instants
 from workflow_app.diagrams.expressions import RestrictedEnvironment
 from workflow_app.rules.calendar import calendar_for
 
@@ -55,3 +56,16 @@ def test_the_sweep_by_date_gives_the_sweep_of_every_instant(expression, data):
     by_date = evaluate_deadline(expression, contexts, environment, calendar, instants, by_date=True)
     assert by_date == evaluate_deadline(expression, contexts, environment, calendar, instants)
     assert by_date.working_days is not None or by_date.failure is not None
+
+
+def test_expressions_that_differ_only_in_which_recorded_date_they_read_share_a_sweep():
+    stage1 = "working_days_after(last_update_at or stage1_responded_at, update_interval_days)"
+    stage2 = "working_days_after(last_update_at or stage2_responded_at, update_interval_days)"
+    both = frozenset({"last_update_at", "stage1_responded_at", "stage2_responded_at"})
+    assert receipt_blind(stage1, both) == receipt_blind(stage2, both) is not None
+    # Not when a name that differs is not the receipt instant, nor when the expression binds names itself.
+    assert receipt_blind(stage1, frozenset({"stage1_responded_at"})) == \
+        receipt_blind(stage2, frozenset({"stage2_responded_at"}))
+    assert receipt_blind(stage1, frozenset({"stage1_responded_at"})) != receipt_blind(stage2, frozenset())
+    assert receipt_blind("(lambda a: working_days_after(a, 5))(b)", frozenset({"a", "b"})) is None
+    assert receipt_blind(stage1, both) == receipt_blind(stage1, both)      # the kept tree is not changed

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import dataclasses
 import re
 from collections.abc import Sequence
@@ -106,6 +107,22 @@ def reads_dates_only(expression: str, receipt: frozenset[str]) -> bool:
                if isinstance(node, ast.Name) and node.id in receipt)
 
 
+@lru_cache(maxsize=256)
+def receipt_blind(expression: str, receipt: frozenset[str]) -> str | None:
+    """The expression with each name in `receipt` read as one and the same name: equal for two expressions
+    that differ only in which of those names they read. None when the expression binds names of its own
+    (a lambda, a comprehension, `:=`), which such a renaming could confuse."""
+    tree = copy.deepcopy(expression_tree(expression))
+    if tree is None:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.NamedExpr)):
+            return None
+        if isinstance(node, ast.Name) and node.id in receipt:
+            node.id = "<receipt>"
+    return ast.dump(tree)
+
+
 def _explain_error(error: Exception) -> str:
     if isinstance(error, NameError):
         match = re.search(r"'(\w+)'", str(error))
@@ -138,6 +155,7 @@ class TimerSweep:
             expression = element.timer_expression or ""
             # Another timer with the same expression on the same case data has the same sweep.
             same: tuple | None
+            alike: tuple | None = None
             if replayed:
                 contexts = self._replayer(token.recipe)
                 same = (expression, "replay", how) if shared else None
@@ -150,13 +168,21 @@ class TimerSweep:
                 data = tuple((n, "<receipt>" if isinstance(v, datetime) and v == EXPLORE_AT else exact(v))
                              for n, v in sorted(fixed.items()))
                 same = None if any(v is None for _, v in data) else (expression, data)
+                # The same expression but for which recorded dates it reads (all of them the receipt instant)
+                # gives the same due times; its failures may name them, so only a sweep without one is shared.
+                blind = receipt_blind(expression, receipt) if same is not None else None
+                alike = None if blind is None else (blind, tuple((n, v) for n, v in data if n not in receipt))
             swept = self.sweeps.get(same) if same is not None else None
+            if swept is None and alike is not None:
+                swept = self.sweeps.get(alike)
             if swept is None:
                 by_date = not replayed and reads_dates_only(expression, receipt)
                 swept = evaluate_deadline(expression, contexts, self.environment, self.calendar, self.instants,
                                           by_date=by_date)
                 if same is not None:
                     self.sweeps[same] = swept
+                if alike is not None and swept.failure is None:
+                    self.sweeps[alike] = swept
             self.results[group] = dataclasses.replace(swept)
         return self.results[group]
 
