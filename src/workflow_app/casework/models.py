@@ -164,6 +164,11 @@ class Complaint(Base):
         Index("ix_complaints_other_kinds", "id", "kind",
               sqlite_where=text(f"kind <> '{CaseKind.COMPLAINT}'"),
               postgresql_where=text(f"kind <> '{CaseKind.COMPLAINT}'")),
+        # The running complaints by landlord and stage, read from the index alone (the dashboard), and the ids
+        # its running deadlines are joined to.
+        Index("ix_complaints_running_stage", "landlord", "stage", "id",
+              sqlite_where=text(f"status = '{ComplaintStatus.OPEN}'"),
+              postgresql_where=text(f"status = '{ComplaintStatus.OPEN}'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -192,6 +197,12 @@ class Complaint(Base):
     audit_head: Mapped[str | None] = mapped_column(String(64))
     """The hash of the complaint's newest audit event: the head of its chain, moved only by a compare-and-set
     (casework/audit.py), so two actions can never both append after the same event."""
+
+    @classmethod
+    def running_clause(cls) -> ColumnElement[bool]:
+        """Complaints still running (open), with the status as a literal so the database can use the partial
+        index of running complaints (`ix_complaints_running_stage`)."""
+        return cls.status == literal_column(f"'{ComplaintStatus.OPEN}'")
 
     instance: Mapped[WorkflowInstance] = relationship(back_populates="complaint", uselist=False)
 
@@ -265,6 +276,10 @@ class Task(Base):
               sqlite_where=text(f"status = '{TaskStatus.OPEN}'"),
               postgresql_where=text(f"status = '{TaskStatus.OPEN}'")),
         Index("ix_tasks_open_work", "status", "landlord", "element_id", "assignee", "complaint_id",
+              sqlite_where=text(f"status = '{TaskStatus.OPEN}'"),
+              postgresql_where=text(f"status = '{TaskStatus.OPEN}'")),
+        # Each person's caseload: the complaints they have open work on, in order, so counting them needs no sort.
+        Index("ix_tasks_open_assignee_complaint", "assignee", "complaint_id", "landlord",
               sqlite_where=text(f"status = '{TaskStatus.OPEN}'"),
               postgresql_where=text(f"status = '{TaskStatus.OPEN}'")),
     )

@@ -325,13 +325,14 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
     nation = scope.landlords[0].nation if scope.landlords else "ENG"
     soon = calendar_for(nation).working_days_after(now, 2)
 
+    # Running complaints, open tasks and open or missed deadlines are held by partial indexes, which the
+    # database uses only when the query names the same literal status (a bound parameter would hide it).
+    running_complaint = Complaint.running_clause()
     by_stage = session.execute(
         select(Complaint.landlord, Complaint.stage, func.count())
-        .where(Complaint.landlord.in_(slugs), Complaint.status == ComplaintStatus.OPEN, _complaints_only())
+        .where(Complaint.landlord.in_(slugs), running_complaint, not_a_hazard_case(Complaint.id))
         .group_by(Complaint.landlord, Complaint.stage)).all()
 
-    # Open tasks and open or missed deadlines are held by partial indexes, which the database uses
-    # only when the query names the same literal status (a bound parameter would hide it).
     open_task = Task.status == OPEN
     work = session.execute(
         select(Task.landlord, Task.element_id, Task.assignee, func.count())
@@ -347,8 +348,7 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
 
     # Deadlines running by key (`Deadline.running_clauses`: open, or missed with the work not done), for
     # running complaints; overdue is `Deadline.overdue`, the one definition the inbox and the API share.
-    running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs),
-                   Complaint.status == ComplaintStatus.OPEN)
+    running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs), running_complaint)
     duty = Deadline.key.in_(sorted(DUTY_KEYS - HAZARD_KEYS))   # the hazard clocks are counted apart (`hazards`)
     deadlines: dict[str, dict[str, int]] = {}
     for part, soon_counts in zip(Deadline.running_clauses(), (True, False), strict=True):
@@ -442,7 +442,7 @@ def behind_figure(session: Session, scope: Scope, figure: str, key: str | None =
         query = (select(Complaint.reference, Complaint.landlord, Deadline.key, Deadline.stage, Deadline.due_at,
                         Deadline.extended)
                  .join(Complaint, and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs),
-                                       Complaint.status == ComplaintStatus.OPEN))
+                                       Complaint.running_clause()))
                  .where(when, Deadline.key.in_(sorted(DUTY_KEYS - HAZARD_KEYS))))
         if key:
             query = query.where(Deadline.key == key)
@@ -463,8 +463,8 @@ def not_a_hazard_case(complaint_id: ColumnElement[int]) -> ColumnElement[bool]:
     """Work (a task, a deadline) of a complaint, not of a hazard case, told apart without reading the complaint:
     an anti-join against the few cases of other kinds, which `ix_complaints_other_kinds` holds (its condition
     named as a literal, as a partial index needs)."""
-    complaint = literal_column(f"'{CaseKind.COMPLAINT.value}'")
-    return ~exists().where(Complaint.id == complaint_id, Complaint.kind != complaint)
+    complaint, other = literal_column(f"'{CaseKind.COMPLAINT.value}'"), aliased(Complaint)
+    return ~exists().where(other.id == complaint_id, other.kind != complaint)
 
 
 def _complaints_only() -> ColumnElement[bool]:
@@ -477,7 +477,7 @@ def hazards(session: Session, scope: Scope, now: datetime, soon: datetime,
             names: Mapping[tuple[str, str], str]) -> dict[str, Any]:
     """Running hazard cases (Awaab's Law) by step, with their clocks overdue and due soon, for the dashboard."""
     slugs = scope.slugs
-    is_hazard = and_(Complaint.landlord.in_(slugs), Complaint.status == ComplaintStatus.OPEN,
+    is_hazard = and_(Complaint.landlord.in_(slugs), Complaint.running_clause(),
                      Complaint.kind == literal(CaseKind.HAZARD.value))
     running = session.scalar(select(func.count()).select_from(Complaint).where(is_hazard)) or 0
     steps = session.execute(
@@ -1180,8 +1180,7 @@ def diagram_activity(session: Session, scope: Scope, period: Period, user_tasks:
     """Per diagram element: running complaints waiting there now, and in the period how often it was
     reached (tasks opened, timers fired, letters issued, ends by outcome) and each timer's deadlines missed."""
     slugs = scope.slugs
-    running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs),
-                   Complaint.status == ComplaintStatus.OPEN)
+    running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs), Complaint.running_clause())
     waiting: dict[str, int] = {}
     for element, count in session.execute(
             select(Task.element_id, func.count()).where(Task.status == TaskStatus.OPEN, Task.landlord.in_(slugs))
