@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 __all__ = [
+    "DATE_ONLY_FUNCTIONS",
     "FIRST_YEAR",
     "LAST_YEAR",
     "LONDON",
@@ -298,6 +299,13 @@ class WorkingCalendar:
             "is_working_day": self.is_working_day,
             "working_days_between": self.working_days_between,
         }
+
+
+DATE_ONLY_FUNCTIONS = frozenset({
+    "working_days_after", "days_after", "weeks_after", "months_after", "is_working_day", "working_days_between",
+})
+"""The expression functions that read only the London date of the instants they are given, not the time
+of day: two instants on the same London date give the same answer (not so `hours_after`)."""
 
 
 _calendars: dict[str, WorkingCalendar] = {}

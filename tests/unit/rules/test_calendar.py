@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from workflow_app.rules.calendar import (
+    DATE_ONLY_FUNCTIONS,
     LAST_YEAR,
     LONDON,
     MAX_DAYS,
@@ -345,6 +346,25 @@ def test_expression_functions_are_the_documented_names_bound_to_the_nation():
     assert functions["working_days_after"]("2026-12-23T16:30:00+00:00", 5) == utc(
         "2027-01-05T23:59:59+00:00"
     )
+
+
+@pytest.mark.parametrize("day", [date(2026, 1, 1), date(2026, 3, 28), date(2026, 3, 29), date(2026, 10, 25),
+                                 date(2026, 12, 24)])
+def test_the_date_only_functions_give_one_answer_all_day(day):
+    functions = calendar_for("ENG").expression_functions()
+    early, late = (datetime.combine(day, time(h, 30), LONDON) for h in (0, 23))
+    for name in DATE_ONLY_FUNCTIONS:
+        function = functions[name]
+        if name == "is_working_day":
+            assert function(early) == function(late)
+        elif name == "working_days_between":
+            other = utc("2026-06-01T12:00:00+00:00")
+            assert function(early, other) == function(late, other)
+            assert function(other, early) == function(other, late)
+        else:
+            assert all(function(early, n) == function(late, n) for n in (0, 1, 5, 20)), name
+    assert "hours_after" not in DATE_ONLY_FUNCTIONS
+    assert functions["hours_after"](early, 1) != functions["hours_after"](late, 1)
 
 
 def test_hours_are_elapsed_clock_hours_across_both_clock_changes():

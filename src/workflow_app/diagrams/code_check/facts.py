@@ -1,7 +1,7 @@
 """What a path has done so far that the rules still need, and the token that carries it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -10,6 +10,8 @@ from workflow_app.rules.calendar import LONDON
 EXPLORE_AT = datetime(2026, 3, 4, 12, 0, tzinfo=LONDON)
 """The instant every recorded date is set to while paths are walked (day 0)."""
 MISSING = object()
+RECEIPT = 0
+"""How a recorded date is worked out on any receipt day: it is that day's receipt instant (`Token.worked_out`)."""
 
 
 @dataclass(frozen=True)
@@ -116,10 +118,15 @@ class Token:
     stack: tuple[str, ...]
     visits: dict[str, int]
     recipe: tuple = ()      # the answers, dates and scripts so far, to rebuild the case data on another day
+    worked_out: dict[str, int] = field(default_factory=dict)
+    """The case data a timer may read (`ProcessGraph.timed`) that may hold another value when the path is
+    replayed on another receipt day (the recorded dates, what scripts worked out from them), each by how it
+    is worked out: the same number, the same value on every receipt day (`RECEIPT` for a recorded date).
+    Replaced, never changed in place: branches share it."""
 
     def branch(self, node: str | None = None, ctx: dict | None = None) -> Token:
         return Token(node or self.node, dict(self.ctx if ctx is None else ctx), self.facts.copy(), self.stack,
-                      dict(self.visits), self.recipe)
+                      dict(self.visits), self.recipe, self.worked_out)
 
 
 @dataclass

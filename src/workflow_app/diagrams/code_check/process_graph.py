@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from workflow_app.diagrams.code_check.reading import expression_tree, feel_names, names_read
+from workflow_app.diagrams.code_check.reading import expression_tree, feel_names, names_read, script_sets
 from workflow_app.diagrams.definitions import Element
 from workflow_app.diagrams.forms import Form
 from workflow_app.diagrams.graph import Graph as Diagram
@@ -136,6 +136,7 @@ class ProcessGraph:
             if node.element.deadline_key:
                 self.key_reads[node.element.deadline_key] |= names_read(node.element.timer_expression)
         self.live = self._liveness()
+        self.timed = self._timed()
         self._outcomes: dict[str, frozenset[str]] = {}
         self._deciders: dict[str, list[str]] = {}
         self.cyclic_reach = self._cyclic_reach()
@@ -267,6 +268,21 @@ class ProcessGraph:
                     live[n] |= later
                 changed |= len(live[n]) != before
         return {n: frozenset(v) for n, v in live.items()}
+
+    def _timed(self) -> frozenset[str]:
+        """The case data a timer's due time may be worked out from: what timers read, and what the scripts
+        that set those work them out from."""
+        timed = set().union(*[names_read(node.element.timer_expression) for node in self.nodes.values()])
+        worked_out = [script_sets(script) for script in self.scripts.values()]
+        changed = True
+        while changed:
+            changed = False
+            for sets in worked_out:
+                for name, (inputs, _) in sets.items():
+                    if name in timed and not inputs <= timed:
+                        timed |= inputs
+                        changed = True
+        return frozenset(timed)
 
     def _cyclic_reach(self) -> dict[str, frozenset[str]]:
         """For each element, the elements on loops it can still reach (whose visit counts matter).

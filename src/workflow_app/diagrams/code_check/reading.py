@@ -3,9 +3,10 @@ tells two values of case data apart exactly, for the check's memories of what it
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 _READ_CACHE = 4096
@@ -40,6 +41,58 @@ def script_names(source: str | None) -> tuple[str, ...]:
     if tree is None:
         return ()
     return tuple(sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}))
+
+
+@lru_cache(maxsize=_READ_CACHE)
+def script_sets(source: str | None) -> Mapping[str, tuple[frozenset[str], str | None]]:
+    """The names a script may set (assigns, deletes, or changes in place: `d[k] = v`), each with the names
+    its value is worked out from as the script begins, and the name it copies (`a = b`), if that is all
+    it does. A statement other than a plain assignment to names (an `if`, a loop, `d[k] = v`) sets what
+    it sets from everything it reads. The sandbox allows no method that changes a value."""
+    tree = expression_tree(source)
+    if not isinstance(tree, ast.Module):
+        return MappingProxyType({})
+    from_: dict[str, frozenset[str]] = {}
+    copies: dict[str, str | None] = {}
+
+    def inputs(names: Iterable[str]) -> frozenset[str]:
+        return frozenset().union(*[from_.get(n, frozenset({n})) for n in names])
+
+    for statement in tree.body:
+        value = getattr(statement, "value", None)
+        targets = statement.targets if isinstance(statement, ast.Assign) else \
+            [statement.target] if isinstance(statement, (ast.AugAssign, ast.AnnAssign)) else []
+        if targets and value is not None and all(isinstance(t, ast.Name) for t in targets):
+            read = _loads(value) | ({targets[0].id} if isinstance(statement, ast.AugAssign) else set())
+            copied = value.id if isinstance(value, ast.Name) and value.id not in from_ \
+                and not isinstance(statement, ast.AugAssign) else None
+            worked_from = inputs(read)
+            for target in targets:
+                from_[target.id], copies[target.id] = worked_from, copied
+            continue
+        sets = _stores(statement)
+        worked_from = inputs(_loads(statement) | sets)
+        for name in sets:
+            from_[name], copies[name] = worked_from, None
+    return MappingProxyType({n: (from_[n], copies[n]) for n in sorted(from_)})
+
+
+def _loads(tree: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _stores(tree: ast.AST) -> set[str]:
+    """The names a statement assigns, deletes or changes in place."""
+    sets: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(getattr(node, "ctx", None), (ast.Store, ast.Del)):
+            continue
+        target = node
+        while isinstance(target, (ast.Subscript, ast.Attribute)):
+            target = target.value
+        if isinstance(target, ast.Name):
+            sets.add(target.id)
+    return sets
 
 
 @lru_cache(maxsize=_READ_CACHE)

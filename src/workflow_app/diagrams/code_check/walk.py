@@ -2,19 +2,30 @@
 path the few facts the Code's rules need; two paths with the same future are followed once."""
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 from workflow_app.diagrams.code_check.clocks import ClockRules
 from workflow_app.diagrams.code_check.extensions import AGREEMENT, ExtensionRules, marker_key
-from workflow_app.diagrams.code_check.facts import EXPLORE_AT, Candidate, Extension, Facts, Token, freeze, truthy
+from workflow_app.diagrams.code_check.facts import (
+    EXPLORE_AT,
+    RECEIPT,
+    Candidate,
+    Extension,
+    Facts,
+    Token,
+    freeze,
+    truthy,
+)
 from workflow_app.diagrams.code_check.findings import Finding
 from workflow_app.diagrams.code_check.forms import Answers
 from workflow_app.diagrams.code_check.letters import LetterRules, Letters
 from workflow_app.diagrams.code_check.liveness import DataLiveness
 from workflow_app.diagrams.code_check.process_graph import Node, ProcessGraph
-from workflow_app.diagrams.code_check.reading import exact, names_read, script_names
+from workflow_app.diagrams.code_check.reading import exact, names_read, script_names, script_sets
 from workflow_app.diagrams.code_check.refusals import NO_LETTER_NEEDED_OUTCOME, REFUSAL_OUTCOME, RefusalRules
 from workflow_app.diagrams.code_check.stages import StageRules
 from workflow_app.diagrams.code_check.timers import DeadlineResult, TimerSweep
@@ -25,6 +36,22 @@ from workflow_app.rules.regime import Regime
 from workflow_app.rules.vocabulary import ACKNOWLEDGE_KEYS, RESPONSE_KEYS, STAGE2_KEYS, DeadlineKey
 
 MAX_STEPS = 200_000     # elements entered over all paths, so a tangled diagram cannot hang the check
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while the paths are walked. The walk makes hundreds of thousands of
+    tuples and dicts (case data, memo keys), none in a reference cycle, and keeps thousands in its memo;
+    the collector, run every few hundred allocations, went through them again and again: a quarter of a
+    cold check. Reference counting frees what the walk drops. The collector is the process's: it is
+    turned back on by the walk that found it on."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRules, TimerSweep):
@@ -60,6 +87,8 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         self._stage2_reads: dict[str, frozenset[str]] = {}
         self._holds: dict[tuple, bool | None] = {}        # a condition on identical case data: holds?
         self._scripts: dict[tuple, dict | None] = {}      # a script on identical case data: what it sets
+        self._ways: dict[object, int] = {}                # how a script works a value out (Token.worked_out)
+        self._loops = {n: tuple(sorted(loops)) for n, loops in graph.cyclic_reach.items()}   # visits that count
         self.separations: set[tuple[str, str]] = set()   # (stage 2 response task, the task that answered stage 1)
         self._beyond: dict[str, Extension] = {}           # agreed extensions beyond the timescales, by timer (5.9)
         self._intervals_owed: set[str] = set()            # ... whose response was given with no updates agreed
@@ -79,13 +108,24 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         return f"'{element.name}'" if element.name != element.id else element.id
 
     def run(self) -> None:
+        with collector_paused():
+            self._walk()
+        if self.cut_short:
+            return
+        for key, seen_extensions in self.extensions.items():
+            self._judge_extensions(key, seen_extensions)
+        self._judge_update_intervals()
+        self._judge_separation()
+
+    def _walk(self) -> None:
         seen: set[tuple] = set()
         for start in self.graph.starts.get(self.graph.main_process, []):
             ctx = {"reference": "XX-2026-000001", "landlord": self.landlord, "received_at": EXPLORE_AT}
             facts = Facts()
             if self.graph.acknowledgers["stage1_acknowledge"]:
                 facts.awaiting = frozenset({"stage1_acknowledge"})
-            pending = [Token(start, ctx, facts, (), {}, (("stamp", "received_at"),))]
+            worked_out = {"received_at": RECEIPT} if "received_at" in self.graph.timed else {}
+            pending = [Token(start, ctx, facts, (), {}, (("stamp", "received_at"),), worked_out)]
             while pending:
                 token = pending.pop()
                 key = self._memo_key(token)
@@ -97,10 +137,6 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
                     self.cut_short = True
                     return
                 pending.extend(reversed(self._step(token)))
-        for key, seen_extensions in self.extensions.items():
-            self._judge_extensions(key, seen_extensions)
-        self._judge_update_intervals()
-        self._judge_separation()
 
     def _memo_key(self, token: Token) -> tuple:
         ahead = self.graph.keys_ahead.get(token.node, frozenset())
@@ -122,12 +158,12 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
             facts.after_final = frozenset()
         if facts.intervals_due:
             self._settle_intervals(token.node, facts, ahead)
-        data = token.ctx
-        ctx = tuple([(n, freeze(data[n])) for n in self.liveness.names(token.node, data) if n in data])
-        loops = self.graph.cyclic_reach.get(token.node, frozenset())
-        visits = [(n, c) for n, c in token.visits.items() if n in loops]
-        visits.sort()
-        return token.node, token.stack, ctx, tuple(visits), token.facts.key()
+        data, worked_out = token.ctx, token.worked_out
+        ctx = tuple([(n, freeze(data[n]), worked_out.get(n)) for n in self.liveness.names(token.node, data)
+                     if n in data])
+        counted = token.visits
+        visits = tuple([(n, counted[n]) for n in self._loops.get(token.node, ()) if n in counted])
+        return token.node, token.stack, ctx, visits, token.facts.key()
 
     def _settle_intervals(self, node_id: str, facts: Facts, ahead: frozenset[str]) -> None:
         """5.9's markers as soon as their fate is known: once no response task of the stage lies ahead, a
@@ -192,8 +228,10 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
         if node.tag == "scriptTask":
             script = self.graph.scripts.get(node.id)
             if script:
-                token.ctx = self._run_script(script, token.ctx)
+                before = token.ctx
+                token.ctx, ran = self._run_script(script, before)
                 token.recipe += (("script", script),)
+                self._work_out(token, script, before, ran)
             return [token]
         if node.tag != "userTask":
             return [token]
@@ -202,20 +240,23 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
             answered = token.branch()
             answered.ctx.update({k: c.value for k, c in answers.items()})
             answered.recipe += (("data", tuple(sorted((k, c.value) for k, c in answers.items()))),)
+            if answers.keys() & answered.worked_out.keys():
+                answered.worked_out = {n: w for n, w in answered.worked_out.items() if n not in answers}
             self._answered(answered, node, answers)
             done.append(answered)
         return done
 
-    def _run_script(self, script: str, ctx: dict) -> dict:
-        """The case data after a script task. A script sees and changes nothing but the names in it, so
-        what it leaves in them is kept for identical values of those."""
+    def _run_script(self, script: str, ctx: dict) -> tuple[dict, bool]:
+        """The case data after a script task, and whether it ran (a script that fails leaves them as they
+        were). A script sees and changes nothing but the names in it, so what it leaves in them is kept
+        for identical values of those."""
         names = script_names(script)
         data = tuple((n, exact(ctx[n]) if n in ctx else "<missing>") for n in names)
         clashes = tuple(sorted(self.environment.functions.keys() & ctx.keys()))   # refused whatever it says
         key = (script, data, clashes) if all(v is not None for _, v in data) else None
         if key is not None and key in self._scripts:
             sets = self._scripts[key]
-            return ctx if sets is None else {**ctx, **sets}
+            return (ctx, False) if sets is None else ({**ctx, **sets}, True)
         after = dict(ctx)
         try:
             self.environment.execute(script, after)
@@ -224,7 +265,39 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
             after, sets = ctx, None
         if key is not None:
             self._scripts[key] = sets
-        return after
+        return after, sets is not None
+
+    def _work_out(self, token: Token, script: str, before: dict, ran: bool) -> None:
+        """What a script sets that a timer may read, in `Token.worked_out`: a value worked out from nothing
+        that varies with the receipt day is the same on every day; a copy of a value is worked out as that
+        value is; any other is known by the script, the name, and what it is worked out from (how those that
+        vary are worked out, the values of the rest). A script that failed here may not fail on another
+        day, or fail at another line: what it sets is known by the path's whole history."""
+        worked_out, timed = token.worked_out, self.graph.timed
+        changed: dict[str, int | None] = {}
+        history = None if ran else exact(token.recipe)
+        for name, (inputs, copied) in script_sets(script).items():
+            if name not in timed:
+                continue
+            if not ran:
+                how: object = (script, name, history) if history is not None else object()
+            elif copied is not None:
+                changed[name] = worked_out.get(copied)
+                continue
+            else:
+                varying = tuple((n, worked_out[n]) for n in sorted(inputs) if n in worked_out)
+                if not varying:
+                    changed[name] = None
+                    continue
+                fixed = tuple((n, exact(before[n]) if n in before else "<missing>")
+                              for n in sorted(inputs) if n not in worked_out)
+                how = (script, name, varying, fixed) if all(v is not None for _, v in fixed) else object()
+            changed[name] = self._ways.setdefault(how, len(self._ways) + 1)   # object(): unlike any other
+        if any(worked_out.get(n) != way for n, way in changed.items()):
+            after = token.ctx
+            worked_out = {n: way for n, way in worked_out.items() if n not in changed}
+            worked_out.update((n, way) for n, way in changed.items() if way is not None and n in after)
+            token.worked_out = worked_out
 
     def _leave(self, token: Token, node: Node) -> list[Token]:
         """An element completes: its timestamp and letter, then its outgoing flows (or its scope ends)."""
@@ -344,6 +417,8 @@ class CodeCheck(ClockRules, ExtensionRules, LetterRules, RefusalRules, StageRule
     def _stamp(self, token: Token, name: str) -> None:
         token.ctx[name] = EXPLORE_AT
         token.recipe += (("stamp", name),)
+        if name in self.graph.timed and token.worked_out.get(name) != RECEIPT:
+            token.worked_out = {**token.worked_out, name: RECEIPT}
         facts = token.facts
         facts.anchors = {k: v | {name} for k, v in facts.anchors.items()}
         if facts.request is not None:
