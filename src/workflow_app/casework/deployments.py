@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, defer
@@ -240,6 +240,26 @@ def current_version(session: Session, landlord: str, with_content: bool = True) 
     if version is None:
         raise NotFound(f"no process is deployed for landlord {landlord!r}: run 'workflow-app deploy'")
     return version
+
+
+class VersionKey(NamedTuple):
+    id: int
+    version: int
+
+
+def current_version_key(session: Session, landlord: str) -> VersionKey:
+    """The id and number of the landlord's newest complaint process version, read without building the version's
+    object: logging a complaint needs no more (it finds the parsed definition by id, `Casework.definition`)."""
+    row = session.connection().execute(_CURRENT_KEY, {"landlord": landlord}).first()
+    if row is None:
+        raise NotFound(f"no process is deployed for landlord {landlord!r}: run 'workflow-app deploy'")
+    return VersionKey(*row)
+
+
+_versions = DefinitionVersion.__table__
+_CURRENT_KEY = select(_versions.c.id, _versions.c.version).where(
+    _versions.c.landlord == bindparam("landlord"), _versions.c.process_id.not_like(f"%{HAZARD_PROCESS_SUFFIX}")) \
+    .order_by(_versions.c.id.desc()).limit(1)
 
 
 def current_hazard_version(session: Session, landlord: str) -> DefinitionVersion:

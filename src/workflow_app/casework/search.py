@@ -127,9 +127,13 @@ def index(session: Session, complaint: Complaint, *, new: bool = False) -> None:
     found = entries(complaint.resident, complaint.representative)
     if not found:
         return
-    session.connection().execute(insert(SearchEntry.__table__), [
+    session.connection().execute(_NEW_ENTRIES, [
         {"complaint_id": complaint.id, "kind": kind, "value": value} for kind, value in sorted(found)])
     add_terms(session, {value for kind, value in found if kind == NAME})
+
+
+_NEW_ENTRIES = insert(SearchEntry.__table__)
+"""Built once: every complaint logged writes its entries."""
 
 
 def add_terms(session: Session, words: Iterable[str]) -> None:
