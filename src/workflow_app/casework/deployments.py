@@ -211,32 +211,29 @@ def get_version(session: Session, landlord: str, version_id: int) -> DefinitionV
     return version
 
 
-def latest_version(session: Session, landlord: str, process_id: str | None = None,
-                   with_content: bool = True) -> DefinitionVersion | None:
+def latest_version(session: Session, landlord: str, process_id: str | None = None) -> DefinitionVersion | None:
     """The newest version of one of a landlord's processes; without `process_id`, of its complaint process (any
     process but its hazard process)."""
     which = {"landlord": landlord} if process_id is None else {"landlord": landlord, "process_id": process_id}
-    return session.scalars(_latest_query(with_content, process_id is not None), which).first()
+    return session.scalars(_latest_query(process_id is not None), which).first()
+
+
+_versions = DefinitionVersion.__table__
+_COMPLAINT_PROCESS = _versions.c.process_id.not_like(f"%{HAZARD_PROCESS_SUFFIX}")
+"""A landlord's complaint process: any of its processes but its hazard process."""
 
 
 @cache
-def _latest_query(with_content: bool, by_process: bool) -> Select:
-    """`latest_version`'s query for the landlord and process bound as `landlord` and `process_id`, built once (every
-    complaint logged asks it)."""
+def _latest_query(by_process: bool) -> Select:
+    """`latest_version`'s query for the landlord and process bound as `landlord` and `process_id`, built once."""
     query = select(DefinitionVersion).where(DefinitionVersion.landlord == bindparam("landlord"))
-    if not with_content:
-        query = query.options(defer(DefinitionVersion.xml), defer(DefinitionVersion.forms))
-    if by_process:
-        query = query.where(DefinitionVersion.process_id == bindparam("process_id"))
-    else:
-        query = query.where(DefinitionVersion.process_id.not_like(f"%{HAZARD_PROCESS_SUFFIX}"))
+    query = query.where(DefinitionVersion.process_id == bindparam("process_id") if by_process else _COMPLAINT_PROCESS)
     return query.order_by(DefinitionVersion.id.desc()).limit(1)
 
 
-def current_version(session: Session, landlord: str, with_content: bool = True) -> DefinitionVersion:
-    """The landlord's newest version; without its content (diagram and forms, about 200 KB), which an
-    action does not need: it finds the parsed definition by id and content hash (`Casework.definition`)."""
-    version = latest_version(session, landlord, with_content=with_content)
+def current_version(session: Session, landlord: str) -> DefinitionVersion:
+    """The landlord's newest complaint process version, with its content (diagram and forms)."""
+    version = latest_version(session, landlord)
     if version is None:
         raise NotFound(f"no process is deployed for landlord {landlord!r}: run 'workflow-app deploy'")
     return version
@@ -248,17 +245,17 @@ class VersionKey(NamedTuple):
 
 
 def current_version_key(session: Session, landlord: str) -> VersionKey:
-    """The id and number of the landlord's newest complaint process version, read without building the version's
-    object: logging a complaint needs no more (it finds the parsed definition by id, `Casework.definition`)."""
+    """The id and number of the landlord's newest complaint process version, read without its content (diagram and
+    forms, about 200 KB) or an object: logging a complaint needs no more (it finds the parsed definition by id and
+    content hash, `Casework.definition`). Every complaint logged asks it, so its query is built once."""
     row = session.connection().execute(_CURRENT_KEY, {"landlord": landlord}).first()
     if row is None:
         raise NotFound(f"no process is deployed for landlord {landlord!r}: run 'workflow-app deploy'")
     return VersionKey(*row)
 
 
-_versions = DefinitionVersion.__table__
-_CURRENT_KEY = select(_versions.c.id, _versions.c.version).where(
-    _versions.c.landlord == bindparam("landlord"), _versions.c.process_id.not_like(f"%{HAZARD_PROCESS_SUFFIX}")) \
+_CURRENT_KEY = select(_versions.c.id, _versions.c.version) \
+    .where(_versions.c.landlord == bindparam("landlord"), _COMPLAINT_PROCESS) \
     .order_by(_versions.c.id.desc()).limit(1)
 
 
