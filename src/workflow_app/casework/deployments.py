@@ -261,7 +261,7 @@ _CURRENT_KEY = select(_versions.c.id, _versions.c.version) \
 
 def current_hazard_version(session: Session, landlord: str) -> DefinitionVersion:
     """The newest version of the landlord's hazard process (`processes/<landlord>/hazard.bpmn`), without its
-    content, as `current_version` gives the complaint process's."""
+    content (an action finds the parsed definition by id and content hash, as `current_version_key` says)."""
     query = select(DefinitionVersion).where(
         DefinitionVersion.landlord == landlord,
         DefinitionVersion.process_id.like(f"%{HAZARD_PROCESS_SUFFIX}")) \
