@@ -48,6 +48,24 @@ def moves(deployed):
     return VersionMoves(deployed)
 
 
+def test_a_complaint_logged_after_a_deploy_starts_on_the_new_version_first_of_its_year_or_not(deployed, officer,
+                                                                                                virtual_clock):
+    first = log(deployed, officer)
+    v2 = deploy_version(deployed, VERSION_2)
+    second = log(deployed, officer)          # its number drawn with the newest version, in one statement
+    virtual_clock.set(virtual_clock.now() + timedelta(days=30))
+    next_year = log(deployed, officer, received="2027-01-20T10:00:00+00:00")     # the year's counter started
+    assert (first, second, next_year) == ("TH-2026-000001", "TH-2026-000002", "TH-2027-000001")
+    with deployed.sessions() as session:
+        for reference, version in ((first, 1), (second, 2), (next_year, 2)):
+            complaint = session.scalars(select(Complaint).where(Complaint.reference == reference)).one()
+            assert (complaint.instance.definition_version_id == v2) == (version == 2)
+            logged = session.scalars(select(AuditEvent).where(AuditEvent.complaint_id == complaint.id,
+                                                              AuditEvent.type == "complaint_logged")).one()
+            assert logged.details["definition_version"] == version
+    assert open_task(deployed, second).name == "Acknowledge, define and log the complaint"
+
+
 def test_a_preview_shows_the_deadlines_that_would_change_and_changes_nothing(deployed, officer, moves):
     reference = log(deployed, officer)
     v2 = deploy_version(deployed, VERSION_2)

@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflow_app.casework import audit, search
-from workflow_app.casework.deployments import current_version_key
+from workflow_app.casework.deployments import VersionKey, current_version_columns, current_version_key, version_key
 from workflow_app.casework.engine import Action, Casework, deliver_event
 from workflow_app.casework.instances import Instance
 from workflow_app.casework.models import (
@@ -64,10 +64,9 @@ class ComplaintService:
         values = self._checked(fields, user)
         with transaction(self.sessions) as session:
             landlord = self.casework.landlord(values["landlord"])
-            version = current_version_key(session, landlord.slug)
+            reference, version = self._reference_and_version(session, landlord.slug, landlord.reference_prefix)
             complaint = _insert_complaint(session, {
-                "reference": self._next_reference(session, landlord.slug, landlord.reference_prefix),
-                "created_at": clock.now(), "created_by": user.username,
+                "reference": reference, "created_at": clock.now(), "created_by": user.username,
                 **{k: v for k, v in values.items() if k != "received_earlier_reason"},
             })
             search.index(session, complaint, new=True)
@@ -119,17 +118,28 @@ class ComplaintService:
             if complaint.representative else None
         return values
 
+    @classmethod
+    def _reference_and_version(cls, session: Session, landlord: str, prefix: str) -> tuple[str, VersionKey]:
+        """The complaint's reference and the landlord's current process version, drawn and read in one statement
+        (the landlord's first complaint of a year starts its counter, and reads the version on its own)."""
+        year = london_date(clock.now()).year
+        row = session.connection().execute(_NEXT_NUMBER_AND_VERSION, {"counter": landlord, "of_year": year}).first()
+        if row is None:
+            return cls._next_reference(session, landlord, prefix), current_version_key(session, landlord)
+        number, version_id, version_number = row
+        return _reference(prefix, year, number), version_key(landlord, version_id, version_number)
+
     @staticmethod
     def _next_reference(session: Session, landlord: str, prefix: str) -> str:
         year = london_date(clock.now()).year
         for _ in range(3):
             number = session.connection().execute(_NEXT_NUMBER, {"counter": landlord, "of_year": year}).scalar()
             if number is not None:
-                return f"{prefix}-{year}-{number:06d}"
+                return _reference(prefix, year, number)
             try:
                 with session.begin_nested():
                     session.add(ReferenceCounter(landlord=landlord, year=year, last=1))
-                return f"{prefix}-{year}-{1:06d}"
+                return _reference(prefix, year, 1)
             except IntegrityError:
                 continue
         raise Conflict("could not allocate a reference number; try again")
@@ -234,6 +244,8 @@ _NEXT_NUMBER = update(_counters).where(_counters.c.landlord == bindparam("counte
     .values(last=_counters.c.last + 1).returning(_counters.c.last)
 """The landlord's next number this year. This and the queries below are built once: building a statement costs
 more than running it, and every action runs one of them."""
+_NEXT_NUMBER_AND_VERSION = _NEXT_NUMBER.returning(*current_version_columns(bindparam("counter")))
+"""The next number, with the landlord's current complaint process version (its id and number) beside it."""
 _BY_REFERENCE = select(Complaint).where(Complaint.reference == bindparam("reference"))
 _DUE = select(Complaint).join(Complaint.instance).options(contains_eager(Complaint.instance)).where(
     WorkflowInstance.complaint_id == bindparam("complaint_id"), WorkflowInstance.next_due_at < bindparam("now"))
@@ -258,6 +270,10 @@ _INSERT_COMPLAINT = insert(Complaint.__table__)
 _NEW_COMPLAINT = {"status": ComplaintStatus.OPEN, "stage": "pre", "outcome": None, "closed_at": None,
                   "anonymised_at": None, "kind": CaseKind.COMPLAINT, "raised_from_id": None, "audit_head": None}
 """A new complaint's columns the form does not give."""
+
+
+def _reference(prefix: str, year: int, number: int) -> str:
+    return f"{prefix}-{year}-{number:06d}"
 
 
 def new_instance(complaint: Complaint, version_id: int) -> WorkflowInstance:

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import BindParameter, ScalarSelect, Select, bindparam, func, select
 from sqlalchemy.orm import Session, defer
 
 from workflow_app.casework import audit
@@ -249,14 +249,29 @@ def current_version_key(session: Session, landlord: str) -> VersionKey:
     forms, about 200 KB) or an object: logging a complaint needs no more (it finds the parsed definition by id and
     content hash, `Casework.definition`). Every complaint logged asks it, so its query is built once."""
     row = session.connection().execute(_CURRENT_KEY, {"landlord": landlord}).first()
-    if row is None:
+    return version_key(landlord, *(row or (None, None)))
+
+
+def version_key(landlord: str, version_id: int | None, number: int | None) -> VersionKey:
+    """The key `current_version_key` reads, from its columns as another statement returned them
+    (`current_version_columns`); NotFound when the landlord has none."""
+    if version_id is None:
         raise NotFound(f"no process is deployed for landlord {landlord!r}: run 'workflow-app deploy'")
-    return VersionKey(*row)
+    return VersionKey(version_id, number)
 
 
-_CURRENT_KEY = select(_versions.c.id, _versions.c.version) \
-    .where(_versions.c.landlord == bindparam("landlord"), _COMPLAINT_PROCESS) \
+def current_version_columns(landlord: BindParameter) -> tuple[ScalarSelect, ScalarSelect]:
+    """The id and number of the newest complaint process version of the landlord bound as `landlord`, as two
+    scalar subqueries: another statement returns them beside its own columns, and saves a read (logging a complaint
+    draws its reference number in the statement that reads them)."""
+    newest = _NEWEST.where(_versions.c.landlord == landlord)
+    return (newest.with_only_columns(_versions.c.id).scalar_subquery(),
+            newest.with_only_columns(_versions.c.version).scalar_subquery())
+
+
+_NEWEST = select(_versions.c.id, _versions.c.version).where(_COMPLAINT_PROCESS) \
     .order_by(_versions.c.id.desc()).limit(1)
+_CURRENT_KEY = _NEWEST.where(_versions.c.landlord == bindparam("landlord"))
 
 
 def current_hazard_version(session: Session, landlord: str) -> DefinitionVersion:
