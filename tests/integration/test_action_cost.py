@@ -128,6 +128,27 @@ def test_an_action_writes_its_audit_events_in_one_statement_and_never_reads_the_
     assert not any("FROM pending_events" in s for s in seen)     # none wait, so none are looked up
 
 
+def test_logging_a_complaint_is_nine_statements_and_reads_only_the_current_version_s_key(deployed, virtual_clock):
+    story = json.loads((SCENARIOS / "great_places_on_time.json").read_text())
+    run = ComplaintRun(deployed, datetime.fromisoformat(story["complaint"]["received_at"]))
+    with run:
+        user = run.person("alice", ["complaints_officer", "caseworker"], ["great_places"])
+        run.log({"landlord": "great_places", **story["complaint"]}, user)     # the year's counter started
+        with statements(deployed) as seen:
+            reference = deployed.complaints.log_complaint({"landlord": "great_places", **story["complaint"]}, user)
+
+    # the number drawn with the current version read beside it; the complaint, its search entries and terms, its
+    # instance, first task and deadline, its audit events in one statement, and the chain's head
+    assert len(seen) == 9, seen
+    [drawn] = [s for s in seen if "FROM definition_versions" in s]
+    assert drawn.startswith("UPDATE reference_counters SET last=") and "definition_versions.xml" not in drawn
+    assert sum(s.startswith("INSERT INTO audit_events") for s in seen) == 1
+    assert reference.endswith("-000002")
+    with deployed.sessions() as session:
+        complaint = session.scalars(select(Complaint).where(Complaint.reference == reference)).one()
+        assert complaint_problems(session, deployed.casework, complaint) == []
+
+
 def test_a_completion_writes_the_complaint_s_row_once_and_reads_hazard_cases_only_for_a_letter_that_tells_them(
         deployed, virtual_clock):
     story = json.loads((SCENARIOS / "great_places_on_time.json").read_text())
