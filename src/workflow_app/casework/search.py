@@ -107,13 +107,15 @@ def entries(resident: Mapping[str, Any] | None, representative: Mapping[str, Any
         found.update((NAME, word) for word in name_words(person.get("name")))
         if person.get("email"):
             found.add((EMAIL, person["email"].strip().lower()[:2000]))
-        if len(phone_digits(person.get("phone"))) >= 6:
-            found.add((PHONE, phone_digits(person.get("phone"))))
+        phone = phone_digits(person.get("phone"))
+        if len(phone) >= 6:
+            found.add((PHONE, phone))
     address = (resident or {}).get("address")
-    if postcode(address):
-        found.add((POSTCODE, postcode(address)))
-    if address_text(address):
-        found.add((ADDRESS, address_text(address)[:2000]))
+    code, words = postcode(address), address_text(address)
+    if code:
+        found.add((POSTCODE, code))
+    if words:
+        found.add((ADDRESS, words[:2000]))
     return found
 
 
