@@ -126,6 +126,11 @@ def test_an_action_writes_its_audit_events_in_one_statement_and_never_reads_the_
     assert sum(s.startswith("UPDATE complaints SET audit_head") for s in seen) == 1   # the chain's head, moved once
     assert not any("FROM definition_versions" in s for s in seen)
     assert not any("FROM pending_events" in s for s in seen)     # none wait, so none are looked up
+    # the instance's revision check comes first: of two actions at once, the second writes nothing before it stops;
+    # the completed task's row follows it, with the action's other rows
+    writes = [s for s in seen if s.startswith(("INSERT", "UPDATE"))]
+    assert writes[0].startswith("UPDATE workflow_instances SET") and writes[0].endswith("AND workflow_instances.revision = ?")
+    assert any(s.startswith("UPDATE tasks SET status=?, completed_at=?, completed_by=?") for s in writes[1:])
 
 
 def test_a_completion_writes_the_complaint_s_row_once_and_reads_hazard_cases_only_for_a_letter_that_tells_them(
