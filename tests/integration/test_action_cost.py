@@ -163,3 +163,25 @@ def test_a_completion_writes_the_complaint_s_row_once_and_reads_hazard_cases_onl
     with deployed.sessions() as session:
         complaint = session.scalars(select(Complaint).where(Complaint.reference == reference)).one()
         assert complaint_problems(session, deployed.casework, complaint) == []
+
+
+def test_an_event_reads_its_complaint_with_the_instance_in_one_statement(deployed, virtual_clock):
+    story = json.loads((SCENARIOS / "harrogate_on_time.json").read_text())
+    run = ComplaintRun(deployed, datetime.fromisoformat(story["complaint"]["received_at"]))
+    [at_event] = [i for i, step in enumerate(story["steps"]) if "event" in step]
+    with run:
+        user = run.person("alice", ["complaints_officer", "caseworker", "manager"], ["harrogate"])
+        reference = run.log({"landlord": "harrogate", **story["complaint"]}, user)
+        for step in story["steps"][:at_event]:
+            run.at(datetime.fromisoformat(step["at"]))
+            run.complete(reference, run.open_task(reference, step["complete"]), step["data"], user)
+        event = story["steps"][at_event]
+        run.at(datetime.fromisoformat(event["at"]))
+        with statements(deployed) as seen:
+            assert deployed.complaints.send_event(reference, event["event"], event["data"], user)["delivered"]
+
+    reads = [s for s in seen if s.startswith("SELECT")]
+    assert "FROM complaints JOIN workflow_instances" in reads[0]
+    assert sum("FROM workflow_instances" in s or "JOIN workflow_instances" in s for s in reads) == 1
+    assert len(seen) <= 9      # 10 before the instance came with the complaint
+    assert any(s.startswith("UPDATE workflow_instances") for s in seen)

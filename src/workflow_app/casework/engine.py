@@ -25,7 +25,7 @@ from typing import Any
 
 from jinja2 import TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -442,9 +442,11 @@ _UPDATES: dict[tuple[Table, tuple[str, ...]], Any] = {}
 _OF_COMPLAINT = bindparam("complaint_id", type_=_TABLES[Deadline].c.complaint_id.type)
 _READ_DEADLINES = select(_TABLES[Deadline]).where(
     _TABLES[Deadline].c.complaint_id == _OF_COMPLAINT,
-    _TABLES[Deadline].c.status.in_((DeadlineStatus.OPEN, DeadlineStatus.MISSED))).order_by(_TABLES[Deadline].c.id)
+    or_(_TABLES[Deadline].c.status == DeadlineStatus.OPEN, _TABLES[Deadline].c.status == DeadlineStatus.MISSED)) \
+    .order_by(_TABLES[Deadline].c.id)
 """The deadlines an action can still change: met, elapsed and cancelled ones are settled (each round of a recurring
-reminder leaves one behind). This and the two below are built once, as `_update`'s are."""
+reminder leaves one behind). This and the two below are built once, as `_update`'s are (the statuses as two
+comparisons, not `IN`, whose list SQLAlchemy expands into the SQL again on every run)."""
 _READ_OPEN_TASKS = select(_TABLES[Task]).where(_TABLES[Task].c.complaint_id == _OF_COMPLAINT,
                                                _TABLES[Task].c.status == TaskStatus.OPEN)
 _READ_PENDING_EVENTS = select(PendingEvent).where(
