@@ -126,6 +126,11 @@ def test_an_action_writes_its_audit_events_in_one_statement_and_never_reads_the_
     assert sum(s.startswith("UPDATE complaints SET audit_head") for s in seen) == 1   # the chain's head, moved once
     assert not any("FROM definition_versions" in s for s in seen)
     assert not any("FROM pending_events" in s for s in seen)     # none wait, so none are looked up
+    # the instance's revision check comes first: of two actions at once, the second writes nothing before it stops;
+    # the completed task's row follows it, with the action's other rows
+    writes = [s for s in seen if s.startswith(("INSERT", "UPDATE"))]
+    assert writes[0].startswith("UPDATE workflow_instances SET") and writes[0].endswith("AND workflow_instances.revision = ?")
+    assert any(s.startswith("UPDATE tasks SET status=?, completed_at=?, completed_by=?") for s in writes[1:])
 
 
 def test_logging_a_complaint_is_nine_statements_and_reads_only_the_current_version_s_key(deployed, virtual_clock):
@@ -179,3 +184,25 @@ def test_a_completion_writes_the_complaint_s_row_once_and_reads_hazard_cases_onl
     with deployed.sessions() as session:
         complaint = session.scalars(select(Complaint).where(Complaint.reference == reference)).one()
         assert complaint_problems(session, deployed.casework, complaint) == []
+
+
+def test_an_event_reads_its_complaint_with_the_instance_in_one_statement(deployed, virtual_clock):
+    story = json.loads((SCENARIOS / "harrogate_on_time.json").read_text())
+    run = ComplaintRun(deployed, datetime.fromisoformat(story["complaint"]["received_at"]))
+    [at_event] = [i for i, step in enumerate(story["steps"]) if "event" in step]
+    with run:
+        user = run.person("alice", ["complaints_officer", "caseworker", "manager"], ["harrogate"])
+        reference = run.log({"landlord": "harrogate", **story["complaint"]}, user)
+        for step in story["steps"][:at_event]:
+            run.at(datetime.fromisoformat(step["at"]))
+            run.complete(reference, run.open_task(reference, step["complete"]), step["data"], user)
+        event = story["steps"][at_event]
+        run.at(datetime.fromisoformat(event["at"]))
+        with statements(deployed) as seen:
+            assert deployed.complaints.send_event(reference, event["event"], event["data"], user)["delivered"]
+
+    reads = [s for s in seen if s.startswith("SELECT")]
+    assert "FROM complaints JOIN workflow_instances" in reads[0]
+    assert sum("FROM workflow_instances" in s or "JOIN workflow_instances" in s for s in reads) == 1
+    assert len(seen) <= 9      # 10 before the instance came with the complaint
+    assert any(s.startswith("UPDATE workflow_instances") for s in seen)

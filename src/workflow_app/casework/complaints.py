@@ -146,8 +146,11 @@ class ComplaintService:
 
     # --- reading ------------------------------------------------------------------------
 
-    def complaint(self, session: Session, reference: str, user: User) -> Complaint:
-        complaint = session.scalars(_BY_REFERENCE, {"reference": reference}).first()
+    def complaint(self, session: Session, reference: str, user: User, with_instance: bool = False) -> Complaint:
+        """The complaint the user may see, by reference; `with_instance`: its instance read in the same statement
+        (an action on it)."""
+        query = _BY_REFERENCE_WITH_INSTANCE if with_instance else _BY_REFERENCE
+        complaint = session.scalars(query, {"reference": reference}).first()
         if complaint is None or not user.may_see(complaint.landlord):
             raise NotFound(f"no complaint {reference}")
         return complaint
@@ -181,7 +184,7 @@ class ComplaintService:
         if received_at is not None and received_at > now:
             raise InvalidInput({"received_at": "cannot be in the future"})
         with transaction(self.sessions) as session:
-            complaint = self.complaint(session, reference, user)
+            complaint = self.complaint(session, reference, user, with_instance=True)
             if received_at is not None and received_at < complaint.received_at.replace(second=0, microsecond=0):
                 raise InvalidInput({"received_at": "cannot be before the complaint was received"})
             instance = self.casework.instance_of(complaint)
@@ -214,7 +217,7 @@ class ComplaintService:
     def retry(self, reference: str, user: User) -> dict[str, Any]:
         """Run the complaint's process on now, working out again any timer that failed (an incident)."""
         with transaction(self.sessions) as session:
-            complaint = self.complaint(session, reference, user)
+            complaint = self.complaint(session, reference, user, with_instance=True)
             if complaint.status == ComplaintStatus.CLOSED:
                 raise Conflict(f"complaint {reference} is closed")
             instance = self.casework.instance_of(complaint)
@@ -247,6 +250,7 @@ more than running it, and every action runs one of them."""
 _NEXT_NUMBER_AND_VERSION = _NEXT_NUMBER.returning(*current_version_columns(bindparam("counter")))
 """The next number, with the landlord's current complaint process version (its id and number) beside it."""
 _BY_REFERENCE = select(Complaint).where(Complaint.reference == bindparam("reference"))
+_BY_REFERENCE_WITH_INSTANCE = _BY_REFERENCE.join(Complaint.instance).options(contains_eager(Complaint.instance))
 _DUE = select(Complaint).join(Complaint.instance).options(contains_eager(Complaint.instance)).where(
     WorkflowInstance.complaint_id == bindparam("complaint_id"), WorkflowInstance.next_due_at < bindparam("now"))
 """A complaint with its instance when one of its timers is due; on PostgreSQL, locked, and skipped when another

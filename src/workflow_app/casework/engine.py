@@ -25,7 +25,7 @@ from typing import Any
 
 from jinja2 import TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -99,15 +99,20 @@ class Casework:
 
     def act(self, session: Session, complaint: Complaint, instance: Instance, actor: str,
             move: Callable[[Instance, Action], None], *, new: bool = False,
-            open_tasks: list[Task] | None = None, on_ready: Callable[[Action], None] | None = None) -> Action:
+            open_tasks: list[Task] | None = None, on_ready: Callable[[Action], None] | None = None,
+            task_changes: Mapping[str, Mapping[str, Any]] | None = None) -> Action:
         """Apply one move to a complaint's instance and record everything it caused.
 
         The complaint's rows an action updates are read first (none when the complaint is `new`, logged in
         this action; its `open_tasks` when the caller read them already); then the move, and the record of it.
         `on_ready` sees the tasks the action made ready before their rows are written (the next task handed to
-        the case owner). The instance's row is written first, with its revision check, then the tasks, deadlines
-        and letters; the rest (the complaint's row, the audit events) when the transaction commits."""
+        the case owner). `task_changes`: what the caller changed of tasks it read, by task id (the task it
+        completes), written with the action's other task changes. The instance's row is written first, with its
+        revision check, then the tasks, deadlines and letters; the rest (the complaint's row, the audit events)
+        when the transaction commits."""
         rows = CaseRows.none() if new else CaseRows.read(session, complaint, open_tasks)
+        for task_id, values in (task_changes or {}).items():
+            rows.task_changes.setdefault(task_id, {}).update(values)
         action = Action(actor)
         move(instance, action)
         self._deliver_pending_events(session, complaint, instance, action, rows.pending_events)
@@ -437,9 +442,11 @@ _UPDATES: dict[tuple[Table, tuple[str, ...]], Any] = {}
 _OF_COMPLAINT = bindparam("complaint_id", type_=_TABLES[Deadline].c.complaint_id.type)
 _READ_DEADLINES = select(_TABLES[Deadline]).where(
     _TABLES[Deadline].c.complaint_id == _OF_COMPLAINT,
-    _TABLES[Deadline].c.status.in_((DeadlineStatus.OPEN, DeadlineStatus.MISSED))).order_by(_TABLES[Deadline].c.id)
+    or_(_TABLES[Deadline].c.status == DeadlineStatus.OPEN, _TABLES[Deadline].c.status == DeadlineStatus.MISSED)) \
+    .order_by(_TABLES[Deadline].c.id)
 """The deadlines an action can still change: met, elapsed and cancelled ones are settled (each round of a recurring
-reminder leaves one behind). This and the two below are built once, as `_update`'s are."""
+reminder leaves one behind). This and the two below are built once, as `_update`'s are (the statuses as two
+comparisons, not `IN`, whose list SQLAlchemy expands into the SQL again on every run)."""
 _READ_OPEN_TASKS = select(_TABLES[Task]).where(_TABLES[Task].c.complaint_id == _OF_COMPLAINT,
                                                _TABLES[Task].c.status == TaskStatus.OPEN)
 _READ_PENDING_EVENTS = select(PendingEvent).where(

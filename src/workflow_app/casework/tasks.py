@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, exists, or_, select
 from sqlalchemy.orm import Session, contains_eager, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from workflow_app.casework import audit, notifications
 from workflow_app.casework.complaints import task_body, transaction
@@ -130,7 +131,9 @@ class TaskService:
             values = self._validated(instance, task, data)
             element = instance.definition.element(task.element_id)
             now = clock.now()
-            task.status, task.completed_at, task.completed_by = TaskStatus.COMPLETED, now, user.username
+            done = {"status": TaskStatus.COMPLETED, "completed_at": now, "completed_by": user.username}
+            for name, value in done.items():    # its row is written with the action's rows (`Casework.act`)
+                set_committed_value(task, name, value)
             audit.record(session, complaint, "task_completed", user.username, task_id=task.id,
                          element_id=task.element_id, name=task.name, stage=task.stage, data=values)
 
@@ -149,7 +152,7 @@ class TaskService:
                 handed.extend(self._hand_on(session, complaint, instance, task, action.tasks_ready, owner, user))
 
             self.casework.act(session, complaint, instance, user.username, move, open_tasks=open_tasks,
-                              on_ready=hand_on)
+                              on_ready=hand_on, task_changes={task.id: done})
             return {"task": task.id, "status": TaskStatus.COMPLETED, "reference": complaint.reference,
                     "next_task": handed[0].id if handed and owner == user.username else None}
 
