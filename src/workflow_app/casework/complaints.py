@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, inspect, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, contains_eager, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -260,14 +260,10 @@ _DUE_FOR_UPDATE = _DUE.with_for_update(skip_locked=True, of=WorkflowInstance)
 
 def _insert_complaint(session: Session, values: dict[str, Any]) -> Complaint:
     """A complaint logged in this action: its row inserted with one prebuilt statement (not through the session's
-    flush), then held by the session as read, every column known, with no instance yet (nothing to look up).
-
-    The object is made as the ORM makes one it loads: without `__init__`, its columns put straight into its state
-    (the constructor would record each as a change, only for `make_transient_to_detached` to forget them all)."""
+    flush), then held by the session as read, every column known, with no instance yet (nothing to look up)."""
     row = {**_NEW_COMPLAINT, **values}
     row["id"] = session.connection().execute(_INSERT_COMPLAINT, row).inserted_primary_key[0]
-    complaint = _COMPLAINTS.new_instance()
-    complaint.__dict__.update(row)
+    complaint = Complaint(**row)
     make_transient_to_detached(complaint)
     session.add(complaint)
     set_committed_value(complaint, "instance", None)
@@ -275,7 +271,6 @@ def _insert_complaint(session: Session, values: dict[str, Any]) -> Complaint:
 
 
 _INSERT_COMPLAINT = insert(Complaint.__table__)
-_COMPLAINTS = inspect(Complaint).class_manager
 _NEW_COMPLAINT = {"status": ComplaintStatus.OPEN, "stage": "pre", "outcome": None, "closed_at": None,
                   "anonymised_at": None, "kind": CaseKind.COMPLAINT, "raised_from_id": None, "audit_head": None}
 """A new complaint's columns the form does not give."""
