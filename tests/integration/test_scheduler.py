@@ -80,6 +80,41 @@ def test_an_earlier_deadline_armed_in_this_process_wakes_the_scheduler(deployed,
         scheduler.stop()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_while_deadlines_keep_falling_due_the_after_sweep_jobs_run_once_a_second_and_at_once_when_they_stop(
+        runtime, monkeypatch):
+    """Deadlines 0.1 s apart wake it ten times a second; the jobs after a sweep (about 30 ms of read-side
+    refresh and notifications) ran after each of those sweeps, and now at most once a second."""
+    from workflow_app.casework import scheduler as scheduling
+
+    class RealTime:
+        def now(self) -> datetime:
+            return datetime.now(UTC)
+
+    keep_coming = threading.Event()
+    keep_coming.set()
+    sweeps: list[float] = []
+    jobs: list[float] = []
+    monkeypatch.setattr(scheduling, "sweep_until_done",
+                        lambda service: sweeps.append(time.monotonic()) or scheduling.Swept(1, True))
+    monkeypatch.setattr(scheduling, "earliest_deadline", lambda service, since:
+                        datetime.now(UTC) + timedelta(seconds=0.1) if keep_coming.is_set() else None)
+    scheduler = Scheduler(runtime.complaints, RealTime(), longest=600,
+                          after_sweep=[lambda: jobs.append(time.monotonic())]).start()
+    try:
+        time.sleep(2.5)
+        swept_meanwhile, ran_meanwhile = len(sweeps), len(jobs)
+        keep_coming.clear()
+        stopped = time.monotonic()
+        assert eventually(lambda: jobs and jobs[-1] > stopped, seconds=2)
+    finally:
+        scheduler.stop()
+
+    assert swept_meanwhile >= 10
+    assert 2 <= ran_meanwhile <= 4, (swept_meanwhile, ran_meanwhile)      # as it starts, then once a second
+    assert jobs[-1] - stopped < 0.5
+
+
 # --- a sweep through a burst ----------------------------------------------------------------
 
 def test_a_sweep_keeps_going_past_one_batch_while_timers_are_due(deployed, officer, virtual_clock):
