@@ -163,6 +163,41 @@ def test_each_dashboard_figure_lists_exactly_the_rows_it_counts(landlords_demo):
                 assert len(behind_figure(session, scope, "waiting_overdue", **at)) == place["overdue"]
 
 
+def test_the_dashboards_deadlines_are_the_running_deadlines_of_running_complaints(landlords_demo):
+    """Every deadline figure on the dashboard counts the running deadlines (open, or missed with the work not done)
+    of running complaints, key by key, however the landlord is known: read from the deadline, or through its
+    complaint for a deadline set before deadlines carried it. A closed complaint keeps no open deadline."""
+    from sqlalchemy import and_, update
+
+    from workflow_app.casework.models import Deadline
+    from workflow_app.reporting.measures import Scope, dashboard
+    from workflow_app.rules.statuses import ComplaintStatus, DeadlineStatus
+    from workflow_app.rules.vocabulary import HAZARD_KEYS, is_duty
+
+    runtime, _, _ = landlords_demo
+    every = tuple(runtime.landlords[slug] for slug in sorted(runtime.landlords))
+    with runtime.sessions() as session:
+        assert not session.scalar(select(func.count(Deadline.id)).join(Complaint, Complaint.id == Deadline.complaint_id)
+                                  .where(Deadline.status == DeadlineStatus.OPEN,
+                                         Complaint.status == ComplaintStatus.CLOSED))
+        running = session.execute(
+            select(Deadline.key, Deadline.due_at, Deadline.extended, Deadline.status, Complaint.landlord)
+            .join(Complaint, and_(Complaint.id == Deadline.complaint_id, Complaint.status == ComplaintStatus.OPEN))
+            .where(Deadline.running_clause(), Deadline.key.not_in(HAZARD_KEYS))).all()
+        assert {row.status for row in running} == {DeadlineStatus.OPEN, DeadlineStatus.MISSED}
+        # Half the deadlines as if set before deadlines carried their landlord (until `refresh` copies it).
+        session.execute(update(Deadline).where(Deadline.id % 2 == 0).values(landlord=None))
+        for scope in (Scope(every), *(Scope((landlord,)) for landlord in every)):
+            board = dashboard(session, scope, DEMO_NOW)
+            soon = {row["key"]: row for row in board["deadlines"]}
+            for key in {row.key for row in running if row.landlord in scope.slugs}:
+                mine = [row for row in running if row.key == key and row.landlord in scope.slugs]
+                assert soon[key]["open"] == len(mine), (scope.slugs, key)
+                assert soon[key]["extended"] == sum(row.extended for row in mine), (scope.slugs, key)
+                assert soon[key]["overdue"] == sum(is_duty(key) and row.due_at < DEMO_NOW for row in mine)
+        session.rollback()
+
+
 # What each page is asked with beyond its path: the choices that make it do its work (a landlord, all of them,
 # a year, a diagram to try). A GET page missing here is still read, with no query.
 QUERIES = {

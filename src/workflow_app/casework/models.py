@@ -150,7 +150,7 @@ class Complaint(Base):
     __tablename__ = "complaints"
     __table_args__ = (
         Index("ix_complaints_landlord_status", "landlord", "status"),
-        Index("ix_complaints_landlord_received", "landlord", "received_at"),
+        Index("ix_complaints_landlord_received_kind", "landlord", "received_at", "kind"),
         Index("ix_complaints_landlord_status_stage", "landlord", "status", "stage"),
         Index("ix_complaints_landlord_closed", "landlord", "closed_at"),
         Index("ix_complaints_landlord_received_stage", "landlord", "received_at", "stage", "status", "outcome"),
@@ -321,6 +321,10 @@ class Deadline(Base):
         Index("ix_deadlines_key_due", "key", "due_at", "status", "met_at", "extended", "complaint_id"),
         Index("ix_deadlines_key_complaint", "key", "complaint_id"),   # the escalations, in complaint order
         Index("ix_deadlines_open", "status", "complaint_id", "key", "due_at", "extended",
+              sqlite_where=text(f"status = '{DeadlineStatus.OPEN}'"),
+              postgresql_where=text(f"status = '{DeadlineStatus.OPEN}'")),
+        # The dashboard's open deadlines of a landlord, counted by key from the index alone.
+        Index("ix_deadlines_open_landlord", "landlord", "key", "due_at", "extended",
               sqlite_where=text(f"status = '{DeadlineStatus.OPEN}'"),
               postgresql_where=text(f"status = '{DeadlineStatus.OPEN}'")),
         Index("ix_deadlines_missed_unmet", "status", "complaint_id", "key", "guards", "met_at",

@@ -115,6 +115,7 @@ from workflow_app.rules.vocabulary import (
     STAGE_NAMES,
     DeadlineKey,
     deadline_name,
+    is_duty,
 )
 
 CALENDAR_FIRST_YEAR = 2000
@@ -347,24 +348,28 @@ def dashboard(session: Session, scope: Scope, now: datetime | None = None) -> di
         .group_by(Task.landlord)).all())
 
     # Deadlines running by key (`Deadline.running_clauses`: open, or missed with the work not done), for
-    # running complaints; overdue is `Deadline.overdue`, the one definition the inbox and the API share.
+    # running complaints; overdue is `Deadline.overdue`, the one definition the inbox and the API share,
+    # and only a duty is overdue or due soon (the hazard clocks are counted apart, `hazards`). An open
+    # deadline is always a running complaint's: closing a complaint cancels its open deadlines in the same
+    # transaction (`Casework._close`; `workflow-app verify` checks it), so those are read by landlord from a
+    # partial index without looking up 100,000 complaints. A missed one is looked up through its complaint.
+    open_deadline, missed_deadline = Deadline.running_clauses()
+    counted = (select(Deadline.key, func.count(), func.count().filter(Deadline.due_at < now),
+                      func.count().filter(Deadline.due_at >= now, Deadline.due_at <= soon),
+                      func.count().filter(Deadline.extended.is_(True)))
+               .where(Deadline.key.not_in(sorted(HAZARD_KEYS))).group_by(Deadline.key))
     running = and_(Complaint.id == Deadline.complaint_id, Complaint.landlord.in_(slugs), running_complaint)
-    duty = Deadline.key.in_(sorted(DUTY_KEYS - HAZARD_KEYS))   # the hazard clocks are counted apart (`hazards`)
     deadlines: dict[str, dict[str, int]] = {}
-    for part, soon_counts in zip(Deadline.running_clauses(), (True, False), strict=True):
-        rows = session.execute(
-            select(Deadline.key, func.count(),
-                   func.sum(case((and_(duty, Deadline.due_at < now), 1), else_=0)),
-                   func.sum(case((and_(duty, Deadline.due_at >= now, Deadline.due_at <= soon), 1), else_=0)),
-                   func.sum(case((Deadline.extended.is_(True), 1), else_=0)))
-            .join(Complaint, running).where(part, Deadline.key.not_in(sorted(HAZARD_KEYS)))
-            .group_by(Deadline.key)).all()
-        for key, count, overdue, due_soon, extended in rows:
+    counting = [(query, True) for query in _landlords_deadlines(counted.where(open_deadline), scope)]
+    counting.append((counted.join(Complaint, running).where(missed_deadline), False))
+    for query, soon_counts in counting:
+        for key, count, overdue, due_soon, extended in session.execute(query):
+            duty = is_duty(key)
             entry = deadlines.setdefault(key, {"open": 0, "overdue": 0, "due_soon": 0, "extended": 0})
-            entry["open"] += int(count)
-            entry["overdue"] += int(overdue or 0)
-            entry["due_soon"] += int(due_soon or 0) if soon_counts else 0
-            entry["extended"] += int(extended or 0)
+            entry["open"] += count
+            entry["overdue"] += overdue if duty else 0
+            entry["due_soon"] += due_soon if duty and soon_counts else 0
+            entry["extended"] += extended
     late_work = session.execute(   # open tasks past their due time (`Task.overdue_clause`), where they wait
         select(Task.landlord, Task.element_id, Task.assignee, func.count())
         .where(Task.overdue_clause(now), Task.landlord.in_(slugs))
@@ -850,8 +855,8 @@ def _copy_complaints(session: Session, which, last: int) -> int:
 def copy_deadline_landlords(sessions) -> int:
     """Copy each new deadline's landlord from its complaint (`Deadline.landlord`); returns how many.
 
-    The engine leaves the column empty; the reports count the few deadlines still empty through their
-    complaints, so a figure does not wait for this copy, it only gets cheaper."""
+    The engine sets it on every deadline it arms; deadlines set before it did are empty until this copy,
+    and the reports count those through their complaints, so a figure does not wait for it."""
     with sessions() as session:
         unknown = Deadline.landlord.is_(None)
         first, top = session.execute(select(func.min(Deadline.id), func.max(Deadline.id)).where(unknown)).one()
