@@ -11,13 +11,14 @@ lost signal costs at most one capped sleep.
 
 A sweep keeps going while timers are due, a batch at a time, for at most `SWEEP_BUDGET`
 seconds before it lets the after-sweep jobs run and looks again. After a sweep that moved
-complaints the jobs run when nothing more falls due within `AFTER_SWEEP_EVERY`, and at least
-that often while deadlines keep falling due (not after each of their sweeps). On SQLite each complaint
-fires in its own transaction, and each scheduler works through a batch in an order of its own:
-SQLite has no row locks to skip, so two schedulers reading the same batch in the same order
-would both work out the same complaint's firing and one would throw it away, every time (two
-schedulers were slower than one); in orders of their own they rarely meet, and a complaint the
-other has fired costs one read. On PostgreSQL a sweep claims a few due instances with
+complaints the jobs run when nothing more falls due within `AFTER_SWEEP_EVERY`, else once that
+long has passed (not after each sweep of deadlines a fraction of a second apart).
+
+On SQLite each complaint fires in its own transaction, and each scheduler works through a
+batch in an order of its own: SQLite has no row locks to skip, so two schedulers reading the
+same batch in the same order would both work out the same complaint's firing and one would
+throw it away, every time (two schedulers were slower than one); in orders of their own they
+rarely meet, and a complaint the other has fired costs one read. On PostgreSQL a sweep claims a few due instances with
 `SELECT … FOR UPDATE SKIP LOCKED` and fires them inside that claim (each in a savepoint), so
 several schedulers split a burst of deadlines due at the same 23:59:59 instead of queuing on
 the same oldest rows. No timer fires twice: a claimed row is invisible to every other sweep,
@@ -56,9 +57,9 @@ CLAIM = 20
 SWEEP_BUDGET = 10.0
 """Seconds a sweep works through a burst before the after-sweep jobs run and it carries on."""
 AFTER_SWEEP_EVERY = 1.0
-"""Seconds the after-sweep jobs wait at most after a sweep moved complaints while more timers keep falling due
-(deadlines spread over a few seconds wake the scheduler for each: the jobs ran after every one of them, about
-30 ms each); they run at once when the next deadline is further off."""
+"""Seconds the after-sweep jobs may wait after a sweep moved complaints while more timers keep falling due
+(deadlines a fraction of a second apart wake the scheduler for each, and the jobs, about 30 ms, ran after every
+sweep); they run at once when the next deadline is further off."""
 AFTER_FAILURE = 5.0
 """Seconds the scheduler waits after a sweep failed (the database gone, say) before it tries again."""
 DUE = timedelta(milliseconds=1)
@@ -395,9 +396,10 @@ class Scheduler(Loop):
                     # While it sweeps, what is armed from `started` on its planning sees; anything earlier wakes it.
                     self.wake_at = started
                     try:
+                        sweeping_since = time.monotonic()
                         swept = sweep_until_done(self.service)
                         if swept.moved and owed_since is None:
-                            owed_since = time.monotonic()
+                            owed_since = sweeping_since
                         pause = self._plan(started) if swept.finished else 0.0
                         now = time.monotonic()
                         owed = owed_since is not None and (pause >= AFTER_SWEEP_EVERY
