@@ -31,6 +31,10 @@ alone takes to fire this one timer (load the spec-free state, run, save it, as b
 times it), times the burst, shared over every CPU. A burst whose floor is over the goal cannot meet it
 here, however the firings are shared; the ratio to the floor is the app's own part.
 
+Beside each case it prints the schedulers' CPU a timer, from just before the first timer falls due to
+the last fire (read from /proc on Linux, so neither their start nor the bench's own polling counts), and
+the load average then: on a shared machine lateness follows the load, the CPU a timer much less.
+
 With --postgres it makes (and drops) a database `timer_latency_bench` on that server.
 Prints figures; asserts nothing about time.
 """
@@ -165,6 +169,11 @@ class Case:
     """Timers each scheduler process fired, from its own log."""
     fired_once: bool
     """Every timer fired, and none twice."""
+    cpu: float | None
+    """CPU seconds the schedulers spent from just before the first timer fell due to the last fire, together
+    (Linux only: None elsewhere): the app's own cost, whatever else the machine was doing."""
+    load: tuple[float, float]
+    """The machine's load average (1 minute) as the timers fell due and as the last fired."""
 
 
 def run_case(url: str, processes: Path, schedulers: int, arming, count: int) -> Case:
@@ -184,6 +193,8 @@ def run_case(url: str, processes: Path, schedulers: int, arming, count: int) -> 
     running = [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("w"))
                for log in logs]
     try:
+        time.sleep(max((min(due) - datetime.now(UTC)).total_seconds() - 0.2, 0))
+        cpu_before, load_before = cpu_seconds(running), os.getloadavg()[0]
         give_up = last_due + timedelta(seconds=120 + count * 0.1)
         while datetime.now(UTC) < give_up:
             with runtime.sessions() as session:
@@ -191,6 +202,7 @@ def run_case(url: str, processes: Path, schedulers: int, arming, count: int) -> 
             if fired >= count:
                 break
             time.sleep(0.5)
+        cpu_after, load_after = cpu_seconds(running), os.getloadavg()[0]
     finally:
         for process in running:
             process.terminate()
@@ -208,8 +220,22 @@ def run_case(url: str, processes: Path, schedulers: int, arming, count: int) -> 
     shares = [sum(int(moved) for moved in SWEEP_LOG.findall(log.read_text())) for log in logs]
     for log in logs:
         log.unlink()
+    cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
     return Case([(fired_at - due_at).total_seconds() for fired_at, due_at, _ in rows], time.monotonic() - started,
-                shares, fired_once)
+                shares, fired_once, cpu, (load_before, load_after))
+
+
+def cpu_seconds(processes: list[subprocess.Popen]) -> float | None:
+    """The CPU (user and system) these running processes have used so far, from /proc (None where there is none).
+    Sampled by the bench while it waits, so its own polling is not counted."""
+    try:
+        ticks = 0
+        for process in processes:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])      # utime, stime (fields 14 and 15 of the line)
+    except (OSError, ValueError, IndexError):
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def raw_fire_seconds(url: str, processes: Path, samples: int = 101) -> float:
@@ -259,11 +285,18 @@ def report(label: str, case: Case) -> None:
     verdict = "met" if p50 <= GOAL and p99 <= GOAL else "missed"
     print(f"  {label:<44} p50 {p50:6.2f} s   p99 {p99:6.2f} s   max {worst:6.2f} s   "
           f"goal p50, p99 <= {GOAL:.0f} s: {verdict}   ({len(lateness)} fired, case {case.took:.0f} s)")
+    print(f"  {'':<44} {usage(case)}")
     if len(case.shares) > 1:
         total = sum(case.shares) or 1
         split = ", ".join(f"{n} ({n / total:.0%})" for n in case.shares)
         print(f"  {'':<44} fired by each scheduler: {split}; "
               f"{'every timer fired exactly once' if case.fired_once else 'NOT fired exactly once'}")
+
+
+def usage(case: Case) -> str:
+    """The schedulers' CPU a timer (the app's cost) and the machine's load (what else competed for the CPUs)."""
+    cpu = "" if case.cpu is None else f"schedulers' CPU {case.cpu / max(len(case.lateness), 1) * 1000:.2f} ms a timer; "
+    return f"{cpu}load average {case.load[0]:.1f} as they fell due, {case.load[1]:.1f} after"
 
 
 def report_split(label: str, case: Case) -> None:
@@ -273,6 +306,7 @@ def report_split(label: str, case: Case) -> None:
     drained = max(case.lateness) if case.lateness else float("nan")
     print(f"  {label:<44} drained in {drained:6.1f} s ({len(case.lateness) / drained:5.0f} timers/s); {split}; "
           f"{'every timer fired exactly once' if case.fired_once else 'NOT fired exactly once'}")
+    print(f"  {'':<44} {usage(case)}")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from tests.conftest import FORMS, PROCESSES
 from tests.support.bulk import clone_complaint
 from workflow_app.casework.complaints import ComplaintService
+from workflow_app.casework.engine import Casework
 from workflow_app.casework.models import AuditEvent, WorkflowInstance
 from workflow_app.casework.scheduler import DUE, Scheduler, earliest_deadline, seconds_until, sweep, sweep_until_done
 from workflow_app.rules import clock
@@ -79,6 +80,41 @@ def test_an_earlier_deadline_armed_in_this_process_wakes_the_scheduler(deployed,
         scheduler.stop()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_while_deadlines_keep_falling_due_the_after_sweep_jobs_run_once_a_second_and_at_once_when_they_stop(
+        runtime, monkeypatch):
+    """Deadlines 0.1 s apart wake it ten times a second; the jobs after a sweep (about 30 ms of read-side
+    refresh and notifications) ran after each of those sweeps, and now at most once a second."""
+    from workflow_app.casework import scheduler as scheduling
+
+    class RealTime:
+        def now(self) -> datetime:
+            return datetime.now(UTC)
+
+    keep_coming = threading.Event()
+    keep_coming.set()
+    sweeps: list[float] = []
+    jobs: list[float] = []
+    monkeypatch.setattr(scheduling, "sweep_until_done",
+                        lambda service: sweeps.append(time.monotonic()) or scheduling.Swept(1, True))
+    monkeypatch.setattr(scheduling, "earliest_deadline", lambda service, since:
+                        datetime.now(UTC) + timedelta(seconds=0.1) if keep_coming.is_set() else None)
+    scheduler = Scheduler(runtime.complaints, RealTime(), longest=600,
+                          after_sweep=[lambda: jobs.append(time.monotonic())]).start()
+    try:
+        time.sleep(2.5)
+        swept_meanwhile, ran_meanwhile = len(sweeps), len(jobs)
+        keep_coming.clear()
+        stopped = time.monotonic()
+        assert eventually(lambda: jobs and jobs[-1] > stopped, seconds=2)
+    finally:
+        scheduler.stop()
+
+    assert swept_meanwhile >= 10
+    assert 2 <= ran_meanwhile <= 4, (swept_meanwhile, ran_meanwhile)      # as it starts, then once a second
+    assert jobs[-1] - stopped < 0.5
+
+
 # --- a sweep through a burst ----------------------------------------------------------------
 
 def test_a_sweep_keeps_going_past_one_batch_while_timers_are_due(deployed, officer, virtual_clock):
@@ -112,8 +148,27 @@ def test_a_complaint_that_fails_is_left_for_the_next_sweep_and_holds_up_no_other
     assert broken not in timers_fired(deployed)
 
 
+def sweep_in_two_threads(runtime, virtual_clock) -> dict[str, int]:
+    """Two sweeps at once, as two schedulers would (threads here: processes in tests/integration/
+    test_service_processes.py); returns how many complaints each moved."""
+    barrier = threading.Barrier(2)
+    moved: dict[str, int] = {}
+
+    def run():
+        with clock.using(virtual_clock):
+            barrier.wait()
+            moved[threading.current_thread().name] = sweep(runtime.complaints)
+
+    threads = [threading.Thread(target=run, name=name) for name in ("one", "two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return moved
+
+
 @pytest.mark.postgres
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)   # SQLite has one writer: nothing to split
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_sweeps_at_once_split_a_burst_on_postgresql(deployed, officer, virtual_clock, monkeypatch):
     first = log(deployed, officer)
     clone_complaint(deployed.engine, first, 119)
@@ -126,25 +181,39 @@ def test_two_sweeps_at_once_split_a_burst_on_postgresql(deployed, officer, virtu
         return original(service, complaint_id)
 
     monkeypatch.setattr(ComplaintService, "fire_due_timers", fire)
-    barrier = threading.Barrier(2)
-    moved: dict[str, int] = {}
 
-    def run():
-        with clock.using(virtual_clock):
-            barrier.wait()
-            moved[threading.current_thread().name] = sweep(deployed.complaints)
-
-    threads = [threading.Thread(target=run, name=name) for name in ("one", "two")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    moved = sweep_in_two_threads(deployed, virtual_clock)
 
     assert sum(moved.values()) == 120 and all(moved.values()), moved
     by_complaint = Counter(complaint_id for _, complaint_id in tried)
     assert len(by_complaint) == 120 and set(by_complaint.values()) == {1}   # no complaint tried by both
     fired = timers_fired(deployed)
     assert len(fired) == 120 and set(fired.values()) == {1}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_two_sweeps_at_once_split_a_burst_on_sqlite_and_rarely_work_out_the_same_firing(
+        deployed, officer, virtual_clock, monkeypatch):
+    """SQLite has no row locks to skip: both sweeps read the same batch. Each works through it in an order of its
+    own, so they seldom both run the engine for one complaint (in the same order, they did so for most)."""
+    first = log(deployed, officer)
+    clone_complaint(deployed.engine, first, 119)
+    virtual_clock.set(AFTER)
+    worked_out: list[int] = []
+    original = Casework.act
+
+    def act(casework, session, complaint, *rest, **options):
+        worked_out.append(complaint.id)
+        return original(casework, session, complaint, *rest, **options)
+
+    monkeypatch.setattr(Casework, "act", act)
+
+    moved = sweep_in_two_threads(deployed, virtual_clock)
+
+    assert sum(moved.values()) == 120 and all(moved.values()), moved
+    fired = timers_fired(deployed)
+    assert len(fired) == 120 and set(fired.values()) == {1}
+    assert len(worked_out) <= 132, f"{len(worked_out) - 120} firings worked out twice and thrown away"
 
 
 # --- who runs it ----------------------------------------------------------------------------

@@ -10,8 +10,15 @@ sent in that transaction, which the scheduler `LISTEN`s for on a connection of i
 lost signal costs at most one capped sleep.
 
 A sweep keeps going while timers are due, a batch at a time, for at most `SWEEP_BUDGET`
-seconds before it lets the after-sweep jobs run and looks again. On SQLite each complaint
-fires in its own transaction. On PostgreSQL a sweep claims a few due instances with
+seconds before it lets the after-sweep jobs run and looks again. After a sweep that moved
+complaints the jobs run when nothing more falls due within `AFTER_SWEEP_EVERY`, else once that
+long has passed (not after each sweep of deadlines a fraction of a second apart).
+
+On SQLite each complaint fires in its own transaction, and each scheduler works through a
+batch in an order of its own: SQLite has no row locks to skip, so two schedulers reading the
+same batch in the same order would both work out the same complaint's firing and one would
+throw it away, every time (two schedulers were slower than one); in orders of their own they
+rarely meet, and a complaint the other has fired costs one read. On PostgreSQL a sweep claims a few due instances with
 `SELECT … FOR UPDATE SKIP LOCKED` and fires them inside that claim (each in a savepoint), so
 several schedulers split a burst of deadlines due at the same 23:59:59 instead of queuing on
 the same oldest rows. No timer fires twice: a claimed row is invisible to every other sweep,
@@ -23,6 +30,7 @@ sender (`casework.outbox`), which sends the letters' email once their transactio
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 import weakref
@@ -48,6 +56,10 @@ CLAIM = 20
 """Due instances a sweep claims at a time on PostgreSQL: their timers commit together, so a claim is kept short."""
 SWEEP_BUDGET = 10.0
 """Seconds a sweep works through a burst before the after-sweep jobs run and it carries on."""
+AFTER_SWEEP_EVERY = 1.0
+"""Seconds the after-sweep jobs may wait after a sweep moved complaints while more timers keep falling due
+(deadlines a fraction of a second apart wake the scheduler for each, and the jobs, about 30 ms, ran after every
+sweep); they run at once when the next deadline is further off."""
 AFTER_FAILURE = 5.0
 """Seconds the scheduler waits after a sweep failed (the database gone, say) before it tries again."""
 DUE = timedelta(milliseconds=1)
@@ -96,7 +108,7 @@ def sweep_until_done(service: ComplaintService, limit: int = BATCH, budget: floa
             taken, fired = _claim_and_fire(service, size, after)
         else:
             taken = _due(service, size, after)
-            fired = sum(_fire(service, complaint_id) for _, complaint_id in taken)
+            fired = _fire_in_an_order_of_its_own(service, taken)
         moved += fired
         if len(taken) < size:
             finished = True
@@ -124,6 +136,27 @@ def _due_query(limit: int, after: tuple[datetime, int] | None):
 def _due(service: ComplaintService, limit: int, after: tuple[datetime, int] | None) -> list[tuple[datetime, int]]:
     with service.sessions() as session:
         return [tuple(row) for row in session.execute(_due_query(limit, after))]
+
+
+def _fire_in_an_order_of_its_own(service: ComplaintService, taken: list[tuple[datetime, int]]) -> int:
+    """SQLite: fire the batch's complaints in this scheduler's own order, a few at a time, leaving out those another
+    scheduler has fired meanwhile (one read for the few, rather than one failed firing each). The batch is already
+    due, so its order changes no timer's lateness by more than the batch takes. The module's generator is seeded
+    afresh in each process, a forked one included."""
+    complaint_ids = [complaint_id for _, complaint_id in taken]
+    random.shuffle(complaint_ids)
+    fired = 0
+    for start in range(0, len(complaint_ids), CLAIM):
+        fired += sum(_fire(service, complaint_id) for complaint_id in
+                     _still_due(service, complaint_ids[start:start + CLAIM]))
+    return fired
+
+
+def _still_due(service: ComplaintService, complaint_ids: list[int]) -> list[int]:
+    with service.sessions() as session:
+        due = set(session.scalars(select(WorkflowInstance.complaint_id).where(
+            WorkflowInstance.complaint_id.in_(complaint_ids), WorkflowInstance.next_due_at < clock.now())))
+    return [complaint_id for complaint_id in complaint_ids if complaint_id in due]
 
 
 def _claim_and_fire(service: ComplaintService, limit: int,
@@ -353,6 +386,7 @@ class Scheduler(Loop):
             for companion in self.companions:
                 companion.start()
             refresh_due = time.monotonic()
+            owed_since: float | None = None     # when a sweep first moved complaints since the jobs last ran
             try:
                 while True:
                     self._wake.clear()
@@ -362,13 +396,20 @@ class Scheduler(Loop):
                     # While it sweeps, what is armed from `started` on its planning sees; anything earlier wakes it.
                     self.wake_at = started
                     try:
+                        sweeping_since = time.monotonic()
                         swept = sweep_until_done(self.service)
-                        if swept.moved or time.monotonic() >= refresh_due:
+                        if swept.moved and owed_since is None:
+                            owed_since = sweeping_since
+                        pause = self._plan(started) if swept.finished else 0.0
+                        now = time.monotonic()
+                        owed = owed_since is not None and (pause >= AFTER_SWEEP_EVERY
+                                                           or now - owed_since >= AFTER_SWEEP_EVERY)
+                        if owed or now >= refresh_due:
                             _run_after(self.after_sweep)
-                            refresh_due = time.monotonic() + self.longest
+                            owed_since, refresh_due = None, time.monotonic() + self.longest
+                            pause = self._left_of(pause)
                         if not swept.finished:
                             continue
-                        pause = self._plan(started)
                     except Exception:
                         log.exception("the timer sweep failed; trying again in %s s", AFTER_FAILURE)
                         pause = AFTER_FAILURE
@@ -378,6 +419,12 @@ class Scheduler(Loop):
                 self._stopping.set()
                 for companion in self.companions:
                     companion.stop()
+
+    def _left_of(self, pause: float) -> float:
+        """What is left of a planned pause after the after-sweep jobs took their time."""
+        if self.wake_at is None or pause <= 0:
+            return pause
+        return min(max((self.wake_at - clock.now()).total_seconds(), 0.0), pause)
 
     def _plan(self, swept_from: datetime) -> float:
         """Seconds until the next deadline after the sweep that started at `swept_from` (what fell due since
