@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from workflow_app.casework.deployments import current_version, deploy, diagram_files, read_forms  # noqa: E402
+from workflow_app.casework.engine import _save as save_instance  # noqa: E402
 from workflow_app.casework.engine import load_definition  # noqa: E402
 from workflow_app.casework.instances import _thread_serializer, script_engine_for  # noqa: E402
 from workflow_app.casework.letters import LetterService  # noqa: E402
@@ -264,11 +265,10 @@ class App:
     def _load_and_save(self, complaint_id: int, times: dict[str, list[float]]) -> None:
         casework = self.runtime.casework
         with cpu(times, "load"), self.runtime.sessions() as session:
-            instance = casework.instance_of(session.get(Complaint, complaint_id))
+            complaint = session.get(Complaint, complaint_id)
+            instance, record = casework.instance_of(complaint), complaint.instance
         with cpu(times, "save"), self.runtime.sessions.begin() as session:
-            record = session.get(Complaint, complaint_id).instance
-            record.state = instance.dump()
-            record.updated_at = clock.now()
+            save_instance(session, record, instance.dump(), record.next_due_at)   # as an action does, revision checked
 
     def _instance(self, reference: str) -> tuple[int, datetime | None]:
         with self.runtime.sessions() as session:
