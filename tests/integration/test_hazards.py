@@ -327,10 +327,12 @@ def test_the_dashboard_the_performance_page_and_the_export_hold_the_hazard_case(
             from sqlalchemy import select
 
             from workflow_app.casework.models import Complaint, Task
-            from workflow_app.reporting.measures import not_a_hazard_case
+            from workflow_app.reporting.measures import leaving_out, running_other_cases
             open_work = select(Task.complaint_id).where(Task.status == "open")
-            kept = set(session.scalars(open_work.where(not_a_hazard_case(Task.complaint_id))))
+            others = running_other_cases(session, ["great_places"])
+            kept = set(session.scalars(open_work.where(leaving_out(Task.complaint_id, others))))
             kinds = dict(session.execute(select(Complaint.id, Complaint.kind)).all())
+            assert list(others.values()) == ["hazard"] and running_other_cases(session, ["harrogate"]) == {}
             every = set(session.scalars(open_work))
             assert kept == {c for c in every if kinds[c] == "complaint"} and kept and every - kept
         app = make_app(database_url, processes=PROCESSES)
