@@ -466,10 +466,10 @@ def behind_figure(session: Session, scope: Scope, figure: str, key: str | None =
     raise ValueError(f"no dashboard figure {figure}")
 
 
-def not_a_complaint(case: type[Complaint] = Complaint) -> ColumnElement[bool]:
+def not_a_complaint() -> ColumnElement[bool]:
     """A case of another kind than a complaint (a hazard case): `ix_complaints_other_kinds`'s condition, named as a
     literal as a partial index needs, so the database reads the few such cases from that index."""
-    return case.kind != literal_column(f"'{CaseKind.COMPLAINT.value}'")
+    return Complaint.kind != literal_column(f"'{CaseKind.COMPLAINT.value}'")
 
 
 def running_other_cases(session: Session, slugs: Sequence[str]) -> dict[int, str]:
